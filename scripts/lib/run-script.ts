@@ -1,0 +1,34 @@
+import { acquireProjectDatabase, EmbeddedDatabaseError } from "@/server/db/embedded";
+import { MigrationError } from "@/server/db/migrator";
+import { BillingError } from "@/server/billing/errors";
+import { exitOnInvalidEnv } from "@/server/env";
+
+/**
+ * The frame every command-line script runs in: a validated environment, the project
+ * database (DATABASE_URL, or the embedded server: the running one, or started for this run
+ * and stopped after), and expected failures printed as one line with exit code 1.
+ */
+export async function runScript(
+  command: string,
+  main: (databaseUrl: string) => Promise<number | void>,
+): Promise<never> {
+  const env = exitOnInvalidEnv();
+  let code = 0;
+  try {
+    const database = await acquireProjectDatabase({ databaseUrl: env.DATABASE_URL, command });
+    try {
+      code = (await main(database.url)) ?? 0;
+    } finally {
+      await database.release();
+    }
+  } catch (error) {
+    if (error instanceof MigrationError || error instanceof EmbeddedDatabaseError || error instanceof BillingError) {
+      console.error(`${command}: ${error.message}`);
+      code = 1;
+    } else {
+      console.error(error);
+      code = 1;
+    }
+  }
+  process.exit(code);
+}

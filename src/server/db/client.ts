@@ -1,0 +1,70 @@
+import { PrismaPg } from "@prisma/adapter-pg";
+import pg from "pg";
+import { PrismaClient } from "@/generated/prisma/client";
+import { env } from "@/server/env";
+
+export type { Prisma } from "@/generated/prisma/client";
+export { PrismaClient };
+
+export interface DatabaseHandle {
+  prisma: PrismaClient;
+  pool: pg.Pool;
+  close(): Promise<void>;
+}
+
+export interface ConnectOptions {
+  /** Pool size; defaults to DATABASE_POOL_SIZE or 10. */
+  max?: number;
+  /** Label in the server's pg_stat_activity. */
+  applicationName?: string;
+}
+
+/**
+ * The one place that creates a Prisma client. The pool is ours (not the adapter's), so
+ * scripts can also run plain SQL on it (COPY, advisory locks) and close both at once.
+ */
+export function createDatabase(databaseUrl: string, options: ConnectOptions = {}): DatabaseHandle {
+  const pool = new pg.Pool({
+    connectionString: databaseUrl,
+    max: options.max ?? (Number(process.env.DATABASE_POOL_SIZE) || 10),
+    application_name: options.applicationName ?? "ledger-policy-billing",
+  });
+  // An idle client losing its connection (server restart, network) must not crash the
+  // process; the pool drops it and the next query reconnects.
+  pool.on("error", (error) => {
+    console.error(`[db] idle connection error: ${error.message}`);
+  });
+  const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+  return {
+    prisma,
+    pool,
+    async close() {
+      await prisma.$disconnect();
+      await pool.end();
+    },
+  };
+}
+
+let shared: DatabaseHandle | undefined;
+
+/**
+ * The process-wide database, created on first use so that importing this module (or
+ * `next build`) never connects. Requires DATABASE_URL: `npm start` and the scripts set it
+ * to the embedded server when the user did not.
+ */
+export function db(): DatabaseHandle {
+  if (!shared) {
+    const url = env().DATABASE_URL;
+    if (!url) {
+      throw new Error(
+        "DATABASE_URL is not set: start the app with `npm start`, which provides the embedded database",
+      );
+    }
+    shared = createDatabase(url);
+  }
+  return shared;
+}
+
+export function prisma(): PrismaClient {
+  return db().prisma;
+}

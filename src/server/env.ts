@@ -1,0 +1,63 @@
+import { z } from "zod";
+
+// Validated once, at the first call; a bad value stops the process with one clear line
+// (see `exitOnInvalidEnv`), never a stack trace.
+const postgresUrl = z
+  .url({ protocol: /^postgres(ql)?$/, error: "must be a postgresql:// URL" })
+  .optional();
+
+const keyList = z
+  .string()
+  .optional()
+  .transform((v) =>
+    (v ?? "")
+      .split(",")
+      .map((k) => k.trim())
+      .filter(Boolean),
+  );
+
+export const envSchema = z.object({
+  DATABASE_URL: z.preprocess((v) => (v === "" ? undefined : v), postgresUrl),
+  PORT: z.coerce.number().int().min(1).max(65535).default(3000),
+  DODO_PAYMENTS_API_KEY: z.string().optional(),
+  DODO_PAYMENTS_WEBHOOK_KEY: keyList,
+  DODO_PAYMENTS_BASE_URL: z.preprocess((v) => (v === "" ? undefined : v), z.url().optional()),
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+export class InvalidEnvError extends Error {
+  constructor(readonly line: string) {
+    super(line);
+    this.name = "InvalidEnvError";
+  }
+}
+
+export function parseEnv(source: Record<string, string | undefined> = process.env): Env {
+  const result = envSchema.safeParse(source);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const name = issue?.path.join(".") ?? "environment";
+    throw new InvalidEnvError(`Invalid environment: ${name} ${issue?.message ?? "is invalid"}`);
+  }
+  return result.data;
+}
+
+let cached: Env | undefined;
+export function env(): Env {
+  cached ??= parseEnv();
+  return cached;
+}
+
+/** For command-line entry points: print the one line and exit 1. */
+export function exitOnInvalidEnv(): Env {
+  try {
+    return env();
+  } catch (error) {
+    if (error instanceof InvalidEnvError) {
+      console.error(error.line);
+      process.exit(1);
+    }
+    throw error;
+  }
+}
