@@ -1,0 +1,136 @@
+import { z } from "zod";
+
+/**
+ * The plan catalogue: data, validated by zod when the module loads, so an invalid
+ * catalogue stops start-up with the issue's path instead of mis-billing someone.
+ */
+
+export const METRICS = ["members", "teams", "storage_bytes", "api_calls"] as const;
+export const metricSchema = z.enum(METRICS);
+export type Metric = z.infer<typeof metricSchema>;
+
+/** Gauges hold a current amount; period counters reset each billing period. */
+export const METRIC_KIND: Record<Metric, "gauge" | "period_counter"> = {
+  members: "gauge",
+  teams: "gauge",
+  storage_bytes: "gauge",
+  api_calls: "period_counter",
+};
+
+export const FEATURES = ["sso", "audit_log_export", "custom_roles", "priority_support", "api_access"] as const;
+export const featureSchema = z.enum(FEATURES);
+export type Feature = z.infer<typeof featureSchema>;
+
+const nonNegativeBigInt = z
+  .union([z.bigint(), z.number().int(), z.string().regex(/^\d+$/)])
+  .transform((v) => BigInt(v))
+  .refine((v) => v >= 0n, "must not be negative");
+
+export const limitSchema = z.union([
+  z.literal("unlimited"),
+  z.object({ kind: z.enum(["hard", "soft"]), value: nonNegativeBigInt }).strict(),
+]);
+export type Limit = z.infer<typeof limitSchema>;
+
+export const planSchema = z
+  .object({
+    id: z.string().regex(/^[a-z][a-z0-9_]*$/, "plan ids are snake_case"),
+    name: z.string().min(1),
+    /** Dodo product id (pdt_…); null for the free plan, which has no product. */
+    dodoProductId: z.string().startsWith("pdt_").nullable(),
+    limits: z.object({
+      members: limitSchema,
+      teams: limitSchema,
+      storage_bytes: limitSchema,
+      api_calls: limitSchema,
+    }),
+    features: z.partialRecord(featureSchema, z.boolean()),
+    /** Dodo usage meter event names for metered metrics (sent by the usage reporter). */
+    meters: z.partialRecord(metricSchema, z.string().min(1)).default({}),
+  })
+  .strict();
+export type Plan = z.infer<typeof planSchema>;
+
+export const catalogueSchema = z
+  .array(planSchema)
+  .min(1)
+  .superRefine((plans, ctx) => {
+    const ids = new Set<string>();
+    const products = new Set<string>();
+    plans.forEach((plan, index) => {
+      if (ids.has(plan.id)) ctx.addIssue({ code: "custom", path: [index, "id"], message: `duplicate plan id ${plan.id}` });
+      ids.add(plan.id);
+      if (plan.dodoProductId) {
+        if (products.has(plan.dodoProductId)) {
+          ctx.addIssue({ code: "custom", path: [index, "dodoProductId"], message: "duplicate Dodo product id" });
+        }
+        products.add(plan.dodoProductId);
+      }
+    });
+    if (!ids.has(FREE_PLAN_ID)) ctx.addIssue({ code: "custom", path: [], message: `a "${FREE_PLAN_ID}" plan is required` });
+  });
+
+export const FREE_PLAN_ID = "free";
+
+const GiB = 1024n ** 3n;
+
+const hard = (value: bigint | number) => ({ kind: "hard" as const, value: BigInt(value) });
+const soft = (value: bigint | number) => ({ kind: "soft" as const, value: BigInt(value) });
+
+const PLAN_DATA: z.input<typeof catalogueSchema> = [
+  {
+    id: "free",
+    name: "Free",
+    dodoProductId: null,
+    limits: { members: hard(5), teams: hard(2), storage_bytes: hard(GiB), api_calls: hard(10_000) },
+    features: { api_access: true },
+  },
+  {
+    id: "pro",
+    name: "Pro",
+    dodoProductId: "pdt_billing_pro",
+    limits: { members: hard(25), teams: hard(10), storage_bytes: hard(100n * GiB), api_calls: soft(500_000) },
+    features: { api_access: true, audit_log_export: true },
+    meters: { api_calls: "api_calls" },
+  },
+  {
+    id: "business",
+    name: "Business",
+    dodoProductId: "pdt_billing_business",
+    limits: { members: soft(250), teams: hard(100), storage_bytes: hard(2048n * GiB), api_calls: soft(5_000_000) },
+    features: { api_access: true, audit_log_export: true, sso: true, custom_roles: true },
+    meters: { api_calls: "api_calls" },
+  },
+  {
+    id: "enterprise",
+    name: "Enterprise",
+    dodoProductId: "pdt_billing_enterprise",
+    limits: { members: "unlimited", teams: "unlimited", storage_bytes: soft(20_480n * GiB), api_calls: "unlimited" },
+    features: { api_access: true, audit_log_export: true, sso: true, custom_roles: true, priority_support: true },
+    meters: { api_calls: "api_calls" },
+  },
+];
+
+export function parseCatalogue(data: unknown): Plan[] {
+  const result = catalogueSchema.safeParse(data);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    throw new Error(`Invalid plan catalogue at ${issue?.path.join(".") || "(root)"}: ${issue?.message}`);
+  }
+  return result.data;
+}
+
+export const PLANS: readonly Plan[] = parseCatalogue(PLAN_DATA);
+
+const byId = new Map(PLANS.map((p) => [p.id, p]));
+const byProduct = new Map(PLANS.filter((p) => p.dodoProductId).map((p) => [p.dodoProductId as string, p]));
+
+export function planById(id: string): Plan | undefined {
+  return byId.get(id);
+}
+
+export function planForProduct(productId: string): Plan | undefined {
+  return byProduct.get(productId);
+}
+
+export const FREE_PLAN: Plan = byId.get(FREE_PLAN_ID) as Plan;
