@@ -3,7 +3,7 @@ import pg from "pg";
 import { PrismaClient } from "@/generated/prisma/client";
 import { env } from "@/server/env";
 
-export type { Prisma } from "@/generated/prisma/client";
+export { Prisma } from "@/generated/prisma/client";
 export { PrismaClient };
 
 export interface DatabaseHandle {

@@ -1,0 +1,126 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync, readdirSync, statSync } from "node:fs";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import exitHook from "async-exit-hook";
+import pg from "pg";
+import { acquireProjectDatabase, EmbeddedDatabaseError, type ProjectDatabase } from "@/server/db/embedded";
+import { MigrationError, migrate } from "@/server/db/migrator";
+import { exitOnInvalidEnv } from "@/server/env";
+import { databaseIsEmpty, seedDatabase } from "@/server/seed";
+
+/**
+ * `npm start` (and `npm run dev` with --dev): the embedded database (or DATABASE_URL),
+ * migrations, demo data when the database is empty, a production build when the sources
+ * changed since the last one, then Next on PORT. Ctrl-C / SIGTERM stops Next, then the
+ * database it started, so nothing is left running.
+ */
+
+const { values } = parseArgs({ options: { dev: { type: "boolean", default: false } } });
+const env = exitOnInvalidEnv();
+const DEMO_ORGS = Number(process.env.SEED_ORGS ?? 200);
+const nextBin = path.resolve("node_modules/.bin/next");
+
+let database: ProjectDatabase | undefined;
+let next: ChildProcess | undefined;
+let stopping = false;
+
+exitHook((done) => {
+  stopping = true;
+  void shutdown().finally(done);
+});
+
+async function shutdown(): Promise<void> {
+  if (next && next.exitCode === null && next.signalCode === null) {
+    const exited = new Promise((resolve) => next?.once("exit", resolve));
+    next.kill("SIGTERM");
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 8000))]);
+    if (next.exitCode === null && next.signalCode === null) next.kill("SIGKILL");
+  }
+  await database?.release();
+}
+
+function newestSourceChange(): number {
+  let newest = 0;
+  const visit = (entry: string) => {
+    const stat = statSync(entry);
+    if (stat.isDirectory()) {
+      for (const child of readdirSync(entry)) if (child !== "generated") visit(path.join(entry, child));
+    } else {
+      newest = Math.max(newest, stat.mtimeMs);
+    }
+  };
+  for (const entry of ["src", "public", "next.config.mjs", "package-lock.json"]) if (existsSync(entry)) visit(entry);
+  return newest;
+}
+
+function buildIsCurrent(): boolean {
+  const buildId = path.resolve(".next/BUILD_ID");
+  return existsSync(buildId) && statSync(buildId).mtimeMs >= newestSourceChange();
+}
+
+function run(command: string, args: string[], extraEnv: Record<string, string>): ChildProcess {
+  return spawn(command, args, {
+    stdio: "inherit",
+    env: { ...process.env, NEXT_TELEMETRY_DISABLED: "1", ...extraEnv },
+  });
+}
+
+async function waitForHttp(url: string, child: ChildProcess): Promise<void> {
+  for (let i = 0; i < 600; i++) {
+    if (child.exitCode !== null) throw new Error(`next exited with code ${child.exitCode}`);
+    try {
+      const response = await fetch(url);
+      if (response.status < 500) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`${url} did not answer within 150 s`);
+}
+
+async function main(): Promise<void> {
+  database = await acquireProjectDatabase({ databaseUrl: env.DATABASE_URL, command: "npm start", exclusive: true });
+  console.log(env.DATABASE_URL ? "database: DATABASE_URL" : `database: embedded PostgreSQL in .data/postgres`);
+
+  const migrated = await migrate(database.url);
+  console.log(`migrations: ${migrated.applied.length} applied, ${migrated.alreadyApplied.length} already applied`);
+
+  const pool = new pg.Pool({ connectionString: database.url, max: 4 });
+  try {
+    if (await databaseIsEmpty(pool)) {
+      console.log(`seeding ${DEMO_ORGS} demo organizations…`);
+      await seedDatabase(pool, { orgs: DEMO_ORGS, seed: 1, legacyOnly: false });
+    }
+  } finally {
+    await pool.end();
+  }
+
+  const childEnv = { DATABASE_URL: database.url, PORT: String(env.PORT) };
+  if (!values.dev && !buildIsCurrent()) {
+    console.log("building the dashboard (next build)…");
+    const build = run(nextBin, ["build"], childEnv);
+    const code = await new Promise<number | null>((resolve) => build.once("exit", resolve));
+    if (code !== 0) throw new Error(`next build failed with code ${code}`);
+  }
+  if (stopping) return;
+
+  next = run(nextBin, [values.dev ? "dev" : "start", "-p", String(env.PORT)], childEnv);
+  next.once("exit", (code) => {
+    if (!stopping) {
+      console.error(`next exited (code ${code}); stopping`);
+      void database?.release().finally(() => process.exit(code ?? 1));
+    }
+  });
+  await waitForHttp(`http://127.0.0.1:${env.PORT}/api/health`, next);
+  console.log(`\nLedger & Policy billing is ready: http://localhost:${env.PORT}\n`);
+}
+
+main().catch(async (error: unknown) => {
+  const expected = error instanceof EmbeddedDatabaseError || error instanceof MigrationError;
+  console.error(`npm start: ${expected ? (error as Error).message : error instanceof Error ? error.stack : error}`);
+  stopping = true;
+  await shutdown();
+  process.exit(1);
+});

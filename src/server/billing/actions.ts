@@ -1,0 +1,48 @@
+import { z } from "zod";
+import { FEATURES, type Feature, type Metric } from "./catalogue";
+
+/**
+ * What the product app asks about. A metered action changes one metric by a signed amount
+ * and names the ledger reason; a `feature.<name>` action asks about a boolean plan feature.
+ */
+export interface MeteredAction {
+  metric: Metric;
+  /** +1: the action adds usage and is limited; -1: it frees usage and is always allowed. */
+  direction: 1 | -1;
+  reason: string;
+  /** Whether the caller must say how much (bytes for files); else the amount defaults to 1. */
+  amountRequired: boolean;
+}
+
+export const METERED_ACTIONS = {
+  "member.add": { metric: "members", direction: 1, reason: "member_added", amountRequired: false },
+  "member.remove": { metric: "members", direction: -1, reason: "member_removed", amountRequired: false },
+  "team.create": { metric: "teams", direction: 1, reason: "team_created", amountRequired: false },
+  "team.delete": { metric: "teams", direction: -1, reason: "team_deleted", amountRequired: false },
+  "file.upload": { metric: "storage_bytes", direction: 1, reason: "file_upload", amountRequired: true },
+  "file.delete": { metric: "storage_bytes", direction: -1, reason: "file_delete", amountRequired: true },
+  "api.call": { metric: "api_calls", direction: 1, reason: "api_call", amountRequired: false },
+} as const satisfies Record<string, MeteredAction>;
+
+export type MeteredActionName = keyof typeof METERED_ACTIONS;
+export type FeatureActionName = `feature.${Feature}`;
+export type ActionName = MeteredActionName | FeatureActionName;
+
+export const ACTION_NAMES = [
+  ...(Object.keys(METERED_ACTIONS) as MeteredActionName[]),
+  ...FEATURES.map((f) => `feature.${f}` as FeatureActionName),
+] as [ActionName, ...ActionName[]];
+
+export const actionSchema = z.enum(ACTION_NAMES);
+
+export type ResolvedAction =
+  | ({ kind: "metered"; name: MeteredActionName } & MeteredAction)
+  | { kind: "feature"; name: FeatureActionName; feature: Feature };
+
+export function resolveAction(name: ActionName): ResolvedAction {
+  if (name.startsWith("feature.")) {
+    return { kind: "feature", name: name as FeatureActionName, feature: name.slice("feature.".length) as Feature };
+  }
+  const action = METERED_ACTIONS[name as MeteredActionName];
+  return { kind: "metered", name: name as MeteredActionName, ...action };
+}

@@ -1,0 +1,89 @@
+import { createHash, randomBytes } from "node:crypto";
+import { z } from "zod";
+import type { PrismaClient } from "@/server/db/client";
+import { BillingError } from "./errors";
+
+/** What a product-app key may do. Each procedure for the product app names one scope. */
+export const API_SCOPES = ["usage:read", "usage:write", "entitlements:read", "entitlements:write"] as const;
+export const apiScopeSchema = z.enum(API_SCOPES);
+export type ApiScope = z.infer<typeof apiScopeSchema>;
+
+export interface ApiKeyInfo {
+  id: string;
+  name: string;
+  prefix: string;
+  scopes: ApiScope[];
+  createdBy: string;
+  createdAt: Date;
+  lastUsedAt: Date | null;
+  revokedAt: Date | null;
+}
+
+export interface AuthenticatedKey {
+  id: string;
+  name: string;
+  scopes: ReadonlySet<ApiScope>;
+}
+
+const KEY_PATTERN = /^bk_([a-z0-9]{8})_([A-Za-z0-9_-]{43})$/;
+// Writing last_used_at on every request would turn each read into a write; a minute's
+// precision is what a person looking at the key list needs.
+const LAST_USED_PRECISION_MS = 60_000;
+
+export const hashSecret = (secret: string) => createHash("sha256").update(secret).digest("hex");
+
+export class ApiKeyService {
+  constructor(private readonly prisma: PrismaClient) {}
+
+  /** Creates a key; the returned secret is never stored or shown again. */
+  async create(input: { name: string; scopes: ApiScope[]; createdBy: string }): Promise<{ key: ApiKeyInfo; secret: string }> {
+    const name = z.string().trim().min(1).max(100).parse(input.name);
+    const scopes = z.array(apiScopeSchema).min(1).parse(input.scopes);
+    const prefix = randomBytes(6).toString("hex").slice(0, 8);
+    const secret = `bk_${prefix}_${randomBytes(32).toString("base64url")}`;
+    const row = await this.prisma.apiKey.create({
+      data: { name, prefix: `bk_${prefix}`, secretHash: hashSecret(secret), scopes: [...new Set(scopes)], createdBy: input.createdBy },
+    });
+    return { key: this.info(row), secret };
+  }
+
+  async list(): Promise<ApiKeyInfo[]> {
+    const rows = await this.prisma.apiKey.findMany({ orderBy: { createdAt: "desc" } });
+    return rows.map((r) => this.info(r));
+  }
+
+  async revoke(id: string): Promise<ApiKeyInfo> {
+    const found = await this.prisma.apiKey.findUnique({ where: { id } });
+    if (!found) throw new BillingError("NOT_FOUND", "api_key_not_found", `API key ${id} does not exist`);
+    const row = found.revokedAt ? found : await this.prisma.apiKey.update({ where: { id }, data: { revokedAt: new Date() } });
+    return this.info(row);
+  }
+
+  /**
+   * The key behind an `Authorization: Bearer …` header, or an UNAUTHORIZED error.
+   * Never logs or echoes the secret.
+   */
+  async authenticate(authorization: string | null | undefined): Promise<AuthenticatedKey> {
+    const secret = authorization?.match(/^Bearer\s+(\S+)$/i)?.[1];
+    if (!secret) throw new BillingError("UNAUTHORIZED", "api_key_missing", "Send an API key as `Authorization: Bearer <key>`");
+    if (!KEY_PATTERN.test(secret)) throw new BillingError("UNAUTHORIZED", "api_key_invalid", "The API key is not valid");
+    const row = await this.prisma.apiKey.findUnique({ where: { secretHash: hashSecret(secret) } });
+    if (!row) throw new BillingError("UNAUTHORIZED", "api_key_invalid", "The API key is not valid");
+    if (row.revokedAt) throw new BillingError("UNAUTHORIZED", "api_key_revoked", "The API key has been revoked");
+    const now = Date.now();
+    if (!row.lastUsedAt || now - row.lastUsedAt.getTime() > LAST_USED_PRECISION_MS) {
+      await this.prisma.apiKey.update({ where: { id: row.id }, data: { lastUsedAt: new Date(now) } });
+    }
+    return { id: row.id, name: row.name, scopes: new Set(row.scopes as ApiScope[]) };
+  }
+
+  private info(row: { id: string; name: string; prefix: string; scopes: string[]; createdBy: string; createdAt: Date; lastUsedAt: Date | null; revokedAt: Date | null }): ApiKeyInfo {
+    return { ...row, scopes: row.scopes as ApiScope[] };
+  }
+}
+
+export function requireScope(key: AuthenticatedKey, scope: ApiScope): void {
+  if (!key.scopes.has(scope)) {
+    throw new BillingError("FORBIDDEN", "scope_missing", `The API key "${key.name}" lacks the ${scope} scope`);
+  }
+}

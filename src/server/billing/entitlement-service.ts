@@ -1,0 +1,302 @@
+import { z } from "zod";
+import type { PrismaClient } from "@/server/db/client";
+import { PG, pgError } from "@/server/db/pg-errors";
+import type { Db, Tx } from "@/server/db/tx";
+import { type ActionName, actionSchema, resolveAction } from "./actions";
+import { METRICS, type Metric } from "./catalogue";
+import { BillingError } from "./errors";
+import { type LedgerEntry, type LedgerRow, toLedgerEntry } from "./ledger-entry";
+import {
+  type Decision,
+  decide,
+  effectiveLimit,
+  effectivePlan,
+  hardCap,
+  type OverrideState,
+  type SubscriptionState,
+} from "./policy";
+import { actorSchema, idempotencyKeySchema, orgIdSchema, positiveAmount } from "./schemas";
+import { DEFAULT_ACTOR, type UsageService } from "./usage-service";
+
+export interface OrgPolicyContext {
+  orgId: string;
+  subscription: SubscriptionState | null;
+  overrides: Partial<Record<Metric, OverrideState>>;
+  usage: Partial<Record<Metric, { count: bigint; lastUpdated: Date }>>;
+}
+
+export type CheckResult = Decision;
+
+export interface ConsumeResult extends Decision {
+  entry?: LedgerEntry;
+  replayed: boolean;
+}
+
+export interface UsageSummary {
+  orgId: string;
+  plan: string;
+  subscriptionStatus: string;
+  metrics: {
+    metric: Metric;
+    count: bigint;
+    limit: bigint | null;
+    limitKind: "hard" | "soft" | "unlimited";
+    limitOverridden: boolean;
+    remaining: bigint | null;
+    lastUpdated: Date | null;
+  }[];
+}
+
+const checkInputSchema = z.object({ orgId: orgIdSchema, action: actionSchema, amount: positiveAmount.optional() });
+const consumeInputSchema = checkInputSchema.extend({
+  idempotencyKey: idempotencyKeySchema,
+  actor: actorSchema.optional(),
+});
+
+function parseOrThrow<T>(schema: z.ZodType<T>, input: unknown): T {
+  const parsed = schema.safeParse(input);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  throw new BillingError("BAD_REQUEST", "invalid_input", `${issue?.path.join(".")}: ${issue?.message}`, {
+    issues: parsed.error.issues.map((i) => ({ path: i.path.map(String), message: i.message })),
+  });
+}
+
+/** Everything the policy needs about an org, in ONE round trip (all primary-key or indexed reads). */
+export async function loadPolicyContext(db: Db, orgId: string): Promise<OrgPolicyContext | null> {
+  const rows = await db.$queryRaw<
+    {
+      subscription: { id: string; product_id: string; status: string; current_period_start: string | null; current_period_end: string | null; updated_at: string } | null;
+      overrides: { metric: string; kind: OverrideState["kind"]; value: string | null; expires_at: string | null }[] | null;
+      usage: { metric: string; count: string; last_updated: string }[] | null;
+    }[]
+  >`
+    SELECT
+      (SELECT row_to_json(s) FROM (
+         SELECT id, product_id, status, current_period_start, current_period_end, updated_at
+         FROM subscriptions WHERE org_id = o.id
+         ORDER BY (status IN ('expired', 'failed')), updated_at DESC LIMIT 1) s) AS subscription,
+      (SELECT json_agg(v) FROM (
+         SELECT DISTINCT ON (metric) metric, kind, value::text AS value, expires_at
+         FROM limit_overrides
+         WHERE org_id = o.id AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())
+         ORDER BY metric, created_at DESC) v) AS overrides,
+      (SELECT json_agg(u) FROM (
+         SELECT metric, count::text AS count, last_updated FROM usage_cache WHERE org_id = o.id) u) AS usage
+    FROM organizations o WHERE o.id = ${orgId}::uuid`;
+  const row = rows[0];
+  if (!row) return null;
+  const sub = row.subscription;
+  return {
+    orgId,
+    subscription: sub && {
+      id: sub.id,
+      productId: sub.product_id,
+      status: sub.status,
+      currentPeriodStart: sub.current_period_start ? new Date(sub.current_period_start) : null,
+      currentPeriodEnd: sub.current_period_end ? new Date(sub.current_period_end) : null,
+      updatedAt: new Date(sub.updated_at),
+    },
+    overrides: Object.fromEntries(
+      (row.overrides ?? []).map((o) => [
+        o.metric,
+        { kind: o.kind, value: o.value === null ? null : BigInt(o.value), expiresAt: o.expires_at ? new Date(o.expires_at) : null },
+      ]),
+    ),
+    usage: Object.fromEntries(
+      (row.usage ?? []).map((u) => [u.metric, { count: BigInt(u.count), lastUpdated: new Date(u.last_updated) }]),
+    ),
+  };
+}
+
+const orgNotFoundDecision = (orgId: string): Decision => ({
+  allowed: false,
+  reason: { code: "org_not_found", message: `Organization ${orgId} does not exist` },
+  plan: "none",
+  subscriptionStatus: "none",
+});
+
+/**
+ * The policy engine: "may this organization do X?". `check` answers; `consume` answers and,
+ * when allowed, records the usage in the SAME atomic step, so no concurrency can overshoot
+ * a hard limit.
+ */
+export class EntitlementService {
+  constructor(
+    private readonly prisma: PrismaClient,
+    private readonly usage: UsageService,
+    private readonly clock: () => Date = () => new Date(),
+  ) {}
+
+  async check(orgId: string, action: ActionName, options: { amount?: bigint | number | string; db?: Db } = {}): Promise<CheckResult> {
+    const input = parseOrThrow(checkInputSchema, { orgId, action, amount: options.amount });
+    const context = await loadPolicyContext(options.db ?? this.prisma, input.orgId);
+    if (!context) return orgNotFoundDecision(input.orgId);
+    return this.decideFor(context, input.action, input.amount);
+  }
+
+  private decideFor(context: OrgPolicyContext, actionName: ActionName, amount: bigint | undefined): Decision {
+    const action = resolveAction(actionName);
+    if (action.kind === "metered" && action.amountRequired && amount === undefined) {
+      throw new BillingError("BAD_REQUEST", "amount_required", `${actionName} needs an amount (bytes)`);
+    }
+    const now = this.clock();
+    const metric = action.kind === "metered" ? action.metric : undefined;
+    return decide({
+      effective: effectivePlan(context.subscription, now),
+      action,
+      amount: amount ?? 1n,
+      used: metric ? (context.usage[metric]?.count ?? 0n) : 0n,
+      override: metric ? context.overrides[metric] : undefined,
+      now,
+    });
+  }
+
+  /**
+   * Check and increment as ONE atomic step. The increment is a conditional UPDATE of the
+   * cache row (`count + amount <= cap`), so concurrent consumers serialize on the row lock
+   * and each sees the others' committed counts: the result equals some serial order.
+   * A denial writes no ledger row; it is recorded in `entitlement_denials`.
+   */
+  async consume(
+    orgId: string,
+    action: ActionName,
+    options: { amount?: bigint | number | string; idempotencyKey: string; actor?: string; metadata?: Record<string, unknown>; tx?: Tx },
+  ): Promise<ConsumeResult> {
+    const input = parseOrThrow(consumeInputSchema, {
+      orgId,
+      action,
+      amount: options.amount,
+      idempotencyKey: options.idempotencyKey,
+      actor: options.actor,
+    });
+    const resolved = resolveAction(input.action);
+    if (resolved.kind !== "metered") {
+      throw new BillingError("BAD_REQUEST", "not_metered", `${input.action} is a feature: use check, there is nothing to consume`);
+    }
+    const db: Db = options.tx ?? this.prisma;
+    const actor = input.actor ?? DEFAULT_ACTOR;
+
+    const context = await loadPolicyContext(db, input.orgId);
+    if (!context) {
+      const decision = orgNotFoundDecision(input.orgId);
+      await this.recordDenial(db, input.orgId, input.action, null, input.amount ?? 1n, decision, actor);
+      return { ...decision, replayed: false };
+    }
+    const decision = this.decideFor(context, input.action, input.amount);
+    const magnitude = input.amount ?? 1n;
+
+    if (!decision.allowed && decision.reason?.code === "subscription_inactive") {
+      // Nothing to try: but a repeat of a consume applied before the lapse is still a replay.
+      const prior = await this.usage.findByKey(db, input.orgId, input.idempotencyKey);
+      if (prior) return { ...decision, allowed: true, reason: undefined, entry: prior, replayed: true };
+      await this.recordDenial(db, input.orgId, input.action, resolved.metric, magnitude, decision, actor);
+      return { ...decision, replayed: false };
+    }
+
+    const delta = magnitude * BigInt(resolved.direction);
+    const cap = hardCap(decision);
+    for (let attempt = 0; attempt < 2; attempt++) {
+      let rows: (Partial<LedgerRow> & { new_count: bigint | null; prior_id: string | null; seen_count: bigint | null })[];
+      try {
+        rows = await db.$queryRaw`
+          WITH prior AS (
+            SELECT id FROM usage_ledger WHERE org_id = ${input.orgId}::uuid AND idempotency_key = ${input.idempotencyKey}
+          ), up AS (
+            UPDATE usage_cache c SET count = c.count + ${delta}::bigint, last_updated = now()
+            WHERE c.org_id = ${input.orgId}::uuid AND c.metric = ${resolved.metric}
+              AND NOT EXISTS (SELECT 1 FROM prior)
+              AND (${cap}::bigint IS NULL OR c.count + ${delta}::bigint <= ${cap}::bigint)
+            RETURNING c.count
+          ), ins AS (
+            INSERT INTO usage_ledger (org_id, metric, delta, reason, idempotency_key, actor, metadata)
+            SELECT ${input.orgId}::uuid, ${resolved.metric}, ${delta}::bigint, ${resolved.reason},
+                   ${input.idempotencyKey}, ${actor}, ${JSON.stringify(options.metadata ?? { action: input.action })}::jsonb
+            FROM up
+            RETURNING *
+          )
+          SELECT ins.*, (SELECT count FROM up) AS new_count, (SELECT id::text FROM prior) AS prior_id,
+                 (SELECT count FROM usage_cache WHERE org_id = ${input.orgId}::uuid AND metric = ${resolved.metric}) AS seen_count
+          FROM (SELECT 1) AS one LEFT JOIN ins ON TRUE`;
+      } catch (error) {
+        const pg = pgError(error);
+        if (pg?.code === PG.uniqueViolation && !options.tx) {
+          // A concurrent consume with the same key committed first: answer as its replay.
+          const original = await this.usage.findByKey(db, input.orgId, input.idempotencyKey);
+          if (original) return { ...decision, allowed: true, reason: undefined, entry: original, replayed: true };
+        }
+        if (pg?.code === PG.checkViolation) {
+          throw new BillingError("CONFLICT", "gauge_below_zero", `${resolved.metric} of organization ${input.orgId} cannot go below zero`);
+        }
+        throw error;
+      }
+      const row = rows[0];
+      if (row?.id) {
+        const entry = toLedgerEntry(row as LedgerRow);
+        const after = BigInt(row.new_count ?? 0n);
+        // The decision was made on the pre-lock count: restate it with the committed one.
+        const final = this.decideFor({ ...context, usage: { ...context.usage, [resolved.metric]: { count: after - delta, lastUpdated: entry.timestamp } } }, input.action, input.amount);
+        // Report the usage as it stands after this consume.
+        const remaining = final.limit === null || final.limit === undefined ? null : final.limit > after ? final.limit - after : 0n;
+        return { ...final, allowed: true, used: after, remaining, entry, replayed: false };
+      }
+      if (row?.prior_id) {
+        const original = await this.usage.findByKey(db, input.orgId, input.idempotencyKey);
+        return { ...decision, allowed: true, reason: undefined, entry: original, replayed: true };
+      }
+      if (row?.seen_count === null || row?.seen_count === undefined) {
+        // First usage of this metric for the org: create its cache row, then try again.
+        await db.$executeRaw`
+          INSERT INTO usage_cache (org_id, metric, count) VALUES (${input.orgId}::uuid, ${resolved.metric}, 0)
+          ON CONFLICT (org_id, metric) DO NOTHING`;
+        continue;
+      }
+      // The cap refused it: deny with the count the database saw.
+      const denied = this.decideFor(
+        { ...context, usage: { ...context.usage, [resolved.metric]: { count: BigInt(row.seen_count), lastUpdated: new Date() } } },
+        input.action,
+        input.amount,
+      );
+      const final = denied.allowed
+        ? { ...denied, allowed: false, reason: { code: "limit_exceeded" as const, message: "The limit was reached by a concurrent request" } }
+        : denied;
+      await this.recordDenial(db, input.orgId, input.action, resolved.metric, magnitude, final, actor);
+      return { ...final, replayed: false };
+    }
+    throw new BillingError("CONFLICT", "consume_retry_exhausted", "Could not create the usage row; retry");
+  }
+
+  private async recordDenial(db: Db, orgId: string, action: string, metric: string | null, amount: bigint, decision: Decision, actor: string) {
+    await db.$executeRaw`
+      INSERT INTO entitlement_denials (org_id, action, metric, amount, reason_code, message, actor)
+      VALUES (${orgId}::uuid, ${action}, ${metric}, ${amount}::bigint, ${decision.reason?.code ?? "denied"}, ${decision.reason?.message ?? ""}, ${actor})`;
+  }
+
+  /** Usage with limits for every metric: the cache, the plan and overrides, one round trip. */
+  async usageSummary(orgId: string, db: Db = this.prisma): Promise<UsageSummary> {
+    const id = parseOrThrow(orgIdSchema, orgId);
+    const context = await loadPolicyContext(db, id);
+    if (!context) throw new BillingError("NOT_FOUND", "org_not_found", `Organization ${id} does not exist`);
+    const now = this.clock();
+    const effective = effectivePlan(context.subscription, now);
+    return {
+      orgId: id,
+      plan: effective.plan.id,
+      subscriptionStatus: effective.subscriptionStatus,
+      metrics: METRICS.map((metric) => {
+        const { limit, overridden } = effectiveLimit(effective.plan, metric, context.overrides[metric], now);
+        const count = context.usage[metric]?.count ?? 0n;
+        const value = limit === "unlimited" ? null : limit.value;
+        return {
+          metric,
+          count,
+          limit: value,
+          limitKind: limit === "unlimited" ? "unlimited" : limit.kind,
+          limitOverridden: overridden,
+          remaining: value === null ? null : value > count ? value - count : 0n,
+          lastUpdated: context.usage[metric]?.lastUpdated ?? null,
+        };
+      }),
+    };
+  }
+}

@@ -1,0 +1,24 @@
+import { type PrismaClient, prisma } from "@/server/db/client";
+import { ApiKeyService } from "./api-keys";
+import { EntitlementService } from "./entitlement-service";
+import { UsageService } from "./usage-service";
+
+/** The domain module's services, wired to one Prisma client. No tRPC, no Next. */
+export interface BillingServices {
+  usage: UsageService;
+  entitlements: EntitlementService;
+  apiKeys: ApiKeyService;
+}
+
+export function createBillingServices(client: PrismaClient): BillingServices {
+  const usage = new UsageService(client);
+  return { usage, entitlements: new EntitlementService(client, usage), apiKeys: new ApiKeyService(client) };
+}
+
+let shared: BillingServices | undefined;
+
+/** The process-wide services over the process-wide client (created on first use). */
+export function billing(): BillingServices {
+  shared ??= createBillingServices(prisma());
+  return shared;
+}

@@ -1,0 +1,191 @@
+import type { ResolvedAction } from "./actions";
+import { FREE_PLAN, type Limit, type Metric, type Plan, planForProduct } from "./catalogue";
+
+/**
+ * The policy itself, as pure functions of (plan, subscription, override, usage, now): no
+ * I/O, so every rule is table-testable. EntitlementService feeds it and makes it atomic.
+ */
+
+export const GRACE_PERIOD_DAYS = 7;
+const DAY_MS = 86_400_000;
+
+export const REASON_CODES = [
+  "limit_exceeded",
+  "soft_limit_exceeded",
+  "feature_not_in_plan",
+  "subscription_inactive",
+  "grace_period",
+  "over_limit_after_downgrade",
+  "org_not_found",
+] as const;
+export type ReasonCode = (typeof REASON_CODES)[number];
+
+export interface Reason {
+  code: ReasonCode;
+  message: string;
+}
+
+export interface SubscriptionState {
+  id: string;
+  productId: string;
+  status: string;
+  currentPeriodStart: Date | null;
+  currentPeriodEnd: Date | null;
+  /** When the subscription last changed (the start of an on_hold grace period). */
+  updatedAt: Date;
+}
+
+export interface OverrideState {
+  kind: "hard" | "soft" | "unlimited";
+  value: bigint | null;
+  expiresAt: Date | null;
+}
+
+/** How the subscription shapes the answer: good standing, grace, or lapsed (no increments). */
+export type Standing = "good" | "grace" | "lapsed";
+
+export interface EffectivePlan {
+  plan: Plan;
+  /** The subscription's status, or "none" without one. */
+  subscriptionStatus: string;
+  standing: Standing;
+  graceEndsAt: Date | null;
+}
+
+const PAID_STATUSES = new Set(["active", "trialing", "renewed"]);
+const GRACE_STATUSES = new Set(["on_hold", "past_due"]);
+
+export function effectivePlan(subscription: SubscriptionState | null, now: Date): EffectivePlan {
+  if (!subscription) return { plan: FREE_PLAN, subscriptionStatus: "none", standing: "good", graceEndsAt: null };
+  const paidPlan = planForProduct(subscription.productId) ?? FREE_PLAN;
+  const status = subscription.status;
+  const base = { subscriptionStatus: status, graceEndsAt: null };
+  if (PAID_STATUSES.has(status)) return { ...base, plan: paidPlan, standing: "good" };
+  if (GRACE_STATUSES.has(status)) {
+    const graceEndsAt = new Date(subscription.updatedAt.getTime() + GRACE_PERIOD_DAYS * DAY_MS);
+    return { ...base, plan: paidPlan, standing: now < graceEndsAt ? "grace" : "lapsed", graceEndsAt };
+  }
+  if (status === "cancelled") {
+    const paidThrough = subscription.currentPeriodEnd;
+    return { ...base, plan: paidThrough && now < paidThrough ? paidPlan : FREE_PLAN, standing: "good" };
+  }
+  // expired, failed, pending, or a status we do not know: the free plan.
+  return { ...base, plan: FREE_PLAN, standing: "good" };
+}
+
+export interface EffectiveLimit {
+  limit: Limit;
+  overridden: boolean;
+}
+
+export function effectiveLimit(plan: Plan, metric: Metric, override: OverrideState | undefined, now: Date): EffectiveLimit {
+  if (override && (!override.expiresAt || override.expiresAt > now)) {
+    const limit: Limit = override.kind === "unlimited" ? "unlimited" : { kind: override.kind, value: override.value ?? 0n };
+    return { limit, overridden: true };
+  }
+  return { limit: plan.limits[metric], overridden: false };
+}
+
+export interface Decision {
+  allowed: boolean;
+  reason?: Reason;
+  metric?: Metric;
+  /** null = unlimited. */
+  limit?: bigint | null;
+  limitKind?: "hard" | "soft" | "unlimited";
+  limitOverridden?: boolean;
+  used?: bigint;
+  /** null = unlimited. */
+  remaining?: bigint | null;
+  plan: string;
+  subscriptionStatus: string;
+}
+
+export interface PolicyInput {
+  effective: EffectivePlan;
+  action: ResolvedAction;
+  /** Positive magnitude of the action. */
+  amount: bigint;
+  used: bigint;
+  override?: OverrideState;
+  now: Date;
+}
+
+const fmt = (metric: Metric, n: bigint) => `${n.toLocaleString("en-US")} ${metric === "storage_bytes" ? "bytes" : metric.replace("_", " ")}`;
+
+/** May this action happen now? Never throws: a denial is an answer. */
+export function decide(input: PolicyInput): Decision {
+  const { effective, action, amount, used, now } = input;
+  const common = { plan: effective.plan.id, subscriptionStatus: effective.subscriptionStatus };
+  const lapsed: Reason = {
+    code: "subscription_inactive",
+    message: `The subscription is ${effective.subscriptionStatus} and its ${GRACE_PERIOD_DAYS}-day grace period has ended`,
+  };
+  const grace: Reason = {
+    code: "grace_period",
+    message: `The subscription is ${effective.subscriptionStatus}; allowed during the grace period until ${effective.graceEndsAt?.toISOString()}`,
+  };
+
+  if (action.kind === "feature") {
+    if (effective.standing === "lapsed") return { ...common, allowed: false, reason: lapsed };
+    if (!effective.plan.features[action.feature]) {
+      return {
+        ...common,
+        allowed: false,
+        reason: { code: "feature_not_in_plan", message: `The ${effective.plan.name} plan does not include ${action.feature}` },
+      };
+    }
+    return { ...common, allowed: true, ...(effective.standing === "grace" ? { reason: grace } : {}) };
+  }
+
+  const { limit, overridden } = effectiveLimit(effective.plan, action.metric, input.override, now);
+  const limitValue = limit === "unlimited" ? null : limit.value;
+  const usage = {
+    metric: action.metric,
+    limit: limitValue,
+    limitKind: limit === "unlimited" ? ("unlimited" as const) : limit.kind,
+    limitOverridden: overridden,
+    used,
+    remaining: limitValue === null ? null : limitValue > used ? limitValue - used : 0n,
+  };
+  // Freeing usage is always allowed: over limit, lapsed, whatever the plan.
+  if (action.direction < 0) return { ...common, ...usage, allowed: true };
+  if (effective.standing === "lapsed") return { ...common, ...usage, allowed: false, reason: lapsed };
+  if (limit !== "unlimited") {
+    const after = used + amount;
+    if (after > limit.value) {
+      if (limit.kind === "soft") {
+        return {
+          ...common,
+          ...usage,
+          allowed: true,
+          reason: { code: "soft_limit_exceeded", message: `${fmt(action.metric, after)} exceeds the soft limit of ${fmt(action.metric, limit.value)}` },
+        };
+      }
+      const alreadyOver = used > limit.value;
+      return {
+        ...common,
+        ...usage,
+        allowed: false,
+        reason: alreadyOver
+          ? {
+              code: "over_limit_after_downgrade",
+              message: `Already at ${fmt(action.metric, used)}, over the ${effective.plan.name} limit of ${fmt(action.metric, limit.value)}; remove some before adding more`,
+            }
+          : {
+              code: "limit_exceeded",
+              message: `${fmt(action.metric, after)} would exceed the limit of ${fmt(action.metric, limit.value)}`,
+            },
+      };
+    }
+  }
+  return { ...common, ...usage, allowed: true, ...(effective.standing === "grace" ? { reason: grace } : {}) };
+}
+
+/**
+ * The highest count a limited increment may reach, or null when nothing caps it: the
+ * bound the atomic conditional update enforces in the database.
+ */
+export function hardCap(decision: Decision): bigint | null {
+  return decision.limitKind === "hard" ? (decision.limit ?? null) : null;
+}

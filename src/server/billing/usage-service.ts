@@ -1,0 +1,380 @@
+import { randomUUID } from "node:crypto";
+import { Prisma, type PrismaClient } from "@/server/db/client";
+import { PG, pgError } from "@/server/db/pg-errors";
+import type { Db, Tx } from "@/server/db/tx";
+import { METRIC_KIND, METRICS, type Metric } from "./catalogue";
+import { BillingError } from "./errors";
+import { LEDGER_COLUMNS, type LedgerEntry, type LedgerRow, toLedgerEntry } from "./ledger-entry";
+import { incrementInputSchema, type IncrementInput } from "./schemas";
+
+export const DEFAULT_ACTOR = "system";
+
+export interface IncrementOptions {
+  idempotencyKey?: string;
+  actor?: string;
+  metadata?: Record<string, unknown>;
+  /** Join the caller's transaction (e.g. the host app inserting the member it counts). */
+  tx?: Tx;
+}
+
+export interface IncrementResult {
+  entry: LedgerEntry;
+  /** The cache count after this entry (after the original entry, for a replay: the current count). */
+  count: bigint;
+  replayed: boolean;
+}
+
+export type BatchEventResult =
+  | { index: number; status: "applied"; entry: LedgerEntry }
+  | { index: number; status: "duplicate"; entryId: string | null; duplicateOf: "batch" | "history" }
+  | { index: number; status: "rejected"; reason: { code: string; message: string } };
+
+export interface UsageRow {
+  metric: Metric;
+  count: bigint;
+  lastUpdated: Date | null;
+}
+
+export interface Drift {
+  orgId: string;
+  metric: string;
+  cache: bigint;
+  ledger: bigint;
+  drift: bigint;
+}
+
+export const MAX_BATCH = 10_000;
+
+function belowZero(metric: string, orgId: string): BillingError {
+  return new BillingError(
+    "CONFLICT",
+    METRIC_KIND[metric as Metric] === "gauge" ? "gauge_below_zero" : "count_below_zero",
+    `${metric} of organization ${orgId} cannot go below zero`,
+    { orgId, metric },
+  );
+}
+
+function orgNotFound(orgId: string): BillingError {
+  return new BillingError("NOT_FOUND", "org_not_found", `Organization ${orgId} does not exist`, { orgId });
+}
+
+/** Turns the database's refusals into the domain's typed errors. */
+function mapWriteError(error: unknown, orgId: string, metric: string): unknown {
+  const pg = pgError(error);
+  if (pg?.code === PG.foreignKeyViolation) return orgNotFound(orgId);
+  if (pg?.code === PG.checkViolation && pg.constraint !== "limit_overrides_kind_value") return belowZero(metric, orgId);
+  return error;
+}
+
+/**
+ * The usage ledger and its cache. Invariant: for every (org, metric), the cache count equals
+ * SUM(ledger.delta). Every write here changes both in one statement or one transaction.
+ */
+export class UsageService {
+  constructor(private readonly prisma: PrismaClient) {}
+
+  /**
+   * One ledger row and the cache upsert in ONE statement (one round trip, atomic on its
+   * own, or part of `options.tx`). With an idempotency key, a repeat changes nothing and
+   * returns the original entry (`replayed: true`), forever.
+   */
+  async increment(
+    orgId: string,
+    metric: Metric,
+    amount: bigint,
+    reason: string,
+    options: IncrementOptions = {},
+  ): Promise<IncrementResult> {
+    const input = this.validate({
+      orgId,
+      metric,
+      amount,
+      reason,
+      idempotencyKey: options.idempotencyKey,
+      actor: options.actor,
+      metadata: options.metadata,
+    });
+    const db: Db = options.tx ?? this.prisma;
+    let rows: (LedgerRow & { new_count: bigint })[];
+    try {
+      rows = await db.$queryRaw`
+        WITH ins AS (
+          INSERT INTO usage_ledger (org_id, metric, delta, reason, idempotency_key, actor, metadata)
+          VALUES (${input.orgId}::uuid, ${input.metric}, ${input.amount}::bigint, ${input.reason},
+                  ${input.idempotencyKey ?? null}, ${input.actor ?? DEFAULT_ACTOR}, ${JSON.stringify(input.metadata ?? {})}::jsonb)
+          ON CONFLICT (org_id, idempotency_key) DO NOTHING
+          RETURNING *
+        ), up AS (
+          INSERT INTO usage_cache AS c (org_id, metric, count, last_updated)
+          SELECT org_id, metric, delta, timestamp FROM ins
+          ON CONFLICT (org_id, metric)
+          DO UPDATE SET count = c.count + EXCLUDED.count, last_updated = EXCLUDED.last_updated
+          RETURNING count
+        )
+        SELECT ins.*, up.count AS new_count FROM ins, up`;
+    } catch (error) {
+      throw mapWriteError(error, input.orgId, input.metric);
+    }
+    const row = rows[0];
+    if (row) return { entry: toLedgerEntry(row), count: BigInt(row.new_count), replayed: false };
+    // No row inserted: the idempotency key was used before (possibly by a concurrent call
+    // that has committed by now: ON CONFLICT waited for it).
+    return this.replay(db, input);
+  }
+
+  private async replay(db: Db, input: IncrementInput): Promise<IncrementResult> {
+    const original = await this.findByKey(db, input.orgId, input.idempotencyKey as string);
+    if (!original) {
+      throw new BillingError("CONFLICT", "idempotency_race", "The idempotency key is being used by a transaction that has not committed; retry");
+    }
+    if (original.metric !== input.metric || original.delta !== input.amount) {
+      throw new BillingError(
+        "CONFLICT",
+        "idempotency_key_reused",
+        `Idempotency key "${input.idempotencyKey}" was already used for ${original.delta} ${original.metric}`,
+        { entryId: original.id },
+      );
+    }
+    const [usage] = await db.$queryRaw<{ count: bigint }[]>`
+      SELECT count FROM usage_cache WHERE org_id = ${input.orgId}::uuid AND metric = ${input.metric}`;
+    return { entry: original, count: BigInt(usage?.count ?? 0n), replayed: true };
+  }
+
+  async findByKey(db: Db, orgId: string, idempotencyKey: string): Promise<LedgerEntry | undefined> {
+    const rows = await db.$queryRaw<LedgerRow[]>`
+      SELECT ${Prisma.raw(LEDGER_COLUMNS)} FROM usage_ledger
+      WHERE org_id = ${orgId}::uuid AND idempotency_key = ${idempotencyKey}`;
+    return rows[0] && toLedgerEntry(rows[0]);
+  }
+
+  private validate(input: unknown): IncrementInput {
+    const parsed = incrementInputSchema.safeParse(input);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new BillingError("BAD_REQUEST", "invalid_input", `${issue?.path.join(".")}: ${issue?.message}`, {
+        issues: parsed.error.issues.map((i) => ({ path: i.path.map(String), message: i.message })),
+      });
+    }
+    return parsed.data;
+  }
+
+  /**
+   * Up to 10 000 events in ONE transaction: one multi-row ledger insert and one aggregated
+   * cache upsert per (org, metric). Each event gets its own result; an invalid event
+   * rejects only itself unless `atomic` is set, when any rejection rejects the whole batch
+   * (a BillingError, nothing written).
+   */
+  async incrementMany(
+    events: readonly unknown[],
+    options: { atomic?: boolean; actor?: string; tx?: Tx } = {},
+  ): Promise<BatchEventResult[]> {
+    if (events.length > MAX_BATCH) {
+      throw new BillingError("BAD_REQUEST", "batch_too_large", `At most ${MAX_BATCH} events per call (got ${events.length})`);
+    }
+    const results: (BatchEventResult | undefined)[] = new Array(events.length);
+    const valid: { index: number; event: IncrementInput; id: string }[] = [];
+    const seenKeys = new Map<string, number>();
+    events.forEach((raw, index) => {
+      const parsed = incrementInputSchema.safeParse(raw);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        results[index] = {
+          index,
+          status: "rejected",
+          reason: { code: "invalid_input", message: `${issue?.path.join(".") || "event"}: ${issue?.message}` },
+        };
+        return;
+      }
+      const event = parsed.data;
+      if (event.idempotencyKey !== undefined) {
+        const batchKey = `${event.orgId}\u0000${event.idempotencyKey}`;
+        if (seenKeys.has(batchKey)) {
+          results[index] = { index, status: "duplicate", entryId: null, duplicateOf: "batch" };
+          return;
+        }
+        seenKeys.set(batchKey, index);
+      }
+      valid.push({ index, event, id: randomUUID() });
+    });
+
+    const run = async (tx: Tx) => {
+      if (valid.length > 0) await this.applyBatch(tx, valid, results, options.actor);
+      const rejected = results.filter((r) => r?.status === "rejected");
+      if (options.atomic && rejected.length > 0) {
+        throw new BillingError("BAD_REQUEST", "batch_rejected", `${rejected.length} of ${events.length} events were rejected; nothing was written`, {
+          results,
+        });
+      }
+    };
+    if (options.tx) await run(options.tx);
+    else await this.prisma.$transaction(run, { timeout: 60_000, maxWait: 10_000 });
+    return results as BatchEventResult[];
+  }
+
+  private async applyBatch(
+    tx: Tx,
+    valid: { index: number; event: IncrementInput; id: string }[],
+    results: (BatchEventResult | undefined)[],
+    batchActor: string | undefined,
+  ): Promise<void> {
+    const orgIds = [...new Set(valid.map((v) => v.event.orgId))];
+    const known = await tx.$queryRaw<{ id: string }[]>`
+      SELECT id::text FROM organizations WHERE id = ANY(${orgIds}::uuid[])`;
+    const knownOrgs = new Set(known.map((r) => r.id));
+
+    const keyed = valid.filter((v) => v.event.idempotencyKey !== undefined && knownOrgs.has(v.event.orgId));
+    const previous = keyed.length
+      ? await tx.$queryRaw<{ org_id: string; idempotency_key: string; id: string }[]>`
+          SELECT l.org_id::text, l.idempotency_key, l.id::text FROM usage_ledger l
+          JOIN unnest(${keyed.map((v) => v.event.orgId)}::uuid[], ${keyed.map((v) => v.event.idempotencyKey as string)}::text[])
+            AS k(org_id, idempotency_key) USING (org_id, idempotency_key)`
+      : [];
+    const previousIds = new Map(previous.map((r) => [`${r.org_id}\u0000${r.idempotency_key}`, r.id]));
+
+    // Lock every touched cache row in a fixed order (no deadlocks between batches), creating
+    // missing ones, so the below-zero check below sees counts no one else can change.
+    const pairs = [...new Set(valid.filter((v) => knownOrgs.has(v.event.orgId)).map((v) => `${v.event.orgId}|${v.event.metric}`))].sort();
+    const pairOrg = pairs.map((p) => p.split("|")[0] as string);
+    const pairMetric = pairs.map((p) => p.split("|")[1] as string);
+    const running = new Map<string, bigint>();
+    if (pairs.length) {
+      await tx.$executeRaw`
+        INSERT INTO usage_cache (org_id, metric, count)
+        SELECT * FROM unnest(${pairOrg}::uuid[], ${pairMetric}::text[], array_fill(0::bigint, ARRAY[${pairs.length}::int]))
+        ON CONFLICT (org_id, metric) DO NOTHING`;
+      const locked = await tx.$queryRaw<{ org_id: string; metric: string; count: bigint }[]>`
+        SELECT org_id::text, metric, count FROM usage_cache
+        WHERE (org_id, metric) IN (SELECT * FROM unnest(${pairOrg}::uuid[], ${pairMetric}::text[]))
+        ORDER BY org_id, metric FOR UPDATE`;
+      for (const r of locked) running.set(`${r.org_id}|${r.metric}`, BigInt(r.count));
+    }
+
+    const toInsert: { index: number; event: IncrementInput; id: string }[] = [];
+    for (const item of valid) {
+      const { event, index } = item;
+      if (!knownOrgs.has(event.orgId)) {
+        results[index] = { index, status: "rejected", reason: { code: "org_not_found", message: `Organization ${event.orgId} does not exist` } };
+        continue;
+      }
+      if (event.idempotencyKey !== undefined) {
+        const prior = previousIds.get(`${event.orgId}\u0000${event.idempotencyKey}`);
+        if (prior) {
+          results[index] = { index, status: "duplicate", entryId: prior, duplicateOf: "history" };
+          continue;
+        }
+      }
+      const pair = `${event.orgId}|${event.metric}`;
+      const next = (running.get(pair) ?? 0n) + event.amount;
+      if (next < 0n) {
+        results[index] = { index, status: "rejected", reason: { code: "gauge_below_zero", message: belowZero(event.metric, event.orgId).message } };
+        continue;
+      }
+      running.set(pair, next);
+      toInsert.push(item);
+    }
+    if (toInsert.length === 0) return;
+
+    const inserted = await tx.$queryRaw<LedgerRow[]>`
+      WITH ins AS (
+        INSERT INTO usage_ledger (id, org_id, metric, delta, reason, idempotency_key, actor, metadata)
+        SELECT * FROM unnest(
+          ${toInsert.map((v) => v.id)}::uuid[],
+          ${toInsert.map((v) => v.event.orgId)}::uuid[],
+          ${toInsert.map((v) => v.event.metric)}::text[],
+          ${toInsert.map((v) => v.event.amount.toString())}::bigint[],
+          ${toInsert.map((v) => v.event.reason)}::text[],
+          ${toInsert.map((v) => v.event.idempotencyKey ?? null)}::text[],
+          ${toInsert.map((v) => v.event.actor ?? batchActor ?? DEFAULT_ACTOR)}::text[],
+          ${toInsert.map((v) => JSON.stringify(v.event.metadata ?? {}))}::jsonb[])
+        ON CONFLICT (org_id, idempotency_key) DO NOTHING
+        RETURNING *
+      ), agg AS (
+        INSERT INTO usage_cache AS c (org_id, metric, count, last_updated)
+        SELECT org_id, metric, SUM(delta), max(timestamp) FROM ins GROUP BY org_id, metric
+        ON CONFLICT (org_id, metric)
+        DO UPDATE SET count = c.count + EXCLUDED.count, last_updated = EXCLUDED.last_updated
+      )
+      -- agg runs to completion whether or not it is read (PostgreSQL's rule for data-modifying WITH)
+      SELECT ${Prisma.raw(LEDGER_COLUMNS)} FROM ins`;
+    const byId = new Map(inserted.map((r) => [r.id, r]));
+    for (const item of toInsert) {
+      const row = byId.get(item.id);
+      results[item.index] = row
+        ? { index: item.index, status: "applied", entry: toLedgerEntry(row) }
+        : // A concurrent call committed the same key between our check and our insert.
+          { index: item.index, status: "duplicate", entryId: null, duplicateOf: "history" };
+    }
+  }
+
+  /** The fast read: primary-key lookups of the cache, never a COUNT. */
+  async getUsage(orgId: string, db: Db = this.prisma): Promise<UsageRow[]> {
+    const rows = await db.$queryRaw<{ exists: boolean; metric: string | null; count: bigint | null; last_updated: Date | null }[]>`
+      SELECT TRUE AS exists, c.metric, c.count, c.last_updated
+      FROM organizations o LEFT JOIN usage_cache c ON c.org_id = o.id
+      WHERE o.id = ${orgId}::uuid`;
+    if (rows.length === 0) throw orgNotFound(orgId);
+    const byMetric = new Map(rows.filter((r) => r.metric).map((r) => [r.metric as string, r]));
+    return METRICS.map((metric) => {
+      const row = byMetric.get(metric);
+      return { metric, count: BigInt(row?.count ?? 0n), lastUpdated: row?.last_updated ?? null };
+    });
+  }
+
+  /**
+   * Starts a new period for a period counter: a `monthly_reset` row that removes the usage
+   * recorded before `periodStart` (usage already recorded in the new period stays).
+   * Idempotent per (org, metric, period): the key is derived from them.
+   */
+  async resetPeriod(
+    orgId: string,
+    metric: Metric,
+    periodStart: Date,
+    options: { actor?: string; tx?: Tx } = {},
+  ): Promise<IncrementResult | { entry: null; count: bigint; replayed: false }> {
+    if (METRIC_KIND[metric] !== "period_counter") {
+      throw new BillingError("BAD_REQUEST", "not_a_period_counter", `${metric} is a gauge; only period counters reset`);
+    }
+    const idempotencyKey = `monthly_reset:${metric}:${periodStart.toISOString()}`;
+    const work = async (tx: Tx) => {
+      const existing = await this.findByKey(tx, orgId, idempotencyKey);
+      if (existing) {
+        const [usage] = await tx.$queryRaw<{ count: bigint }[]>`
+          SELECT count FROM usage_cache WHERE org_id = ${orgId}::uuid AND metric = ${metric}`;
+        return { entry: existing, count: BigInt(usage?.count ?? 0n), replayed: true };
+      }
+      const [state] = await tx.$queryRaw<{ count: bigint; since: bigint }[]>`
+        SELECT c.count,
+               (SELECT COALESCE(SUM(delta), 0)::bigint FROM usage_ledger
+                 WHERE org_id = c.org_id AND metric = c.metric AND timestamp >= ${periodStart}) AS since
+        FROM usage_cache c WHERE c.org_id = ${orgId}::uuid AND c.metric = ${metric} FOR UPDATE`;
+      const carried = state ? BigInt(state.count) - BigInt(state.since) : 0n;
+      if (carried <= 0n) return { entry: null, count: BigInt(state?.count ?? 0n), replayed: false as const };
+      return this.increment(orgId, metric, -carried, "monthly_reset", {
+        idempotencyKey,
+        actor: options.actor ?? DEFAULT_ACTOR,
+        metadata: { periodStart: periodStart.toISOString() },
+        tx,
+      });
+    };
+    return options.tx ? work(options.tx) : this.prisma.$transaction(work);
+  }
+
+  /** Drift per (org, metric): SUM(ledger) − cache. Empty means the invariant holds. */
+  async verify(orgId?: string, db: Db = this.prisma): Promise<Drift[]> {
+    const orgFilter = orgId ? Prisma.sql`WHERE org_id = ${orgId}::uuid` : Prisma.empty;
+    const rows = await db.$queryRaw<{ org_id: string; metric: string; cache: bigint; ledger: bigint }[]>`
+      SELECT org_id::text, metric, COALESCE(c.count, 0)::bigint AS cache, COALESCE(l.total, 0)::bigint AS ledger
+      FROM (SELECT org_id, metric, count FROM usage_cache ${orgFilter}) c
+      FULL JOIN (SELECT org_id, metric, SUM(delta) AS total FROM usage_ledger ${orgFilter} GROUP BY org_id, metric) l
+        USING (org_id, metric)
+      WHERE COALESCE(c.count, 0) <> COALESCE(l.total, 0)
+      ORDER BY org_id, metric`;
+    return rows.map((r) => ({
+      orgId: r.org_id,
+      metric: r.metric,
+      cache: BigInt(r.cache),
+      ledger: BigInt(r.ledger),
+      drift: BigInt(r.ledger) - BigInt(r.cache),
+    }));
+  }
+}

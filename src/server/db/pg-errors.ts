@@ -1,0 +1,37 @@
+/**
+ * The PostgreSQL SQLSTATE behind an error, whichever layer raised it: node-postgres
+ * (`code`) or Prisma with the pg driver adapter (P2010 with the driver's original code).
+ */
+export interface PgErrorInfo {
+  code: string;
+  constraint?: string;
+  message: string;
+}
+
+export const PG = {
+  uniqueViolation: "23505",
+  foreignKeyViolation: "23503",
+  checkViolation: "23514",
+  serializationFailure: "40001",
+  deadlockDetected: "40P01",
+} as const;
+
+export function pgError(error: unknown): PgErrorInfo | undefined {
+  if (typeof error !== "object" || error === null) return undefined;
+  const e = error as Record<string, unknown>;
+  const cause = (e.meta as { driverAdapterError?: { cause?: Record<string, unknown> } } | undefined)?.driverAdapterError
+    ?.cause;
+  if (cause && typeof cause.originalCode === "string") {
+    const constraint = cause.constraint as { index?: string; fields?: string[] } | undefined;
+    return {
+      code: cause.originalCode,
+      constraint: constraint?.index,
+      message: String(cause.originalMessage ?? cause.message ?? ""),
+    };
+  }
+  // node-postgres: a SQLSTATE directly on the error (Prisma's own codes look like P2010).
+  if (typeof e.code === "string" && /^[0-9A-Z]{5}$/.test(e.code) && !e.code.startsWith("P")) {
+    return { code: e.code, constraint: e.constraint as string | undefined, message: String(e.message) };
+  }
+  return undefined;
+}
