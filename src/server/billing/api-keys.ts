@@ -4,7 +4,7 @@ import type { PrismaClient } from "@/server/db/client";
 import { BillingError } from "./errors";
 
 /** What a product-app key may do. Each procedure for the product app names one scope. */
-export const API_SCOPES = ["usage:read", "usage:write", "entitlements:read", "entitlements:write"] as const;
+export const API_SCOPES = ["usage:read", "usage:write", "entitlements:read"] as const;
 export const apiScopeSchema = z.enum(API_SCOPES);
 export type ApiScope = z.infer<typeof apiScopeSchema>;
 

@@ -43,7 +43,7 @@ export const planSchema = z
       teams: limitSchema,
       storage_bytes: limitSchema,
       api_calls: limitSchema,
-    }),
+    }).strict(),
     features: z.partialRecord(featureSchema, z.boolean()),
     /** Dodo usage meter event names for metered metrics (sent by the usage reporter). */
     meters: z.partialRecord(metricSchema, z.string().min(1)).default({}),

@@ -195,7 +195,8 @@ export class EntitlementService {
     }
 
     const delta = magnitude * BigInt(resolved.direction);
-    const cap = hardCap(decision);
+    // Only adding usage is capped: freeing it is allowed over any limit.
+    const cap = resolved.direction > 0 ? hardCap(decision) : null;
     for (let attempt = 0; attempt < 2; attempt++) {
       let rows: (Partial<LedgerRow> & { new_count: bigint | null; prior_id: string | null; seen_count: bigint | null })[];
       try {

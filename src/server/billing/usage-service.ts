@@ -54,6 +54,12 @@ function belowZero(metric: string, orgId: string): BillingError {
   );
 }
 
+async function ensureCacheRow(db: Db, orgId: string, metric: string): Promise<void> {
+  await db.$executeRaw`
+    INSERT INTO usage_cache (org_id, metric, count) VALUES (${orgId}::uuid, ${metric}, 0)
+    ON CONFLICT (org_id, metric) DO NOTHING`;
+}
+
 function orgNotFound(orgId: string): BillingError {
   return new BillingError("NOT_FOUND", "org_not_found", `Organization ${orgId} does not exist`, { orgId });
 }
@@ -95,25 +101,39 @@ export class UsageService {
       metadata: options.metadata,
     });
     const db: Db = options.tx ?? this.prisma;
-    let rows: (LedgerRow & { new_count: bigint })[];
-    try {
-      rows = await db.$queryRaw`
-        WITH ins AS (
-          INSERT INTO usage_ledger (org_id, metric, delta, reason, idempotency_key, actor, metadata)
-          VALUES (${input.orgId}::uuid, ${input.metric}, ${input.amount}::bigint, ${input.reason},
-                  ${input.idempotencyKey ?? null}, ${input.actor ?? DEFAULT_ACTOR}, ${JSON.stringify(input.metadata ?? {})}::jsonb)
-          ON CONFLICT (org_id, idempotency_key) DO NOTHING
-          RETURNING *
-        ), up AS (
-          INSERT INTO usage_cache AS c (org_id, metric, count, last_updated)
-          SELECT org_id, metric, delta, timestamp FROM ins
-          ON CONFLICT (org_id, metric)
-          DO UPDATE SET count = c.count + EXCLUDED.count, last_updated = EXCLUDED.last_updated
-          RETURNING count
-        )
-        SELECT ins.*, up.count AS new_count FROM ins, up`;
-    } catch (error) {
-      throw mapWriteError(error, input.orgId, input.metric);
+    // Inside a caller's transaction an error would abort it, so create the cache row first
+    // (no race left); on our own, one statement does all and a rare first-use race retries.
+    if (options.tx) await ensureCacheRow(db, input.orgId, input.metric).catch((e) => Promise.reject(mapWriteError(e, input.orgId, input.metric)));
+    let rows: (LedgerRow & { new_count: bigint })[] = [];
+    for (let attempt = 0; ; attempt++) {
+      try {
+        rows = await db.$queryRaw`
+          WITH ins AS (
+            INSERT INTO usage_ledger (org_id, metric, delta, reason, idempotency_key, actor, metadata)
+            VALUES (${input.orgId}::uuid, ${input.metric}, ${input.amount}::bigint, ${input.reason},
+                    ${input.idempotencyKey ?? null}, ${input.actor ?? DEFAULT_ACTOR}, ${JSON.stringify(input.metadata ?? {})}::jsonb)
+            ON CONFLICT (org_id, idempotency_key) DO NOTHING
+            RETURNING *
+          ), upd AS (
+            -- An UPDATE, not an upsert: PostgreSQL checks CHECK constraints on the row an
+            -- upsert proposes to insert, so a decrement would fail even when a row exists.
+            UPDATE usage_cache c SET count = c.count + ins.delta, last_updated = ins.timestamp
+            FROM ins WHERE c.org_id = ins.org_id AND c.metric = ins.metric
+            RETURNING c.count
+          ), created AS (
+            INSERT INTO usage_cache (org_id, metric, count, last_updated)
+            SELECT org_id, metric, delta, timestamp FROM ins WHERE NOT EXISTS (SELECT 1 FROM upd)
+            RETURNING count
+          )
+          SELECT ins.*, COALESCE((SELECT count FROM upd), (SELECT count FROM created)) AS new_count FROM ins`;
+        break;
+      } catch (error) {
+        const pg = pgError(error);
+        // The ledger's key conflicts are absorbed by ON CONFLICT: a unique violation here is
+        // a concurrent first write creating the same cache row. Once more finds it.
+        if (attempt === 0 && !options.tx && pg?.code === PG.uniqueViolation) continue;
+        throw mapWriteError(error, input.orgId, input.metric);
+      }
     }
     const row = rows[0];
     if (row) return { entry: toLedgerEntry(row), count: BigInt(row.new_count), replayed: false };
@@ -289,12 +309,11 @@ export class UsageService {
         ON CONFLICT (org_id, idempotency_key) DO NOTHING
         RETURNING *
       ), agg AS (
-        INSERT INTO usage_cache AS c (org_id, metric, count, last_updated)
-        SELECT org_id, metric, SUM(delta), max(timestamp) FROM ins GROUP BY org_id, metric
-        ON CONFLICT (org_id, metric)
-        DO UPDATE SET count = c.count + EXCLUDED.count, last_updated = EXCLUDED.last_updated
+        UPDATE usage_cache c SET count = c.count + t.total, last_updated = t.at
+        FROM (SELECT org_id, metric, SUM(delta) AS total, max(timestamp) AS at FROM ins GROUP BY org_id, metric) t
+        WHERE c.org_id = t.org_id AND c.metric = t.metric
       )
-      -- agg runs to completion whether or not it is read (PostgreSQL's rule for data-modifying WITH)
+      -- agg (rows created and locked above) runs to completion whether or not it is read
       SELECT ${Prisma.raw(LEDGER_COLUMNS)} FROM ins`;
     const byId = new Map(inserted.map((r) => [r.id, r]));
     for (const item of toInsert) {

@@ -86,7 +86,7 @@ export async function migrate(databaseUrl: string, options: MigrateOptions = {})
   const log = options.log ?? (() => {});
   const files = await readMigrations(options.dir);
   if (options.to !== undefined && !files.some((f) => f.name === options.to)) {
-    throw new MigrationError(`--to: no migration named "${options.to}" in prisma/migrations`);
+    throw new MigrationError(`--to: no migration named "${options.to}" in ${options.dir ?? "prisma/migrations"}`);
   }
 
   const client = new pg.Client({ connectionString: databaseUrl, application_name: "billing-migrator" });
@@ -165,7 +165,7 @@ async function applyOne(client: pg.Client, file: MigrationFile): Promise<void> {
     );
     await client.query(file.sql);
     await client.query(
-      `UPDATE "_prisma_migrations" SET finished_at = now(), applied_steps_count = 1 WHERE id = $1`,
+      `UPDATE "_prisma_migrations" SET finished_at = clock_timestamp(), applied_steps_count = 1 WHERE id = $1`,
       [id],
     );
     await client.query("COMMIT");

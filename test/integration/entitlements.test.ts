@@ -1,0 +1,153 @@
+import { describe, expect, it } from "vitest";
+import { createBillingServices } from "@/server/billing";
+import { createDatabase } from "@/server/db/client";
+import { inject } from "vitest";
+import { newOrg, testDatabase, uniqueSuffix } from "../helpers/db";
+
+const { prisma } = testDatabase();
+const billing = createBillingServices(prisma);
+
+async function subscribe(orgId: string, productId: string, status = "active", extra: { updatedAt?: Date; currentPeriodEnd?: Date } = {}) {
+  return prisma.subscription.create({
+    data: {
+      id: `sub_${uniqueSuffix()}`,
+      orgId,
+      productId,
+      status,
+      currentPeriodStart: new Date(Date.now() - 86_400_000),
+      currentPeriodEnd: extra.currentPeriodEnd ?? new Date(Date.now() + 29 * 86_400_000),
+      updatedAt: extra.updatedAt ?? new Date(),
+    },
+  });
+}
+
+describe("EntitlementService against the database", () => {
+  it("an org without a subscription is on the free plan", async () => {
+    const org = await newOrg(prisma);
+    const result = await billing.entitlements.check(org.id, "member.add");
+    expect(result).toMatchObject({ allowed: true, plan: "free", subscriptionStatus: "none", limit: 5n, used: 0n, remaining: 5n });
+  });
+
+  it("the subscription's product picks the plan; statuses shape the answer", async () => {
+    const org = await newOrg(prisma);
+    await subscribe(org.id, "pdt_billing_business");
+    expect(await billing.entitlements.check(org.id, "feature.sso")).toMatchObject({ allowed: true, plan: "business" });
+
+    const lapsed = await newOrg(prisma);
+    await subscribe(lapsed.id, "pdt_billing_pro", "on_hold", { updatedAt: new Date(Date.now() - 30 * 86_400_000) });
+    expect(await billing.entitlements.check(lapsed.id, "member.add")).toMatchObject({
+      allowed: false,
+      reason: { code: "subscription_inactive" },
+    });
+    expect(await billing.entitlements.check(lapsed.id, "member.remove")).toMatchObject({ allowed: true });
+
+    const grace = await newOrg(prisma);
+    await subscribe(grace.id, "pdt_billing_pro", "on_hold");
+    expect(await billing.entitlements.check(grace.id, "member.add")).toMatchObject({ allowed: true, reason: { code: "grace_period" } });
+
+    const cancelledOver = await newOrg(prisma);
+    await subscribe(cancelledOver.id, "pdt_billing_pro", "cancelled", { currentPeriodEnd: new Date(Date.now() - 1000) });
+    expect(await billing.entitlements.check(cancelledOver.id, "feature.audit_log_export")).toMatchObject({
+      allowed: false,
+      plan: "free",
+      reason: { code: "feature_not_in_plan" },
+    });
+  });
+
+  it("a limit override in the database replaces the plan's limit until it expires", async () => {
+    const org = await newOrg(prisma);
+    await billing.usage.increment(org.id, "members", 5n, "member_added");
+    expect(await billing.entitlements.check(org.id, "member.add")).toMatchObject({ allowed: false, reason: { code: "limit_exceeded" } });
+    await prisma.limitOverride.create({
+      data: { orgId: org.id, metric: "members", kind: "hard", value: 8n, note: "pilot", createdBy: "test", expiresAt: new Date(Date.now() + 3_600_000) },
+    });
+    expect(await billing.entitlements.check(org.id, "member.add")).toMatchObject({ allowed: true, limit: 8n, limitOverridden: true, remaining: 3n });
+    await prisma.limitOverride.create({
+      data: { orgId: org.id, metric: "members", kind: "unlimited", value: null, note: "expired", createdBy: "test", expiresAt: new Date(Date.now() - 1000) },
+    });
+    expect(await billing.entitlements.check(org.id, "member.add")).toMatchObject({ limit: 8n });
+  });
+
+  it("over limit after a downgrade: increments denied, decrements allowed", async () => {
+    const org = await newOrg(prisma);
+    const sub = await subscribe(org.id, "pdt_billing_pro");
+    await billing.usage.increment(org.id, "members", 12n, "member_added");
+    await prisma.subscription.update({ where: { id: sub.id }, data: { status: "expired" } });
+    const denied = await billing.entitlements.consume(org.id, "member.add", { idempotencyKey: "after-downgrade" });
+    expect(denied).toMatchObject({ allowed: false, reason: { code: "over_limit_after_downgrade" }, used: 12n, limit: 5n });
+    const freed = await billing.entitlements.consume(org.id, "member.remove", { idempotencyKey: "remove-one" });
+    expect(freed).toMatchObject({ allowed: true, used: 11n });
+    const denials = await prisma.entitlementDenial.findMany({ where: { orgId: org.id } });
+    expect(denials.map((d) => d.reasonCode)).toEqual(["over_limit_after_downgrade"]);
+  });
+
+  it("an unknown org is a normal denial, recorded", async () => {
+    const orgId = "4c8f2a1e-5b6d-4e7f-8a9b-0c1d2e3f4a5b";
+    expect(await billing.entitlements.check(orgId, "member.add")).toMatchObject({ allowed: false, reason: { code: "org_not_found" } });
+    const consumed = await billing.entitlements.consume(orgId, "member.add", { idempotencyKey: `x-${uniqueSuffix()}` });
+    expect(consumed).toMatchObject({ allowed: false, reason: { code: "org_not_found" }, replayed: false });
+  });
+
+  it("file uploads need an amount; feature actions cannot be consumed", async () => {
+    const org = await newOrg(prisma);
+    await expect(billing.entitlements.check(org.id, "file.upload")).rejects.toMatchObject({ code: "BAD_REQUEST", reason: "amount_required" });
+    await expect(billing.entitlements.consume(org.id, "feature.sso", { idempotencyKey: "f" })).rejects.toMatchObject({ reason: "not_metered" });
+  });
+
+  it("consume is idempotent: a repeat returns the original entry", async () => {
+    const org = await newOrg(prisma);
+    const first = await billing.entitlements.consume(org.id, "file.upload", { amount: 3n * 2n ** 31n, idempotencyKey: "upload-1" });
+    expect(first).toMatchObject({ allowed: false, reason: { code: "limit_exceeded" } }); // free plan: 1 GiB
+    const small = await billing.entitlements.consume(org.id, "file.upload", { amount: 1024n, idempotencyKey: "upload-2" });
+    const again = await billing.entitlements.consume(org.id, "file.upload", { amount: 1024n, idempotencyKey: "upload-2" });
+    expect(small.replayed).toBe(false);
+    expect(again).toMatchObject({ allowed: true, replayed: true });
+    expect(again.entry?.id).toBe(small.entry?.id);
+    expect(await billing.usage.verify(org.id)).toEqual([]);
+  });
+});
+
+describe("consume under real concurrency", () => {
+  it("32 concurrent consumes at limit − 5: exactly 5 applied, 27 denied, no drift", async () => {
+    // Its own pool of 32 connections, so all 32 run at once in the database.
+    const wide = createDatabase(inject("databaseUrl"), { max: 32, applicationName: "vitest-consume-32" });
+    try {
+      const services = createBillingServices(wide.prisma);
+      const org = await newOrg(prisma);
+      await subscribe(org.id, "pdt_billing_pro"); // members: hard 25
+      await services.usage.increment(org.id, "members", 20n, "member_added");
+      const results = await Promise.all(
+        Array.from({ length: 32 }, (_, i) => services.entitlements.consume(org.id, "member.add", { idempotencyKey: `c-${i}`, actor: `worker-${i}` })),
+      );
+      expect(results.filter((r) => r.allowed)).toHaveLength(5);
+      const denied = results.filter((r) => !r.allowed);
+      expect(denied).toHaveLength(27);
+      expect(denied.every((r) => r.reason?.code === "limit_exceeded")).toBe(true);
+      const usage = await services.usage.getUsage(org.id);
+      expect(usage.find((m) => m.metric === "members")?.count).toBe(25n);
+      expect(await services.usage.verify(org.id)).toEqual([]);
+      expect(await prisma.entitlementDenial.count({ where: { orgId: org.id } })).toBe(27);
+      expect(await prisma.usageLedger.count({ where: { orgId: org.id } })).toBe(6);
+    } finally {
+      await wide.close();
+    }
+  });
+
+  it("the same idempotency key 20 times in parallel through consume → one ledger row", async () => {
+    const wide = createDatabase(inject("databaseUrl"), { max: 20, applicationName: "vitest-consume-key" });
+    try {
+      const services = createBillingServices(wide.prisma);
+      const org = await newOrg(prisma);
+      const results = await Promise.all(
+        Array.from({ length: 20 }, () => services.entitlements.consume(org.id, "api.call", { idempotencyKey: "same-call" })),
+      );
+      expect(results.every((r) => r.allowed)).toBe(true);
+      expect(results.filter((r) => !r.replayed)).toHaveLength(1);
+      expect(new Set(results.map((r) => r.entry?.id)).size).toBe(1);
+      expect(await prisma.usageLedger.count({ where: { orgId: org.id } })).toBe(1);
+      expect(await services.usage.verify(org.id)).toEqual([]);
+    } finally {
+      await wide.close();
+    }
+  });
+});

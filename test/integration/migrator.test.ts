@@ -1,0 +1,162 @@
+import { createHash, randomBytes } from "node:crypto";
+import { cp, mkdir, readFile, rm, writeFile, appendFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { afterEach, beforeEach, describe, expect, inject, it } from "vitest";
+import { MIGRATIONS_DIR, migrate, MigrationError, readMigrations } from "@/server/db/migrator";
+import { createScratchDatabase, tableNames, withClient, type ScratchDatabase } from "../helpers/databases";
+
+// Every test gets its own empty database (dropped afterwards), and a private copy of
+// prisma/migrations when it needs to edit or add a file.
+
+const HOST_TABLES = ["members", "organizations", "stored_files", "subscriptions", "teams"];
+
+let database: ScratchDatabase;
+const tempDirs: string[] = [];
+
+beforeEach(async () => {
+  database = await createScratchDatabase(inject("adminUrl"), "billing_migrator");
+});
+afterEach(async () => {
+  await database.drop();
+  await Promise.all(tempDirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
+});
+
+async function copyOfMigrations(): Promise<string> {
+  const dir = path.join(os.tmpdir(), `billing-migrations-${randomBytes(6).toString("hex")}`);
+  tempDirs.push(dir);
+  await cp(MIGRATIONS_DIR, dir, { recursive: true });
+  return dir;
+}
+
+async function addMigration(dir: string, name: string, sql: string): Promise<void> {
+  await mkdir(path.join(dir, name));
+  await writeFile(path.join(dir, name, "migration.sql"), sql);
+}
+
+interface MigrationRow {
+  id: string;
+  checksum: string;
+  migration_name: string;
+  finished_at: Date | null;
+  started_at: Date;
+  rolled_back_at: Date | null;
+  logs: string | null;
+  applied_steps_count: number;
+}
+
+async function migrationRows(url: string): Promise<MigrationRow[]> {
+  return withClient(url, async (client) => {
+    const { rows } = await client.query<MigrationRow>(`SELECT * FROM "_prisma_migrations" ORDER BY migration_name`);
+    return rows;
+  });
+}
+
+const allNames = async () => (await readMigrations()).map((m) => m.name);
+
+describe("migrate()", () => {
+  it("applies each migration exactly once when four runners race", async () => {
+    const names = await allNames();
+    // Four separate connections (each migrate() opens its own), started together.
+    const results = await Promise.all(Array.from({ length: 4 }, () => migrate(database.url)));
+
+    expect(results.flatMap((r) => r.applied).sort()).toEqual(names);
+    for (const result of results) {
+      expect([...result.applied, ...result.alreadyApplied].sort()).toEqual(names);
+      expect(result.pending).toEqual([]);
+    }
+    const rows = await migrationRows(database.url);
+    expect(rows.map((r) => r.migration_name)).toEqual(names);
+  });
+
+  it("records migrations exactly as `prisma migrate deploy` does", async () => {
+    await migrate(database.url);
+    const rows = await migrationRows(database.url);
+    const names = await allNames();
+    expect(rows).toHaveLength(names.length);
+    for (const row of rows) {
+      const file = await readFile(path.join(MIGRATIONS_DIR, row.migration_name, "migration.sql"));
+      expect(row.checksum).toBe(createHash("sha256").update(file).digest("hex"));
+      expect(row.checksum).toMatch(/^[0-9a-f]{64}$/);
+      expect(row.id).toMatch(/^[0-9a-f-]{36}$/);
+      expect(row.finished_at).toBeInstanceOf(Date);
+      expect(row.finished_at!.getTime()).toBeGreaterThanOrEqual(row.started_at.getTime());
+      expect(row.rolled_back_at).toBeNull();
+      expect(row.applied_steps_count).toBe(1);
+    }
+  });
+
+  it("is a no-op when everything is applied", async () => {
+    await migrate(database.url);
+    const again = await migrate(database.url);
+    expect(again.applied).toEqual([]);
+    expect(again.alreadyApplied).toEqual(await allNames());
+  });
+
+  it("refuses a migration edited after it was applied, and changes nothing", async () => {
+    const dir = await copyOfMigrations();
+    await migrate(database.url, { dir });
+    const [first] = await readMigrations(dir);
+    await appendFile(path.join(dir, first!.name, "migration.sql"), "\n-- an afterthought\n");
+    // A pending migration too: it must not be applied either.
+    await addMigration(dir, "99990101000000_canary", `CREATE TABLE "drift_canary" ("id" integer);`);
+    const rowsBefore = await migrationRows(database.url);
+    const tablesBefore = await tableNames(database.url);
+
+    const run = migrate(database.url, { dir });
+    await expect(run).rejects.toBeInstanceOf(MigrationError);
+    await expect(run).rejects.toThrow(new RegExp(`${first!.name} was edited`));
+
+    expect(await migrationRows(database.url)).toEqual(rowsBefore);
+    expect(await tableNames(database.url)).toEqual(tablesBefore);
+  });
+
+  it("stops after the migration named by `to`, and a later run applies the rest", async () => {
+    const names = await allNames();
+    const [first, ...rest] = names;
+    const partial = await migrate(database.url, { to: first });
+    expect(partial).toEqual({ applied: [first], alreadyApplied: [], pending: rest });
+    expect(await tableNames(database.url)).toEqual(["_prisma_migrations", ...HOST_TABLES].sort());
+
+    const remainder = await migrate(database.url);
+    expect(remainder).toEqual({ applied: rest, alreadyApplied: [first], pending: [] });
+    expect(await tableNames(database.url)).toEqual(expect.arrayContaining(["usage_ledger", "usage_cache"]));
+    expect((await migrationRows(database.url)).map((r) => r.migration_name)).toEqual(names);
+  });
+
+  it("refuses an unknown `to` name before touching the database", async () => {
+    await expect(migrate(database.url, { to: "20990101000000_nope" })).rejects.toThrow(
+      /no migration named "20990101000000_nope"/,
+    );
+    expect(await tableNames(database.url)).toEqual([]);
+  });
+
+  it("rolls a failing migration back completely and records nothing", async () => {
+    const dir = await copyOfMigrations();
+    const broken = "99990101000000_broken";
+    await addMigration(
+      dir,
+      broken,
+      `CREATE TABLE "half_done" ("id" integer);
+       ALTER TABLE "organizations" ADD COLUMN "half_done" integer;
+       SELECT * FROM "no_such_table";`,
+    );
+
+    const run = migrate(database.url, { dir });
+    await expect(run).rejects.toBeInstanceOf(MigrationError);
+    await expect(run).rejects.toThrow(new RegExp(`${broken} failed and was rolled back: .*no_such_table`));
+
+    // The earlier migrations ran in their own transactions and stay applied.
+    const rows = await migrationRows(database.url);
+    expect(rows.map((r) => r.migration_name)).toEqual(await allNames());
+    expect(await tableNames(database.url)).not.toContain("half_done");
+    const columns = await withClient(database.url, (client) =>
+      client.query(`SELECT 1 FROM information_schema.columns WHERE table_name = 'organizations' AND column_name = 'half_done'`),
+    );
+    expect(columns.rowCount).toBe(0);
+
+    // Nothing half-recorded blocks the fixed migration.
+    await writeFile(path.join(dir, broken, "migration.sql"), `CREATE TABLE "half_done" ("id" integer);`);
+    expect((await migrate(database.url, { dir })).applied).toEqual([broken]);
+  });
+});
