@@ -1,0 +1,91 @@
+import { z } from "zod";
+import { metricSchema } from "@/server/billing/catalogue";
+import {
+  idempotencyKeySchema,
+  metadataSchema,
+  nonZeroAmount,
+  orgIdSchema,
+  reasonSchema,
+} from "@/server/billing/schemas";
+import { MAX_BATCH } from "@/server/billing/usage-service";
+
+/** Zod schemas of `billing.usage.*`: the product app's wire contract, in and out. */
+
+export const ledgerEntrySchema = z.object({
+  id: z.uuid(),
+  orgId: z.uuid(),
+  metric: metricSchema,
+  delta: z.bigint(),
+  reason: z.string(),
+  timestamp: z.date(),
+  idempotencyKey: z.string().nullable(),
+  actor: z.string(),
+  metadata: z.record(z.string(), z.unknown()),
+});
+
+export const incrementInput = z.object({
+  orgId: orgIdSchema,
+  metric: metricSchema,
+  /** Signed: negative to free usage. BigInt, or an integer / digit string. */
+  amount: nonZeroAmount,
+  reason: reasonSchema,
+  idempotencyKey: idempotencyKeySchema.optional(),
+  metadata: metadataSchema.optional(),
+});
+
+export const incrementOutput = z.object({
+  entry: ledgerEntrySchema,
+  count: z.bigint(),
+  replayed: z.boolean(),
+});
+
+/** The shape an event should have; each is validated on its own by the service, so one
+ * malformed event is rejected in its result instead of failing the whole batch. */
+export type IncrementEvent = z.input<typeof incrementInput>;
+const eventSlot = z.custom<IncrementEvent>((v) => typeof v === "object" && v !== null && !Array.isArray(v), {
+  message: "each event must be an object",
+});
+
+export const incrementManyInput = z.object({
+  events: z.array(eventSlot).min(1).max(MAX_BATCH),
+  /** All or nothing: any rejected event rejects the batch (BAD_REQUEST), nothing written. */
+  atomic: z.boolean().default(false),
+});
+
+const reasonOut = z.object({ code: z.string(), message: z.string() });
+
+export const incrementManyOutput = z.object({
+  results: z.array(
+    z.discriminatedUnion("status", [
+      z.object({ index: z.number().int(), status: z.literal("applied"), entry: ledgerEntrySchema }),
+      z.object({
+        index: z.number().int(),
+        status: z.literal("duplicate"),
+        entryId: z.string().nullable(),
+        duplicateOf: z.enum(["batch", "history"]),
+      }),
+      z.object({ index: z.number().int(), status: z.literal("rejected"), reason: reasonOut }),
+    ]),
+  ),
+});
+
+export const getUsageInput = z.object({ orgId: orgIdSchema });
+
+export const getUsageOutput = z.object({
+  orgId: z.uuid(),
+  plan: z.string(),
+  subscriptionStatus: z.string(),
+  metrics: z.array(
+    z.object({
+      metric: metricSchema,
+      count: z.bigint(),
+      /** null: unlimited. */
+      limit: z.bigint().nullable(),
+      limitKind: z.enum(["hard", "soft", "unlimited"]),
+      limitOverridden: z.boolean(),
+      remaining: z.bigint().nullable(),
+      lastUpdated: z.date().nullable(),
+    }),
+  ),
+});
+
