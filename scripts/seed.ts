@@ -1,0 +1,62 @@
+import { createDatabase } from "@/server/db/client";
+import { migrate } from "@/server/db/migrator";
+import { parseSeedArgs, SeedError, seedDatabase, type SeedArgs, type SeedResult } from "@/server/seed";
+import { runScript } from "./lib/run-script";
+
+// npm run seed -- --orgs N [--seed S] [--legacy-only]
+// Adds N demo organizations (appends; never wipes) after applying pending migrations.
+
+let args: SeedArgs;
+try {
+  args = parseSeedArgs(process.argv.slice(2));
+} catch (error) {
+  if (!(error instanceof SeedError)) throw error;
+  // Checked before the database starts, so a typo costs nothing.
+  console.error(`npm run seed: ${error.message}`);
+  process.exit(1);
+}
+
+await runScript("npm run seed", async (databaseUrl) => {
+  await migrate(databaseUrl, { log: (line) => console.log(line) });
+  const database = createDatabase(databaseUrl, { max: 2, applicationName: "npm run seed" });
+  try {
+    const result = await seedDatabase(database.pool, {
+      orgs: args.orgs,
+      seed: args.seed,
+      legacyOnly: args.legacyOnly,
+    });
+    console.log(summary(result, args.legacyOnly));
+  } catch (error) {
+    if (!(error instanceof SeedError)) throw error;
+    console.error(`npm run seed: ${error.message}`);
+    return 1;
+  } finally {
+    await database.close();
+  }
+});
+
+function summary(result: SeedResult, legacyOnly: boolean): string {
+  const n = (value: number | bigint) => value.toLocaleString("en-US");
+  const seconds = result.elapsedMs / 1000;
+  const ledger = legacyOnly
+    ? "no ledger or cache rows (--legacy-only)"
+    : `${n(result.ledgerRows)} ledger rows and ${n(result.cacheRows)} cache rows`;
+  return (
+    `Seeded ${n(result.orgs)} organizations (--seed ${result.seed}, slugs ${result.slugPrefix}…) with ` +
+    `${n(result.subscriptions)} subscriptions, ${n(result.members)} members, ${n(result.teams)} teams and ` +
+    `${n(result.files)} files totalling ${n(result.storageBytes)} bytes (${tebibytes(result.storageBytes)}), ` +
+    `plus ${ledger}: ${n(result.rows)} rows in ${seconds.toFixed(1)} s ` +
+    `(${n(Math.round(result.rows / Math.max(seconds, 0.001)))} rows/s).`
+  );
+}
+
+function tebibytes(bytes: bigint): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+  let value = Number(bytes);
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
+}

@@ -1,0 +1,37 @@
+/** Display formatting for the dashboard (no domain logic here). */
+
+const UNITS = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"] as const;
+
+/** 64-bit byte count in binary units: 1536n → "1.5 KiB". Exact below 1 KiB. */
+export function formatBytes(bytes: bigint): string {
+  if (bytes < 1024n) return `${bytes} B`;
+  let unit = 0;
+  let whole = bytes;
+  while (whole >= 1024n * 1024n && unit < UNITS.length - 2) {
+    whole /= 1024n;
+    unit++;
+  }
+  // `whole` is < 1024² here, so the division below is exact enough as a Number.
+  const value = Number(whole) / 1024;
+  const digits = value >= 100 ? 0 : value >= 10 ? 1 : 2;
+  const text = value.toFixed(digits).replace(/(\.\d*?)0+$/, "$1").replace(/\.$/, "");
+  return `${text} ${UNITS[unit + 1]}`;
+}
+
+const integer = new Intl.NumberFormat("en-US");
+
+export function formatCount(value: bigint | number): string {
+  return integer.format(value);
+}
+
+const dateFormat = new Intl.DateTimeFormat("en-GB", { year: "numeric", month: "short", day: "numeric", timeZone: "UTC" });
+
+export function formatDate(value: Date): string {
+  return dateFormat.format(value);
+}
+
+/** `on_hold` → "On hold". */
+export function formatStatus(status: string): string {
+  const words = status.replace(/_/g, " ");
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}

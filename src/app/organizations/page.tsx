@@ -1,0 +1,201 @@
+import type { Metadata } from "next";
+import Link from "next/link";
+import { PLANS } from "@/server/billing/catalogue";
+import { api } from "@/trpc/server";
+import { formatBytes, formatCount, formatStatus } from "../_lib/format";
+
+// Reads the database on every request; `next build` must not prerender it.
+export const dynamic = "force-dynamic";
+
+export const metadata: Metadata = { title: "Organizations" };
+
+const PAGE_SIZE = 25;
+const SEARCH_MAX = 200;
+
+type SearchParams = Promise<Record<string, string | string[] | undefined>>;
+
+function first(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** The URL is user input: anything odd falls back to "no filter" / page 1 rather than an error. */
+function readFilters(params: Record<string, string | string[] | undefined>) {
+  const search = (first(params.search) ?? "").trim().slice(0, SEARCH_MAX);
+  const planParam = first(params.plan);
+  const plan = PLANS.some((p) => p.id === planParam) ? planParam : undefined;
+  const pageParam = Number(first(params.page));
+  const page = Number.isSafeInteger(pageParam) && pageParam >= 1 ? pageParam : 1;
+  return { search, plan, page };
+}
+
+function pageHref(filters: { search: string; plan?: string }, page: number): string {
+  const query = new URLSearchParams();
+  if (filters.search) query.set("search", filters.search);
+  if (filters.plan) query.set("plan", filters.plan);
+  if (page > 1) query.set("page", String(page));
+  const qs = query.toString();
+  return qs ? `/organizations?${qs}` : "/organizations";
+}
+
+function Count({ value }: { value: bigint | null }) {
+  if (value === null) return <span className="muted" title="Not counted yet (no usage cache row)">—</span>;
+  return <>{formatCount(value)}</>;
+}
+
+export default async function OrganizationsPage({ searchParams }: { searchParams: SearchParams }) {
+  const filters = readFilters(await searchParams);
+  const result = await api.billing.orgs.list({
+    search: filters.search || undefined,
+    plan: filters.plan,
+    page: filters.page,
+    pageSize: PAGE_SIZE,
+  });
+  const totalPages = Math.max(1, Math.ceil(result.total / result.pageSize));
+  const filtered = Boolean(filters.search || filters.plan);
+  const planName = PLANS.find((p) => p.id === filters.plan)?.name;
+
+  return (
+    <>
+      <h1>Organizations</h1>
+
+      <form role="search" method="get" action="/organizations" className="filters">
+        <div className="field">
+          <label htmlFor="org-search">Search</label>
+          <input
+            id="org-search"
+            name="search"
+            type="search"
+            defaultValue={filters.search}
+            maxLength={SEARCH_MAX}
+            placeholder="Name, slug or id"
+            autoComplete="off"
+          />
+        </div>
+        <div className="field">
+          <label htmlFor="org-plan">Plan</label>
+          <select id="org-plan" name="plan" defaultValue={filters.plan ?? ""}>
+            <option value="">All plans</option>
+            {PLANS.map((plan) => (
+              <option key={plan.id} value={plan.id}>
+                {plan.name}
+              </option>
+            ))}
+          </select>
+        </div>
+        <button type="submit" className="button">
+          Apply
+        </button>
+        {filtered ? (
+          <Link href="/organizations" className="button button-secondary">
+            Clear filters
+          </Link>
+        ) : null}
+      </form>
+
+      {result.items.length === 0 ? (
+        <section className="empty" aria-labelledby="empty-title">
+          <h2 id="empty-title">
+            {result.total > 0 ? "This page is past the end of the list" : "No organizations found"}
+          </h2>
+          {result.total > 0 ? (
+            <p>
+              <Link href={pageHref(filters, totalPages)}>Go to the last page ({totalPages})</Link>
+            </p>
+          ) : filtered ? (
+            <p>
+              Nothing matches
+              {filters.search ? <> “{filters.search}”</> : null}
+              {planName ? <> on the {planName} plan</> : null}.{" "}
+              <Link href="/organizations">Clear filters</Link>
+            </p>
+          ) : (
+            <p>There are no organizations in this database yet.</p>
+          )}
+        </section>
+      ) : (
+        <div className="table-wrap">
+          <table className="table">
+            <caption className="visually-hidden">
+              Organizations{filtered ? " matching the filters" : ""}, page {result.page} of {totalPages}
+            </caption>
+            <thead>
+              <tr>
+                <th scope="col">Name</th>
+                <th scope="col">Slug</th>
+                <th scope="col">Plan</th>
+                <th scope="col">Status</th>
+                <th scope="col" className="num">
+                  Members
+                </th>
+                <th scope="col" className="num">
+                  Teams
+                </th>
+                <th scope="col" className="num">
+                  Storage
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {result.items.map((org) => (
+                <tr key={org.id}>
+                  <th scope="row">{org.name}</th>
+                  <td>
+                    <code>{org.slug}</code>
+                  </td>
+                  <td>
+                    <span className={`plan plan-${org.planId}`}>{org.planName}</span>
+                  </td>
+                  <td>
+                    {org.subscriptionStatus ? (
+                      <span className={`status status-${org.subscriptionStatus}`}>
+                        {formatStatus(org.subscriptionStatus)}
+                      </span>
+                    ) : (
+                      <span className="muted">No subscription</span>
+                    )}
+                  </td>
+                  <td className="num">
+                    <Count value={org.members} />
+                  </td>
+                  <td className="num">
+                    <Count value={org.teams} />
+                  </td>
+                  <td className="num">
+                    {org.storageBytes === null ? <Count value={null} /> : formatBytes(org.storageBytes)}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+
+      {result.total > 0 ? (
+        <nav aria-label="Pagination" className="pagination">
+          {result.page > 1 ? (
+            <Link href={pageHref(filters, Math.min(result.page - 1, totalPages))} rel="prev" className="button button-secondary">
+              ← Previous
+            </Link>
+          ) : (
+            <span className="button button-secondary" aria-disabled="true">
+              ← Previous
+            </span>
+          )}
+          <p className="page-info" aria-live="polite">
+            Page {result.page} of {totalPages} · {formatCount(result.total)}{" "}
+            {result.total === 1 ? "organization" : "organizations"}
+          </p>
+          {result.page < totalPages ? (
+            <Link href={pageHref(filters, result.page + 1)} rel="next" className="button button-secondary">
+              Next →
+            </Link>
+          ) : (
+            <span className="button button-secondary" aria-disabled="true">
+              Next →
+            </span>
+          )}
+        </nav>
+      ) : null}
+    </>
+  );
+}

@@ -1,0 +1,18 @@
+import type { inferRouterInputs, inferRouterOutputs } from "@trpc/server";
+import { createCallerFactory, createTRPCRouter } from "@/server/api/trpc";
+import { billingRouter } from "@/server/api/routers/billing";
+
+/** The whole API, served at `/api/trpc` (superjson). */
+export const appRouter = createTRPCRouter({
+  billing: billingRouter,
+});
+
+export type AppRouter = typeof appRouter;
+export type RouterInputs = inferRouterInputs<AppRouter>;
+export type RouterOutputs = inferRouterOutputs<AppRouter>;
+
+/**
+ * A server-side caller, for RSC pages, scripts and tests:
+ * `const api = createCaller(await createTRPCContext({ headers }))`.
+ */
+export const createCaller = createCallerFactory(appRouter);

@@ -1,0 +1,14 @@
+import { createTRPCRouter } from "@/server/api/trpc";
+import { entitlementsRouter } from "./entitlements";
+import { orgsRouter } from "./orgs";
+import { usageRouter } from "./usage";
+
+/**
+ * `billing.*`: one sub-router per area, each in its own file next to this one. Add an area
+ * by importing its router and listing it below (e.g. `usage`, `entitlements`).
+ */
+export const billingRouter = createTRPCRouter({
+  orgs: orgsRouter,
+  usage: usageRouter,
+  entitlements: entitlementsRouter,
+});

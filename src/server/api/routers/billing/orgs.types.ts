@@ -1,0 +1,61 @@
+import { z } from "zod";
+import { PLANS } from "@/server/billing/catalogue";
+
+/** Zod schemas of `billing.orgs.*`: the wire contract, checked on the way in and out. */
+
+const planIds = PLANS.map((p) => p.id) as [string, ...string[]];
+
+export const planIdSchema = z.enum(planIds);
+
+export const PAGE_SIZE_DEFAULT = 25;
+export const PAGE_SIZE_MAX = 100;
+
+export const listOrgsInput = z.object({
+  /** Name or slug substring (case-insensitive), or an exact organization id. */
+  search: z.string().trim().max(200).optional(),
+  /** Only organizations on this plan. */
+  plan: planIdSchema.optional(),
+  /** 1-based page number. */
+  page: z.number().int().min(1).default(1),
+  /** Same as `page`, and wins over it: lets `useInfiniteQuery` page with `cursor`. */
+  cursor: z.number().int().min(1).nullish(),
+  pageSize: z.number().int().min(1).max(PAGE_SIZE_MAX).default(PAGE_SIZE_DEFAULT),
+});
+export type ListOrgsInput = z.input<typeof listOrgsInput>;
+
+/** A 64-bit count from `usage_cache`; null when the org has no cache row yet. */
+const cachedCount = z.bigint().nonnegative().nullable();
+
+export const orgListItem = z.object({
+  id: z.uuid(),
+  name: z.string(),
+  slug: z.string(),
+  createdAt: z.date(),
+  planId: planIdSchema,
+  planName: z.string(),
+  subscriptionStatus: z.string().nullable(),
+  members: cachedCount,
+  teams: cachedCount,
+  storageBytes: cachedCount,
+  apiCalls: cachedCount,
+});
+export type OrgListItem = z.infer<typeof orgListItem>;
+
+export const listOrgsOutput = z.object({
+  items: z.array(orgListItem),
+  total: z.number().int().nonnegative(),
+  page: z.number().int().min(1),
+  pageSize: z.number().int().min(1),
+});
+export type ListOrgsOutput = z.infer<typeof listOrgsOutput>;
+
+export const orgsStatsOutput = z.object({
+  organizations: z.number().int().nonnegative(),
+  activeSubscriptions: z.number().int().nonnegative(),
+  integrity: z.object({
+    pairsChecked: z.number().int().nonnegative(),
+    mismatches: z.number().int().nonnegative(),
+  }),
+  checkedAt: z.date(),
+});
+export type OrgsStatsOutput = z.infer<typeof orgsStatsOutput>;

@@ -1,0 +1,176 @@
+import { Prisma } from "@/generated/prisma/client";
+import type { Db } from "@/server/db/tx";
+import { FREE_PLAN, PLANS, planById, planForProduct, type Metric, type Plan } from "./catalogue";
+import { BillingError } from "./errors";
+
+/**
+ * Reads for the staff view of organizations. Knows nothing of tRPC or Next: callers pass
+ * the Prisma client (or a transaction) and validated input.
+ */
+
+export interface ListOrganizationsInput {
+  /** Matches name or slug (case-insensitive substring), or the exact id when it is a UUID. */
+  search?: string;
+  /** Only organizations on this plan (a catalogue plan id). */
+  planId?: string;
+  /** 1-based page number. */
+  page: number;
+  pageSize: number;
+}
+
+export interface OrganizationListItem {
+  id: string;
+  name: string;
+  slug: string;
+  createdAt: Date;
+  planId: string;
+  planName: string;
+  /** Status of the newest subscription; null when the org never subscribed. */
+  subscriptionStatus: string | null;
+  /** Usage from `usage_cache`; null where the org has no cache row yet (before the backfill). */
+  members: bigint | null;
+  teams: bigint | null;
+  storageBytes: bigint | null;
+  apiCalls: bigint | null;
+}
+
+export interface OrganizationList {
+  items: OrganizationListItem[];
+  total: number;
+  page: number;
+  pageSize: number;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Escapes LIKE wildcards so a search for "50%" means the characters, not a pattern. */
+function likePattern(search: string): string {
+  return `%${search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
+/** The Dodo product ids the catalogue knows; anything else counts as the free plan. */
+const PAID_PRODUCT_IDS = PLANS.flatMap((p) => (p.dodoProductId ? [p.dodoProductId] : []));
+
+/**
+ * The plan an organization is on, as far as the list is concerned: its newest subscription's
+ * product mapped through the catalogue; no subscription (or a product the catalogue does not
+ * know) → free. Subscription status is reported separately; the policy engine decides what
+ * a status means for entitlements.
+ */
+export function planOfProduct(productId: string | null): Plan {
+  return (productId && planForProduct(productId)) || FREE_PLAN;
+}
+
+function planCondition(planId: string | undefined): Prisma.Sql {
+  if (planId === undefined) return Prisma.sql`TRUE`;
+  const plan = planById(planId);
+  if (!plan) throw new BillingError("BAD_REQUEST", "unknown_plan", `Unknown plan "${planId}"`);
+  if (plan.dodoProductId) return Prisma.sql`s.product_id = ${plan.dodoProductId}`;
+  // The free plan: no subscription, or one whose product is not a paid plan's.
+  if (PAID_PRODUCT_IDS.length === 0) return Prisma.sql`TRUE`;
+  return Prisma.sql`(s.product_id IS NULL OR s.product_id NOT IN (${Prisma.join(PAID_PRODUCT_IDS)}))`;
+}
+
+function searchCondition(search: string | undefined): Prisma.Sql {
+  const term = search?.trim();
+  if (!term) return Prisma.sql`TRUE`;
+  const pattern = likePattern(term);
+  const byText = Prisma.sql`o.name ILIKE ${pattern} OR o.slug ILIKE ${pattern}`;
+  return UUID.test(term) ? Prisma.sql`(${byText} OR o.id = ${term.toLowerCase()}::uuid)` : Prisma.sql`(${byText})`;
+}
+
+interface OrgRow {
+  id: string;
+  name: string;
+  slug: string;
+  createdAt: Date;
+  productId: string | null;
+  status: string | null;
+  total: bigint;
+}
+
+const USAGE_FIELDS: Record<Metric, "members" | "teams" | "storageBytes" | "apiCalls"> = {
+  members: "members",
+  teams: "teams",
+  storage_bytes: "storageBytes",
+  api_calls: "apiCalls",
+};
+
+/**
+ * One page of organizations ordered by name, then id (a stable order for paging), with
+ * each org's plan and cached usage. Usage comes from `usage_cache` for the page's ids only;
+ * nothing here counts members, teams or files.
+ */
+export async function listOrganizations(db: Db, input: ListOrganizationsInput): Promise<OrganizationList> {
+  const { page, pageSize } = input;
+  if (!Number.isInteger(page) || page < 1) throw new BillingError("BAD_REQUEST", "invalid_page", "page must be ≥ 1");
+  if (!Number.isInteger(pageSize) || pageSize < 1) {
+    throw new BillingError("BAD_REQUEST", "invalid_page_size", "pageSize must be ≥ 1");
+  }
+
+  const from = Prisma.sql`
+    FROM organizations o
+    LEFT JOIN LATERAL (
+      SELECT product_id, status
+      FROM subscriptions
+      WHERE org_id = o.id
+      ORDER BY created_at DESC, updated_at DESC, id DESC
+      LIMIT 1
+    ) s ON TRUE
+    WHERE ${searchCondition(input.search)} AND ${planCondition(input.planId)}`;
+
+  const rows = await db.$queryRaw<OrgRow[]>`
+    SELECT o.id::text AS "id", o.name, o.slug, o.created_at AS "createdAt",
+           s.product_id AS "productId", s.status AS "status",
+           count(*) OVER () AS "total"
+    ${from}
+    ORDER BY o.name, o.id
+    LIMIT ${pageSize} OFFSET ${(page - 1) * pageSize}`;
+
+  let total: number;
+  if (rows[0]) {
+    total = Number(rows[0].total);
+  } else if (page > 1) {
+    // Past the last page: the window count saw no rows, so count separately.
+    const [counted] = await db.$queryRaw<{ total: bigint }[]>`SELECT count(*) AS "total" ${from}`;
+    total = Number(counted?.total ?? 0);
+  } else {
+    total = 0;
+  }
+
+  const ids = rows.map((r) => r.id);
+  const usage = ids.length
+    ? await db.usageCache.findMany({
+        where: { orgId: { in: ids } },
+        select: { orgId: true, metric: true, count: true },
+      })
+    : [];
+  const usageByOrg = new Map<string, Partial<Record<(typeof USAGE_FIELDS)[Metric], bigint>>>();
+  for (const row of usage) {
+    const field = USAGE_FIELDS[row.metric as Metric];
+    if (!field) continue; // a metric this view does not show
+    const entry = usageByOrg.get(row.orgId) ?? {};
+    entry[field] = row.count;
+    usageByOrg.set(row.orgId, entry);
+  }
+
+  const items = rows.map((row): OrganizationListItem => {
+    const plan = planOfProduct(row.productId);
+    const counts = usageByOrg.get(row.id) ?? {};
+    return {
+      id: row.id,
+      name: row.name,
+      slug: row.slug,
+      createdAt: row.createdAt,
+      planId: plan.id,
+      planName: plan.name,
+      subscriptionStatus: row.status,
+      members: counts.members ?? null,
+      teams: counts.teams ?? null,
+      storageBytes: counts.storageBytes ?? null,
+      apiCalls: counts.apiCalls ?? null,
+    };
+  });
+
+  return { items, total, page, pageSize };
+}
