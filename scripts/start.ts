@@ -89,7 +89,7 @@ async function main(): Promise<void> {
 
   const pool = new pg.Pool({ connectionString: database.url, max: 4 });
   try {
-    if (await databaseIsEmpty(pool)) {
+    if (DEMO_ORGS > 0 && (await databaseIsEmpty(pool))) {
       console.log(`seeding ${DEMO_ORGS} demo organizations…`);
       await seedDatabase(pool, { orgs: DEMO_ORGS, seed: 1, legacyOnly: false });
     }
