@@ -7,7 +7,6 @@ import pg from "pg";
 import { acquireProjectDatabase, EmbeddedDatabaseError, type ProjectDatabase } from "@/server/db/embedded";
 import { MigrationError, migrate } from "@/server/db/migrator";
 import { exitOnInvalidEnv } from "@/server/env";
-import { databaseIsEmpty, seedDatabase } from "@/server/seed";
 
 /**
  * `npm start` (and `npm run dev` with --dev): the embedded database (or DATABASE_URL),
@@ -81,6 +80,11 @@ async function waitForHttp(url: string, child: ChildProcess): Promise<void> {
 }
 
 async function main(): Promise<void> {
+  // Loaded here, not at the top: the catalogue is validated when it loads, and an invalid
+  // one must stop `npm start` with one line naming the issue's path (caught below).
+  const { PLANS } = await import("@/server/billing/catalogue");
+  const { databaseIsEmpty, seedDatabase } = await import("@/server/seed");
+  console.log(`plan catalogue: ${PLANS.map((p) => p.id).join(", ")}`);
   database = await acquireProjectDatabase({ databaseUrl: env.DATABASE_URL, command: "npm start", exclusive: true });
   console.log(env.DATABASE_URL ? "database: DATABASE_URL" : `database: embedded PostgreSQL in .data/postgres`);
 
@@ -118,7 +122,8 @@ async function main(): Promise<void> {
 }
 
 main().catch(async (error: unknown) => {
-  const expected = error instanceof EmbeddedDatabaseError || error instanceof MigrationError;
+  const expected =
+    error instanceof EmbeddedDatabaseError || error instanceof MigrationError || (error as Error)?.name === "CatalogueError";
   console.error(`npm start: ${expected ? (error as Error).message : error instanceof Error ? error.stack : error}`);
   stopping = true;
   await shutdown();

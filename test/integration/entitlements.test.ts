@@ -151,3 +151,26 @@ describe("consume under real concurrency", () => {
     }
   });
 });
+
+describe("LimitOverrideService", () => {
+  it("sets, honours and revokes an override; refuses bad ones", async () => {
+    const org = await newOrg(prisma);
+    const override = await billing.overrides.set({ orgId: org.id, metric: "teams", kind: "soft", value: 50n, note: "migration pilot", createdBy: "staff:ana" });
+    expect(await billing.entitlements.check(org.id, "team.create")).toMatchObject({ limit: 50n, limitKind: "soft", limitOverridden: true });
+    await billing.overrides.revoke(override.id);
+    expect(await billing.entitlements.check(org.id, "team.create")).toMatchObject({ limit: 2n, limitOverridden: false });
+    expect(await billing.overrides.list(org.id)).toHaveLength(1);
+    for (const bad of [
+      { kind: "unlimited", value: 5n },
+      { kind: "hard" },
+      { kind: "hard", value: -1n },
+      { kind: "hard", value: 1n, expiresAt: new Date(Date.now() - 1000) },
+      { kind: "hard", value: 1n, note: "" },
+    ] as const) {
+      await expect(billing.overrides.set({ orgId: org.id, metric: "teams", note: "because", createdBy: "staff:ana", ...bad })).rejects.toMatchObject({ code: "BAD_REQUEST" });
+    }
+    await expect(
+      billing.overrides.set({ orgId: "2b3c4d5e-6f70-4182-93a4-b5c6d7e8f901", metric: "teams", kind: "hard", value: 1n, note: "nobody", createdBy: "x" }),
+    ).rejects.toMatchObject({ code: "NOT_FOUND" });
+  });
+});

@@ -111,11 +111,18 @@ const PLAN_DATA: z.input<typeof catalogueSchema> = [
   },
 ];
 
+export class CatalogueError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "CatalogueError";
+  }
+}
+
 export function parseCatalogue(data: unknown): Plan[] {
   const result = catalogueSchema.safeParse(data);
   if (!result.success) {
     const issue = result.error.issues[0];
-    throw new Error(`Invalid plan catalogue at ${issue?.path.join(".") || "(root)"}: ${issue?.message}`);
+    throw new CatalogueError(`Invalid plan catalogue at ${issue?.path.join(".") || "(root)"}: ${issue?.message}`);
   }
   return result.data;
 }

@@ -1,6 +1,7 @@
 import { type PrismaClient, prisma } from "@/server/db/client";
 import { ApiKeyService } from "./api-keys";
 import { EntitlementService } from "./entitlement-service";
+import { LimitOverrideService } from "./limit-overrides";
 import { UsageService } from "./usage-service";
 
 /** The domain module's services, wired to one Prisma client. No tRPC, no Next. */
@@ -8,11 +9,17 @@ export interface BillingServices {
   usage: UsageService;
   entitlements: EntitlementService;
   apiKeys: ApiKeyService;
+  overrides: LimitOverrideService;
 }
 
 export function createBillingServices(client: PrismaClient): BillingServices {
   const usage = new UsageService(client);
-  return { usage, entitlements: new EntitlementService(client, usage), apiKeys: new ApiKeyService(client) };
+  return {
+    usage,
+    entitlements: new EntitlementService(client, usage),
+    apiKeys: new ApiKeyService(client),
+    overrides: new LimitOverrideService(client),
+  };
 }
 
 let shared: BillingServices | undefined;

@@ -1,0 +1,124 @@
+import { randomUUID } from "node:crypto";
+import type pg from "pg";
+
+/**
+ * The baseline: the minimal SQL for the same work, on a bare `pg` Pool (no Prisma, no
+ * validation, no policy code). The statements are the services' own (see
+ * entitlement-service.ts and usage-service.ts), trimmed to what the work needs, so the
+ * ratio service ÷ baseline is the cost of everything around the SQL.
+ *
+ * The same text runs under pgbench (see pgbench.ts), with `$n` replaced by pgbench
+ * expressions, so every statement here is a single statement without comments.
+ */
+
+/** The one policy-context read (`loadPolicyContext`): subscription, overrides, cache. */
+export const POLICY_READ_SQL = `
+SELECT
+  (SELECT row_to_json(s) FROM (
+     SELECT id, product_id, status, current_period_start, current_period_end, updated_at
+     FROM subscriptions WHERE org_id = o.id
+     ORDER BY (status IN ('expired', 'failed')), updated_at DESC LIMIT 1) s) AS subscription,
+  (SELECT json_agg(v) FROM (
+     SELECT DISTINCT ON (metric) metric, kind, value::text AS value, expires_at
+     FROM limit_overrides
+     WHERE org_id = o.id AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())
+     ORDER BY metric, created_at DESC) v) AS overrides,
+  (SELECT json_agg(u) FROM (
+     SELECT metric, count::text AS count, last_updated FROM usage_cache WHERE org_id = o.id) u) AS usage
+FROM organizations o WHERE o.id = $1::uuid`;
+
+/**
+ * consume's write: idempotency probe, conditional cache UPDATE (the cap), ledger INSERT of
+ * the updated row, in ONE statement. $1 org, $2 key, $3 delta, $4 metric, $5 cap (NULL =
+ * unlimited), $6 reason, $7 actor, $8 metadata.
+ */
+export const CONSUME_SQL = `
+WITH prior AS (
+  SELECT id FROM usage_ledger WHERE org_id = $1::uuid AND idempotency_key = $2
+), up AS (
+  UPDATE usage_cache c SET count = c.count + $3::bigint, last_updated = now()
+  WHERE c.org_id = $1::uuid AND c.metric = $4
+    AND NOT EXISTS (SELECT 1 FROM prior)
+    AND ($5::bigint IS NULL OR c.count + $3::bigint <= $5::bigint)
+  RETURNING c.count
+), ins AS (
+  INSERT INTO usage_ledger (org_id, metric, delta, reason, idempotency_key, actor, metadata)
+  SELECT $1::uuid, $4, $3::bigint, $6, $2, $7, $8::jsonb FROM up
+  RETURNING id
+)
+SELECT (SELECT id FROM ins) AS id, (SELECT count FROM up) AS new_count`;
+
+/** increment: ledger INSERT (idempotent) + cache UPDATE in one statement. $1 org … $7 metadata. */
+export const INCREMENT_SQL = `
+WITH ins AS (
+  INSERT INTO usage_ledger (org_id, metric, delta, reason, idempotency_key, actor, metadata)
+  VALUES ($1::uuid, $2, $3::bigint, $4, $5, $6, $7::jsonb)
+  ON CONFLICT (org_id, idempotency_key) DO NOTHING
+  RETURNING id, org_id, metric, delta, timestamp
+), upd AS (
+  UPDATE usage_cache c SET count = c.count + ins.delta, last_updated = ins.timestamp
+  FROM ins WHERE c.org_id = ins.org_id AND c.metric = ins.metric
+  RETURNING c.count
+)
+SELECT ins.id, (SELECT count FROM upd) AS new_count FROM ins`;
+
+/** A batch: one multi-row INSERT … SELECT unnest, one aggregated cache UPDATE. */
+export const BATCH_SQL = `
+WITH ins AS (
+  INSERT INTO usage_ledger (org_id, metric, delta, reason, idempotency_key, actor, metadata)
+  SELECT * FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::jsonb[])
+  ON CONFLICT (org_id, idempotency_key) DO NOTHING
+  RETURNING org_id, metric, delta, timestamp
+), agg AS (
+  UPDATE usage_cache c SET count = c.count + t.total, last_updated = t.at
+  FROM (SELECT org_id, metric, SUM(delta) AS total, max(timestamp) AS at FROM ins GROUP BY org_id, metric) t
+  WHERE c.org_id = t.org_id AND c.metric = t.metric
+)
+SELECT count(*)::int AS applied FROM ins`;
+
+export const OLD_MEMBERS_SQL = "SELECT COUNT(*) FROM members WHERE org_id = $1::uuid";
+export const OLD_STORAGE_SQL = "SELECT COALESCE(SUM(size_bytes), 0) AS bytes FROM stored_files WHERE org_id = $1::uuid";
+
+const CONSUME_METADATA = JSON.stringify({ action: "api.call" });
+
+/** consume("api.call") on an enterprise org: the policy read, then the conditional write. */
+export async function baselineConsume(pool: pg.Pool, orgId: string): Promise<boolean> {
+  const { rows } = await pool.query<{ subscription: unknown }>(POLICY_READ_SQL, [orgId]);
+  if (!rows[0]) throw new Error(`baseline consume: no organization ${orgId}`);
+  // api_calls is unlimited on the enterprise plan: no cap.
+  const result = await pool.query<{ id: string | null }>(CONSUME_SQL, [
+    orgId, randomUUID(), "1", "api_calls", null, "api_call", "bench-baseline", CONSUME_METADATA,
+  ]);
+  return result.rows[0]?.id != null;
+}
+
+export async function baselineIncrement(pool: pg.Pool, orgId: string): Promise<void> {
+  await pool.query(INCREMENT_SQL, [orgId, "api_calls", "1", "api_call", randomUUID(), "bench-baseline", "{}"]);
+}
+
+export async function baselineCheck(pool: pg.Pool, orgId: string): Promise<void> {
+  await pool.query(POLICY_READ_SQL, [orgId]);
+}
+
+/** The old way of answering "how much does this org use?": two full counts. */
+export async function oldWayCheck(pool: pg.Pool, orgId: string): Promise<void> {
+  await pool.query(OLD_MEMBERS_SQL, [orgId]);
+  await pool.query(OLD_STORAGE_SQL, [orgId]);
+}
+
+export interface BatchColumns {
+  orgIds: string[];
+  metrics: string[];
+  deltas: string[];
+  reasons: string[];
+  keys: string[];
+  actors: string[];
+  metadata: string[];
+}
+
+export async function baselineBatch(pool: pg.Pool, batch: BatchColumns): Promise<number> {
+  const { rows } = await pool.query<{ applied: number }>(BATCH_SQL, [
+    batch.orgIds, batch.metrics, batch.deltas, batch.reasons, batch.keys, batch.actors, batch.metadata,
+  ]);
+  return rows[0]?.applied ?? 0;
+}

@@ -1,0 +1,89 @@
+import { parseArgs } from "node:util";
+
+/** Durations and counts of one run: `--quick` for a smoke run (≤ 60 s), else the full bench (≈ 4 min). */
+export interface Profile {
+  name: "quick" | "full";
+  /** Closed-loop throughput: untimed warm-up, then the measured window. */
+  warmupMs: number;
+  durationMs: number;
+  pgbenchSeconds: number;
+  levels: number[];
+  hotClients: number;
+  batchSize: number;
+  batchOrgs: number;
+  batches: number;
+  warmupBatches: number;
+  checkCalls: number;
+  checkWarmup: number;
+  oldWayCalls: number;
+  oldWayWarmup: number;
+}
+
+const common = { levels: [1, 8, 32], hotClients: 8, batchSize: 1000, batchOrgs: 100 };
+
+export const PROFILES: Record<Profile["name"], Profile> = {
+  quick: {
+    name: "quick",
+    ...common,
+    warmupMs: 250,
+    durationMs: 750,
+    pgbenchSeconds: 1,
+    batches: 5,
+    warmupBatches: 1,
+    checkCalls: 300,
+    checkWarmup: 50,
+    oldWayCalls: 40,
+    oldWayWarmup: 5,
+  },
+  full: {
+    name: "full",
+    ...common,
+    warmupMs: 1000,
+    durationMs: 5000,
+    pgbenchSeconds: 5,
+    batches: 30,
+    warmupBatches: 3,
+    checkCalls: 2000,
+    checkWarmup: 200,
+    oldWayCalls: 300,
+    oldWayWarmup: 20,
+  },
+};
+
+export interface Options {
+  profile: Profile;
+  json?: string;
+  pgbench: boolean;
+}
+
+const USAGE = `usage: npm run bench [-- --quick] [--json FILE] [--no-pgbench]
+
+  --quick        short durations (a smoke run, ≤ 60 s)
+  --json FILE    also write the figures as JSON to FILE
+  --no-pgbench   skip the pgbench columns even when pgbench is installed
+
+  BENCH_DATABASE_URL  a PostgreSQL server URL: the bench creates billing_bench_<random> on it
+                      and drops it afterwards (default: a throw-away embedded cluster)
+  PGBENCH             the pgbench binary (default: pgbench on PATH)`;
+
+export function parseOptions(argv = process.argv.slice(2)): Options {
+  try {
+    const { values } = parseArgs({
+      args: argv,
+      options: {
+        quick: { type: "boolean", default: false },
+        json: { type: "string" },
+        "no-pgbench": { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    });
+    if (values.help) {
+      console.log(USAGE);
+      process.exit(0);
+    }
+    return { profile: PROFILES[values.quick ? "quick" : "full"], json: values.json, pgbench: !values["no-pgbench"] };
+  } catch (error) {
+    console.error(`${error instanceof Error ? error.message : String(error)}\n\n${USAGE}`);
+    process.exit(2);
+  }
+}

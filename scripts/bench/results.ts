@@ -1,0 +1,80 @@
+import type { Latency } from "./measure";
+
+/** The figures of one run: what the table prints and `--json` writes. */
+
+export interface ThroughputRow {
+  op: "consume" | "increment";
+  clients: number;
+  /** ops/s */
+  baseline: number;
+  pgbench: number | null;
+  service: number;
+  http: number | null;
+  /** consume answers that were denials (expected: 0 on the enterprise plan). */
+  denied: number;
+}
+
+export interface BatchResult {
+  batchSize: number;
+  batches: number;
+  orgs: number;
+  /** events/s */
+  baseline: number;
+  service: number;
+}
+
+export interface CheckLatency {
+  calls: number;
+  baseline: Latency;
+  pgbench: Latency | null;
+  service: Latency;
+  http: Latency;
+}
+
+export interface OrgSizeLatency {
+  calls: number;
+  oldWayCalls: number;
+  members: { small: number; big: number };
+  files: { small: number; big: number };
+  service: { small: Latency; big: Latency };
+  oldWay: { small: Latency; big: Latency };
+  /** service p50 at the big org ÷ at the small org (1.0 = perfectly flat). */
+  flatness: number;
+  /** old way p50 ÷ service p50, at the big org. */
+  speedUp: number;
+}
+
+export interface InvariantCheck {
+  after: string;
+  driftRows: number;
+  ledgerRows: number;
+}
+
+export interface Target {
+  name: string;
+  figure: string;
+  target: string;
+  met: boolean;
+}
+
+export interface BenchResults {
+  meta: {
+    profile: string;
+    startedAt: string;
+    finishedAt?: string;
+    seconds?: number;
+    node: string;
+    cpus: number;
+    loadAverage: { start: number[]; end?: number[] };
+    database: string;
+    postgres: string;
+    pgbench: string | null;
+  };
+  throughput: ThroughputRow[];
+  hotRow?: ThroughputRow;
+  batch?: BatchResult;
+  check?: CheckLatency;
+  orgSize?: OrgSizeLatency;
+  invariants: InvariantCheck[];
+  targets: Target[];
+}

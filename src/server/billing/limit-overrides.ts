@@ -1,0 +1,75 @@
+import { z } from "zod";
+import type { PrismaClient } from "@/server/db/client";
+import { PG, pgError } from "@/server/db/pg-errors";
+import { metricSchema } from "./catalogue";
+import { BillingError } from "./errors";
+import { actorSchema, bigIntAmount, orgIdSchema } from "./schemas";
+
+/**
+ * Per-org limit overrides: staff raise (or lower) one metric's limit for one org, with a
+ * note and an optional expiry. The policy uses the newest active one (see loadPolicyContext).
+ */
+export const setOverrideInput = z
+  .object({
+    orgId: orgIdSchema,
+    metric: metricSchema,
+    kind: z.enum(["hard", "soft", "unlimited"]),
+    value: bigIntAmount.refine((v) => v >= 0n, "must not be negative").optional(),
+    expiresAt: z.date().optional(),
+    note: z.string().trim().min(3, "say why (at least 3 characters)").max(500),
+    createdBy: actorSchema,
+  })
+  .superRefine((o, ctx) => {
+    if (o.kind === "unlimited" && o.value !== undefined) ctx.addIssue({ code: "custom", path: ["value"], message: "an unlimited override has no value" });
+    if (o.kind !== "unlimited" && o.value === undefined) ctx.addIssue({ code: "custom", path: ["value"], message: "a hard or soft override needs a value" });
+    if (o.expiresAt && o.expiresAt.getTime() <= Date.now()) ctx.addIssue({ code: "custom", path: ["expiresAt"], message: "must be in the future" });
+  });
+export type SetOverrideInput = z.input<typeof setOverrideInput>;
+
+export interface LimitOverride {
+  id: string;
+  orgId: string;
+  metric: string;
+  kind: string;
+  value: bigint | null;
+  expiresAt: Date | null;
+  note: string;
+  createdBy: string;
+  createdAt: Date;
+  revokedAt: Date | null;
+}
+
+export class LimitOverrideService {
+  constructor(private readonly prisma: PrismaClient) {}
+
+  async set(input: SetOverrideInput): Promise<LimitOverride> {
+    const parsed = setOverrideInput.safeParse(input);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new BillingError("BAD_REQUEST", "invalid_input", `${issue?.path.join(".")}: ${issue?.message}`);
+    }
+    const o = parsed.data;
+    try {
+      return await this.prisma.limitOverride.create({
+        data: { orgId: o.orgId, metric: o.metric, kind: o.kind, value: o.value ?? null, expiresAt: o.expiresAt ?? null, note: o.note, createdBy: o.createdBy },
+      });
+    } catch (error) {
+      if (pgError(error)?.code === PG.foreignKeyViolation || (error as { code?: string }).code === "P2003") {
+        throw new BillingError("NOT_FOUND", "org_not_found", `Organization ${o.orgId} does not exist`);
+      }
+      throw error;
+    }
+  }
+
+  async revoke(id: string): Promise<LimitOverride> {
+    const found = await this.prisma.limitOverride.findUnique({ where: { id } });
+    if (!found) throw new BillingError("NOT_FOUND", "override_not_found", `Override ${id} does not exist`);
+    if (found.revokedAt) return found;
+    return this.prisma.limitOverride.update({ where: { id }, data: { revokedAt: new Date() } });
+  }
+
+  /** Every override of an org, newest first, active or not (the history staff need). */
+  async list(orgId: string): Promise<LimitOverride[]> {
+    return this.prisma.limitOverride.findMany({ where: { orgId }, orderBy: { createdAt: "desc" } });
+  }
+}
