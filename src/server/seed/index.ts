@@ -2,7 +2,7 @@ import type pg from "pg";
 import { SeedError } from "./errors";
 import { generateOrg, slugPrefix } from "./generate";
 import { MAX_SEED } from "./options";
-import { Batch, writeBatch, type BatchCounts } from "./write";
+import { addBatchCounts, Batch, type BatchCounts, emptyBatchCounts, writeBatch } from "./write";
 
 export { SeedError } from "./errors";
 export { generateOrg, slugPrefix, SEEDED_AT } from "./generate";
@@ -62,15 +62,7 @@ export async function seedDatabase(pool: pg.Pool, options: SeedOptions): Promise
 
   await refuseRepeatedSeed(pool, seed, prefix);
 
-  const total: Omit<BatchCounts, "organizations"> = {
-    subscriptions: 0,
-    members: 0,
-    teams: 0,
-    files: 0,
-    storageBytes: 0n,
-    ledgerRows: 0,
-    cacheRows: 0,
-  };
+  const total = emptyBatchCounts();
   const batches = Math.ceil(options.orgs / batchSize);
   let nextBatch = 0;
   let failure: unknown;
@@ -86,13 +78,7 @@ export async function seedDatabase(pool: pg.Pool, options: SeedOptions): Promise
       try {
         client = await pool.connect();
         const counts = await writeBatch(client, batch, legacyOnly);
-        total.subscriptions += counts.subscriptions;
-        total.members += counts.members;
-        total.teams += counts.teams;
-        total.files += counts.files;
-        total.storageBytes += counts.storageBytes;
-        total.ledgerRows += counts.ledgerRows;
-        total.cacheRows += counts.cacheRows;
+        addBatchCounts(total, counts);
       } catch (error) {
         failure ??= error;
       } finally {
@@ -105,7 +91,8 @@ export async function seedDatabase(pool: pg.Pool, options: SeedOptions): Promise
 
   const rows =
     options.orgs + total.subscriptions + total.members + total.teams + total.files + total.ledgerRows + total.cacheRows;
-  return { seed, orgs: options.orgs, slugPrefix: prefix, ...total, rows, elapsedMs: performance.now() - started };
+  const { organizations: _written, ...counts } = total;
+  return { seed, orgs: options.orgs, slugPrefix: prefix, ...counts, rows, elapsedMs: performance.now() - started };
 }
 
 /**

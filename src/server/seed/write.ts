@@ -14,6 +14,22 @@ export interface BatchCounts {
   cacheRows: number;
 }
 
+export function emptyBatchCounts(): BatchCounts {
+  return { organizations: 0, subscriptions: 0, members: 0, teams: 0, files: 0, storageBytes: 0n, ledgerRows: 0, cacheRows: 0 };
+}
+
+/** Adds `more` into `into`, field by field. */
+export function addBatchCounts(into: BatchCounts, more: BatchCounts): void {
+  into.organizations += more.organizations;
+  into.subscriptions += more.subscriptions;
+  into.members += more.members;
+  into.teams += more.teams;
+  into.files += more.files;
+  into.storageBytes += more.storageBytes;
+  into.ledgerRows += more.ledgerRows;
+  into.cacheRows += more.cacheRows;
+}
+
 /**
  * One batch of orgs as COPY text, one block per org and table. Each org is formatted as
  * soon as it is generated, so its many small objects die young and only a few strings per
@@ -28,16 +44,7 @@ export class Batch {
   readonly teams: string[] = [];
   readonly files: string[] = [];
   readonly ledger: string[] = [];
-  readonly counts: BatchCounts = {
-    organizations: 0,
-    subscriptions: 0,
-    members: 0,
-    teams: 0,
-    files: 0,
-    storageBytes: 0n,
-    ledgerRows: 0,
-    cacheRows: 0,
-  };
+  readonly counts: BatchCounts = emptyBatchCounts();
 
   add(org: SeedOrg): void {
     const id = org.id;
