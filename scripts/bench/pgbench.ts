@@ -8,8 +8,8 @@ import { HOT_ORG, orgIdSql, SPREAD_ORGS } from "./setup";
 
 /**
  * pgbench running the baseline's own SQL (C client, no Node at all): the ceiling of what
- * the database does for this work on this machine. Extended protocol (`-M extended`), as
- * node-postgres and Prisma's pg adapter use for parameterized queries.
+ * the database does for this work on this machine. Prepared statements (`-M prepared`), as
+ * the services' client and the bare-pg baseline use.
  */
 
 export const PGBENCH = process.env.PGBENCH ?? "pgbench";
@@ -73,15 +73,20 @@ export async function runPgbench(options: {
   try {
     const file = path.join(dir, "script.sql");
     await writeFile(file, `${options.script}\n`);
-    const args = ["-n", "-M", "extended", "-c", String(options.clients), "-j", String(Math.min(options.clients, 2)), "-f", file];
+    const args = ["-n", "-M", "prepared", "-c", String(options.clients), "-j", String(Math.min(options.clients, 2)), "-f", file];
     if (options.transactions !== undefined) args.push("-t", String(options.transactions));
     else args.push("-T", String(Math.max(1, Math.round(options.seconds ?? 5))));
     if (options.logLatencies) args.push("-l", `--log-prefix=${path.join(dir, "lat")}`);
-    args.push(options.url);
+    // The password goes in the environment: argv is visible to everyone in `ps`.
+    const url = new URL(options.url);
+    const password = decodeURIComponent(url.password);
+    url.password = "";
+    args.push(url.toString());
+    const env = { ...process.env, ...(password ? { PGPASSWORD: password } : {}) };
 
     let stopChild = async () => {};
     const stdout = await new Promise<string>((resolve, reject) => {
-      const child = execFile(PGBENCH, args, { cwd: dir, maxBuffer: 16 * 1024 * 1024 }, (error, out, err) => {
+      const child = execFile(PGBENCH, args, { cwd: dir, env, maxBuffer: 16 * 1024 * 1024 }, (error, out, err) => {
         if (error) reject(new Error(`pgbench failed (${error.message.split("\n")[0]}):\n${err || out}`));
         else resolve(out);
       });

@@ -1,5 +1,5 @@
 import { writeFile } from "node:fs/promises";
-import type { Latency } from "./measure";
+import type { Cost, Latency } from "./measure";
 import type { BenchResults, Target, ThroughputRow } from "./results";
 
 /** The targets, the printed table, and the JSON file. */
@@ -69,6 +69,16 @@ function throughputTable(rows: ThroughputRow[], hot = false): string {
   );
 }
 
+const costText = (c: Cost | null, digits = 2) => (c ? `${c.queriesPerOp.toFixed(1)} q · ${c.cpuMsPerOp.toFixed(digits)} ms` : "n/a");
+
+function costTable(rows: ThroughputRow[], hot = false): string {
+  return table(
+    ["op", "clients", "bare pg", "service", "HTTP"],
+    rows.map((r) => [r.op, hot ? `${r.clients} (1 org)` : String(r.clients), costText(r.cost.baseline), costText(r.cost.service), costText(r.cost.http)]),
+    "lrrrr",
+  );
+}
+
 const latencyRow = (name: string, l: Latency, target = "") => [name, ms(l.p50), ms(l.p99), ms(l.mean), ms(l.max), String(l.n), target];
 
 export function renderReport(results: BenchResults): string {
@@ -82,21 +92,32 @@ export function renderReport(results: BenchResults): string {
     "",
   );
   if (results.throughput.length) {
-    out.push("1. Single ops over 200 enterprise orgs (ops/s; svc/pg and http/pg = share of bare pg at the same concurrency)");
+    const p = meta.settings;
+    out.push(
+      `1. Single ops over 200 enterprise orgs (ops/s; svc/pg and http/pg = share of bare pg at the same concurrency)`,
+      `   ${p.rounds} rounds × ${p.roundMs} ms per variant, variants interleaved; pgbench ${p.pgbenchRounds} × ${p.pgbenchSeconds} s, -M prepared; the service and bare pg use prepared statements too`,
+    );
     out.push(throughputTable(results.throughput), "");
   }
   if (results.hotRow) {
     out.push("2. Hot row: every client consumes on ONE org (ops/s)");
     out.push(throughputTable([results.hotRow], true), "");
   }
+  if (results.throughput.length || results.hotRow) {
+    out.push("Cost per op in this process: SQL round trips (q) · CPU ms of this Node process (client and server side together)");
+    out.push(costTable([...results.throughput, ...(results.hotRow ? [results.hotRow] : [])]), "");
+  }
   if (results.batch) {
     const b = results.batch;
     out.push(`3. Batched ingest: ${b.batches} × ${int(b.batchSize)}-event incrementMany over ${b.orgs} orgs, unique keys, one client (events/s)`);
     out.push(
       table(
-        ["bare pg (1 statement)", "service", "svc/pg", "target"],
-        [[int(b.baseline), int(b.service), pct(b.service, b.baseline), `≥ ${int(TARGETS.batchEventsPerSec)} ${mark(b.service >= TARGETS.batchEventsPerSec)}`]],
-        "rrrl",
+        ["", "bare pg (1 statement)", "service", "svc/pg", "target"],
+        [
+          ["events/s", int(b.baseline), int(b.service), pct(b.service, b.baseline), `≥ ${int(TARGETS.batchEventsPerSec)} ${mark(b.service >= TARGETS.batchEventsPerSec)}`],
+          ["per batch: q · CPU", costText(b.cost.baseline, 1), costText(b.cost.service, 1), "", ""],
+        ],
+        "lrrrl",
       ),
       "",
     );

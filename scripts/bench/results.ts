@@ -1,4 +1,5 @@
-import type { Latency } from "./measure";
+import type { Cost, Latency } from "./measure";
+import type { Profile } from "./options";
 
 /** The figures of one run: what the table prints and `--json` writes. */
 
@@ -12,6 +13,8 @@ export interface ThroughputRow {
   http: number | null;
   /** consume answers that were denials (expected: 0 on the enterprise plan). */
   denied: number;
+  /** Round trips and this process's CPU per op, per variant. */
+  cost: { baseline: Cost; service: Cost; http: Cost | null };
 }
 
 export interface BatchResult {
@@ -21,6 +24,8 @@ export interface BatchResult {
   /** events/s */
   baseline: number;
   service: number;
+  /** Per BATCH: round trips and this process's CPU. */
+  cost: { baseline: Cost; service: Cost };
 }
 
 export interface CheckLatency {
@@ -60,6 +65,7 @@ export interface Target {
 export interface BenchResults {
   meta: {
     profile: string;
+    settings: Profile;
     startedAt: string;
     finishedAt?: string;
     seconds?: number;

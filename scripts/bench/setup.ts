@@ -1,4 +1,4 @@
-import pg from "pg";
+import type pg from "pg";
 import { API_SCOPES } from "@/server/billing/api-keys";
 import type { BillingServices } from "@/server/billing";
 

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { baselineBatch, type BatchColumns, baselineConsume, baselineIncrement } from "./baseline";
 import { type Level, withLevel } from "./level";
-import { throughput, timed } from "./measure";
+import { combine, type Cost, inRounds, type Sample, sampled, type Throughput, window } from "./measure";
 import type { Profile } from "./options";
 import { runPgbench, scripts } from "./pgbench";
 import type { BatchResult, ThroughputRow } from "./results";
@@ -18,52 +18,91 @@ export interface BenchContext {
 }
 
 type Op = ThroughputRow["op"];
-const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
+type Step = [string, (round: number) => Promise<Sample | null>];
 
-/** One op at one concurrency: bare pg, pgbench, service, HTTP — back to back. */
+const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
+const cost = (t: Throughput): Cost => ({ queriesPerOp: t.queriesPerOp, cpuMsPerOp: t.cpuMsPerOp });
+const costText = (t: Throughput) => `${t.queriesPerOp.toFixed(1)} queries, ${t.cpuMsPerOp.toFixed(2)} ms CPU per op`;
+const share = (part: number, whole: number) => `${((part / whole) * 100).toFixed(0)} % of bare pg`;
+
+/** The same work four ways at one concurrency: bare pg, pgbench, service, HTTP — in rounds, back to back. */
 async function measureOp(ctx: BenchContext, level: Level, op: Op, options: { hot: boolean; http: boolean }): Promise<ThroughputRow> {
+  const { profile } = ctx;
   const org = options.hot ? () => orgId(HOT_ORG) : randomSpreadOrg;
   const { clients } = level;
   let denied = 0;
-  const run = (call: (client: number) => Promise<unknown>) =>
-    throughput({ clients, warmupMs: ctx.profile.warmupMs, durationMs: ctx.profile.durationMs, op: call }).then((t) => t.opsPerSec);
-  const label = `${options.hot ? "hot-row " : ""}${op} ×${clients}`;
+  const loop = (call: (client: number) => Promise<unknown>) => (round: number) =>
+    window({ clients, warmupMs: round === 0 ? profile.warmupMs : profile.rewarmMs, durationMs: profile.roundMs, op: call });
 
-  const baseline = await run(async () => {
-    if (op === "increment") return baselineIncrement(level.pool, org());
-    if (!(await baselineConsume(level.pool, org()))) denied++;
-  });
-  ctx.progress(`${label}: bare pg ${fmt(baseline)} ops/s`);
-
-  let pgbench: number | null = null;
+  const steps: Step[] = [
+    [
+      "bare pg",
+      loop(async () => {
+        if (op === "increment") return baselineIncrement(level.pool, org());
+        if (!(await baselineConsume(level.pool, org()))) denied++;
+      }),
+    ],
+  ];
   if (ctx.pgbench) {
-    const result = await runPgbench({ url: ctx.url, clients, seconds: ctx.profile.pgbenchSeconds, script: op === "consume" ? scripts.consume(options.hot) : scripts.increment() });
-    if (result.failed > 0) ctx.progress(`${label}: pgbench reported ${result.failed} failed transactions`);
-    pgbench = result.tps;
-    ctx.progress(`${label}: pgbench ${fmt(pgbench)} tps`);
+    const script = op === "consume" ? scripts.consume(options.hot) : scripts.increment();
+    steps.push([
+      "pgbench",
+      async (round) => {
+        if (round >= profile.pgbenchRounds) return null;
+        const result = await runPgbench({ url: ctx.url, clients, seconds: profile.pgbenchSeconds, script });
+        if (result.failed > 0) ctx.progress(`pgbench reported ${result.failed} failed transactions`);
+        return { ops: result.transactions, seconds: result.transactions / result.tps, queries: 0, cpuMs: 0 };
+      },
+    ]);
   }
-
-  const service = await run(async () => {
-    if (op === "increment") return level.services.usage.increment(org(), "api_calls", 1n, "api_call", { idempotencyKey: randomUUID() });
-    const result = await level.services.entitlements.consume(org(), "api.call", { idempotencyKey: randomUUID() });
-    if (!result.allowed) denied++;
-  });
-  ctx.progress(`${label}: service ${fmt(service)} ops/s (${((service / baseline) * 100).toFixed(0)} % of bare pg)`);
-
-  let http: number | null = null;
-  if (options.http) {
-    http = await run(async (client) => {
-      const api = level.http[client];
-      if (!api) throw new Error(`no HTTP client #${client}`);
-      if (op === "increment") {
-        return api.billing.usage.increment.mutate({ orgId: org(), metric: "api_calls", amount: 1n, reason: "api_call", idempotencyKey: randomUUID() });
-      }
-      const result = await api.billing.entitlements.consume.mutate({ orgId: org(), action: "api.call", idempotencyKey: randomUUID() });
+  steps.push([
+    "service",
+    loop(async () => {
+      if (op === "increment") return level.services.usage.increment(org(), "api_calls", 1n, "api_call", { idempotencyKey: randomUUID() });
+      const result = await level.services.entitlements.consume(org(), "api.call", { idempotencyKey: randomUUID() });
       if (!result.allowed) denied++;
-    });
-    ctx.progress(`${label}: HTTP ${fmt(http)} ops/s (${((http / baseline) * 100).toFixed(0)} % of bare pg)`);
+    }),
+  ]);
+  if (options.http) {
+    steps.push([
+      "HTTP",
+      loop(async (client) => {
+        const api = level.http[client];
+        if (!api) throw new Error(`no HTTP client #${client}`);
+        if (op === "increment") {
+          return api.billing.usage.increment.mutate({ orgId: org(), metric: "api_calls", amount: 1n, reason: "api_call", idempotencyKey: randomUUID() });
+        }
+        const result = await api.billing.entitlements.consume.mutate({ orgId: org(), action: "api.call", idempotencyKey: randomUUID() });
+        if (!result.allowed) denied++;
+      }),
+    ]);
   }
-  return { op, clients, baseline, pgbench, service, http, denied };
+
+  const samples = await inRounds(profile.rounds, steps);
+  const figure = (name: string) => {
+    const list = samples.get(name);
+    return list && list.length > 0 ? combine(list) : null;
+  };
+  const base = figure("bare pg") as Throughput;
+  const svc = figure("service") as Throughput;
+  const pgb = figure("pgbench");
+  const web = figure("HTTP");
+  const label = `${options.hot ? "hot-row " : ""}${op} ×${clients}`;
+  ctx.progress(
+    `${label}: bare pg ${fmt(base.opsPerSec)} ops/s (${costText(base)})` + (pgb ? `; pgbench ${fmt(pgb.opsPerSec)} tps` : ""),
+  );
+  ctx.progress(`${label}: service ${fmt(svc.opsPerSec)} ops/s, ${share(svc.opsPerSec, base.opsPerSec)} (${costText(svc)})`);
+  if (web) ctx.progress(`${label}: HTTP ${fmt(web.opsPerSec)} ops/s, ${share(web.opsPerSec, base.opsPerSec)} (${costText(web)})`);
+  return {
+    op,
+    clients,
+    baseline: base.opsPerSec,
+    pgbench: pgb?.opsPerSec ?? null,
+    service: svc.opsPerSec,
+    http: web?.opsPerSec ?? null,
+    denied,
+    cost: { baseline: cost(base), service: cost(svc), http: web && cost(web) },
+  };
 }
 
 /** 1. Single consume / increment over 200 orgs at each concurrency level. */
@@ -111,14 +150,17 @@ function toColumns(events: BatchEvent[]): BatchColumns {
   };
 }
 
-/** 3. incrementMany with 1 000-event batches (unique keys, 100 orgs), one client, vs one bare statement per batch. */
+/**
+ * 3. incrementMany with 1 000-event batches (unique keys, 100 orgs), one client, vs one
+ * bare statement per batch; the two alternate batch by batch.
+ */
 export async function batchIngest(ctx: BenchContext): Promise<BatchResult> {
   const { profile } = ctx;
   const total = profile.warmupBatches + profile.batches;
-  const run = `${Date.now().toString(36)}`;
+  const run = Date.now().toString(36);
+  // Built before any timing: only the call is measured.
   const serviceBatches = Array.from({ length: total }, (_, b) => makeBatch(profile, `svc-${run}`, b));
   const baselineBatches = Array.from({ length: total }, (_, b) => toColumns(makeBatch(profile, `pg-${run}`, b)));
-  const events = profile.batches * profile.batchSize;
 
   return withLevel(ctx.url, 1, ctx.apiKey, async (level) => {
     const applyBaseline = async (b: number) => {
@@ -130,17 +172,27 @@ export async function batchIngest(ctx: BenchContext): Promise<BatchResult> {
       const applied = results.filter((r) => r.status === "applied").length;
       if (applied !== profile.batchSize) throw new Error(`service batch ${b}: ${applied} of ${profile.batchSize} applied`);
     };
-    const measure = async (apply: (b: number) => Promise<void>) => {
-      for (let b = 0; b < profile.warmupBatches; b++) await apply(b);
-      const seconds = await timed(async () => {
-        for (let b = profile.warmupBatches; b < total; b++) await apply(b);
-      });
-      return events / seconds;
+    for (let b = 0; b < profile.warmupBatches; b++) {
+      await applyBaseline(b);
+      await applyService(b);
+    }
+    const samples = await inRounds(profile.batches, [
+      ["bare pg", (round) => sampled(profile.batchSize, () => applyBaseline(profile.warmupBatches + round))],
+      ["service", (round) => sampled(profile.batchSize, () => applyService(profile.warmupBatches + round))],
+    ]);
+    const base = combine(samples.get("bare pg") ?? []);
+    const svc = combine(samples.get("service") ?? []);
+    const perBatch = (t: Throughput): Cost => ({ queriesPerOp: t.queriesPerOp * profile.batchSize, cpuMsPerOp: t.cpuMsPerOp * profile.batchSize });
+    const text = (c: Cost) => `${c.queriesPerOp.toFixed(1)} queries, ${c.cpuMsPerOp.toFixed(1)} ms CPU per batch`;
+    ctx.progress(`incrementMany: bare pg ${fmt(base.opsPerSec)} events/s (${text(perBatch(base))})`);
+    ctx.progress(`incrementMany: service ${fmt(svc.opsPerSec)} events/s, ${share(svc.opsPerSec, base.opsPerSec)} (${text(perBatch(svc))})`);
+    return {
+      batchSize: profile.batchSize,
+      batches: profile.batches,
+      orgs: profile.batchOrgs,
+      baseline: base.opsPerSec,
+      service: svc.opsPerSec,
+      cost: { baseline: perBatch(base), service: perBatch(svc) },
     };
-    const baseline = await measure(applyBaseline);
-    ctx.progress(`incrementMany: bare pg ${fmt(baseline)} events/s`);
-    const service = await measure(applyService);
-    ctx.progress(`incrementMany: service ${fmt(service)} events/s (${((service / baseline) * 100).toFixed(0)} % of bare pg)`);
-    return { batchSize: profile.batchSize, batches: profile.batches, orgs: profile.batchOrgs, baseline, service };
   }, { http: false });
 }

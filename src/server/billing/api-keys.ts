@@ -32,6 +32,13 @@ const LAST_USED_PRECISION_MS = 60_000;
 
 export const hashSecret = (secret: string) => createHash("sha256").update(secret).digest("hex");
 
+// Every product-app call authenticates; a key looked up within the last few seconds is
+// trusted without another query. A revocation takes effect at once in this process and
+// within AUTH_CACHE_MS in others.
+export const AUTH_CACHE_MS = 5_000;
+const AUTH_CACHE_MAX = 1_000;
+const recentlyAuthenticated = new Map<string, { key: AuthenticatedKey; until: number }>();
+
 export class ApiKeyService {
   constructor(private readonly prisma: PrismaClient) {}
 
@@ -56,6 +63,7 @@ export class ApiKeyService {
     const found = await this.prisma.apiKey.findUnique({ where: { id } });
     if (!found) throw new BillingError("NOT_FOUND", "api_key_not_found", `API key ${id} does not exist`);
     const row = found.revokedAt ? found : await this.prisma.apiKey.update({ where: { id }, data: { revokedAt: new Date() } });
+    recentlyAuthenticated.delete(row.secretHash);
     return this.info(row);
   }
 
@@ -67,14 +75,20 @@ export class ApiKeyService {
     const secret = authorization?.match(/^Bearer\s+(\S+)$/i)?.[1];
     if (!secret) throw new BillingError("UNAUTHORIZED", "api_key_missing", "Send an API key as `Authorization: Bearer <key>`");
     if (!KEY_PATTERN.test(secret)) throw new BillingError("UNAUTHORIZED", "api_key_invalid", "The API key is not valid");
-    const row = await this.prisma.apiKey.findUnique({ where: { secretHash: hashSecret(secret) } });
+    const secretHash = hashSecret(secret);
+    const now = Date.now();
+    const cached = recentlyAuthenticated.get(secretHash);
+    if (cached && cached.until > now) return cached.key;
+    const row = await this.prisma.apiKey.findUnique({ where: { secretHash } });
     if (!row) throw new BillingError("UNAUTHORIZED", "api_key_invalid", "The API key is not valid");
     if (row.revokedAt) throw new BillingError("UNAUTHORIZED", "api_key_revoked", "The API key has been revoked");
-    const now = Date.now();
     if (!row.lastUsedAt || now - row.lastUsedAt.getTime() > LAST_USED_PRECISION_MS) {
       await this.prisma.apiKey.update({ where: { id: row.id }, data: { lastUsedAt: new Date(now) } });
     }
-    return { id: row.id, name: row.name, scopes: new Set(row.scopes as ApiScope[]) };
+    const key: AuthenticatedKey = { id: row.id, name: row.name, scopes: new Set(row.scopes as ApiScope[]) };
+    if (recentlyAuthenticated.size >= AUTH_CACHE_MAX) recentlyAuthenticated.clear();
+    recentlyAuthenticated.set(secretHash, { key, until: now + AUTH_CACHE_MS });
+    return key;
   }
 
   private info(row: { id: string; name: string; prefix: string; scopes: string[]; createdBy: string; createdAt: Date; lastUsedAt: Date | null; revokedAt: Date | null }): ApiKeyInfo {

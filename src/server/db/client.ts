@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { PrismaPg } from "@prisma/adapter-pg";
 import pg from "pg";
 import { PrismaClient } from "@/generated/prisma/client";
@@ -34,7 +35,7 @@ export function createDatabase(databaseUrl: string, options: ConnectOptions = {}
   pool.on("error", (error) => {
     console.error(`[db] idle connection error: ${error.message}`);
   });
-  const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+  const prisma = new PrismaClient({ adapter: new PrismaPg(pool, { statementNameGenerator: statementName }) });
   return {
     prisma,
     pool,
@@ -43,6 +44,22 @@ export function createDatabase(databaseUrl: string, options: ConnectOptions = {}
       await pool.end();
     },
   };
+}
+
+// Prepared statements: PostgreSQL plans a named statement once per connection instead of on
+// every call, which halves the cost of the hot reads (the policy context, consume). Only
+// statements with a bounded number of parameters get a name: one whose text grows with an
+// IN-list would fill each connection's statement cache with one-off plans.
+const MAX_NAMED_PARAMS = 32;
+const statementNames = new Map<string, string>();
+function statementName(query: { sql: string; args: unknown[] }): string {
+  if (query.args.length > MAX_NAMED_PARAMS) return undefined as unknown as string; // unnamed: planned each time
+  let name = statementNames.get(query.sql);
+  if (!name) {
+    name = `p_${createHash("sha1").update(query.sql).digest("hex").slice(0, 24)}`;
+    if (statementNames.size < 10_000) statementNames.set(query.sql, name);
+  }
+  return name;
 }
 
 let shared: DatabaseHandle | undefined;

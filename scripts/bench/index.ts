@@ -1,0 +1,102 @@
+import os from "node:os";
+import { performance } from "node:perf_hooks";
+import { createBillingServices } from "@/server/billing";
+import { createDatabase } from "@/server/db/client";
+import { checkLatency, orgSizeLatency } from "./checks";
+import { freshDatabase } from "./database";
+import { countQueries } from "./instrument";
+import { defer, installSignalHandlers, isShuttingDown, shutdown } from "./lifecycle";
+import { parseOptions } from "./options";
+import { pgbenchVersion } from "./pgbench";
+import { evaluateTargets, renderReport, writeJson } from "./report";
+import type { BenchResults } from "./results";
+import { createApiKey, createOrgs, createOrgSizeFixtures } from "./setup";
+import { batchIngest, type BenchContext, hotRow, singleOps } from "./workloads";
+
+/**
+ * `npm run bench [-- --quick] [--json FILE]`: throughput and latency of the billing
+ * services, their tRPC HTTP API and a bare-pg / pgbench baseline, on a fresh database,
+ * with the invariant verified after every workload. Not a test: it reports, and exits 1
+ * only when the run fails or the invariant is broken.
+ */
+
+installSignalHandlers();
+countQueries();
+const options = parseOptions();
+const progress = (line: string) => console.error(`[bench] ${line}`);
+const started = performance.now();
+const pgbench = options.pgbench ? pgbenchVersion() : null;
+
+const results: BenchResults = {
+  meta: {
+    profile: options.profile.name,
+    settings: options.profile,
+    startedAt: new Date().toISOString(),
+    node: process.version,
+    cpus: os.cpus().length,
+    loadAverage: { start: os.loadavg() },
+    database: "?",
+    postgres: "?",
+    pgbench,
+  },
+  throughput: [],
+  invariants: [],
+  targets: [],
+};
+
+let failed = false;
+try {
+  progress(`${options.profile.name} run; load average ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}; preparing a fresh database…`);
+  if (options.pgbench && !pgbench) progress("pgbench not found: its columns will read n/a");
+  const database = await freshDatabase();
+  results.meta.database = database.where;
+  results.meta.postgres = database.serverVersion;
+
+  const admin = createDatabase(database.url, { max: 2, applicationName: "bench-admin" });
+  defer("close admin pool", () => admin.close());
+  const services = createBillingServices(admin.prisma);
+  await createOrgs(admin.pool);
+  const apiKey = await createApiKey(services);
+
+  const verify = async (after: string) => {
+    const drift = await services.usage.verify();
+    const { rows } = await admin.pool.query<{ n: string }>("SELECT count(*) AS n FROM usage_ledger");
+    results.invariants.push({ after, driftRows: drift.length, ledgerRows: Number(rows[0]?.n ?? 0) });
+    progress(`invariant after ${after}: ${drift.length === 0 ? "no drift ✓" : `${drift.length} drifting (org, metric) rows ✗`}`);
+    for (const d of drift.slice(0, 5)) progress(`  drift ${d.orgId} ${d.metric}: cache ${d.cache}, ledger ${d.ledger}`);
+  };
+
+  const ctx: BenchContext = { url: database.url, apiKey, profile: options.profile, pgbench: pgbench !== null, progress };
+  results.throughput.push(...(await singleOps(ctx, "consume")));
+  await verify("consume ×1/8/32");
+  results.throughput.push(...(await singleOps(ctx, "increment")));
+  await verify("increment ×1/8/32");
+  results.hotRow = await hotRow(ctx);
+  await verify("hot-row consume");
+  results.batch = await batchIngest(ctx);
+  await verify("incrementMany");
+  results.check = await checkLatency(ctx);
+  await verify("check");
+  progress("org-size fixtures: 100 000 members and 10 000 files…");
+  await createOrgSizeFixtures(admin.pool, services);
+  results.orgSize = await orgSizeLatency(ctx);
+  await verify("org-size check");
+} catch (error) {
+  failed = true;
+  if (!isShuttingDown()) console.error("[bench] failed:", error);
+} finally {
+  progress("stopping…");
+  await shutdown();
+}
+
+results.meta.finishedAt = new Date().toISOString();
+results.meta.seconds = (performance.now() - started) / 1000;
+results.meta.loadAverage.end = os.loadavg();
+results.targets = evaluateTargets(results);
+console.log(renderReport(results));
+if (options.json) {
+  await writeJson(options.json, results);
+  progress(`figures written to ${options.json}`);
+}
+const drifted = results.invariants.some((i) => i.driftRows > 0);
+process.exit(failed || drifted ? 1 : 0);
