@@ -1,8 +1,8 @@
 import { createTRPCClient, httpBatchLink, httpLink, splitLink } from "@trpc/client";
-import type { AppRouter } from "@/server/api/root";
-import { transformer } from "@/trpc/transformer";
+import type { AppRouter } from "../server/api/root";
+import { transformer } from "../trpc/transformer";
 
-export type { AppRouter, RouterInputs, RouterOutputs } from "@/server/api/root";
+export type { AppRouter, RouterInputs, RouterOutputs } from "../server/api/root";
 
 export interface BillingClientOptions {
   /** The billing server's tRPC endpoint, e.g. `https://billing.internal/api/trpc`. */
