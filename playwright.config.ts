@@ -1,5 +1,6 @@
 import { existsSync } from "node:fs";
 import { chromium, defineConfig } from "@playwright/test";
+import { storageStateOf } from "./e2e/staff";
 
 /**
  * End-to-end tests of the dashboard. `npm run test:e2e` builds (`next build`) and runs
@@ -40,10 +41,20 @@ export default defineConfig({
     trace: "retain-on-failure",
   },
   projects: [
+    // Signs in once per role (e2e/auth.setup.ts) and saves a storage state for each.
+    {
+      name: "setup",
+      testMatch: /auth\.setup\.ts$/,
+      use: { browserName: "chromium", launchOptions: { executablePath, args: ["--no-sandbox", "--disable-gpu"] } },
+    },
     {
       name: "chromium",
+      dependencies: ["setup"],
+      testIgnore: /auth\.setup\.ts$/,
       use: {
         browserName: "chromium",
+        // Least privilege by default; a spec that needs another role says so with test.use().
+        storageState: storageStateOf("viewer"),
         viewport: { width: 1366, height: 900 },
         launchOptions: {
           executablePath,

@@ -1,5 +1,9 @@
 import { expect, type Page, test } from "@playwright/test";
 import { E2E_ORGS, planIdOf, seededOrgs } from "./fixtures";
+import { storageStateOf } from "./staff";
+
+// Signed in as a viewer (the session e2e/auth.setup.ts saved): every page here is read-only.
+test.use({ storageState: storageStateOf("viewer") });
 
 const PAGE_SIZE = 25;
 const orgs = seededOrgs();
@@ -102,11 +106,8 @@ test("organizations: pages, search, plan filter and empty state", async ({ page 
 });
 
 test("pages that later issues build say so plainly", async ({ page }) => {
-  await page.goto("/ledger");
-  await expect(page.getByRole("heading", { level: 1, name: "Ledger" })).toBeVisible();
-  await expect(page.getByText(/Not built yet: the usage ledger history/)).toBeVisible();
-  await expect(page.getByRole("table")).toHaveCount(0);
-
+  // (The ledger page is built now; its own spec covers it.)
+  await page.goto("/");
   await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Webhooks" }).click();
   await expect(page.getByText(/Not built yet: Dodo Payments webhook deliveries/)).toBeVisible();
 });

@@ -9,7 +9,11 @@ import pg from "pg";
 import { startTemporaryCluster, type StartedServer } from "@/server/db/embedded";
 import { migrate } from "@/server/db/migrator";
 import { seedDatabase } from "@/server/seed";
+import { createStaffAuth } from "@/server/auth/auth";
+import { StaffService } from "@/server/auth/staff";
+import { createDatabase } from "@/server/db/client";
 import { E2E_ORGS, E2E_SEED } from "../e2e/fixtures";
+import { E2E_STAFF } from "../e2e/staff";
 
 /**
  * The web server Playwright starts (`webServer.command` in playwright.config.ts): a FRESH
@@ -123,10 +127,29 @@ async function main(): Promise<void> {
     await pool.end();
   }
 
+  // One member of staff per role, with the passwords the specs sign in with.
+  const secret = process.env.BETTER_AUTH_SECRET || randomBytes(32).toString("base64url");
+  const handle = createDatabase(databaseUrl, { max: 2, applicationName: "e2e-staff" });
+  try {
+    const staff = new StaffService(handle.prisma, createStaffAuth(handle.prisma, { secret, baseURL: "http://localhost" }));
+    for (const user of Object.values(E2E_STAFF)) await staff.create(user, "e2e-server");
+    log(`created staff ${Object.values(E2E_STAFF).map((u) => u.email).join(", ")}`);
+  } finally {
+    await handle.close();
+  }
+
   if (shuttingDown) return;
   next = spawn(nextBin, ["start", "-p", String(PORT), "-H", "127.0.0.1"], {
     stdio: "inherit",
-    env: { ...process.env, DATABASE_URL: databaseUrl, PORT: String(PORT), NEXT_TELEMETRY_DISABLED: "1" },
+    env: {
+      ...process.env,
+      DATABASE_URL: databaseUrl,
+      PORT: String(PORT),
+      NEXT_TELEMETRY_DISABLED: "1",
+      BETTER_AUTH_SECRET: secret,
+      // Every spec signs in from 127.0.0.1; the limit itself is proven by Vitest.
+      STAFF_SIGN_IN_MAX_PER_MINUTE: process.env.STAFF_SIGN_IN_MAX_PER_MINUTE ?? "100",
+    },
   });
   next.once("exit", (code, signal) => {
     if (shuttingDown) return;

@@ -84,6 +84,7 @@ async function main(): Promise<void> {
   // one must stop `npm start` with one line naming the issue's path (caught below).
   const { PLANS } = await import("@/server/billing/catalogue");
   const { databaseIsEmpty, seedDatabase } = await import("@/server/seed");
+  const { seedDemoStaff } = await import("@/server/auth/demo-staff");
   console.log(`plan catalogue: ${PLANS.map((p) => p.id).join(", ")}`);
   database = await acquireProjectDatabase({ databaseUrl: env.DATABASE_URL, command: "npm start", exclusive: true });
   console.log(env.DATABASE_URL ? "database: DATABASE_URL" : `database: embedded PostgreSQL in .data/postgres`);
@@ -99,6 +100,21 @@ async function main(): Promise<void> {
     }
   } finally {
     await pool.end();
+  }
+
+  if (env.DATABASE_URL && !process.env.BETTER_AUTH_SECRET) {
+    console.warn("BETTER_AUTH_SECRET is not set: staff sessions are signed with the secret in .data/auth-secret; set it (the same value on every instance) in production");
+  }
+  // On the embedded default: one demo member of staff per role (printed when ready).
+  let demoStaff: Awaited<ReturnType<typeof seedDemoStaff>> = [];
+  if (!env.DATABASE_URL) {
+    const { createDatabase } = await import("@/server/db/client");
+    const handle = createDatabase(database.url, { max: 2 });
+    try {
+      demoStaff = await seedDemoStaff(handle.prisma);
+    } finally {
+      await handle.close();
+    }
   }
 
   const childEnv = { DATABASE_URL: database.url, PORT: String(env.PORT) };
@@ -119,6 +135,13 @@ async function main(): Promise<void> {
   });
   await waitForHttp(`http://127.0.0.1:${env.PORT}/api/health`, next);
   console.log(`\nLedger & Policy billing is ready: http://localhost:${env.PORT}\n`);
+  if (demoStaff.length > 0) {
+    console.log("Demo sign-ins (embedded database only; create real staff with `npm run create-staff`):");
+    for (const d of demoStaff) {
+      console.log(`  ${d.role.padEnd(8)} ${d.email.padEnd(20)} ${d.password ?? "(created earlier; its password was not kept)"}`);
+    }
+    console.log("");
+  }
 }
 
 main().catch(async (error: unknown) => {

@@ -4,6 +4,7 @@ import { createBillingServices } from "@/server/billing";
 import { createDatabase } from "@/server/db/client";
 import { checkLatency, orgSizeLatency } from "./checks";
 import { freshDatabase } from "./database";
+import { growLedger, ledgerPages } from "./ledger-pages";
 import { countQueries } from "./instrument";
 import { defer, installSignalHandlers, isShuttingDown, shutdown } from "./lifecycle";
 import { parseOptions } from "./options";
@@ -81,6 +82,9 @@ try {
   await createOrgSizeFixtures(admin.pool, services);
   results.orgSize = await orgSizeLatency(ctx);
   await verify("org-size check");
+  await growLedger(admin.pool, options.profile.ledgerRows, progress);
+  results.ledgerPages = await ledgerPages(admin.prisma, admin.pool, options.profile.ledgerCalls);
+  await verify("ledger pages");
 } catch (error) {
   failed = true;
   if (!isShuttingDown()) console.error("[bench] failed:", error);

@@ -24,6 +24,9 @@ export interface Profile {
   checkWarmup: number;
   oldWayCalls: number;
   oldWayWarmup: number;
+  /** Finance's ledger page: rows the ledger is grown by, and timed page loads per variant. */
+  ledgerRows: number;
+  ledgerCalls: number;
 }
 
 const common = { levels: [1, 8, 32], hotClients: 8, batchSize: 1000, batchOrgs: 100 };
@@ -44,6 +47,8 @@ export const PROFILES: Record<Profile["name"], Profile> = {
     checkWarmup: 50,
     oldWayCalls: 40,
     oldWayWarmup: 5,
+    ledgerRows: 100_000,
+    ledgerCalls: 50,
   },
   full: {
     name: "full",
@@ -60,6 +65,8 @@ export const PROFILES: Record<Profile["name"], Profile> = {
     checkWarmup: 200,
     oldWayCalls: 300,
     oldWayWarmup: 20,
+    ledgerRows: 1_000_000,
+    ledgerCalls: 200,
   },
 };
 

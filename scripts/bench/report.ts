@@ -16,6 +16,7 @@ export const TARGETS = {
   httpCheckP99Ms: 5,
   flatness: 0.2,
   speedUp: 20,
+  ledgerPageMs: 50,
 } as const;
 
 export function evaluateTargets(results: BenchResults): Target[] {
@@ -41,6 +42,11 @@ export function evaluateTargets(results: BenchResults): Target[] {
     const { flatness, speedUp } = results.orgSize;
     targets.push({ name: "check flat in org size (100 000 ÷ 10 members, p50)", figure: `×${flatness.toFixed(2)}`, target: `within ${TARGETS.flatness * 100} %`, met: Math.abs(flatness - 1) <= TARGETS.flatness });
     targets.push({ name: "check vs old way at 100 000 members (p50)", figure: `${speedUp.toFixed(1)}× faster`, target: `≥ ${TARGETS.speedUp}×`, met: speedUp >= TARGETS.speedUp });
+  }
+  if (results.ledgerPages) {
+    const l = results.ledgerPages;
+    const worst = Math.max(l.first.p99, l.deep.p99, l.byOrg.p99, l.rareReason.p99);
+    targets.push({ name: `ledger page at ${int(l.ledgerRows)} rows (worst p99)`, figure: `${ms(worst)} ms`, target: `< ${TARGETS.ledgerPageMs} ms`, met: worst < TARGETS.ledgerPageMs });
   }
   const drift = results.invariants.reduce((sum, i) => sum + i.driftRows, 0);
   targets.push({ name: "invariant cache == SUM(ledger) after every workload", figure: `${drift} drift rows`, target: "0", met: drift === 0 });
@@ -157,6 +163,24 @@ export function renderReport(results: BenchResults): string {
       ),
       `flatness (100 000 ÷ 10 members, check p50): ×${o.flatness.toFixed(2)} ${mark(Math.abs(o.flatness - 1) <= TARGETS.flatness)} (within 20 %)` +
         ` · speed-up vs the old way at 100 000 members: ${o.speedUp.toFixed(1)}× ${mark(o.speedUp >= TARGETS.speedUp)} (≥ 20×)`,
+      "",
+    );
+  }
+  if (results.ledgerPages) {
+    const l = results.ledgerPages;
+    out.push(`6. Ledger page for finance: ${int(l.ledgerRows)} ledger rows, ${l.pageSize} per page, keyset, ${int(l.calls)} loads each (server time, ms)`);
+    out.push(
+      table(
+        ["page", "p50", "p99", "max", "target"],
+        ([["newest", l.first], ["middle of the history", l.deep], ["one org, middle", l.byOrg], ["rare reason, middle", l.rareReason]] as const).map(([name, t]) => [
+          name,
+          ms(t.p50),
+          ms(t.p99),
+          ms(t.max),
+          `< ${TARGETS.ledgerPageMs} ms ${mark(t.p99 < TARGETS.ledgerPageMs)}`,
+        ]),
+        "lrrrl",
+      ),
       "",
     );
   }

@@ -1,4 +1,5 @@
 import type { Cost, Latency } from "./measure";
+import type { LedgerPagesResult } from "./ledger-pages";
 import type { Profile } from "./options";
 
 /** The figures of one run: what the table prints and `--json` writes. */
@@ -78,6 +79,7 @@ export interface BenchResults {
   };
   throughput: ThroughputRow[];
   hotRow?: ThroughputRow;
+  ledgerPages?: LedgerPagesResult;
   batch?: BatchResult;
   check?: CheckLatency;
   orgSize?: OrgSizeLatency;

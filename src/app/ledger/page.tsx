@@ -1,15 +1,152 @@
 import type { Metadata } from "next";
-import { NotBuiltYet } from "../_components/not-built-yet";
-import { ROADMAP } from "../_lib/roadmap";
+import { headers } from "next/headers";
+import Link from "next/link";
+import { getStaffSession, roleAtLeast } from "@/server/auth";
+import { METRICS } from "@/server/billing/catalogue";
+import { api } from "@/trpc/server";
+import { formatCount } from "../_lib/format";
+import { cursorParam, filterQuery, readCursor, readLedgerFilter } from "./filters";
 
+export const dynamic = "force-dynamic";
 export const metadata: Metadata = { title: "Ledger" };
 
-export default function LedgerPage() {
+const PAGE_SIZE = 50;
+type SearchParams = Promise<Record<string, string | string[] | undefined>>;
+
+const signed = (n: bigint) => (n > 0n ? `+${formatCount(n)}` : formatCount(n));
+
+export default async function LedgerPage({ searchParams }: { searchParams: SearchParams }) {
+  const params = await searchParams;
+  const { filter, problems, raw } = readLedgerFilter(params);
+  const cursor = readCursor(params.after);
+  const session = await getStaffSession(new Headers(await headers()));
+  const canExport = roleAtLeast(session?.user.role, "finance");
+  const [page, totals] = problems.length
+    ? [{ items: [], nextCursor: null }, []]
+    : await Promise.all([api.billing.ledger.list({ filter, cursor, limit: PAGE_SIZE }), api.billing.ledger.totals({ filter })]);
+  const query = filterQuery(raw);
+
   return (
-    <NotBuiltYet
-      title="Ledger"
-      what="the usage ledger history per organization and metric, with filters and CSV export for finance"
-      tracking={ROADMAP.staffDashboard}
-    />
+    <>
+      <h1>Ledger</h1>
+      <p className="muted">Every usage change across organizations, newest first. Times are UTC.</p>
+
+      <form role="search" method="get" action="/ledger" className="filters" aria-label="Ledger filters">
+        <div className="field">
+          <label htmlFor="ledger-org">Organization id</label>
+          <input id="ledger-org" name="org" defaultValue={raw.org} placeholder="UUID" autoComplete="off" />
+        </div>
+        <div className="field">
+          <label htmlFor="ledger-metric">Metric</label>
+          <select id="ledger-metric" name="metric" defaultValue={raw.metric}>
+            <option value="">All metrics</option>
+            {METRICS.map((m) => (
+              <option key={m} value={m}>
+                {m}
+              </option>
+            ))}
+          </select>
+        </div>
+        <div className="field">
+          <label htmlFor="ledger-reason">Reason</label>
+          <input id="ledger-reason" name="reason" defaultValue={raw.reason} placeholder="e.g. manual_adjustment" />
+        </div>
+        <div className="field">
+          <label htmlFor="ledger-actor">Actor</label>
+          <input id="ledger-actor" name="actor" defaultValue={raw.actor} placeholder="e.g. staff:ana@…" />
+        </div>
+        <div className="field">
+          <label htmlFor="ledger-from">From (UTC)</label>
+          <input id="ledger-from" name="from" type="date" defaultValue={raw.from} />
+        </div>
+        <div className="field">
+          <label htmlFor="ledger-to">To (UTC, inclusive)</label>
+          <input id="ledger-to" name="to" type="date" defaultValue={raw.to} />
+        </div>
+        <button type="submit">Filter</button>
+        {query ? <Link href="/ledger">Clear</Link> : null}
+      </form>
+
+      {problems.length ? (
+        <div className="notice" role="alert">
+          <p>
+            <strong>The filter is not valid:</strong> {problems.join("; ")}
+          </p>
+        </div>
+      ) : null}
+
+      <section aria-label="Totals per reason">
+        <h2>Totals per reason{query ? " (filtered)" : ""}</h2>
+        {totals.length === 0 ? (
+          <p className="muted">No ledger entries match.</p>
+        ) : (
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">Reason</th>
+                <th scope="col">Entries</th>
+                <th scope="col">Sum of deltas</th>
+              </tr>
+            </thead>
+            <tbody>
+              {totals.map((t) => (
+                <tr key={t.reason}>
+                  <td>{t.reason}</td>
+                  <td>{formatCount(t.entries)}</td>
+                  <td>{signed(t.total)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+        {canExport ? (
+          <p>
+            <a href={`/api/ledger/export${query ? `?${query}` : ""}`} download>
+              Download CSV of the whole filtered range
+            </a>
+          </p>
+        ) : null}
+      </section>
+
+      <section aria-label="Entries">
+        <h2>Entries</h2>
+        {page.items.length === 0 ? (
+          <p className="muted">{cursor ? "No older entries." : "No ledger entries match."}</p>
+        ) : (
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">Time (UTC)</th>
+                <th scope="col">Organization</th>
+                <th scope="col">Metric</th>
+                <th scope="col">Delta</th>
+                <th scope="col">Reason</th>
+                <th scope="col">Actor</th>
+              </tr>
+            </thead>
+            <tbody>
+              {page.items.map((e) => (
+                <tr key={e.id}>
+                  <td>
+                    <time dateTime={e.timestamp.toISOString()}>{e.timestamp.toISOString().replace("T", " ").slice(0, 23)}</time>
+                  </td>
+                  <td>
+                    <Link href={`/ledger?${filterQuery({ ...raw, org: e.orgId })}`}>{e.orgName}</Link>
+                  </td>
+                  <td>{e.metric}</td>
+                  <td>{signed(e.delta)}</td>
+                  <td>{e.reason}</td>
+                  <td>{e.actor}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+        <nav aria-label="Ledger pages" className="pagination">
+          {cursor ? <Link href={`/ledger${query ? `?${query}` : ""}`}>Newest</Link> : null}
+          {page.nextCursor ? <Link href={`/ledger?${filterQuery(raw, { after: cursorParam(page.nextCursor) })}`}>Older entries →</Link> : null}
+        </nav>
+      </section>
+    </>
   );
 }

@@ -14,6 +14,7 @@ import { transformer } from "@/trpc/transformer";
 import { billing, type BillingServices, createBillingServices } from "@/server/billing";
 import { type ApiScope, requireScope } from "@/server/billing/api-keys";
 import { type BillingErrorCode, isBillingError } from "@/server/billing/errors";
+import { getStaffSession, roleAtLeast, type StaffRole, type StaffSession } from "@/server/auth";
 import { prisma, type PrismaClient } from "@/server/db/client";
 
 /* ------------------------------------------------------------------------------------------
@@ -36,17 +37,20 @@ export interface CreateContextOptions {
  * `db` and `billing` are functions, not clients: nothing connects until a procedure asks,
  * so a procedure that needs no database (and `next build`) never opens a connection.
  *
- * The context carries no identity of its own: `apiKeyProcedure` adds the product app's key;
- * staff sessions arrive with the staff-dashboard issue.
+ * The context carries no identity of its own: `apiKeyProcedure` adds the product app's key,
+ * `staffProcedure` the signed-in member of staff. `staff()` reads the session from the
+ * request's cookies on first call only (then memoised), so API-key calls never look.
  */
 export async function createTRPCContext(opts: CreateContextOptions) {
   const db = opts.db ?? prisma;
   let own: BillingServices | undefined;
   const services = opts.billing ?? (opts.db ? () => (own ??= createBillingServices(db())) : billing);
+  let session: Promise<StaffSession | null> | undefined;
   return {
     headers: opts.headers,
     db,
     billing: services,
+    staff: () => (session ??= getStaffSession(opts.headers, db())),
   };
 }
 
@@ -95,7 +99,16 @@ const BILLING_TO_TRPC: Record<BillingErrorCode, TRPC_ERROR_CODE_KEY> = {
   TOO_MANY_REQUESTS: "TOO_MANY_REQUESTS",
 };
 
-const t = initTRPC.context<TRPCContext>().create({
+/**
+ * Procedure metadata: how a procedure authenticates, so a test can enumerate every procedure
+ * with its declared role (`appRouter._def.procedures[path]._def.meta`).
+ */
+export type ProcedureMeta =
+  | { auth: "staff"; minRole: StaffRole }
+  | { auth: "api_key"; scopes: ApiScope[] }
+  | { auth: "public" };
+
+const t = initTRPC.context<TRPCContext>().meta<ProcedureMeta>().create({
   transformer,
   errorFormatter({ shape, error }) {
     const zodIssues = error.code === "BAD_REQUEST" ? validationIssues(error.cause) : null;
@@ -151,9 +164,27 @@ export const publicProcedure = baseProcedure;
  * Adds `ctx.apiKey` and `ctx.actor` (recorded on ledger rows) for the resolver.
  */
 export function apiKeyProcedure(...scopes: [ApiScope, ...ApiScope[]]) {
-  return baseProcedure.use(async ({ ctx, next }) => {
+  return baseProcedure.meta({ auth: "api_key", scopes }).use(async ({ ctx, next }) => {
     const apiKey = await ctx.billing().apiKeys.authenticate(ctx.headers.get("authorization"));
     for (const scope of scopes) requireScope(apiKey, scope);
     return next({ ctx: { apiKey, actor: `api_key:${apiKey.name}` } });
+  });
+}
+
+/**
+ * A staff procedure: requires a signed-in member of staff (better-auth session cookie) with
+ * at least `minRole`, else UNAUTHORIZED (no or expired session) or FORBIDDEN (role too low).
+ * Adds `ctx.staff` (the session's user) and `ctx.actor = "staff:<email>"` (recorded on ledger
+ * rows and in the audit log). The role is declared in the procedure's meta, which the
+ * authorization-matrix test reads for every procedure under `billing.*`.
+ */
+export function staffProcedure(minRole: StaffRole) {
+  return baseProcedure.meta({ auth: "staff", minRole }).use(async ({ ctx, next }) => {
+    const session = await ctx.staff();
+    if (!session) throw new TRPCError({ code: "UNAUTHORIZED", message: "Sign in to continue" });
+    if (!roleAtLeast(session.user.role, minRole)) {
+      throw new TRPCError({ code: "FORBIDDEN", message: `This needs the ${minRole} role; you are ${session.user.role}` });
+    }
+    return next({ ctx: { staff: session.user, actor: `staff:${session.user.email}` } });
   });
 }

@@ -1,6 +1,8 @@
 import { createTRPCRouter } from "@/server/api/trpc";
 import { entitlementsRouter } from "./entitlements";
+import { ledgerRouter } from "./ledger";
 import { orgsRouter } from "./orgs";
+import { apiKeysRouter, auditRouter, overridesRouter, staffRouter } from "./staff";
 import { usageRouter } from "./usage";
 
 /**
@@ -11,4 +13,9 @@ export const billingRouter = createTRPCRouter({
   orgs: orgsRouter,
   usage: usageRouter,
   entitlements: entitlementsRouter,
+  staff: staffRouter,
+  apiKeys: apiKeysRouter,
+  audit: auditRouter,
+  overrides: overridesRouter,
+  ledger: ledgerRouter,
 });

@@ -1,4 +1,4 @@
-import { createTRPCRouter, publicProcedure } from "@/server/api/trpc";
+import { createTRPCRouter, staffProcedure } from "@/server/api/trpc";
 import { listOrganizations } from "@/server/billing/organizations";
 import { getBillingOverview } from "@/server/billing/overview";
 import { listOrgsInput, listOrgsOutput, orgsStatsOutput } from "./orgs.types";
@@ -9,7 +9,7 @@ import { listOrgsInput, listOrgsOutput, orgsStatsOutput } from "./orgs.types";
  */
 export const orgsRouter = createTRPCRouter({
   /** One page of organizations (ordered by name, id) with plan, status and cached usage. */
-  list: publicProcedure
+  list: staffProcedure("viewer")
     .input(listOrgsInput)
     .output(listOrgsOutput)
     .query(({ ctx, input }) =>
@@ -25,5 +25,5 @@ export const orgsRouter = createTRPCRouter({
    * Headline numbers for the overview page: organizations, active subscriptions, and the
    * cache-vs-ledger integrity check. (May move to a dashboard router with the staff issue.)
    */
-  stats: publicProcedure.output(orgsStatsOutput).query(({ ctx }) => getBillingOverview(ctx.db())),
+  stats: staffProcedure("viewer").output(orgsStatsOutput).query(({ ctx }) => getBillingOverview(ctx.db())),
 });

@@ -1,0 +1,3 @@
+export * from "./payloads";
+export * from "./server";
+export * from "./webhooks";

@@ -1,0 +1,66 @@
+import { METRICS } from "@/server/billing/catalogue";
+import { type LedgerCursor, type LedgerFilter, ledgerFilterSchema } from "@/server/billing/ledger-history";
+
+type Params = Record<string, string | string[] | undefined>;
+
+const first = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value)?.trim() || undefined;
+
+/** `YYYY-MM-DD` (a UTC day) or a full ISO timestamp; `to` as a day means the end of that day. */
+function parseInstant(value: string | undefined, endOfDay: boolean): Date | undefined | "invalid" {
+  if (!value) return undefined;
+  const day = /^\d{4}-\d{2}-\d{2}$/.test(value);
+  const date = new Date(day ? `${value}T00:00:00.000Z` : value);
+  if (Number.isNaN(date.getTime())) return "invalid";
+  return day && endOfDay ? new Date(date.getTime() + 86_400_000) : date;
+}
+
+/**
+ * The ledger filter from URL parameters (the page and the CSV export share it, so a link
+ * can be shared and an export matches what is on screen). Problems are reported, not thrown.
+ */
+export function readLedgerFilter(params: Params): { filter: LedgerFilter; problems: string[]; raw: Record<string, string> } {
+  const raw = {
+    org: first(params.org) ?? "",
+    metric: first(params.metric) ?? "",
+    reason: first(params.reason) ?? "",
+    actor: first(params.actor) ?? "",
+    from: first(params.from) ?? "",
+    to: first(params.to) ?? "",
+  };
+  const problems: string[] = [];
+  const from = parseInstant(raw.from || undefined, false);
+  const to = parseInstant(raw.to || undefined, true);
+  if (from === "invalid") problems.push("from: not a date (use YYYY-MM-DD, UTC)");
+  if (to === "invalid") problems.push("to: not a date (use YYYY-MM-DD, UTC)");
+  if (raw.metric && !(METRICS as readonly string[]).includes(raw.metric)) problems.push(`metric: unknown metric ${raw.metric}`);
+  const parsed = ledgerFilterSchema.safeParse({
+    orgId: raw.org || undefined,
+    metric: raw.metric && (METRICS as readonly string[]).includes(raw.metric) ? raw.metric : undefined,
+    reason: raw.reason || undefined,
+    actor: raw.actor || undefined,
+    from: from === "invalid" ? undefined : from,
+    to: to === "invalid" ? undefined : to,
+  });
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) problems.push(`${issue.path.join(".") || "filter"}: ${issue.message}`);
+    return { filter: {}, problems, raw };
+  }
+  return { filter: parsed.data, problems, raw };
+}
+
+/** The keyset cursor travels in the URL as `<ISO timestamp>_<id>`. */
+export function readCursor(value: string | string[] | undefined): LedgerCursor | undefined {
+  const text = first(value);
+  const match = text?.match(/^(.+)_([0-9a-f-]{36})$/i);
+  if (!match) return undefined;
+  const timestamp = new Date(match[1] as string);
+  return Number.isNaN(timestamp.getTime()) ? undefined : { timestamp, id: match[2] as string };
+}
+
+export const cursorParam = (cursor: LedgerCursor) => `${cursor.timestamp.toISOString()}_${cursor.id}`;
+
+export function filterQuery(raw: Record<string, string>, extra: Record<string, string> = {}): string {
+  const query = new URLSearchParams();
+  for (const [key, value] of Object.entries({ ...raw, ...extra })) if (value) query.set(key, value);
+  return query.toString();
+}

@@ -1,0 +1,22 @@
+import { z } from "zod";
+import { ledgerCursorSchema, ledgerFilterSchema } from "@/server/billing/ledger-history";
+import { ledgerEntrySchema } from "./usage.types";
+
+/** Zod schemas of `billing.ledger.*`: finance's history across organizations. */
+
+export const LEDGER_PAGE_MAX = 200;
+
+export const ledgerListInput = z.object({
+  filter: ledgerFilterSchema.default({}),
+  cursor: ledgerCursorSchema.optional(),
+  limit: z.number().int().min(1).max(LEDGER_PAGE_MAX).default(50),
+});
+
+export const ledgerListOutput = z.object({
+  items: z.array(ledgerEntrySchema.extend({ orgName: z.string() })),
+  nextCursor: ledgerCursorSchema.nullable(),
+});
+
+export const ledgerTotalsInput = z.object({ filter: ledgerFilterSchema.default({}) });
+
+export const ledgerTotalsOutput = z.array(z.object({ reason: z.string(), entries: z.bigint(), total: z.bigint() }));

@@ -1,0 +1,150 @@
+import { stringify } from "csv-stringify/sync";
+import type pg from "pg";
+import { z } from "zod";
+import { Prisma } from "@/server/db/client";
+import type { Db } from "@/server/db/tx";
+import { metricSchema } from "./catalogue";
+import { LEDGER_COLUMNS, type LedgerEntry, type LedgerRow, toLedgerEntry } from "./ledger-entry";
+import { orgIdSchema, reasonSchema } from "./schemas";
+
+/**
+ * Finance's view of the ledger across organizations: filters, keyset pages (newest first,
+ * never OFFSET, so page 10 000 costs what page 1 costs), totals per reason, and a CSV
+ * export streamed from a server-side cursor so memory stays flat for any range.
+ */
+
+export const ledgerFilterSchema = z
+  .object({
+    orgId: orgIdSchema.optional(),
+    metric: metricSchema.optional(),
+    reason: reasonSchema.optional(),
+    actor: z.string().trim().min(1).max(200).optional(),
+    /** Inclusive lower bound, UTC. */
+    from: z.date().optional(),
+    /** Exclusive upper bound, UTC. */
+    to: z.date().optional(),
+  })
+  .refine((f) => !f.from || !f.to || f.from < f.to, { path: ["to"], message: "must be after from" });
+export type LedgerFilter = z.infer<typeof ledgerFilterSchema>;
+
+export const ledgerCursorSchema = z.object({ timestamp: z.date(), id: z.uuid() });
+export type LedgerCursor = z.infer<typeof ledgerCursorSchema>;
+
+export interface LedgerPage {
+  items: (LedgerEntry & { orgName: string })[];
+  /** Pass back to get the next (older) page; null on the last page. */
+  nextCursor: LedgerCursor | null;
+}
+
+export interface ReasonTotal {
+  reason: string;
+  entries: bigint;
+  /** Sum of deltas (mixed metrics when no metric filter is set). */
+  total: bigint;
+}
+
+function whereClause(filter: LedgerFilter, cursor?: LedgerCursor): Prisma.Sql {
+  const conditions: Prisma.Sql[] = [];
+  if (filter.orgId) conditions.push(Prisma.sql`l.org_id = ${filter.orgId}::uuid`);
+  if (filter.metric) conditions.push(Prisma.sql`l.metric = ${filter.metric}`);
+  if (filter.reason) conditions.push(Prisma.sql`l.reason = ${filter.reason}`);
+  if (filter.actor) conditions.push(Prisma.sql`l.actor = ${filter.actor}`);
+  if (filter.from) conditions.push(Prisma.sql`l.timestamp >= ${filter.from}`);
+  if (filter.to) conditions.push(Prisma.sql`l.timestamp < ${filter.to}`);
+  if (cursor) conditions.push(Prisma.sql`(l.timestamp, l.id) < (${cursor.timestamp}, ${cursor.id}::uuid)`);
+  return conditions.length ? Prisma.sql`WHERE ${Prisma.join(conditions, " AND ")}` : Prisma.empty;
+}
+
+const qualifiedColumns = Prisma.raw(
+  LEDGER_COLUMNS.split(", ")
+    .map((c) => `l.${c}`)
+    .join(", "),
+);
+
+export async function listLedger(db: Db, filter: LedgerFilter, page: { cursor?: LedgerCursor; limit: number }): Promise<LedgerPage> {
+  const rows = await db.$queryRaw<(LedgerRow & { org_name: string })[]>`
+    SELECT ${qualifiedColumns}, o.name AS org_name
+    FROM usage_ledger l JOIN organizations o ON o.id = l.org_id
+    ${whereClause(filter, page.cursor)}
+    ORDER BY l.timestamp DESC, l.id DESC
+    LIMIT ${page.limit + 1}`;
+  const items = rows.slice(0, page.limit).map((r) => ({ ...toLedgerEntry(r), orgName: r.org_name }));
+  const last = items.at(-1);
+  return { items, nextCursor: rows.length > page.limit && last ? { timestamp: last.timestamp, id: last.id } : null };
+}
+
+export async function ledgerTotals(db: Db, filter: LedgerFilter): Promise<ReasonTotal[]> {
+  const rows = await db.$queryRaw<{ reason: string; entries: bigint; total: bigint }[]>`
+    SELECT l.reason, count(*)::bigint AS entries, COALESCE(SUM(l.delta), 0)::bigint AS total
+    FROM usage_ledger l ${whereClause(filter)}
+    GROUP BY l.reason ORDER BY l.reason`;
+  return rows.map((r) => ({ reason: r.reason, entries: BigInt(r.entries), total: BigInt(r.total) }));
+}
+
+export const CSV_COLUMNS = ["timestamp_utc", "id", "org_id", "org_name", "metric", "delta", "reason", "actor", "idempotency_key", "metadata"];
+const CSV_BATCH = 2_000;
+
+/**
+ * The whole filtered range as CSV, oldest first, fetched through a server-side cursor in
+ * batches of 2 000 rows: memory stays flat whatever the range. Timestamps are UTC ISO-8601,
+ * deltas exact (BIGINT as text), metadata as JSON. The stream pulls the next batch only when
+ * the consumer reads, and releases the connection when it ends or is cancelled.
+ */
+export function ledgerCsvStream(pool: pg.Pool, filter: LedgerFilter): ReadableStream<Uint8Array> {
+  const where = whereClause(filter);
+  const encoder = new TextEncoder();
+  let client: pg.PoolClient | undefined;
+  let headerSent = false;
+
+  const finish = async (commit: boolean) => {
+    const c = client;
+    client = undefined;
+    if (!c) return;
+    try {
+      await c.query(commit ? "COMMIT" : "ROLLBACK");
+    } finally {
+      c.release();
+    }
+  };
+
+  return new ReadableStream<Uint8Array>({
+    async start() {
+      client = await pool.connect();
+      // One snapshot for the whole export, so a long download is consistent.
+      await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+      await client.query(
+        `DECLARE ledger_export NO SCROLL CURSOR FOR
+         SELECT to_char(l.timestamp AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS timestamp_utc,
+                l.id::text, l.org_id::text, o.name AS org_name, l.metric, l.delta::text AS delta, l.reason,
+                l.actor, l.idempotency_key, l.metadata::text AS metadata
+         FROM usage_ledger l JOIN organizations o ON o.id = l.org_id
+         ${where.text}
+         ORDER BY l.timestamp, l.id`,
+        where.values,
+      );
+    },
+    async pull(controller) {
+      try {
+        const c = client;
+        if (!c) return controller.close();
+        const { rows } = await c.query<Record<string, string | null>>(`FETCH ${CSV_BATCH} FROM ledger_export`);
+        const records = rows.map((r) => CSV_COLUMNS.map((col) => r[col] ?? ""));
+        if (!headerSent) {
+          controller.enqueue(encoder.encode(stringify([CSV_COLUMNS])));
+          headerSent = true;
+        }
+        if (records.length) controller.enqueue(encoder.encode(stringify(records)));
+        if (rows.length < CSV_BATCH) {
+          await finish(true);
+          controller.close();
+        }
+      } catch (error) {
+        await finish(false).catch(() => {});
+        controller.error(error);
+      }
+    },
+    async cancel() {
+      await finish(false);
+    },
+  });
+}

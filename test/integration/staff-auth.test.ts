@@ -1,0 +1,325 @@
+import { TRPCError } from "@trpc/server";
+import { beforeAll, describe, expect, it } from "vitest";
+
+// Before the auth module reads it (its instance is created on first use, below).
+process.env.BETTER_AUTH_SECRET ??= "vitest-staff-auth-secret-0123456789abcdef";
+
+const { appRouter, createCaller } = await import("@/server/api/root");
+const { createTRPCContext } = await import("@/server/api/trpc");
+const { roleAtLeast, STAFF_ROLES, staffAuth } = await import("@/server/auth");
+const { StaffService } = await import("@/server/auth/staff");
+const { SIGN_IN_MAX } = await import("@/server/auth/auth");
+const { listAudit } = await import("@/server/billing/audit-log");
+const { newOrg, testDatabase, uniqueSuffix } = await import("../helpers/db");
+
+type Role = (typeof STAFF_ROLES)[number];
+type Who = Role | "anonymous";
+
+const { prisma } = testDatabase();
+const auth = staffAuth(prisma);
+const staff = new StaffService(prisma, auth);
+const PASSWORD = "correct horse battery";
+
+/** The `name=value` pairs of a response's Set-Cookie headers, as a request Cookie header. */
+function cookieHeader(response: Response): string {
+  return response.headers
+    .getSetCookie()
+    .map((c) => c.split(";")[0])
+    .join("; ");
+}
+
+async function signIn(email: string, password = PASSWORD): Promise<Response> {
+  return auth.api.signInEmail({ body: { email, password }, asResponse: true });
+}
+
+const users = {} as Record<Role, { id: string; email: string; cookie: string }>;
+
+async function callerAs(who: Who) {
+  const headers = new Headers(who === "anonymous" ? {} : { cookie: users[who].cookie });
+  return createCaller(await createTRPCContext({ headers, db: () => prisma }));
+}
+
+async function codeOf(call: () => Promise<unknown>): Promise<string> {
+  try {
+    await call();
+    return "OK";
+  } catch (error) {
+    if (error instanceof TRPCError) return error.code;
+    throw error;
+  }
+}
+
+beforeAll(async () => {
+  const suffix = uniqueSuffix();
+  for (const role of STAFF_ROLES) {
+    const email = `${role}-${suffix}@staff.test`;
+    const { staff: member } = await staff.create({ email, role, password: PASSWORD }, "vitest");
+    const response = await signIn(email);
+    expect(response.status, `sign-in of ${email}`).toBe(200);
+    users[role] = { id: member.id, email, cookie: cookieHeader(response) };
+  }
+});
+
+// ---------------------------------------------------------------------------------------
+// Every procedure's declared role, read from its meta.
+// ---------------------------------------------------------------------------------------
+
+type Meta = { auth: "staff"; minRole: Role } | { auth: "api_key"; scopes: string[] } | { auth: "public" } | undefined;
+
+const procedures = Object.entries(appRouter._def.procedures as unknown as Record<string, { _def: { meta?: Meta; type: string } }>).map(
+  ([path, procedure]) => ({ path, meta: procedure._def.meta, type: procedure._def.type }),
+);
+
+/**
+ * A call of each staff procedure. The ones listed get valid input, so an allowed call must
+ * succeed outright; any other (e.g. one a later issue adds) is called with no input: the role
+ * check runs before input validation, so UNAUTHORIZED/FORBIDDEN still tell, and anything else
+ * (BAD_REQUEST included) means the caller got past the role check.
+ */
+async function callEach(path: string, api: Awaited<ReturnType<typeof callerAs>>, orgId: string) {
+  const b = api.billing;
+  const calls: Record<string, () => Promise<unknown>> = {
+    "billing.orgs.list": () => b.orgs.list({}),
+    "billing.orgs.stats": () => b.orgs.stats(),
+    "billing.staff.me": () => b.staff.me(),
+    "billing.staff.list": () => b.staff.list(),
+    "billing.staff.create": () => b.staff.create({ email: `new-${uniqueSuffix()}@staff.test`, role: "viewer" }),
+    "billing.staff.setRole": () => b.staff.setRole({ id: users.viewer.id, role: "viewer" }),
+    "billing.apiKeys.list": () => b.apiKeys.list(),
+    "billing.apiKeys.create": () => b.apiKeys.create({ name: "matrix", scopes: ["usage:read"] }),
+    "billing.apiKeys.revoke": async () => {
+      const { key } = await (await callerAs("admin")).billing.apiKeys.create({ name: "to revoke", scopes: ["usage:read"] });
+      return b.apiKeys.revoke({ id: key.id });
+    },
+    "billing.audit.list": () => b.audit.list({}),
+    "billing.overrides.set": () => b.overrides.set({ orgId, metric: "members", kind: "hard", value: 50n, note: "matrix test" }),
+    "billing.overrides.revoke": async () => {
+      const o = await (await callerAs("admin")).billing.overrides.set({ orgId, metric: "teams", kind: "unlimited", note: "to revoke" });
+      return b.overrides.revoke({ id: o.id });
+    },
+    "billing.overrides.list": () => b.overrides.list({ orgId }),
+  };
+  const call = calls[path];
+  if (call) return { known: true, result: await call() };
+  const procedure = path.split(".").reduce<unknown>((node, key) => (node as Record<string, unknown>)[key], api) as (input?: unknown) => Promise<unknown>;
+  try {
+    return { known: false, result: await procedure(undefined) };
+  } catch (error) {
+    if (error instanceof TRPCError && error.code !== "UNAUTHORIZED" && error.code !== "FORBIDDEN") return { known: false, result: error.code };
+    throw error;
+  }
+}
+
+describe("authorization matrix", () => {
+  it("every procedure under billing.* declares a staff role, except the product app's API-key ones", () => {
+    const undeclared = procedures.filter(({ path, meta }) => {
+      if (meta?.auth === "staff" && STAFF_ROLES.includes(meta.minRole)) return false;
+      const productApp = path.startsWith("billing.usage.") || path.startsWith("billing.entitlements.");
+      return !(productApp && meta?.auth === "api_key");
+    });
+    expect(undeclared.map((p) => p.path), "procedures without a declared role (use staffProcedure(role))").toEqual([]);
+    // billing.orgs.* is a staff area, no longer public.
+    expect(procedures.filter((p) => p.path.startsWith("billing.orgs.")).map((p) => p.meta)).toEqual([
+      { auth: "staff", minRole: "viewer" },
+      { auth: "staff", minRole: "viewer" },
+    ]);
+  });
+
+  const staffProcedures = procedures.filter((p) => p.meta?.auth === "staff");
+  it("covers (at least) the staff procedures of this issue", () => {
+    expect(staffProcedures.map((p) => p.path)).toEqual(
+      expect.arrayContaining([
+        "billing.apiKeys.create",
+        "billing.apiKeys.list",
+        "billing.apiKeys.revoke",
+        "billing.audit.list",
+        "billing.orgs.list",
+        "billing.orgs.stats",
+        "billing.overrides.list",
+        "billing.overrides.revoke",
+        "billing.overrides.set",
+        "billing.staff.create",
+        "billing.staff.list",
+        "billing.staff.me",
+        "billing.staff.setRole",
+      ]),
+    );
+  });
+
+  for (const { path, meta } of staffProcedures) {
+    const minRole = (meta as { minRole: Role }).minRole;
+    it(`${path} (${minRole}): anonymous → UNAUTHORIZED, roles below → FORBIDDEN, ${minRole}+ → allowed`, async () => {
+      const org = await newOrg(prisma);
+      const got: Record<string, string> = {};
+      const expected: Record<string, string> = {};
+      for (const who of ["anonymous", ...STAFF_ROLES] as Who[]) {
+        got[who] = await codeOf(async () => callEach(path, await callerAs(who), org.id));
+        expected[who] = who === "anonymous" ? "UNAUTHORIZED" : roleAtLeast(who, minRole) ? "OK" : "FORBIDDEN";
+      }
+      expect(got).toEqual(expected);
+    });
+  }
+
+  it("a forged, signed-out or expired session is UNAUTHORIZED", async () => {
+    const forged = createCaller(await createTRPCContext({ headers: new Headers({ cookie: "billing.session_token=abc.def" }), db: () => prisma }));
+    expect(await codeOf(() => forged.billing.staff.me())).toBe("UNAUTHORIZED");
+
+    const { staff: member } = await staff.create({ email: `expiring-${uniqueSuffix()}@staff.test`, role: "admin", password: PASSWORD }, "vitest");
+    const cookie = cookieHeader(await signIn(member.email));
+    const api = createCaller(await createTRPCContext({ headers: new Headers({ cookie }), db: () => prisma }));
+    expect(await api.billing.staff.me()).toMatchObject({ email: member.email, role: "admin" });
+
+    await prisma.staffSession.updateMany({ where: { userId: member.id }, data: { expiresAt: new Date(Date.now() - 1000) } });
+    const expired = createCaller(await createTRPCContext({ headers: new Headers({ cookie }), db: () => prisma }));
+    expect(await codeOf(() => expired.billing.staff.me())).toBe("UNAUTHORIZED");
+
+    const fresh = cookieHeader(await signIn(member.email));
+    const signOut = await auth.api.signOut({ headers: new Headers({ cookie: fresh }), asResponse: true });
+    expect(signOut.status).toBe(200);
+    const after = createCaller(await createTRPCContext({ headers: new Headers({ cookie: fresh }), db: () => prisma }));
+    expect(await codeOf(() => after.billing.staff.me())).toBe("UNAUTHORIZED");
+  });
+
+  it("a role change takes effect on the next request", async () => {
+    const { staff: member } = await staff.create({ email: `promoted-${uniqueSuffix()}@staff.test`, role: "viewer", password: PASSWORD }, "vitest");
+    const cookie = cookieHeader(await signIn(member.email));
+    const as = async () => createCaller(await createTRPCContext({ headers: new Headers({ cookie }), db: () => prisma }));
+    expect(await codeOf(async () => (await as()).billing.apiKeys.list())).toBe("FORBIDDEN");
+    await (await callerAs("admin")).billing.staff.setRole({ id: member.id, role: "admin" });
+    expect(await codeOf(async () => (await as()).billing.apiKeys.list())).toBe("OK");
+    // …and an admin cannot demote themself.
+    expect(await codeOf(async () => (await as()).billing.staff.setRole({ id: member.id, role: "viewer" }))).toBe("CONFLICT");
+  });
+});
+
+describe("sign-in", () => {
+  it("refuses a wrong password and an unknown email the same way; public sign-up is disabled", async () => {
+    const wrong = await signIn(users.viewer.email, "not the password");
+    const unknown = await signIn(`nobody-${uniqueSuffix()}@staff.test`, "not the password");
+    expect(wrong.status).toBe(401);
+    expect(unknown.status).toBe(401);
+    expect(((await wrong.json()) as { code: string }).code).toBe("INVALID_EMAIL_OR_PASSWORD");
+    expect(wrong.headers.getSetCookie()).toEqual([]);
+
+    const signUp = await auth.api.signUpEmail({
+      body: { email: `self-${uniqueSuffix()}@staff.test`, password: PASSWORD, name: "Self" },
+      asResponse: true,
+    });
+    expect(signUp.status).toBe(400);
+  });
+
+  it("refuses a sign-in POSTed from another site (CSRF: Origin must be the dashboard's own)", async () => {
+    const post = (origin: string) =>
+      auth.handler(
+        new Request("http://billing.internal:3000/api/auth/sign-in/email", {
+          method: "POST",
+          headers: { "content-type": "application/json", "x-forwarded-for": "198.51.100.7", origin, host: "billing.internal:3000" },
+          body: JSON.stringify({ email: users.admin.email, password: PASSWORD }),
+        }),
+      );
+    expect((await post("https://evil.example")).status).toBe(403);
+    expect((await post("http://billing.internal:3000")).status).toBe(200);
+  });
+
+  it("never takes a role from input, and stores only a hash of the password", async () => {
+    const email = `hash-${uniqueSuffix()}@staff.test`;
+    const { staff: member } = await staff.create({ email, role: "finance", password: PASSWORD }, "vitest");
+    const account = await prisma.staffAccount.findFirstOrThrow({ where: { userId: member.id, providerId: "credential" } });
+    expect(account.password).not.toContain(PASSWORD);
+    expect(account.password?.length).toBeGreaterThan(40);
+    // updateUser ignores `role` (an `input: false` field): the role stays finance.
+    const cookie = cookieHeader(await signIn(email));
+    await auth.api.updateUser({ headers: new Headers({ cookie }), body: { role: "admin" } as never }).catch(() => undefined);
+    expect((await prisma.staffUser.findUniqueOrThrow({ where: { id: member.id } })).role).toBe("finance");
+  });
+
+  it("session cookies are httpOnly, SameSite=Lax, and last 8 hours (sliding)", async () => {
+    const response = await signIn(users.finance.email);
+    const token = response.headers.getSetCookie().find((c) => c.startsWith("billing.session_token="));
+    expect(token).toMatch(/HttpOnly/i);
+    expect(token).toMatch(/SameSite=Lax/i);
+    expect(token).toMatch(/Max-Age=28800/);
+    const session = await prisma.staffSession.findFirstOrThrow({ where: { userId: users.finance.id }, orderBy: { createdAt: "desc" } });
+    expect(session.expiresAt.getTime() - Date.now()).toBeGreaterThan(7.9 * 3600_000);
+  });
+
+  it(`rate-limits sign-in over HTTP: attempt ${SIGN_IN_MAX + 1} within a minute gets 429, counted in the database`, async () => {
+    const ip = `203.0.113.${Math.floor(Math.random() * 250) + 1}`;
+    const attempt = () =>
+      auth.handler(
+        new Request("http://localhost:3000/api/auth/sign-in/email", {
+          method: "POST",
+          headers: { "content-type": "application/json", "x-forwarded-for": ip, origin: "http://localhost:3000", host: "localhost:3000" },
+          body: JSON.stringify({ email: users.viewer.email, password: "wrong password!" }),
+        }),
+      );
+    const statuses: number[] = [];
+    for (let i = 0; i <= SIGN_IN_MAX; i++) statuses.push((await attempt()).status);
+    expect(statuses).toEqual([...Array<number>(SIGN_IN_MAX).fill(401), 429]);
+    // The bucket is a row in staff_rate_limits, so every process of the dashboard shares it.
+    const rows = await prisma.staffRateLimit.findMany({ where: { key: { contains: ip } } });
+    expect(rows).toHaveLength(1);
+    expect(rows[0]?.count).toBe(SIGN_IN_MAX);
+    // Even the right password is refused while the limit holds.
+    const right = await auth.handler(
+      new Request("http://localhost:3000/api/auth/sign-in/email", {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-forwarded-for": ip, origin: "http://localhost:3000", host: "localhost:3000" },
+        body: JSON.stringify({ email: users.viewer.email, password: PASSWORD }),
+      }),
+    );
+    expect(right.status).toBe(429);
+  });
+});
+
+describe("audit log", () => {
+  it("records every staff write with actor, before and after, in the write's transaction", async () => {
+    const admin = await callerAs("admin");
+    const actor = `staff:${users.admin.email}`;
+    const org = await newOrg(prisma);
+
+    const { key, secret } = await admin.billing.apiKeys.create({ name: "audited", scopes: ["usage:read", "usage:write"] });
+    expect(secret).toMatch(/^bk_/);
+    await admin.billing.apiKeys.revoke({ id: key.id });
+    const override = await admin.billing.overrides.set({ orgId: org.id, metric: "storage_bytes", kind: "hard", value: 5_000_000_000n, note: "big customer" });
+    await admin.billing.overrides.revoke({ id: override.id });
+    const created = await admin.billing.staff.create({ email: `audited-${uniqueSuffix()}@staff.test`, role: "viewer" });
+    expect(created.password).toMatch(/^\S{16}$/);
+    await admin.billing.staff.setRole({ id: created.staff.id, role: "finance" });
+
+    const { entries } = await admin.billing.audit.list({ actor, limit: 200 });
+    const of = (action: string, id: string) => entries.find((e) => e.action === action && e.targetId === id);
+    expect(of("api_key.create", key.id)).toMatchObject({ actor, targetType: "api_key", before: null, after: { name: "audited", revokedAt: null } });
+    expect(JSON.stringify(of("api_key.create", key.id))).not.toContain(secret);
+    const revoked = of("api_key.revoke", key.id);
+    expect(revoked).toMatchObject({ before: { revokedAt: null } });
+    expect((revoked?.after as { revokedAt: string }).revokedAt).toEqual(expect.any(String));
+    expect(of("limit_override.set", override.id)).toMatchObject({ after: { value: "5000000000", kind: "hard", createdBy: actor } });
+    expect(of("limit_override.revoke", override.id)).toMatchObject({ before: { revokedAt: null } });
+    expect(of("staff_user.create", created.staff.id)).toMatchObject({ after: { role: "viewer" } });
+    expect(of("staff_user.set_role", created.staff.id)).toMatchObject({ before: { role: "viewer" }, after: { role: "finance" } });
+  });
+
+  it("a failed write leaves no audit row", async () => {
+    const admin = await callerAs("admin");
+    const before = await prisma.auditLog.count();
+    expect(await codeOf(() => admin.billing.overrides.set({ orgId: "0d9c8b7a-6f5e-4d3c-8b2a-1f0e9d8c7b6a", metric: "members", kind: "hard", value: 1n, note: "no such org" }))).toBe("NOT_FOUND");
+    expect(await codeOf(() => admin.billing.staff.create({ email: users.viewer.email, role: "viewer" }))).toBe("CONFLICT");
+    expect(await prisma.auditLog.count()).toBe(before);
+  });
+
+  it("pages newest first with a keyset cursor", async () => {
+    const actor = `staff:pager-${uniqueSuffix()}`;
+    await prisma.$transaction(async (tx) => {
+      const { recordAudit } = await import("@/server/billing/audit-log");
+      for (let i = 0; i < 5; i++) await recordAudit(tx, { actor, action: "test.write", target: { type: "test", id: String(i) }, after: { i } });
+    });
+    const first = await listAudit(prisma, { actor, limit: 2 });
+    const second = await listAudit(prisma, { actor, limit: 2, cursor: first.nextCursor ?? undefined });
+    const third = await listAudit(prisma, { actor, limit: 2, cursor: second.nextCursor ?? undefined });
+    const ids = [...first.entries, ...second.entries, ...third.entries].map((e) => e.id);
+    expect(new Set(ids).size).toBe(5);
+    expect(third.nextCursor).toBeNull();
+    await expect(listAudit(prisma, { cursor: "garbage" })).rejects.toMatchObject({ reason: "invalid_cursor" });
+  });
+});
