@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { Webhook } from "standardwebhooks";
 import { fakeId } from "./payloads";
+import { Random } from "@/server/seed/prng";
 
 /**
  * Sends Dodo-style webhooks, signed with `standardwebhooks` like Dodo signs them, to a URL
@@ -96,17 +97,11 @@ export class WebhookSender {
   }
 }
 
-/** A deterministic Fisher–Yates shuffle (mulberry32). */
+/** A deterministic Fisher–Yates shuffle (the seed's PRNG). */
 export function shuffle<T>(items: T[], seed: number): T[] {
   const out = [...items];
-  let state = seed >>> 0;
-  const random = () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const prng = new Random(seed, 0);
+  const random = () => prng.next();
   for (let i = out.length - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));
     [out[i], out[j]] = [out[j] as T, out[i] as T];

@@ -8,18 +8,13 @@ import { randomUUID } from "node:crypto";
 import { createBillingServices } from "@/server/billing";
 import { BillingError } from "@/server/billing/errors";
 import { createDatabase } from "@/server/db/client";
+import { Random } from "@/server/seed/prng";
 import type { Tx } from "@/server/db/tx";
 
 const url = process.env.WORKER_DATABASE_URL as string;
 const orgIds = JSON.parse(process.env.WORKER_ORG_IDS as string) as string[];
-let state = Number(process.env.WORKER_SEED) >>> 0;
-const random = () => {
-  state = (state + 0x6d2b79f5) >>> 0;
-  let t = state;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-};
+const prng = new Random(Number(process.env.WORKER_SEED), process.pid);
+const random = () => prng.next();
 
 const handle = createDatabase(url, { max: 4, applicationName: "backfill-traffic" });
 const { usage, entitlements } = createBillingServices(handle.prisma);

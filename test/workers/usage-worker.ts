@@ -7,18 +7,13 @@ import { createBillingServices } from "@/server/billing";
 import { BillingError } from "@/server/billing/errors";
 import type { Metric } from "@/server/billing/catalogue";
 import { createDatabase } from "@/server/db/client";
+import { Random } from "@/server/seed/prng";
 
 const url = process.env.WORKER_DATABASE_URL as string;
 const orgIds = JSON.parse(process.env.WORKER_ORG_IDS as string) as string[];
 const ops = Number(process.env.WORKER_OPS);
-let state = Number(process.env.WORKER_SEED) >>> 0;
-const random = () => {
-  state = (state + 0x6d2b79f5) >>> 0;
-  let t = state;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-};
+const prng = new Random(Number(process.env.WORKER_SEED), process.pid);
+const random = () => prng.next();
 
 const handle = createDatabase(url, { max: 4, applicationName: "usage-worker" });
 const { usage } = createBillingServices(handle.prisma);

@@ -46,7 +46,7 @@
  */
 import type pg from "pg";
 import { PG, pgError } from "@/server/db/pg-errors";
-import { classify, diffRows } from "./diff";
+import { classify, diffColumns, diffRows } from "./diff";
 import { measureOrgs } from "./measure";
 import { BACKFILL_METRICS, type DiffRow } from "./types";
 
@@ -209,18 +209,7 @@ async function applyOnce(client: pg.PoolClient, runId: string, orgIds: readonly 
       cacheFix.map((f) => f.orgId),
       cacheFix.map((f) => f.metric),
       cacheFix.map((f) => f.target.toString()),
-      rows.map((r) => r.orgId),
-      rows.map((r) => r.metric),
-      rows.map((r) => r.kind),
-      rows.map((r) => r.legacyWrong),
-      rows.map((r) => r.cacheWrong),
-      rows.map((r) => r.ledgerWrong),
-      rows.map((r) => r.legacyValue?.toString() ?? null),
-      rows.map((r) => r.oldCount.toString()),
-      rows.map((r) => r.cacheBefore?.toString() ?? null),
-      rows.map((r) => r.ledgerBefore.toString()),
-      rows.map((r) => r.deltaApplied.toString()),
-      rows.map((r) => r.cacheRepaired),
+      ...diffColumns(rows),
     ],
   );
   const counts = written[0];

@@ -74,3 +74,21 @@ export function diffRows(
   }
   return rows;
 }
+
+/** The report rows as the 12 column arrays the `unnest(…)` inserts of `backfill_diffs` take. */
+export function diffColumns(rows: readonly DiffRow[]): unknown[] {
+  return [
+    rows.map((r) => r.orgId),
+    rows.map((r) => r.metric),
+    rows.map((r) => r.kind),
+    rows.map((r) => r.legacyWrong),
+    rows.map((r) => r.cacheWrong),
+    rows.map((r) => r.ledgerWrong),
+    rows.map((r) => r.legacyValue?.toString() ?? null),
+    rows.map((r) => r.oldCount.toString()),
+    rows.map((r) => r.cacheBefore?.toString() ?? null),
+    rows.map((r) => r.ledgerBefore.toString()),
+    rows.map((r) => r.deltaApplied.toString()),
+    rows.map((r) => r.cacheRepaired),
+  ];
+}

@@ -2,6 +2,7 @@ import type pg from "pg";
 import { BackfillError } from "./apply";
 import type { Queryable } from "./measure";
 import type { BackfillMode, DiffRow, RunStatus, RunTotals } from "./types";
+import { diffColumns } from "./diff";
 
 /** The `backfill_runs` and `backfill_diffs` bookkeeping. */
 
@@ -211,20 +212,6 @@ export async function insertDiffs(db: Queryable, runId: string, rows: readonly D
        AS d(org_id, metric, kind, legacy_wrong, cache_wrong, ledger_wrong, legacy_value, old_count, cache_before,
             ledger_before, delta_applied, cache_repaired)
      ON CONFLICT (run_id, org_id, metric) DO NOTHING`,
-    [
-      runId,
-      rows.map((r) => r.orgId),
-      rows.map((r) => r.metric),
-      rows.map((r) => r.kind),
-      rows.map((r) => r.legacyWrong),
-      rows.map((r) => r.cacheWrong),
-      rows.map((r) => r.ledgerWrong),
-      rows.map((r) => r.legacyValue?.toString() ?? null),
-      rows.map((r) => r.oldCount.toString()),
-      rows.map((r) => r.cacheBefore?.toString() ?? null),
-      rows.map((r) => r.ledgerBefore.toString()),
-      rows.map((r) => r.deltaApplied.toString()),
-      rows.map((r) => r.cacheRepaired),
-    ],
+    [runId, ...diffColumns(rows)],
   );
 }
