@@ -3,7 +3,7 @@ import { existsSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import exitHook from "async-exit-hook";
-import pg from "pg";
+import { createDatabase } from "@/server/db/client";
 import { acquireProjectDatabase, EmbeddedDatabaseError, type ProjectDatabase } from "@/server/db/embedded";
 import { MigrationError, migrate } from "@/server/db/migrator";
 import { exitOnInvalidEnv } from "@/server/env";
@@ -92,14 +92,14 @@ async function main(): Promise<void> {
   const migrated = await migrate(database.url);
   console.log(`migrations: ${migrated.applied.length} applied, ${migrated.alreadyApplied.length} already applied`);
 
-  const pool = new pg.Pool({ connectionString: database.url, max: 4 });
+  const seeding = createDatabase(database.url, { max: 4, applicationName: "npm-start-seed" });
   try {
-    if (DEMO_ORGS > 0 && (await databaseIsEmpty(pool))) {
+    if (DEMO_ORGS > 0 && (await databaseIsEmpty(seeding.pool))) {
       console.log(`seeding ${DEMO_ORGS} demo organizations…`);
-      await seedDatabase(pool, { orgs: DEMO_ORGS, seed: 1, legacyOnly: false });
+      await seedDatabase(seeding.pool, { orgs: DEMO_ORGS, seed: 1, legacyOnly: false });
     }
   } finally {
-    await pool.end();
+    await seeding.close();
   }
 
   if (env.DATABASE_URL && !process.env.BETTER_AUTH_SECRET) {
