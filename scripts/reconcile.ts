@@ -1,0 +1,32 @@
+import { parseArgs } from "node:util";
+import { createBillingServices } from "@/server/billing";
+import { BillingError } from "@/server/billing/errors";
+import { BillingService, createDodoClient } from "@/server/billing/dodo";
+import { orgIdSchema } from "@/server/billing/schemas";
+import { createDatabase } from "@/server/db/client";
+import { runScript } from "./lib/run-script";
+
+/**
+ * `npm run reconcile [-- --org ORG_ID]`: fetch every known subscription (or one org's) from
+ * the Dodo API and sync it, so a lost webhook cannot leave an org on the wrong plan. Exit 1
+ * when any subscription could not be fetched or synced.
+ */
+const { values } = parseArgs({ options: { org: { type: "string" } } });
+
+await runScript("npm run reconcile", async (databaseUrl) => {
+  if (values.org !== undefined && !orgIdSchema.safeParse(values.org).success) {
+    throw new BillingError("BAD_REQUEST", "usage", `--org must be an organization id (UUID), got "${values.org}"`);
+  }
+  const api = createDodoClient();
+  if (!api) throw new BillingError("PRECONDITION_FAILED", "no_api_key", "DODO_PAYMENTS_API_KEY is not set: nothing to reconcile against");
+  const database = createDatabase(databaseUrl, { max: 2, applicationName: "reconcile" });
+  try {
+    const service = new BillingService(database.prisma, createBillingServices(database.prisma).usage);
+    const report = await service.reconcileSubscriptions(api, { orgId: values.org });
+    console.log(`reconcile: ${report.checked} checked, ${report.synced} synced, ${report.stale} already newer, ${report.problems.length} problems`);
+    for (const p of report.problems) console.log(`  ${p.subscriptionId}: ${p.error}`);
+    return report.problems.length ? 1 : 0;
+  } finally {
+    await database.close();
+  }
+});
