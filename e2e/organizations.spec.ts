@@ -35,7 +35,9 @@ test("overview shows the navigation and real numbers", async ({ page }) => {
   await expect(page.getByRole("region", { name: "Active subscriptions" })).toContainText(String(active));
   // The seed writes ledger and cache together, so every count matches its ledger.
   await expect(page.getByRole("region", { name: "Usage integrity" })).toContainText("OK");
-  await expect(page.getByText(/comes with issue #4 \(staff dashboard\)/)).toBeVisible();
+  await expect(page.getByRole("region", { name: "At ≥ 80 % of a limit" }).getByRole("link")).toHaveAttribute("href", "/organizations?near=80");
+  await expect(page.getByRole("region", { name: "At or over a limit" }).getByRole("link")).toHaveAttribute("href", "/organizations?near=100");
+  await expect(page.getByRole("heading", { level: 2, name: "Recent denials" })).toBeVisible();
 });
 
 test("organizations: pages, search, plan filter and empty state", async ({ page }) => {

@@ -2,7 +2,6 @@ import Link from "next/link";
 import type { ReactNode } from "react";
 import { api } from "@/trpc/server";
 import { formatCount } from "./_lib/format";
-import { ROADMAP } from "./_lib/roadmap";
 
 // Reads the database on every request; `next build` must not prerender it.
 export const dynamic = "force-dynamic";
@@ -20,7 +19,7 @@ function Stat({ id, label, value, note, tone }: { id: string; label: string; val
 }
 
 export default async function OverviewPage() {
-  const stats = await api.billing.orgs.stats();
+  const [stats, denials] = await Promise.all([api.billing.orgs.stats(), api.billing.orgs.denials({ limit: 10 })]);
   const { pairsChecked, mismatches } = stats.integrity;
   const integrityNote =
     pairsChecked === 0
@@ -51,10 +50,61 @@ export default async function OverviewPage() {
           tone={mismatches === 0 ? "good" : "bad"}
         />
       </div>
-      <p className="muted">
-        The rest of the overview (usage trends, revenue, recent ledger activity, denials) comes with{" "}
-        {ROADMAP.staffDashboard}.
-      </p>
+      <div className="stats">
+        <Stat
+          id="stat-near-80"
+          label="At ≥ 80 % of a limit"
+          value={<Link href="/organizations?near=80">{formatCount(stats.nearLimit.atLeast80)}</Link>}
+          note="Organizations using at least 80 % of any hard or soft limit."
+        />
+        <Stat
+          id="stat-near-100"
+          label="At or over a limit"
+          value={<Link href="/organizations?near=100">{formatCount(stats.nearLimit.atLeast100)}</Link>}
+          note="Organizations at 100 % or more of any hard or soft limit."
+          tone={stats.nearLimit.atLeast100 === 0 ? undefined : "bad"}
+        />
+      </div>
+
+      <section aria-labelledby="denials-title">
+        <h2 id="denials-title">Recent denials</h2>
+        {denials.length === 0 ? (
+          <p className="muted">No denials recorded yet.</p>
+        ) : (
+          <div className="table-wrap">
+            <table className="table" aria-label="Recent denials">
+              <thead>
+                <tr>
+                  <th scope="col">Time (UTC)</th>
+                  <th scope="col">Organization</th>
+                  <th scope="col">Action</th>
+                  <th scope="col">Reason</th>
+                  <th scope="col">Message</th>
+                </tr>
+              </thead>
+              <tbody>
+                {denials.map((d) => (
+                  <tr key={d.id}>
+                    <td>{d.createdAt.toISOString().replace("T", " ").slice(0, 16)}</td>
+                    <td>
+                      {d.orgName === null ? (
+                        <span className="muted">Unknown ({d.orgId})</span>
+                      ) : (
+                        <Link href={`/organizations/${d.orgId}`}>{d.orgName}</Link>
+                      )}
+                    </td>
+                    <td>{d.action}</td>
+                    <td>
+                      <code>{d.reasonCode}</code>
+                    </td>
+                    <td>{d.message}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </section>
     </>
   );
 }

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { TRPCError } from "@trpc/server";
 import { beforeAll, describe, expect, it } from "vitest";
 
@@ -98,6 +99,9 @@ async function callEach(path: string, api: Awaited<ReturnType<typeof callerAs>>,
       return b.overrides.revoke({ id: o.id });
     },
     "billing.overrides.list": () => b.overrides.list({ orgId }),
+    "billing.orgs.get": () => b.orgs.get({ orgId }),
+    "billing.orgs.denials": () => b.orgs.denials({ orgId }),
+    "billing.orgs.adjust": () => b.orgs.adjust({ orgId, metric: "members", amount: 1n, note: "matrix test", idempotencyKey: randomUUID() }),
   };
   const call = calls[path];
   if (call) return { known: true, result: await call() };
@@ -119,10 +123,13 @@ describe("authorization matrix", () => {
     });
     expect(undeclared.map((p) => p.path), "procedures without a declared role (use staffProcedure(role))").toEqual([]);
     // billing.orgs.* is a staff area, no longer public.
-    expect(procedures.filter((p) => p.path.startsWith("billing.orgs.")).map((p) => p.meta)).toEqual([
-      { auth: "staff", minRole: "viewer" },
-      { auth: "staff", minRole: "viewer" },
-    ]);
+    expect(Object.fromEntries(procedures.filter((p) => p.path.startsWith("billing.orgs.")).map((p) => [p.path, p.meta]))).toEqual({
+      "billing.orgs.list": { auth: "staff", minRole: "viewer" },
+      "billing.orgs.stats": { auth: "staff", minRole: "viewer" },
+      "billing.orgs.get": { auth: "staff", minRole: "viewer" },
+      "billing.orgs.denials": { auth: "staff", minRole: "viewer" },
+      "billing.orgs.adjust": { auth: "staff", minRole: "admin" },
+    });
   });
 
   const staffProcedures = procedures.filter((p) => p.meta?.auth === "staff");
@@ -133,6 +140,9 @@ describe("authorization matrix", () => {
         "billing.apiKeys.list",
         "billing.apiKeys.revoke",
         "billing.audit.list",
+        "billing.orgs.adjust",
+        "billing.orgs.denials",
+        "billing.orgs.get",
         "billing.orgs.list",
         "billing.orgs.stats",
         "billing.overrides.list",

@@ -25,13 +25,23 @@ function readFilters(params: Record<string, string | string[] | undefined>) {
   const plan = PLANS.some((p) => p.id === planParam) ? planParam : undefined;
   const pageParam = Number(first(params.page));
   const page = Number.isSafeInteger(pageParam) && pageParam >= 1 ? pageParam : 1;
-  return { search, plan, page };
+  const nearParam = first(params.near);
+  const near: 80 | 100 | undefined = nearParam === "80" ? 80 : nearParam === "100" ? 100 : undefined;
+  const sortParam = first(params.sort);
+  const sort: "members" | "storage" | undefined = sortParam === "members" || sortParam === "storage" ? sortParam : undefined;
+  return { search, plan, page, near, sort };
 }
 
-function pageHref(filters: { search: string; plan?: string }, page: number): string {
+type Filters = Omit<ReturnType<typeof readFilters>, "page">;
+
+const NEAR_LABELS = { 80: "at ≥ 80 % of a limit", 100: "at or over a limit" } as const;
+
+function pageHref(filters: Filters, page: number): string {
   const query = new URLSearchParams();
   if (filters.search) query.set("search", filters.search);
   if (filters.plan) query.set("plan", filters.plan);
+  if (filters.near) query.set("near", String(filters.near));
+  if (filters.sort) query.set("sort", filters.sort);
   if (page > 1) query.set("page", String(page));
   const qs = query.toString();
   return qs ? `/organizations?${qs}` : "/organizations";
@@ -49,9 +59,11 @@ export default async function OrganizationsPage({ searchParams }: { searchParams
     plan: filters.plan,
     page: filters.page,
     pageSize: PAGE_SIZE,
+    near: filters.near,
+    sort: filters.sort ?? "name",
   });
   const totalPages = Math.max(1, Math.ceil(result.total / result.pageSize));
-  const filtered = Boolean(filters.search || filters.plan);
+  const filtered = Boolean(filters.search || filters.plan || filters.near);
   const planName = PLANS.find((p) => p.id === filters.plan)?.name;
 
   return (
@@ -82,6 +94,22 @@ export default async function OrganizationsPage({ searchParams }: { searchParams
             ))}
           </select>
         </div>
+        <div className="field">
+          <label htmlFor="org-near">Usage</label>
+          <select id="org-near" name="near" defaultValue={filters.near ? String(filters.near) : ""}>
+            <option value="">Any usage</option>
+            <option value="80">Near limit (≥ 80 %)</option>
+            <option value="100">At or over limit (≥ 100 %)</option>
+          </select>
+        </div>
+        <div className="field">
+          <label htmlFor="org-sort">Sort by</label>
+          <select id="org-sort" name="sort" defaultValue={filters.sort ?? "name"}>
+            <option value="name">Name</option>
+            <option value="members">Members (most first)</option>
+            <option value="storage">Storage (most first)</option>
+          </select>
+        </div>
         <button type="submit" className="button">
           Apply
         </button>
@@ -105,7 +133,8 @@ export default async function OrganizationsPage({ searchParams }: { searchParams
             <p>
               Nothing matches
               {filters.search ? <> “{filters.search}”</> : null}
-              {planName ? <> on the {planName} plan</> : null}.{" "}
+              {planName ? <> on the {planName} plan</> : null}
+              {filters.near ? <> {NEAR_LABELS[filters.near]}</> : null}.{" "}
               <Link href="/organizations">Clear filters</Link>
             </p>
           ) : (
@@ -138,7 +167,9 @@ export default async function OrganizationsPage({ searchParams }: { searchParams
             <tbody>
               {result.items.map((org) => (
                 <tr key={org.id}>
-                  <th scope="row">{org.name}</th>
+                  <th scope="row">
+                    <Link href={`/organizations/${org.id}`}>{org.name}</Link>
+                  </th>
                   <td>
                     <code>{org.slug}</code>
                   </td>

@@ -2,6 +2,7 @@ import { Prisma } from "@/generated/prisma/client";
 import type { Db } from "@/server/db/tx";
 import { FREE_PLAN, PLANS, planById, planForProduct, type Metric, type Plan } from "./catalogue";
 import { BillingError } from "./errors";
+import { type NearLimitThreshold, usagePercentSql } from "./near-limit";
 
 /**
  * Reads for the staff view of organizations. Knows nothing of tRPC or Next: callers pass
@@ -16,6 +17,28 @@ export interface ListOrganizationsInput {
   /** 1-based page number. */
   page: number;
   pageSize: number;
+  /** Only orgs at ≥ this percent of any hard or soft limit (see near-limit.ts). */
+  near?: NearLimitThreshold;
+  /** Order: name (A→Z, default), members or storage (most first); ties by name, id. */
+  sort?: OrganizationSort;
+  /** The clock of the near-limit filter (overrides expire); default now. */
+  now?: Date;
+}
+
+export const ORGANIZATION_SORTS = ["name", "members", "storage"] as const;
+export type OrganizationSort = (typeof ORGANIZATION_SORTS)[number];
+
+function orderBy(sort: OrganizationSort | undefined): Prisma.Sql {
+  if (sort === "members" || sort === "storage") {
+    const metric = sort === "members" ? "members" : "storage_bytes";
+    return Prisma.sql`(SELECT c.count FROM usage_cache c WHERE c.org_id = o.id AND c.metric = ${metric}) DESC NULLS LAST, o.name, o.id`;
+  }
+  return Prisma.sql`o.name, o.id`;
+}
+
+function nearCondition(near: NearLimitThreshold | undefined, now: Date): Prisma.Sql {
+  if (near === undefined) return Prisma.sql`TRUE`;
+  return Prisma.sql`o.id IN (SELECT p.org_id FROM (${usagePercentSql(now)}) p WHERE p.pct >= ${near})`;
 }
 
 export interface OrganizationListItem {
@@ -117,14 +140,15 @@ export async function listOrganizations(db: Db, input: ListOrganizationsInput): 
       ORDER BY created_at DESC, updated_at DESC, id DESC
       LIMIT 1
     ) s ON TRUE
-    WHERE ${searchCondition(input.search)} AND ${planCondition(input.planId)}`;
+    WHERE ${searchCondition(input.search)} AND ${planCondition(input.planId)}
+      AND ${nearCondition(input.near, input.now ?? new Date())}`;
 
   const rows = await db.$queryRaw<OrgRow[]>`
     SELECT o.id::text AS "id", o.name, o.slug, o.created_at AS "createdAt",
            s.product_id AS "productId", s.status AS "status",
            count(*) OVER () AS "total"
     ${from}
-    ORDER BY o.name, o.id
+    ORDER BY ${orderBy(input.sort)}
     LIMIT ${pageSize} OFFSET ${(page - 1) * pageSize}`;
 
   let total: number;

@@ -1,4 +1,5 @@
 import type { Db } from "@/server/db/tx";
+import { type NearLimitCounts, nearLimitCounts } from "./near-limit";
 
 /**
  * Headline numbers for the staff overview. Knows nothing of tRPC or Next.
@@ -17,6 +18,8 @@ export interface BillingOverview {
   activeSubscriptions: number;
   integrity: IntegrityCheck;
   checkedAt: Date;
+  /** Orgs at ≥ 80 % and ≥ 100 % of any hard or soft limit. */
+  nearLimit: NearLimitCounts;
 }
 
 /**
@@ -42,5 +45,6 @@ export async function getBillingOverview(db: Db): Promise<BillingOverview> {
   const organizations = await db.organization.count();
   const activeSubscriptions = await db.subscription.count({ where: { status: "active" } });
   const integrity = await checkUsageIntegrity(db);
-  return { organizations, activeSubscriptions, integrity, checkedAt: new Date() };
+  const nearLimit = await nearLimitCounts(db);
+  return { organizations, activeSubscriptions, integrity, checkedAt: new Date(), nearLimit };
 }

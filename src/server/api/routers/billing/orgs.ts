@@ -1,7 +1,10 @@
 import { createTRPCRouter, staffProcedure } from "@/server/api/trpc";
+import { adjustUsage, adjustUsageInput } from "@/server/billing/adjustments";
+import { listDenials } from "@/server/billing/denials";
+import { getOrganizationDetail } from "@/server/billing/org-insights";
 import { listOrganizations } from "@/server/billing/organizations";
 import { getBillingOverview } from "@/server/billing/overview";
-import { listOrgsInput, listOrgsOutput, orgsStatsOutput } from "./orgs.types";
+import { getOrgInput, listDenialsInput, listOrgsInput, listOrgsOutput, orgsStatsOutput } from "./orgs.types";
 
 /**
  * `billing.orgs.*`: the staff view of organizations. Thin adapters: validate, call the
@@ -18,6 +21,8 @@ export const orgsRouter = createTRPCRouter({
         planId: input.plan,
         page: input.cursor ?? input.page,
         pageSize: input.pageSize,
+        near: input.near,
+        sort: input.sort,
       }),
     ),
 
@@ -26,4 +31,26 @@ export const orgsRouter = createTRPCRouter({
    * cache-vs-ledger integrity check. (May move to a dashboard router with the staff issue.)
    */
   stats: staffProcedure("viewer").output(orgsStatsOutput).query(({ ctx }) => getBillingOverview(ctx.db())),
+
+  /**
+   * One organization for its page: header, usage against limits (`usageSummary`), active
+   * overrides, recent denials and 90 days of daily usage. NOT_FOUND for an unknown id.
+   */
+  get: staffProcedure("viewer")
+    .input(getOrgInput)
+    .query(({ ctx, input }) => getOrganizationDetail(ctx.db(), ctx.billing().entitlements, input.orgId)),
+
+  /** Recorded policy denials, newest first: one org's, or across orgs (the overview). */
+  denials: staffProcedure("viewer")
+    .input(listDenialsInput)
+    .query(({ ctx, input }) => listDenials(ctx.db(), input)),
+
+  /**
+   * A manual adjustment (admin): a signed `manual_adjustment` ledger row with the actor, and
+   * its audit row, in one transaction. The client's idempotency key makes a double submit
+   * apply once; a gauge below zero is a CONFLICT (`gauge_below_zero`) and changes nothing.
+   */
+  adjust: staffProcedure("admin")
+    .input(adjustUsageInput)
+    .mutation(({ ctx, input }) => ctx.db().$transaction((tx) => adjustUsage(tx, ctx.billing().usage, input, ctx.actor))),
 });

@@ -20,6 +20,10 @@ export const listOrgsInput = z.object({
   /** Same as `page`, and wins over it: lets `useInfiniteQuery` page with `cursor`. */
   cursor: z.number().int().min(1).nullish(),
   pageSize: z.number().int().min(1).max(PAGE_SIZE_MAX).default(PAGE_SIZE_DEFAULT),
+  /** Only orgs at ≥ 80 % / ≥ 100 % of any hard or soft limit. */
+  near: z.union([z.literal(80), z.literal(100)]).optional(),
+  /** name (default), members or storage (most first). */
+  sort: z.enum(["name", "members", "storage"]).default("name"),
 });
 export type ListOrgsInput = z.input<typeof listOrgsInput>;
 
@@ -57,5 +61,16 @@ export const orgsStatsOutput = z.object({
     mismatches: z.number().int().nonnegative(),
   }),
   checkedAt: z.date(),
+  nearLimit: z.object({
+    atLeast80: z.number().int().nonnegative(),
+    atLeast100: z.number().int().nonnegative(),
+  }),
 });
 export type OrgsStatsOutput = z.infer<typeof orgsStatsOutput>;
+
+export const getOrgInput = z.object({ orgId: z.uuid({ error: "must be an organization id (UUID)" }) });
+
+export const listDenialsInput = z.object({
+  orgId: z.uuid({ error: "must be an organization id (UUID)" }).optional(),
+  limit: z.number().int().min(1).max(200).default(20),
+});

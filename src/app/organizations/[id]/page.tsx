@@ -1,0 +1,303 @@
+import { TRPCError } from "@trpc/server";
+import type { Metadata } from "next";
+import { headers } from "next/headers";
+import Link from "next/link";
+import { notFound } from "next/navigation";
+import { getStaffSession, roleAtLeast } from "@/server/auth";
+import { api } from "@/trpc/server";
+import { formatBytes, formatCount, formatDate, formatStatus } from "../../_lib/format";
+import { cursorParam, readCursor } from "../../ledger/filters";
+import { AdjustUsageForm, RevokeOverrideButton, SetOverrideForm } from "./admin-actions";
+import { type ChartSeries, UsageChart } from "./usage-chart";
+
+export const dynamic = "force-dynamic";
+export const metadata: Metadata = { title: "Organization" };
+
+const LEDGER_PAGE = 50;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+const LABELS: Record<string, string> = { members: "Members", teams: "Teams", storage_bytes: "Storage", api_calls: "API calls" };
+
+type Params = Promise<{ id: string }>;
+type SearchParams = Promise<Record<string, string | string[] | undefined>>;
+
+const signed = (n: bigint) => (n > 0n ? `+${formatCount(n)}` : formatCount(n));
+const amountOf = (metric: string, n: bigint) => (metric === "storage_bytes" ? formatBytes(n) : formatCount(n));
+/** `+2`, `-1`, `+1.5 KiB`: a signed delta in the metric's units. */
+const signedAmount = (metric: string, n: bigint) =>
+  metric === "storage_bytes" ? `${n < 0n ? "-" : "+"}${formatBytes(n < 0n ? -n : n)}` : signed(n);
+const utc = (d: Date) => `${d.toISOString().replace("T", " ").slice(0, 16)} UTC`;
+
+async function load(orgId: string) {
+  try {
+    return await api.billing.orgs.get({ orgId });
+  } catch (error) {
+    if (error instanceof TRPCError && error.code === "NOT_FOUND") return null;
+    throw error;
+  }
+}
+
+export default async function OrganizationPage({ params, searchParams }: { params: Params; searchParams: SearchParams }) {
+  const { id } = await params;
+  if (!UUID.test(id)) notFound();
+  const query = await searchParams;
+  const cursor = readCursor(query.after);
+  const [detail, ledger, session] = await Promise.all([
+    load(id.toLowerCase()),
+    api.billing.ledger.list({ filter: { orgId: id.toLowerCase() }, cursor, limit: LEDGER_PAGE }),
+    getStaffSession(new Headers(await headers())),
+  ]);
+  if (!detail) notFound();
+  const isAdmin = roleAtLeast(session?.user.role, "admin");
+  const { org, subscription, usage, overrides, denials } = detail;
+  // The newest active override per metric is the one that applies.
+  const applied = new Map<string, (typeof overrides)[number]>();
+  for (const o of overrides) if (!applied.has(o.metric)) applied.set(o.metric, o);
+
+  const charts: ChartSeries[] = detail.series.map((s) => {
+    const m = usage.metrics.find((x) => x.metric === s.metric);
+    return {
+      metric: s.metric,
+      label: LABELS[s.metric] ?? s.metric,
+      unit: s.metric === "storage_bytes" ? "bytes" : "count",
+      limit: m?.limit === null || m?.limit === undefined ? null : Number(m.limit),
+      points: s.points.map((p) => ({ day: p.day, count: Number(p.count) })),
+    };
+  });
+
+  return (
+    <>
+      <p className="muted">
+        <Link href="/organizations">← Organizations</Link>
+      </p>
+      <h1>{org.name}</h1>
+      <dl className="facts" aria-label="Organization">
+        <div>
+          <dt>Slug</dt>
+          <dd>
+            <code>{org.slug}</code>
+          </dd>
+        </div>
+        <div>
+          <dt>Id</dt>
+          <dd>
+            <code data-testid="org-id">{org.id}</code>
+          </dd>
+        </div>
+        <div>
+          <dt>Plan</dt>
+          <dd>
+            <span className={`plan plan-${detail.plan.id}`}>{detail.plan.name}</span>
+          </dd>
+        </div>
+        <div>
+          <dt>Subscription</dt>
+          <dd>
+            {subscription ? (
+              <span className={`status status-${subscription.status}`}>{formatStatus(subscription.status)}</span>
+            ) : (
+              <span className="muted">No subscription</span>
+            )}
+          </dd>
+        </div>
+        <div>
+          <dt>Period end</dt>
+          <dd>
+            {subscription?.currentPeriodEnd ? formatDate(subscription.currentPeriodEnd) : <span className="muted">—</span>}
+            {subscription?.cancelAtPeriodEnd ? <span className="muted"> (cancels then)</span> : null}
+          </dd>
+        </div>
+      </dl>
+
+      <section aria-labelledby="usage-title">
+        <h2 id="usage-title">Usage and limits</h2>
+        <div className="usage-grid">
+          {usage.metrics.map((m) => {
+            const label = LABELS[m.metric] ?? m.metric;
+            const override = m.limitOverridden ? applied.get(m.metric) : undefined;
+            const over = m.limit !== null && m.count > m.limit;
+            const atLimit = m.limit !== null && m.count >= m.limit;
+            const percent = m.limit === null ? 0 : m.limit === 0n ? (m.count > 0n ? 100 : 0) : Math.min(100, Number((m.count * 1000n) / m.limit) / 10);
+            return (
+              <section key={m.metric} className="usage-card" aria-label={label} data-metric={m.metric}>
+                <h3>
+                  {label}{" "}
+                  {m.limitKind === "unlimited" ? null : <span className={`limit-kind limit-${m.limitKind}`}>{m.limitKind} limit</span>}
+                  {override ? (
+                    <span className="badge badge-override" title={override.note}>
+                      override
+                    </span>
+                  ) : null}
+                </h3>
+                <p className="usage-numbers">
+                  <span data-testid="usage-used">{amountOf(m.metric, m.count)}</span>
+                  {" / "}
+                  <span data-testid="usage-limit">{m.limit === null ? "unlimited" : amountOf(m.metric, m.limit)}</span>
+                  {m.remaining !== null ? <span className="muted"> · {amountOf(m.metric, m.remaining)} remaining</span> : null}
+                </p>
+                {m.limit === null ? (
+                  <div className="bar bar-unlimited" aria-hidden="true" />
+                ) : (
+                  <div
+                    className={`bar bar-${m.limitKind}${over ? " bar-over" : atLimit ? " bar-full" : ""}`}
+                    role="meter"
+                    aria-label={`${label} used`}
+                    aria-valuemin={0}
+                    aria-valuemax={100}
+                    aria-valuenow={percent}
+                    aria-valuetext={`${amountOf(m.metric, m.count)} of ${amountOf(m.metric, m.limit)}`}
+                  >
+                    <span style={{ width: `${percent}%` }} />
+                  </div>
+                )}
+                {over ? <p className="over-limit">Over the {m.limitKind} limit</p> : null}
+                {override ? (
+                  <p className="muted override-note">
+                    Override: {override.note}
+                    {override.expiresAt ? ` · expires ${utc(override.expiresAt)}` : " · no expiry"} · by {override.createdBy}
+                  </p>
+                ) : null}
+              </section>
+            );
+          })}
+        </div>
+      </section>
+
+      {isAdmin ? (
+        <section aria-labelledby="admin-title" className="admin-actions">
+          <h2 id="admin-title">Admin actions</h2>
+          <AdjustUsageForm orgId={org.id} />
+          <SetOverrideForm orgId={org.id} />
+          <h3>Active overrides</h3>
+          {overrides.length === 0 ? (
+            <p className="muted">No active overrides.</p>
+          ) : (
+            <table className="table" aria-label="Active overrides">
+              <thead>
+                <tr>
+                  <th scope="col">Metric</th>
+                  <th scope="col">Limit</th>
+                  <th scope="col">Expires</th>
+                  <th scope="col">Note</th>
+                  <th scope="col">By</th>
+                  <th scope="col">
+                    <span className="visually-hidden">Actions</span>
+                  </th>
+                </tr>
+              </thead>
+              <tbody>
+                {overrides.map((o) => (
+                  <tr key={o.id}>
+                    <td>{o.metric}</td>
+                    <td>{o.kind === "unlimited" || o.value === null ? "unlimited" : `${o.kind} ${amountOf(o.metric, o.value)}`}</td>
+                    <td>{o.expiresAt ? utc(o.expiresAt) : "never"}</td>
+                    <td>{o.note}</td>
+                    <td>{o.createdBy}</td>
+                    <td>
+                      <RevokeOverrideButton id={o.id} metric={o.metric} />
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
+        </section>
+      ) : null}
+
+      <section aria-labelledby="charts-title">
+        <h2 id="charts-title">Usage over the last 90 days</h2>
+        <div className="chart-grid">
+          {charts.map((c) => (
+            <UsageChart key={c.metric} series={c} />
+          ))}
+        </div>
+      </section>
+
+      <section aria-labelledby="history-title">
+        <h2 id="history-title">Ledger history</h2>
+        <p>
+          <Link href={`/ledger?org=${org.id}`}>Open in the ledger (filters, totals, export)</Link>
+        </p>
+        {ledger.items.length === 0 ? (
+          <p className="muted">{cursor ? "No older entries." : "No ledger entries for this organization yet."}</p>
+        ) : (
+          <div className="table-wrap">
+            <table className="table" aria-label="Ledger history">
+              <thead>
+                <tr>
+                  <th scope="col">Time (UTC)</th>
+                  <th scope="col">Metric</th>
+                  <th scope="col" className="num">
+                    Delta
+                  </th>
+                  <th scope="col">Reason</th>
+                  <th scope="col">Actor</th>
+                  <th scope="col">Note</th>
+                </tr>
+              </thead>
+              <tbody>
+                {ledger.items.map((e) => {
+                  const note = (e.metadata as { note?: unknown } | null)?.note;
+                  return (
+                    <tr key={e.id}>
+                      <td>
+                        <time dateTime={e.timestamp.toISOString()}>{e.timestamp.toISOString().replace("T", " ").slice(0, 23)}</time>
+                      </td>
+                      <td>{e.metric}</td>
+                      <td className="num">{signedAmount(e.metric, e.delta)}</td>
+                      <td>{e.reason}</td>
+                      <td>{e.actor}</td>
+                      <td>{typeof note === "string" ? note : ""}</td>
+                    </tr>
+                  );
+                })}
+              </tbody>
+            </table>
+          </div>
+        )}
+        <nav aria-label="Ledger history pages" className="pagination">
+          {cursor ? <Link href={`/organizations/${org.id}`}>Newest</Link> : null}
+          {ledger.nextCursor ? <Link href={`/organizations/${org.id}?after=${encodeURIComponent(cursorParam(ledger.nextCursor))}`}>Older →</Link> : null}
+        </nav>
+      </section>
+
+      <section aria-labelledby="denials-title">
+        <h2 id="denials-title">Recent denials</h2>
+        {denials.length === 0 ? (
+          <p className="muted">No denials recorded for this organization.</p>
+        ) : (
+          <div className="table-wrap">
+            <table className="table" aria-label="Recent denials">
+              <thead>
+                <tr>
+                  <th scope="col">Time (UTC)</th>
+                  <th scope="col">Action</th>
+                  <th scope="col" className="num">
+                    Amount
+                  </th>
+                  <th scope="col">Reason</th>
+                  <th scope="col">Message</th>
+                  <th scope="col">Actor</th>
+                </tr>
+              </thead>
+              <tbody>
+                {denials.map((d) => (
+                  <tr key={d.id}>
+                    <td>{utc(d.createdAt)}</td>
+                    <td>{d.action}</td>
+                    <td className="num">{d.metric ? amountOf(d.metric, d.amount) : formatCount(d.amount)}</td>
+                    <td>
+                      <code>{d.reasonCode}</code>
+                    </td>
+                    <td>{d.message}</td>
+                    <td>{d.actor}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </section>
+    </>
+  );
+}

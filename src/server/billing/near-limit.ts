@@ -1,0 +1,76 @@
+import { Prisma } from "@/server/db/client";
+import type { Db } from "@/server/db/tx";
+import { FREE_PLAN_ID, METRICS, PLANS } from "./catalogue";
+
+/**
+ * "How close is each org to its limits?" in SQL, for lists and counts over all orgs. Mirrors
+ * the policy (see policy.ts `effectivePlan` / `effectiveLimit`): the subscription the policy
+ * reads (newest, lapsed ones last) → its plan while active, trialing, renewed, on hold, past
+ * due or cancelled-but-paid-through, else free; the newest active override replaces the
+ * plan's limit for its metric. Unlimited metrics never count. One pass over `usage_cache`.
+ */
+
+export const NEAR_LIMIT_THRESHOLDS = [80, 100] as const;
+export type NearLimitThreshold = (typeof NEAR_LIMIT_THRESHOLDS)[number];
+
+const planProducts = Prisma.join(
+  PLANS.filter((p) => p.dodoProductId).map((p) => Prisma.sql`(${p.id}, ${p.dodoProductId})`),
+);
+const planLimits = Prisma.join(
+  PLANS.flatMap((p) =>
+    METRICS.flatMap((m) => {
+      const limit = p.limits[m];
+      return limit === "unlimited" ? [] : [Prisma.sql`(${p.id}, ${m}, ${limit.value}::bigint)`];
+    }),
+  ),
+);
+
+/**
+ * `SELECT org_id, pct` — each org's highest usage of any limited metric, in percent of the
+ * limit (a limit of 0 with usage counts as 100 % or more). Orgs without usage are absent.
+ */
+export function usagePercentSql(now: Date): Prisma.Sql {
+  return Prisma.sql`
+    SELECT u.org_id,
+           MAX(CASE WHEN lim.value = 0 THEN CASE WHEN u.count > 0 THEN 1000000 ELSE 100 END
+                    ELSE u.count::numeric * 100 / lim.value END) AS pct
+    FROM usage_cache u
+    LEFT JOIN LATERAL (
+      SELECT product_id, status, current_period_end FROM subscriptions s
+      WHERE s.org_id = u.org_id
+      ORDER BY (s.status IN ('expired', 'failed')), s.updated_at DESC LIMIT 1
+    ) s ON TRUE
+    LEFT JOIN (VALUES ${planProducts}) AS pp(plan_id, product_id) ON pp.product_id = s.product_id
+    LEFT JOIN LATERAL (
+      SELECT kind, value FROM limit_overrides o
+      WHERE o.org_id = u.org_id AND o.metric = u.metric AND o.revoked_at IS NULL
+        AND (o.expires_at IS NULL OR o.expires_at > ${now})
+      ORDER BY o.created_at DESC LIMIT 1
+    ) ov ON TRUE
+    LEFT JOIN (VALUES ${planLimits}) AS pl(plan_id, metric, value)
+      ON pl.metric = u.metric
+     AND pl.plan_id = CASE
+           WHEN s.status IN ('active', 'trialing', 'renewed', 'on_hold', 'past_due')
+             OR (s.status = 'cancelled' AND s.current_period_end > ${now})
+           THEN COALESCE(pp.plan_id, ${FREE_PLAN_ID})
+           ELSE ${FREE_PLAN_ID} END
+    CROSS JOIN LATERAL (
+      SELECT CASE WHEN ov.kind IS NULL THEN pl.value WHEN ov.kind = 'unlimited' THEN NULL ELSE ov.value END AS value
+    ) lim
+    WHERE lim.value IS NOT NULL
+    GROUP BY u.org_id`;
+}
+
+export interface NearLimitCounts {
+  /** Orgs at ≥ 80 % of any hard or soft limit (includes those at ≥ 100 %). */
+  atLeast80: number;
+  /** Orgs at or over a hard or soft limit. */
+  atLeast100: number;
+}
+
+export async function nearLimitCounts(db: Db, now: Date = new Date()): Promise<NearLimitCounts> {
+  const [row] = await db.$queryRaw<{ at80: bigint; at100: bigint }[]>`
+    SELECT count(*) FILTER (WHERE pct >= 80) AS at80, count(*) FILTER (WHERE pct >= 100) AS at100
+    FROM (${usagePercentSql(now)}) p`;
+  return { atLeast80: Number(row?.at80 ?? 0), atLeast100: Number(row?.at100 ?? 0) };
+}

@@ -1,0 +1,128 @@
+import { Prisma } from "@/server/db/client";
+import type { Db } from "@/server/db/tx";
+import { METRICS, type Metric, planById } from "./catalogue";
+import { type Denial, listDenials } from "./denials";
+import type { EntitlementService, UsageSummary } from "./entitlement-service";
+import { BillingError } from "./errors";
+import type { LimitOverride } from "./limit-overrides";
+
+/**
+ * Staff insights about one organization: its header, usage against limits, active
+ * overrides, recent denials, and a usage-over-time series from the ledger. Knows nothing of
+ * tRPC or Next.
+ */
+
+const DAY_MS = 86_400_000;
+
+export interface UsagePoint {
+  /** A UTC day, `YYYY-MM-DD`. */
+  day: string;
+  /** The running total (SUM of deltas) at the end of that day. */
+  count: bigint;
+}
+
+export interface UsageSeries {
+  metric: Metric;
+  points: UsagePoint[];
+}
+
+/** Midnight UTC of the day `date` falls in. */
+function utcDay(date: Date): Date {
+  return new Date(Math.floor(date.getTime() / DAY_MS) * DAY_MS);
+}
+
+/**
+ * Daily (UTC) running totals per metric for the last `days` days up to and including
+ * `now`'s day: the ledger's SUM before the window plus a window-function running sum of each
+ * day's deltas. Only this org's rows are read, through the (org_id, timestamp) index.
+ * Every metric gets every day (days without entries carry the previous total).
+ */
+export async function usageSeries(db: Db, orgId: string, options: { days?: number; now?: Date } = {}): Promise<UsageSeries[]> {
+  const days = Math.min(Math.max(Math.trunc(options.days ?? 90), 1), 366);
+  const end = new Date(utcDay(options.now ?? new Date()).getTime() + DAY_MS); // exclusive
+  const start = new Date(end.getTime() - days * DAY_MS);
+  const rows = await db.$queryRaw<{ metric: string; day: string; count: bigint }[]>`
+    WITH metrics AS (
+      SELECT unnest(ARRAY[${Prisma.join([...METRICS])}]::text[]) AS metric
+    ), days AS (
+      SELECT generate_series(0, ${days - 1}::int) AS n
+    ), before AS (
+      SELECT metric, SUM(delta) AS total
+      FROM usage_ledger
+      WHERE org_id = ${orgId}::uuid AND timestamp < ${start}
+      GROUP BY metric
+    ), daily AS (
+      SELECT metric, floor(extract(epoch FROM timestamp - ${start}::timestamptz) / 86400)::int AS n, SUM(delta) AS delta
+      FROM usage_ledger
+      WHERE org_id = ${orgId}::uuid AND timestamp >= ${start} AND timestamp < ${end}
+      GROUP BY 1, 2
+    )
+    SELECT m.metric,
+           to_char((${start}::timestamptz AT TIME ZONE 'UTC') + d.n * interval '1 day', 'YYYY-MM-DD') AS day,
+           (COALESCE(b.total, 0) + SUM(COALESCE(x.delta, 0)) OVER (PARTITION BY m.metric ORDER BY d.n))::bigint AS count
+    FROM metrics m
+    CROSS JOIN days d
+    LEFT JOIN daily x ON x.metric = m.metric AND x.n = d.n
+    LEFT JOIN before b ON b.metric = m.metric
+    ORDER BY m.metric, d.n`;
+  const byMetric = new Map<string, UsagePoint[]>(METRICS.map((m) => [m, []]));
+  for (const row of rows) byMetric.get(row.metric)?.push({ day: row.day, count: BigInt(row.count) });
+  return METRICS.map((metric) => ({ metric, points: byMetric.get(metric) ?? [] }));
+}
+
+export interface OrganizationDetail {
+  org: { id: string; name: string; slug: string; createdAt: Date };
+  plan: { id: string; name: string };
+  /** The subscription the policy uses (newest, a lapsed one last); null without one. */
+  subscription: {
+    id: string;
+    productId: string;
+    status: string;
+    currentPeriodStart: Date | null;
+    currentPeriodEnd: Date | null;
+    cancelAtPeriodEnd: boolean;
+  } | null;
+  usage: UsageSummary;
+  /** Active (not revoked, not expired) overrides, newest first; the first per metric applies. */
+  overrides: LimitOverride[];
+  /** The newest 20 recorded denials. */
+  denials: Denial[];
+  /** Daily running totals for the last 90 days. */
+  series: UsageSeries[];
+}
+
+/** Everything the organization page shows except the ledger history (paged separately). */
+export async function getOrganizationDetail(db: Db, entitlements: EntitlementService, orgId: string, now: Date = new Date()): Promise<OrganizationDetail> {
+  const org = await db.organization.findUnique({ where: { id: orgId }, select: { id: true, name: true, slug: true, createdAt: true } });
+  if (!org) throw new BillingError("NOT_FOUND", "org_not_found", `Organization ${orgId} does not exist`);
+  const [usage, subscriptions, overrides, denials, series] = await Promise.all([
+    entitlements.usageSummary(orgId, db),
+    db.subscription.findMany({ where: { orgId }, orderBy: { updatedAt: "desc" } }),
+    db.limitOverride.findMany({
+      where: { orgId, revokedAt: null, OR: [{ expiresAt: null }, { expiresAt: { gt: now } }] },
+      orderBy: { createdAt: "desc" },
+    }),
+    listDenials(db, { orgId, limit: 20 }),
+    usageSeries(db, orgId, { now }),
+  ]);
+  // Same choice as loadPolicyContext: the newest, preferring one that is not expired/failed.
+  const lapsed = (s: { status: string }) => s.status === "expired" || s.status === "failed";
+  const sub = subscriptions.find((s) => !lapsed(s)) ?? subscriptions[0] ?? null;
+  const plan = planById(usage.plan);
+  return {
+    org,
+    plan: { id: usage.plan, name: plan?.name ?? usage.plan },
+    subscription: sub && {
+      id: sub.id,
+      productId: sub.productId,
+      status: sub.status,
+      currentPeriodStart: sub.currentPeriodStart,
+      currentPeriodEnd: sub.currentPeriodEnd,
+      cancelAtPeriodEnd: sub.cancelAtPeriodEnd,
+    },
+    usage,
+    overrides,
+    denials,
+    series,
+  };
+}
