@@ -50,6 +50,11 @@ test("organizations: pages, search, plan filter and empty state", async ({ page 
   await expect(nav.getByRole("link", { name: "Organizations" })).toHaveAttribute("aria-current", "page");
   await expect(page.getByRole("columnheader", { name: "Members" })).toBeVisible();
   await expect(bodyRows(page)).toHaveCount(PAGE_SIZE);
+  // Each row shows usage bars against the org's limits (members, teams and storage are
+  // limited on every plan but enterprise, where some are unlimited and have no bar).
+  const meters = page.getByRole("table").getByRole("meter");
+  expect(await meters.count()).toBeGreaterThan(PAGE_SIZE);
+  await expect(meters.first()).toHaveAttribute("aria-valuetext", / of /);
   const pagination = page.getByRole("navigation", { name: "Pagination" });
   await expect(pagination).toContainText(`Page 1 of ${totalPages} · ${E2E_ORGS} organizations`);
 

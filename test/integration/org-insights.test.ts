@@ -163,5 +163,12 @@ describe("near-limit query and sort", () => {
       (await listOrganizations(prisma, { search: tag, page: 1, pageSize: 50, sort })).items.map((o) => o.id);
     expect(await sorted("members")).toEqual([free100.id, unlimited.id, free80.id, proOk.id, lapsed.id, expiredOverride.id, overLowered.id, storageFull.id]);
     expect((await sorted("storage")).slice(0, 2)).toEqual([storageFull.id, proOk.id]);
+
+    // Each row carries the limits the policy applies: overrides and the free plan included.
+    const rows = new Map((await listOrganizations(prisma, { search: tag, page: 1, pageSize: 50 })).items.map((o) => [o.id, o]));
+    expect(rows.get(overLowered.id)?.limits.members).toEqual({ limit: 1n, limitKind: "hard" });
+    expect(rows.get(unlimited.id)?.limits.members).toEqual({ limit: null, limitKind: "unlimited" });
+    expect(rows.get(free80.id)?.limits.members).toEqual({ limit: 5n, limitKind: "hard" });
+    expect(rows.get(storageFull.id)?.limits.storage_bytes).toEqual({ limit: 2n ** 30n, limitKind: "hard" });
   });
 });

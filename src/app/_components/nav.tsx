@@ -12,6 +12,7 @@ const LINKS: readonly { href: string; label: string; minRole: StaffRole }[] = [
   { href: "/backfill", label: "Backfill", minRole: "viewer" },
   { href: "/webhooks", label: "Webhooks", minRole: "viewer" },
   { href: "/api-keys", label: "API keys", minRole: "admin" },
+  { href: "/audit", label: "Audit log", minRole: "admin" },
 ];
 
 function isActive(pathname: string, href: string): boolean {

@@ -3,6 +3,7 @@ import Link from "next/link";
 import { PLANS } from "@/server/billing/catalogue";
 import { api } from "@/trpc/server";
 import { formatBytes, formatCount, formatStatus } from "../_lib/format";
+import { UsageBar } from "../_components/usage-bar";
 
 // Reads the database on every request; `next build` must not prerender it.
 export const dynamic = "force-dynamic";
@@ -45,6 +46,16 @@ function pageHref(filters: Filters, page: number): string {
   if (page > 1) query.set("page", String(page));
   const qs = query.toString();
   return qs ? `/organizations?${qs}` : "/organizations";
+}
+
+/** A small usage bar under a count, against the org's effective limit (none when unlimited). */
+function RowBar({ metric, count, limit }: { metric: string; count: bigint | null; limit?: { limit: bigint | null; limitKind: string } }) {
+  if (!limit || limit.limit === null) return null;
+  return (
+    <div className="row-bar">
+      <UsageBar metric={metric} count={count ?? 0n} limit={limit.limit} limitKind={limit.limitKind} />
+    </div>
+  );
 }
 
 function Count({ value }: { value: bigint | null }) {
@@ -187,12 +198,15 @@ export default async function OrganizationsPage({ searchParams }: { searchParams
                   </td>
                   <td className="num">
                     <Count value={org.members} />
+                    <RowBar metric="members" count={org.members} limit={org.limits.members} />
                   </td>
                   <td className="num">
                     <Count value={org.teams} />
+                    <RowBar metric="teams" count={org.teams} limit={org.limits.teams} />
                   </td>
                   <td className="num">
                     {org.storageBytes === null ? <Count value={null} /> : formatBytes(org.storageBytes)}
+                    <RowBar metric="storage_bytes" count={org.storageBytes} limit={org.limits.storage_bytes} />
                   </td>
                 </tr>
               ))}

@@ -278,26 +278,30 @@ export class EntitlementService {
     const id = parseOrThrow(orgIdSchema, orgId);
     const context = await loadPolicyContext(db, id);
     if (!context) throw new BillingError("NOT_FOUND", "org_not_found", `Organization ${id} does not exist`);
-    const now = this.clock();
-    const effective = effectivePlan(context.subscription, now);
-    return {
-      orgId: id,
-      plan: effective.plan.id,
-      subscriptionStatus: effective.subscriptionStatus,
-      metrics: METRICS.map((metric) => {
-        const { limit, overridden } = effectiveLimit(effective.plan, metric, context.overrides[metric], now);
-        const count = context.usage[metric]?.count ?? 0n;
-        const value = limit === "unlimited" ? null : limit.value;
-        return {
-          metric,
-          count,
-          limit: value,
-          limitKind: limit === "unlimited" ? "unlimited" : limit.kind,
-          limitOverridden: overridden,
-          remaining: value === null ? null : value > count ? value - count : 0n,
-          lastUpdated: context.usage[metric]?.lastUpdated ?? null,
-        };
-      }),
-    };
+    return summarizeUsage(context, this.clock());
   }
+}
+
+/** Every metric's count against its effective limit (plan, subscription status, override). */
+export function summarizeUsage(context: OrgPolicyContext, now: Date): UsageSummary {
+  const effective = effectivePlan(context.subscription, now);
+  return {
+    orgId: context.orgId,
+    plan: effective.plan.id,
+    subscriptionStatus: effective.subscriptionStatus,
+    metrics: METRICS.map((metric) => {
+      const { limit, overridden } = effectiveLimit(effective.plan, metric, context.overrides[metric], now);
+      const count = context.usage[metric]?.count ?? 0n;
+      const value = limit === "unlimited" ? null : limit.value;
+      return {
+        metric,
+        count,
+        limit: value,
+        limitKind: limit === "unlimited" ? "unlimited" : limit.kind,
+        limitOverridden: overridden,
+        remaining: value === null ? null : value > count ? value - count : 0n,
+        lastUpdated: context.usage[metric]?.lastUpdated ?? null,
+      };
+    }),
+  };
 }

@@ -1,6 +1,7 @@
 import { Prisma } from "@/generated/prisma/client";
 import type { Db } from "@/server/db/tx";
 import { FREE_PLAN, PLANS, planById, planForProduct, type Metric, type Plan } from "./catalogue";
+import { loadPolicyContext, summarizeUsage } from "./entitlement-service";
 import { BillingError } from "./errors";
 import { type NearLimitThreshold, usagePercentSql } from "./near-limit";
 
@@ -55,6 +56,8 @@ export interface OrganizationListItem {
   teams: bigint | null;
   storageBytes: bigint | null;
   apiCalls: bigint | null;
+  /** Each metric's effective limit (null = unlimited), as the policy engine applies it. */
+  limits: Partial<Record<Metric, { limit: bigint | null; limitKind: "hard" | "soft" | "unlimited" }>>;
 }
 
 export interface OrganizationList {
@@ -112,13 +115,6 @@ interface OrgRow {
   total: bigint;
 }
 
-const USAGE_FIELDS: Record<Metric, "members" | "teams" | "storageBytes" | "apiCalls"> = {
-  members: "members",
-  teams: "teams",
-  storage_bytes: "storageBytes",
-  api_calls: "apiCalls",
-};
-
 /**
  * One page of organizations ordered by name, then id (a stable order for paging), with
  * each org's plan and cached usage. Usage comes from `usage_cache` for the page's ids only;
@@ -162,25 +158,16 @@ export async function listOrganizations(db: Db, input: ListOrganizationsInput): 
     total = 0;
   }
 
-  const ids = rows.map((r) => r.id);
-  const usage = ids.length
-    ? await db.usageCache.findMany({
-        where: { orgId: { in: ids } },
-        select: { orgId: true, metric: true, count: true },
-      })
-    : [];
-  const usageByOrg = new Map<string, Partial<Record<(typeof USAGE_FIELDS)[Metric], bigint>>>();
-  for (const row of usage) {
-    const field = USAGE_FIELDS[row.metric as Metric];
-    if (!field) continue; // a metric this view does not show
-    const entry = usageByOrg.get(row.orgId) ?? {};
-    entry[field] = row.count;
-    usageByOrg.set(row.orgId, entry);
-  }
+  // The page's orgs only (≤ pageSize): each one's usage against its effective limits, the
+  // same answer the policy engine gives (plan, subscription status, overrides).
+  const now = input.now ?? new Date();
+  const contexts = await Promise.all(rows.map((r) => loadPolicyContext(db, r.id)));
 
-  const items = rows.map((row): OrganizationListItem => {
+  const items = rows.map((row, i): OrganizationListItem => {
     const plan = planOfProduct(row.productId);
-    const counts = usageByOrg.get(row.id) ?? {};
+    const context = contexts[i];
+    const summary = context ? summarizeUsage(context, now).metrics : [];
+    const cached = (metric: Metric) => context?.usage[metric]?.count ?? null;
     return {
       id: row.id,
       name: row.name,
@@ -189,10 +176,11 @@ export async function listOrganizations(db: Db, input: ListOrganizationsInput): 
       planId: plan.id,
       planName: plan.name,
       subscriptionStatus: row.status,
-      members: counts.members ?? null,
-      teams: counts.teams ?? null,
-      storageBytes: counts.storageBytes ?? null,
-      apiCalls: counts.apiCalls ?? null,
+      members: cached("members"),
+      teams: cached("teams"),
+      storageBytes: cached("storage_bytes"),
+      apiCalls: cached("api_calls"),
+      limits: Object.fromEntries(summary.map((m) => [m.metric, { limit: m.limit, limitKind: m.limitKind }])) as OrganizationListItem["limits"],
     };
   });
 

@@ -9,6 +9,7 @@ import { formatBytes, formatCount, formatDate, formatStatus } from "../../_lib/f
 import { cursorParam, readCursor } from "../../ledger/filters";
 import { AdjustUsageForm, RevokeOverrideButton, SetOverrideForm } from "./admin-actions";
 import { type ChartSeries, UsageChart } from "./usage-chart";
+import { amountOf, METRIC_LABELS, UsageBar } from "../../_components/usage-bar";
 
 export const dynamic = "force-dynamic";
 export const metadata: Metadata = { title: "Organization" };
@@ -16,13 +17,11 @@ export const metadata: Metadata = { title: "Organization" };
 const LEDGER_PAGE = 50;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-const LABELS: Record<string, string> = { members: "Members", teams: "Teams", storage_bytes: "Storage", api_calls: "API calls" };
 
 type Params = Promise<{ id: string }>;
 type SearchParams = Promise<Record<string, string | string[] | undefined>>;
 
 const signed = (n: bigint) => (n > 0n ? `+${formatCount(n)}` : formatCount(n));
-const amountOf = (metric: string, n: bigint) => (metric === "storage_bytes" ? formatBytes(n) : formatCount(n));
 /** `+2`, `-1`, `+1.5 KiB`: a signed delta in the metric's units. */
 const signedAmount = (metric: string, n: bigint) =>
   metric === "storage_bytes" ? `${n < 0n ? "-" : "+"}${formatBytes(n < 0n ? -n : n)}` : signed(n);
@@ -58,7 +57,7 @@ export default async function OrganizationPage({ params, searchParams }: { param
     const m = usage.metrics.find((x) => x.metric === s.metric);
     return {
       metric: s.metric,
-      label: LABELS[s.metric] ?? s.metric,
+      label: METRIC_LABELS[s.metric] ?? s.metric,
       unit: s.metric === "storage_bytes" ? "bytes" : "count",
       limit: m?.limit === null || m?.limit === undefined ? null : Number(m.limit),
       points: s.points.map((p) => ({ day: p.day, count: Number(p.count) })),
@@ -113,11 +112,9 @@ export default async function OrganizationPage({ params, searchParams }: { param
         <h2 id="usage-title">Usage and limits</h2>
         <div className="usage-grid">
           {usage.metrics.map((m) => {
-            const label = LABELS[m.metric] ?? m.metric;
+            const label = METRIC_LABELS[m.metric] ?? m.metric;
             const override = m.limitOverridden ? applied.get(m.metric) : undefined;
             const over = m.limit !== null && m.count > m.limit;
-            const atLimit = m.limit !== null && m.count >= m.limit;
-            const percent = m.limit === null ? 0 : m.limit === 0n ? (m.count > 0n ? 100 : 0) : Math.min(100, Number((m.count * 1000n) / m.limit) / 10);
             return (
               <section key={m.metric} className="usage-card" aria-label={label} data-metric={m.metric}>
                 <h3>
@@ -135,21 +132,7 @@ export default async function OrganizationPage({ params, searchParams }: { param
                   <span data-testid="usage-limit">{m.limit === null ? "unlimited" : amountOf(m.metric, m.limit)}</span>
                   {m.remaining !== null ? <span className="muted"> · {amountOf(m.metric, m.remaining)} remaining</span> : null}
                 </p>
-                {m.limit === null ? (
-                  <div className="bar bar-unlimited" aria-hidden="true" />
-                ) : (
-                  <div
-                    className={`bar bar-${m.limitKind}${over ? " bar-over" : atLimit ? " bar-full" : ""}`}
-                    role="meter"
-                    aria-label={`${label} used`}
-                    aria-valuemin={0}
-                    aria-valuemax={100}
-                    aria-valuenow={percent}
-                    aria-valuetext={`${amountOf(m.metric, m.count)} of ${amountOf(m.metric, m.limit)}`}
-                  >
-                    <span style={{ width: `${percent}%` }} />
-                  </div>
-                )}
+                <UsageBar metric={m.metric} count={m.count} limit={m.limit} limitKind={m.limitKind} label={label} />
                 {over ? <p className="over-limit">Over the {m.limitKind} limit</p> : null}
                 {override ? (
                   <p className="muted override-note">

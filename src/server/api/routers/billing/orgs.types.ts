@@ -42,6 +42,10 @@ export const orgListItem = z.object({
   teams: cachedCount,
   storageBytes: cachedCount,
   apiCalls: cachedCount,
+  limits: z.partialRecord(
+    z.enum(["members", "teams", "storage_bytes", "api_calls"]),
+    z.object({ limit: z.bigint().nullable(), limitKind: z.enum(["hard", "soft", "unlimited"]) }),
+  ),
 });
 export type OrgListItem = z.infer<typeof orgListItem>;
 

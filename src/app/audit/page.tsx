@@ -1,0 +1,101 @@
+import type { Metadata } from "next";
+import { headers } from "next/headers";
+import Link from "next/link";
+import { getStaffSession, roleAtLeast } from "@/server/auth";
+import { api } from "@/trpc/server";
+
+export const dynamic = "force-dynamic";
+export const metadata: Metadata = { title: "Audit log" };
+
+type SearchParams = Promise<Record<string, string | string[] | undefined>>;
+const first = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v)?.trim() || undefined;
+
+function Json({ value }: { value: unknown }) {
+  if (value === null || value === undefined) return <span className="muted">—</span>;
+  return <code className="json">{JSON.stringify(value)}</code>;
+}
+
+/** Every staff write — who, what, when, before and after — newest first (admins only). */
+export default async function AuditPage({ searchParams }: { searchParams: SearchParams }) {
+  const session = await getStaffSession(new Headers(await headers()));
+  if (!roleAtLeast(session?.user.role, "admin")) {
+    return (
+      <>
+        <h1>Audit log</h1>
+        <div className="notice" role="note">
+          <p>Admins only: the audit log is readable by the admin role.</p>
+        </div>
+      </>
+    );
+  }
+  const params = await searchParams;
+  const filter = { actor: first(params.actor), action: first(params.action), targetId: first(params.target) };
+  const page = await api.billing.audit.list({ ...filter, cursor: first(params.after), limit: 50 });
+  const query = new URLSearchParams(Object.entries({ actor: filter.actor, action: filter.action, target: filter.targetId }).filter((e): e is [string, string] => Boolean(e[1])));
+
+  return (
+    <>
+      <h1>Audit log</h1>
+      <p className="muted">Every write made by staff, newest first. Times are UTC.</p>
+      <form role="search" method="get" action="/audit" className="filters" aria-label="Audit filters">
+        <div className="field">
+          <label htmlFor="audit-actor">Actor</label>
+          <input id="audit-actor" name="actor" defaultValue={filter.actor} placeholder="staff:admin@…" />
+        </div>
+        <div className="field">
+          <label htmlFor="audit-action">Action</label>
+          <input id="audit-action" name="action" defaultValue={filter.action} placeholder="e.g. usage.adjust" />
+        </div>
+        <div className="field">
+          <label htmlFor="audit-target">Target id</label>
+          <input id="audit-target" name="target" defaultValue={filter.targetId} />
+        </div>
+        <button type="submit">Filter</button>
+        {query.size ? <Link href="/audit">Clear</Link> : null}
+      </form>
+      {page.entries.length === 0 ? (
+        <p className="muted">{first(params.after) ? "No older entries." : "No staff writes match."}</p>
+      ) : (
+        <div className="table-wrap">
+          <table className="table">
+            <thead>
+              <tr>
+                <th scope="col">Time (UTC)</th>
+                <th scope="col">Actor</th>
+                <th scope="col">Action</th>
+                <th scope="col">Target</th>
+                <th scope="col">Before</th>
+                <th scope="col">After</th>
+              </tr>
+            </thead>
+            <tbody>
+              {page.entries.map((e) => (
+                <tr key={e.id}>
+                  <td>
+                    <time dateTime={e.createdAt.toISOString()}>{e.createdAt.toISOString().replace("T", " ").slice(0, 19)}</time>
+                  </td>
+                  <td>{e.actor}</td>
+                  <td>{e.action}</td>
+                  <td>
+                    {e.targetType} <code>{e.targetId}</code>
+                  </td>
+                  <td>
+                    <Json value={e.before} />
+                  </td>
+                  <td>
+                    <Json value={e.after} />
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {page.nextCursor ? (
+        <nav aria-label="Audit pages" className="pagination">
+          <Link href={`/audit?${new URLSearchParams([...query, ["after", page.nextCursor]])}`}>Older entries →</Link>
+        </nav>
+      ) : null}
+    </>
+  );
+}
