@@ -3,7 +3,6 @@
  * when an issue number is assigned or a page ships.
  */
 export const ROADMAP = {
-  staffDashboard: "issue #4 (staff dashboard)",
   backfill: "issue #6 (backfill and switchover)",
   dodo: "issue #5 (Dodo Payments)",
 } as const;

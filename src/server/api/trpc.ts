@@ -149,14 +149,8 @@ const billingErrors = t.middleware(async ({ next }) => {
   return result;
 });
 
-/** The base of every procedure: error mapping, no authentication (that comes later). */
+/** The base of every procedure: error mapping; `apiKeyProcedure` and `staffProcedure` add who may call. */
 const baseProcedure = t.procedure.use(billingErrors);
-
-/**
- * Unauthenticated procedure: the dashboard's reads until staff authentication lands (the
- * staff-dashboard issue builds a `staffProcedure` on `baseProcedure`).
- */
-export const publicProcedure = baseProcedure;
 
 /**
  * A product-app procedure: requires `Authorization: Bearer <api key>` holding every scope

@@ -4,7 +4,7 @@ import { PG, pgError } from "@/server/db/pg-errors";
 import type { Db, Tx } from "@/server/db/tx";
 import { type ActionName, actionSchema, resolveAction } from "./actions";
 import { METRICS, type Metric } from "./catalogue";
-import { BillingError } from "./errors";
+import { BillingError, parseInput } from "./errors";
 import { type LedgerEntry, type LedgerRow, toLedgerEntry } from "./ledger-entry";
 import {
   type Decision,
@@ -13,10 +13,11 @@ import {
   effectivePlan,
   hardCap,
   type OverrideState,
+  remainingOf,
   type SubscriptionState,
 } from "./policy";
 import { actorSchema, idempotencyKeySchema, orgIdSchema, positiveAmount } from "./schemas";
-import { DEFAULT_ACTOR, type UsageService } from "./usage-service";
+import { belowZero, DEFAULT_ACTOR, type UsageService } from "./usage-service";
 
 export interface OrgPolicyContext {
   orgId: string;
@@ -53,14 +54,6 @@ const consumeInputSchema = checkInputSchema.extend({
   actor: actorSchema.optional(),
 });
 
-function parseOrThrow<T>(schema: z.ZodType<T>, input: unknown): T {
-  const parsed = schema.safeParse(input);
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0];
-  throw new BillingError("BAD_REQUEST", "invalid_input", `${issue?.path.join(".")}: ${issue?.message}`, {
-    issues: parsed.error.issues.map((i) => ({ path: i.path.map(String), message: i.message })),
-  });
-}
 
 /** Everything the policy needs about an org, in ONE round trip (all primary-key or indexed reads). */
 export async function loadPolicyContext(db: Db, orgId: string): Promise<OrgPolicyContext | null> {
@@ -129,7 +122,7 @@ export class EntitlementService {
   ) {}
 
   async check(orgId: string, action: ActionName, options: { amount?: bigint | number | string; db?: Db } = {}): Promise<CheckResult> {
-    const input = parseOrThrow(checkInputSchema, { orgId, action, amount: options.amount });
+    const input = parseInput(checkInputSchema, { orgId, action, amount: options.amount });
     const context = await loadPolicyContext(options.db ?? this.prisma, input.orgId);
     if (!context) return orgNotFoundDecision(input.orgId);
     return this.decideFor(context, input.action, input.amount);
@@ -163,7 +156,7 @@ export class EntitlementService {
     action: ActionName,
     options: { amount?: bigint | number | string; idempotencyKey: string; actor?: string; metadata?: Record<string, unknown>; tx?: Tx },
   ): Promise<ConsumeResult> {
-    const input = parseOrThrow(consumeInputSchema, {
+    const input = parseInput(consumeInputSchema, {
       orgId,
       action,
       amount: options.amount,
@@ -227,7 +220,7 @@ export class EntitlementService {
           if (original) return { ...decision, allowed: true, reason: undefined, entry: original, replayed: true };
         }
         if (pg?.code === PG.checkViolation) {
-          throw new BillingError("CONFLICT", "gauge_below_zero", `${resolved.metric} of organization ${input.orgId} cannot go below zero`);
+          throw belowZero(resolved.metric, input.orgId);
         }
         throw error;
       }
@@ -238,8 +231,7 @@ export class EntitlementService {
         // The decision was made on the pre-lock count: restate it with the committed one.
         const final = this.decideFor({ ...context, usage: { ...context.usage, [resolved.metric]: { count: after - delta, lastUpdated: entry.timestamp } } }, input.action, input.amount);
         // Report the usage as it stands after this consume.
-        const remaining = final.limit === null || final.limit === undefined ? null : final.limit > after ? final.limit - after : 0n;
-        return { ...final, allowed: true, used: after, remaining, entry, replayed: false };
+        return { ...final, allowed: true, used: after, remaining: remainingOf(final.limit ?? null, after), entry, replayed: false };
       }
       if (row?.prior_id) {
         const original = await this.usage.findByKey(db, input.orgId, input.idempotencyKey);
@@ -275,7 +267,7 @@ export class EntitlementService {
 
   /** Usage with limits for every metric: the cache, the plan and overrides, one round trip. */
   async usageSummary(orgId: string, db: Db = this.prisma): Promise<UsageSummary> {
-    const id = parseOrThrow(orgIdSchema, orgId);
+    const id = parseInput(orgIdSchema, orgId);
     const context = await loadPolicyContext(db, id);
     if (!context) throw new BillingError("NOT_FOUND", "org_not_found", `Organization ${id} does not exist`);
     return summarizeUsage(context, this.clock());
@@ -299,7 +291,7 @@ export function summarizeUsage(context: OrgPolicyContext, now: Date): UsageSumma
         limit: value,
         limitKind: limit === "unlimited" ? "unlimited" : limit.kind,
         limitOverridden: overridden,
-        remaining: value === null ? null : value > count ? value - count : 0n,
+        remaining: remainingOf(value, count),
         lastUpdated: context.usage[metric]?.lastUpdated ?? null,
       };
     }),

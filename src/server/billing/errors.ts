@@ -1,3 +1,5 @@
+import type { z } from "zod";
+
 /**
  * The one typed error of the domain. Services throw it; the tRPC errorFormatter (and the
  * scripts) map `code` to a transport status in one place. A policy denial is NOT an error:
@@ -28,3 +30,17 @@ export class BillingError extends Error {
 }
 
 export const isBillingError = (error: unknown): error is BillingError => error instanceof BillingError;
+
+/**
+ * Validates a service's input with its zod schema: bad input becomes the domain's
+ * BAD_REQUEST (first issue in the message, every issue's path in `details`), never a throw
+ * of zod's own error.
+ */
+export function parseInput<T>(schema: z.ZodType<T>, input: unknown): T {
+  const parsed = schema.safeParse(input);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  throw new BillingError("BAD_REQUEST", "invalid_input", `${issue?.path.join(".")}: ${issue?.message}`, {
+    issues: parsed.error.issues.map((i) => ({ path: i.path.map(String), message: i.message })),
+  });
+}

@@ -2,7 +2,7 @@ import { z } from "zod";
 import type { PrismaClient } from "@/server/db/client";
 import { PG, pgError } from "@/server/db/pg-errors";
 import { metricSchema } from "./catalogue";
-import { BillingError } from "./errors";
+import { BillingError, parseInput } from "./errors";
 import { actorSchema, bigIntAmount, orgIdSchema } from "./schemas";
 
 /**
@@ -43,12 +43,7 @@ export class LimitOverrideService {
   constructor(private readonly prisma: PrismaClient) {}
 
   async set(input: SetOverrideInput): Promise<LimitOverride> {
-    const parsed = setOverrideInput.safeParse(input);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      throw new BillingError("BAD_REQUEST", "invalid_input", `${issue?.path.join(".")}: ${issue?.message}`);
-    }
-    const o = parsed.data;
+    const o = parseInput(setOverrideInput, input);
     try {
       return await this.prisma.limitOverride.create({
         data: { orgId: o.orgId, metric: o.metric, kind: o.kind, value: o.value ?? null, expiresAt: o.expiresAt ?? null, note: o.note, createdBy: o.createdBy },

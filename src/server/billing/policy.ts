@@ -86,6 +86,11 @@ export function effectiveLimit(plan: Plan, metric: Metric, override: OverrideSta
   return { limit: plan.limits[metric], overridden: false };
 }
 
+/** What is left under a limit (never negative); null when unlimited. */
+export function remainingOf(limit: bigint | null, used: bigint): bigint | null {
+  return limit === null ? null : limit > used ? limit - used : 0n;
+}
+
 export interface Decision {
   allowed: boolean;
   reason?: Reason;
@@ -146,7 +151,7 @@ export function decide(input: PolicyInput): Decision {
     limitKind: limit === "unlimited" ? ("unlimited" as const) : limit.kind,
     limitOverridden: overridden,
     used,
-    remaining: limitValue === null ? null : limitValue > used ? limitValue - used : 0n,
+    remaining: remainingOf(limitValue, used),
   };
   // Freeing usage is always allowed: over limit, lapsed, whatever the plan.
   if (action.direction < 0) return { ...common, ...usage, allowed: true };

@@ -3,7 +3,7 @@ import { Prisma, type PrismaClient } from "@/server/db/client";
 import { PG, pgError } from "@/server/db/pg-errors";
 import type { Db, Tx } from "@/server/db/tx";
 import { METRIC_KIND, METRICS, type Metric } from "./catalogue";
-import { BillingError } from "./errors";
+import { BillingError, parseInput } from "./errors";
 import { LEDGER_COLUMNS, type LedgerEntry, type LedgerRow, toLedgerEntry } from "./ledger-entry";
 import { incrementInputSchema, type IncrementInput } from "./schemas";
 
@@ -45,7 +45,7 @@ export interface Drift {
 
 export const MAX_BATCH = 10_000;
 
-function belowZero(metric: string, orgId: string): BillingError {
+export function belowZero(metric: string, orgId: string): BillingError {
   return new BillingError(
     "CONFLICT",
     METRIC_KIND[metric as Metric] === "gauge" ? "gauge_below_zero" : "count_below_zero",
@@ -91,7 +91,7 @@ export class UsageService {
     reason: string,
     options: IncrementOptions = {},
   ): Promise<IncrementResult> {
-    const input = this.validate({
+    const input = parseInput(incrementInputSchema, {
       orgId,
       metric,
       amount,
@@ -167,16 +167,7 @@ export class UsageService {
     return rows[0] && toLedgerEntry(rows[0]);
   }
 
-  private validate(input: unknown): IncrementInput {
-    const parsed = incrementInputSchema.safeParse(input);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      throw new BillingError("BAD_REQUEST", "invalid_input", `${issue?.path.join(".")}: ${issue?.message}`, {
-        issues: parsed.error.issues.map((i) => ({ path: i.path.map(String), message: i.message })),
-      });
-    }
-    return parsed.data;
-  }
+
 
   /**
    * Up to 10 000 events in ONE transaction: one multi-row ledger insert and one aggregated
