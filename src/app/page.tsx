@@ -2,6 +2,7 @@ import Link from "next/link";
 import type { ReactNode } from "react";
 import { api } from "@/trpc/server";
 import { formatCount } from "./_lib/format";
+import { DenialsTable } from "./_components/denials-table";
 
 // Reads the database on every request; `next build` must not prerender it.
 export const dynamic = "force-dynamic";
@@ -71,38 +72,7 @@ export default async function OverviewPage() {
         {denials.length === 0 ? (
           <p className="muted">No denials recorded yet.</p>
         ) : (
-          <div className="table-wrap">
-            <table className="table" aria-label="Recent denials">
-              <thead>
-                <tr>
-                  <th scope="col">Time (UTC)</th>
-                  <th scope="col">Organization</th>
-                  <th scope="col">Action</th>
-                  <th scope="col">Reason</th>
-                  <th scope="col">Message</th>
-                </tr>
-              </thead>
-              <tbody>
-                {denials.map((d) => (
-                  <tr key={d.id}>
-                    <td>{d.createdAt.toISOString().replace("T", " ").slice(0, 16)}</td>
-                    <td>
-                      {d.orgName === null ? (
-                        <span className="muted">Unknown ({d.orgId})</span>
-                      ) : (
-                        <Link href={`/organizations/${d.orgId}`}>{d.orgName}</Link>
-                      )}
-                    </td>
-                    <td>{d.action}</td>
-                    <td>
-                      <code>{d.reasonCode}</code>
-                    </td>
-                    <td>{d.message}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DenialsTable denials={denials} showOrg={true} />
         )}
       </section>
     </>

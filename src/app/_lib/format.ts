@@ -24,6 +24,11 @@ export function formatCount(value: bigint | number): string {
   return integer.format(value);
 }
 
+/** A ledger delta with its sign: 3n → "+3", -1n → "-1". */
+export function formatSigned(value: bigint): string {
+  return value > 0n ? `+${formatCount(value)}` : formatCount(value);
+}
+
 const dateFormat = new Intl.DateTimeFormat("en-GB", { year: "numeric", month: "short", day: "numeric", timeZone: "UTC" });
 
 export function formatDate(value: Date): string {
@@ -34,4 +39,11 @@ export function formatDate(value: Date): string {
 export function formatStatus(status: string): string {
   const words = status.replace(/_/g, " ");
   return words.charAt(0).toUpperCase() + words.slice(1);
+}
+
+const UTC_LENGTH = { minute: 16, second: 19, millisecond: 23 } as const;
+
+/** "2026-11-24 04:18" (minute), "…:49" (second) or "…:49.123" (millisecond), always UTC. */
+export function formatUtc(value: Date, precision: keyof typeof UTC_LENGTH = "minute"): string {
+  return value.toISOString().replace("T", " ").slice(0, UTC_LENGTH[precision]);
 }

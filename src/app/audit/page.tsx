@@ -3,6 +3,7 @@ import { headers } from "next/headers";
 import Link from "next/link";
 import { getStaffSession, roleAtLeast } from "@/server/auth";
 import { api } from "@/trpc/server";
+import { UtcTime } from "../_components/utc-time";
 
 export const dynamic = "force-dynamic";
 export const metadata: Metadata = { title: "Audit log" };
@@ -72,7 +73,7 @@ export default async function AuditPage({ searchParams }: { searchParams: Search
               {page.entries.map((e) => (
                 <tr key={e.id}>
                   <td>
-                    <time dateTime={e.createdAt.toISOString()}>{e.createdAt.toISOString().replace("T", " ").slice(0, 19)}</time>
+                    <UtcTime value={e.createdAt} precision="second" />
                   </td>
                   <td>{e.actor}</td>
                   <td>{e.action}</td>

@@ -2,10 +2,11 @@ import type { Metadata } from "next";
 import { headers } from "next/headers";
 import Link from "next/link";
 import { getStaffSession, roleAtLeast } from "@/server/auth";
-import { METRICS } from "@/server/billing/catalogue";
 import { api } from "@/trpc/server";
-import { formatCount } from "../_lib/format";
+import { formatCount, formatSigned } from "../_lib/format";
 import { cursorParam, filterQuery, readCursor, readLedgerFilter } from "./filters";
+import { UtcTime } from "../_components/utc-time";
+import { MetricSelect } from "../_components/metric-select";
 
 export const dynamic = "force-dynamic";
 export const metadata: Metadata = { title: "Ledger" };
@@ -13,7 +14,6 @@ export const metadata: Metadata = { title: "Ledger" };
 const PAGE_SIZE = 50;
 type SearchParams = Promise<Record<string, string | string[] | undefined>>;
 
-const signed = (n: bigint) => (n > 0n ? `+${formatCount(n)}` : formatCount(n));
 
 export default async function LedgerPage({ searchParams }: { searchParams: SearchParams }) {
   const params = await searchParams;
@@ -38,14 +38,7 @@ export default async function LedgerPage({ searchParams }: { searchParams: Searc
         </div>
         <div className="field">
           <label htmlFor="ledger-metric">Metric</label>
-          <select id="ledger-metric" name="metric" defaultValue={raw.metric}>
-            <option value="">All metrics</option>
-            {METRICS.map((m) => (
-              <option key={m} value={m}>
-                {m}
-              </option>
-            ))}
-          </select>
+          <MetricSelect id="ledger-metric" defaultValue={raw.metric} anyLabel="All metrics" />
         </div>
         <div className="field">
           <label htmlFor="ledger-reason">Reason</label>
@@ -93,7 +86,7 @@ export default async function LedgerPage({ searchParams }: { searchParams: Searc
                 <tr key={t.reason}>
                   <td>{t.reason}</td>
                   <td>{formatCount(t.entries)}</td>
-                  <td>{signed(t.total)}</td>
+                  <td>{formatSigned(t.total)}</td>
                 </tr>
               ))}
             </tbody>
@@ -128,13 +121,13 @@ export default async function LedgerPage({ searchParams }: { searchParams: Searc
               {page.items.map((e) => (
                 <tr key={e.id}>
                   <td>
-                    <time dateTime={e.timestamp.toISOString()}>{e.timestamp.toISOString().replace("T", " ").slice(0, 23)}</time>
+                    <UtcTime value={e.timestamp} precision="millisecond" />
                   </td>
                   <td>
                     <Link href={`/ledger?${filterQuery({ ...raw, org: e.orgId })}`}>{e.orgName}</Link>
                   </td>
                   <td>{e.metric}</td>
-                  <td>{signed(e.delta)}</td>
+                  <td>{formatSigned(e.delta)}</td>
                   <td>{e.reason}</td>
                   <td>{e.actor}</td>
                 </tr>

@@ -1,11 +1,12 @@
 import { z } from "zod";
+import { METRICS } from "./metrics";
 
 /**
  * The plan catalogue: data, validated by zod when the module loads, so an invalid
  * catalogue stops start-up with the issue's path instead of mis-billing someone.
  */
 
-export const METRICS = ["members", "teams", "storage_bytes", "api_calls"] as const;
+export { METRICS } from "./metrics";
 export const metricSchema = z.enum(METRICS);
 export type Metric = z.infer<typeof metricSchema>;
 

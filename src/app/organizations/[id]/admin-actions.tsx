@@ -3,10 +3,8 @@
 import { useRouter } from "next/navigation";
 import { type FormEvent, useState } from "react";
 import { api } from "@/trpc/react";
-
-// The metrics of src/server/billing/catalogue.ts.
-const METRICS = ["members", "teams", "storage_bytes", "api_calls"] as const;
-type Metric = (typeof METRICS)[number];
+import { MetricSelect } from "../../_components/metric-select";
+import type { MetricName } from "@/server/billing/metrics";
 
 /**
  * Admin-only forms of the organization page: a manual adjustment and limit overrides. The
@@ -33,7 +31,7 @@ export function AdjustUsageForm({ orgId }: { orgId: string }) {
     setDone(null);
     adjust.mutate({
       orgId,
-      metric: String(form.get("metric")) as Metric,
+      metric: String(form.get("metric")) as MetricName,
       amount: /^[+-]?\d{1,19}$/.test(amount) ? BigInt(amount) : amount,
       note: String(form.get("note") ?? ""),
       idempotencyKey: key,
@@ -46,13 +44,7 @@ export function AdjustUsageForm({ orgId }: { orgId: string }) {
       <form onSubmit={onSubmit} className="filters" aria-label="Manual adjustment">
         <div className="field">
           <label htmlFor="adjust-metric">Metric</label>
-          <select id="adjust-metric" name="metric" defaultValue="members">
-            {METRICS.map((m) => (
-              <option key={m} value={m}>
-                {m}
-              </option>
-            ))}
-          </select>
+          <MetricSelect id="adjust-metric" defaultValue="members" />
         </div>
         <div className="field">
           <label htmlFor="adjust-amount">Amount (signed)</label>
@@ -66,12 +58,7 @@ export function AdjustUsageForm({ orgId }: { orgId: string }) {
           {adjust.isPending ? "Applying…" : "Apply adjustment"}
         </button>
       </form>
-      {adjust.error ? (
-        <p role="alert" className="error-panel">
-          {adjust.error.message}
-        </p>
-      ) : null}
-      {done ? <p role="status">{done}</p> : null}
+      <MutationFeedback error={adjust.error} done={done} />
     </section>
   );
 }
@@ -95,7 +82,7 @@ export function SetOverrideForm({ orgId }: { orgId: string }) {
     setDone(null);
     set.mutate({
       orgId,
-      metric: String(form.get("metric")) as Metric,
+      metric: String(form.get("metric")) as MetricName,
       kind,
       value: kind === "unlimited" ? undefined : /^\d{1,19}$/.test(value) ? BigInt(value) : value,
       // A date means the end of that UTC day.
@@ -110,13 +97,7 @@ export function SetOverrideForm({ orgId }: { orgId: string }) {
       <form onSubmit={onSubmit} className="filters" aria-label="Set a limit override">
         <div className="field">
           <label htmlFor="override-metric">Metric</label>
-          <select id="override-metric" name="metric" defaultValue="members">
-            {METRICS.map((m) => (
-              <option key={m} value={m}>
-                {m}
-              </option>
-            ))}
-          </select>
+          <MetricSelect id="override-metric" defaultValue="members" />
         </div>
         <div className="field">
           <label htmlFor="override-kind">Kind</label>
@@ -144,12 +125,7 @@ export function SetOverrideForm({ orgId }: { orgId: string }) {
           {set.isPending ? "Saving…" : "Set override"}
         </button>
       </form>
-      {set.error ? (
-        <p role="alert" className="error-panel">
-          {set.error.message}
-        </p>
-      ) : null}
-      {done ? <p role="status">{done}</p> : null}
+      <MutationFeedback error={set.error} done={done} />
     </section>
   );
 }
@@ -173,6 +149,20 @@ export function RevokeOverrideButton({ id, metric }: { id: string; metric: strin
           {revoke.error.message}
         </span>
       ) : null}
+    </>
+  );
+}
+
+/** What a form's mutation answered: the typed error's message, or what it did. */
+function MutationFeedback({ error, done }: { error: { message: string } | null; done: string | null }) {
+  return (
+    <>
+      {error ? (
+        <p role="alert" className="error-panel">
+          {error.message}
+        </p>
+      ) : null}
+      {done ? <p role="status">{done}</p> : null}
     </>
   );
 }

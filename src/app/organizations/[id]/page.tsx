@@ -5,11 +5,13 @@ import Link from "next/link";
 import { notFound } from "next/navigation";
 import { getStaffSession, roleAtLeast } from "@/server/auth";
 import { api } from "@/trpc/server";
-import { formatBytes, formatCount, formatDate, formatStatus } from "../../_lib/format";
+import { formatBytes, formatDate, formatSigned, formatStatus, formatUtc } from "../../_lib/format";
 import { cursorParam, readCursor } from "../../ledger/filters";
 import { AdjustUsageForm, RevokeOverrideButton, SetOverrideForm } from "./admin-actions";
 import { type ChartSeries, UsageChart } from "./usage-chart";
 import { amountOf, METRIC_LABELS, UsageBar } from "../../_components/usage-bar";
+import { DenialsTable } from "../../_components/denials-table";
+import { UtcTime } from "../../_components/utc-time";
 
 export const dynamic = "force-dynamic";
 export const metadata: Metadata = { title: "Organization" };
@@ -21,11 +23,10 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 type Params = Promise<{ id: string }>;
 type SearchParams = Promise<Record<string, string | string[] | undefined>>;
 
-const signed = (n: bigint) => (n > 0n ? `+${formatCount(n)}` : formatCount(n));
 /** `+2`, `-1`, `+1.5 KiB`: a signed delta in the metric's units. */
 const signedAmount = (metric: string, n: bigint) =>
-  metric === "storage_bytes" ? `${n < 0n ? "-" : "+"}${formatBytes(n < 0n ? -n : n)}` : signed(n);
-const utc = (d: Date) => `${d.toISOString().replace("T", " ").slice(0, 16)} UTC`;
+  metric === "storage_bytes" ? `${n < 0n ? "-" : "+"}${formatBytes(n < 0n ? -n : n)}` : formatSigned(n);
+const utc = (d: Date) => `${formatUtc(d)} UTC`;
 
 async function load(orgId: string) {
   try {
@@ -224,7 +225,7 @@ export default async function OrganizationPage({ params, searchParams }: { param
                   return (
                     <tr key={e.id}>
                       <td>
-                        <time dateTime={e.timestamp.toISOString()}>{e.timestamp.toISOString().replace("T", " ").slice(0, 23)}</time>
+                        <UtcTime value={e.timestamp} precision="millisecond" />
                       </td>
                       <td>{e.metric}</td>
                       <td className="num">{signedAmount(e.metric, e.delta)}</td>
@@ -249,36 +250,7 @@ export default async function OrganizationPage({ params, searchParams }: { param
         {denials.length === 0 ? (
           <p className="muted">No denials recorded for this organization.</p>
         ) : (
-          <div className="table-wrap">
-            <table className="table" aria-label="Recent denials">
-              <thead>
-                <tr>
-                  <th scope="col">Time (UTC)</th>
-                  <th scope="col">Action</th>
-                  <th scope="col" className="num">
-                    Amount
-                  </th>
-                  <th scope="col">Reason</th>
-                  <th scope="col">Message</th>
-                  <th scope="col">Actor</th>
-                </tr>
-              </thead>
-              <tbody>
-                {denials.map((d) => (
-                  <tr key={d.id}>
-                    <td>{utc(d.createdAt)}</td>
-                    <td>{d.action}</td>
-                    <td className="num">{d.metric ? amountOf(d.metric, d.amount) : formatCount(d.amount)}</td>
-                    <td>
-                      <code>{d.reasonCode}</code>
-                    </td>
-                    <td>{d.message}</td>
-                    <td>{d.actor}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DenialsTable denials={denials} showOrg={false} />
         )}
       </section>
     </>
