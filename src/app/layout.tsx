@@ -2,10 +2,10 @@ import type { Metadata } from "next";
 import { headers } from "next/headers";
 import { redirect } from "next/navigation";
 import type { ReactNode } from "react";
-import { getStaffSession } from "@/server/auth";
 import { TRPCReactProvider } from "@/trpc/react";
 import { Nav } from "./_components/nav";
 import "./globals.css";
+import { currentStaff } from "@/trpc/server";
 
 export const metadata: Metadata = {
   title: { default: "Ledger & Policy billing", template: "%s · Ledger & Policy billing" },
@@ -22,7 +22,7 @@ export default async function RootLayout({ children }: { children: ReactNode }) 
   const requestHeaders = await headers();
   const path = requestHeaders.get("x-billing-path") ?? "/";
   const onSignIn = path === "/sign-in" || path.startsWith("/sign-in?");
-  const session = await getStaffSession(new Headers(requestHeaders));
+  const session = await currentStaff();
   if (!session && !onSignIn) redirect(path === "/" ? "/sign-in" : `/sign-in?next=${encodeURIComponent(path)}`);
 
   return (

@@ -3,6 +3,7 @@ import { headers } from "next/headers";
 import { cache } from "react";
 import { type AppRouter, createCaller } from "@/server/api/root";
 import { createTRPCContext } from "@/server/api/trpc";
+import { getStaffSession } from "@/server/auth";
 import { createQueryClient } from "./query-client";
 
 /**
@@ -13,10 +14,16 @@ import { createQueryClient } from "./query-client";
  * Server-only: it reads request headers. (The `server-only` package is not installed; this
  * module imports `next/headers`, which already fails loudly in a client bundle.)
  */
+/**
+ * The signed-in member of staff for this request, looked up once however many times the
+ * layout, the page and its procedures ask.
+ */
+export const currentStaff = cache(async () => getStaffSession(new Headers(await headers())));
+
 const createContext = cache(async () => {
   const requestHeaders = new Headers(await headers());
   requestHeaders.set("x-trpc-source", "rsc");
-  return createTRPCContext({ headers: requestHeaders });
+  return createTRPCContext({ headers: requestHeaders, staff: currentStaff });
 });
 
 const getQueryClient = cache(createQueryClient);

@@ -1,7 +1,6 @@
 import type { Metadata } from "next";
-import { headers } from "next/headers";
-import { getStaffSession, roleAtLeast } from "@/server/auth";
-import { api, HydrateClient } from "@/trpc/server";
+import { roleAtLeast } from "@/server/auth";
+import { api, currentStaff, HydrateClient } from "@/trpc/server";
 import { ApiKeysManager } from "./api-keys-manager";
 
 // Reads the database on every request; `next build` must not prerender it.
@@ -10,7 +9,7 @@ export const metadata: Metadata = { title: "API keys" };
 
 /** Product-app API keys (admin only): list with scopes and last use, create, revoke. */
 export default async function ApiKeysPage() {
-  const session = await getStaffSession(new Headers(await headers()));
+  const session = await currentStaff();
   if (!session || !roleAtLeast(session.user.role, "admin")) {
     return (
       <>

@@ -1,8 +1,7 @@
 import type { Metadata } from "next";
-import { headers } from "next/headers";
 import Link from "next/link";
-import { getStaffSession, roleAtLeast } from "@/server/auth";
-import { api } from "@/trpc/server";
+import { roleAtLeast } from "@/server/auth";
+import { api, currentStaff } from "@/trpc/server";
 import { UtcTime } from "../_components/utc-time";
 
 export const dynamic = "force-dynamic";
@@ -18,7 +17,7 @@ function Json({ value }: { value: unknown }) {
 
 /** Every staff write — who, what, when, before and after — newest first (admins only). */
 export default async function AuditPage({ searchParams }: { searchParams: SearchParams }) {
-  const session = await getStaffSession(new Headers(await headers()));
+  const session = await currentStaff();
   if (!roleAtLeast(session?.user.role, "admin")) {
     return (
       <>

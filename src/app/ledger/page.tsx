@@ -1,8 +1,7 @@
 import type { Metadata } from "next";
-import { headers } from "next/headers";
 import Link from "next/link";
-import { getStaffSession, roleAtLeast } from "@/server/auth";
-import { api } from "@/trpc/server";
+import { roleAtLeast } from "@/server/auth";
+import { api, currentStaff } from "@/trpc/server";
 import { formatCount, formatSigned } from "../_lib/format";
 import { cursorParam, filterQuery, readCursor, readLedgerFilter } from "./filters";
 import { UtcTime } from "../_components/utc-time";
@@ -19,7 +18,7 @@ export default async function LedgerPage({ searchParams }: { searchParams: Searc
   const params = await searchParams;
   const { filter, problems, raw } = readLedgerFilter(params);
   const cursor = readCursor(params.after);
-  const session = await getStaffSession(new Headers(await headers()));
+  const session = await currentStaff();
   const canExport = roleAtLeast(session?.user.role, "finance");
   const [page, totals] = problems.length
     ? [{ items: [], nextCursor: null }, []]

@@ -1,9 +1,8 @@
 import type { Metadata } from "next";
-import { headers } from "next/headers";
 import { redirect } from "next/navigation";
-import { getStaffSession } from "@/server/auth";
 import { safeNext } from "./safe-next";
 import { SignInForm } from "./sign-in-form";
+import { currentStaff } from "@/trpc/server";
 
 export const dynamic = "force-dynamic";
 export const metadata: Metadata = { title: "Sign in" };
@@ -14,7 +13,7 @@ export default async function SignInPage({ searchParams }: { searchParams: Searc
   const raw = (await searchParams).next;
   const next = safeNext(Array.isArray(raw) ? raw[0] : raw);
   // Already signed in: straight on.
-  if (await getStaffSession(new Headers(await headers()))) redirect(next);
+  if (await currentStaff()) redirect(next);
   return (
     <>
       <h1>Sign in</h1>

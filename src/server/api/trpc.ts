@@ -30,6 +30,9 @@ export interface CreateContextOptions {
   db?: () => PrismaClient;
   /** The domain services; default: the process-wide ones, or ones over `db` when given. */
   billing?: () => BillingServices;
+  /** The signed-in member of staff; default: read from `headers` on first use. The RSC caller
+   * passes its per-request lookup, so a page and its procedures read the session once. */
+  staff?: () => Promise<StaffSession | null>;
 }
 
 /**
@@ -50,7 +53,7 @@ export async function createTRPCContext(opts: CreateContextOptions) {
     headers: opts.headers,
     db,
     billing: services,
-    staff: () => (session ??= getStaffSession(opts.headers, db())),
+    staff: opts.staff ?? (() => (session ??= getStaffSession(opts.headers, db()))),
   };
 }
 

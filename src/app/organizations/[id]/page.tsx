@@ -1,10 +1,9 @@
 import { TRPCError } from "@trpc/server";
 import type { Metadata } from "next";
-import { headers } from "next/headers";
 import Link from "next/link";
 import { notFound } from "next/navigation";
-import { getStaffSession, roleAtLeast } from "@/server/auth";
-import { api } from "@/trpc/server";
+import { roleAtLeast } from "@/server/auth";
+import { api, currentStaff } from "@/trpc/server";
 import { formatBytes, formatDate, formatSigned, formatStatus, formatUtc } from "../../_lib/format";
 import { cursorParam, readCursor } from "../../ledger/filters";
 import { AdjustUsageForm, RevokeOverrideButton, SetOverrideForm } from "./admin-actions";
@@ -45,7 +44,7 @@ export default async function OrganizationPage({ params, searchParams }: { param
   const [detail, ledger, session] = await Promise.all([
     load(id.toLowerCase()),
     api.billing.ledger.list({ filter: { orgId: id.toLowerCase() }, cursor, limit: LEDGER_PAGE }),
-    getStaffSession(new Headers(await headers())),
+    currentStaff(),
   ]);
   if (!detail) notFound();
   const isAdmin = roleAtLeast(session?.user.role, "admin");
