@@ -119,12 +119,12 @@ async function main(): Promise<void> {
   const migrated = await migrate(databaseUrl);
   log(`migrations: ${migrated.applied.length} applied`);
 
-  const pool = new pg.Pool({ connectionString: databaseUrl, max: 4, application_name: "e2e-seed" });
+  const seeding = createDatabase(databaseUrl, { max: 4, applicationName: "e2e-seed" });
   try {
-    const seeded = await seedDatabase(pool, { orgs: E2E_ORGS, seed: E2E_SEED, legacyOnly: false });
+    const seeded = await seedDatabase(seeding.pool, { orgs: E2E_ORGS, seed: E2E_SEED, legacyOnly: false });
     log(`seeded ${seeded.orgs} organizations (seed ${seeded.seed}, ${seeded.rows} rows)`);
   } finally {
-    await pool.end();
+    await seeding.close();
   }
 
   // One member of staff per role, with the passwords the specs sign in with.

@@ -1,7 +1,7 @@
 import { parseArgs } from "node:util";
 import { createBillingServices } from "@/server/billing";
 import { BillingError } from "@/server/billing/errors";
-import { BillingService, createDodoClient } from "@/server/billing/dodo";
+import { createDodoClient } from "@/server/billing/dodo";
 import { orgIdSchema } from "@/server/billing/schemas";
 import { createDatabase } from "@/server/db/client";
 import { runScript } from "./lib/run-script";
@@ -21,8 +21,7 @@ await runScript("npm run reconcile", async (databaseUrl) => {
   if (!api) throw new BillingError("PRECONDITION_FAILED", "no_api_key", "DODO_PAYMENTS_API_KEY is not set: nothing to reconcile against");
   const database = createDatabase(databaseUrl, { max: 2, applicationName: "reconcile" });
   try {
-    const service = new BillingService(database.prisma, createBillingServices(database.prisma).usage);
-    const report = await service.reconcileSubscriptions(api, { orgId: values.org });
+    const report = await createBillingServices(database.prisma).dodo.reconcileSubscriptions(api, { orgId: values.org });
     console.log(`reconcile: ${report.checked} checked, ${report.synced} synced, ${report.stale} already newer, ${report.problems.length} problems`);
     for (const p of report.problems) console.log(`  ${p.subscriptionId}: ${p.error}`);
     return report.problems.length ? 1 : 0;

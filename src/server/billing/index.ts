@@ -1,5 +1,6 @@
 import { type PrismaClient, prisma } from "@/server/db/client";
 import { ApiKeyService } from "./api-keys";
+import { BillingService } from "./dodo/billing-service";
 import { EntitlementService } from "./entitlement-service";
 import { LimitOverrideService } from "./limit-overrides";
 import { UsageService } from "./usage-service";
@@ -10,6 +11,8 @@ export interface BillingServices {
   entitlements: EntitlementService;
   apiKeys: ApiKeyService;
   overrides: LimitOverrideService;
+  /** Dodo Payments: webhooks, subscription sync, reconciliation. */
+  dodo: BillingService;
 }
 
 export function createBillingServices(client: PrismaClient): BillingServices {
@@ -19,6 +22,7 @@ export function createBillingServices(client: PrismaClient): BillingServices {
     entitlements: new EntitlementService(client, usage),
     apiKeys: new ApiKeyService(client),
     overrides: new LimitOverrideService(client),
+    dodo: new BillingService(client, usage),
   };
 }
 

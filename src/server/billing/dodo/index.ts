@@ -1,7 +1,6 @@
-import { prisma } from "@/server/db/client";
 import { env } from "@/server/env";
 import { billing } from "../index";
-import { BillingService } from "./billing-service";
+import type { BillingService } from "./billing-service";
 import { createWebhookHandler } from "./webhook-handler";
 
 export {
@@ -19,12 +18,9 @@ export { parseDelivery, subscriptionDataSchema, webhookEnvelopeSchema, type Subs
 export { createWebhookHandler, MAX_WEBHOOK_BYTES, webhookRejections } from "./webhook-handler";
 export { verifyWebhook } from "./verify";
 
-let shared: BillingService | undefined;
-
-/** The process-wide Dodo billing service (over the process-wide client and usage service). */
+/** The process-wide Dodo billing service (one of the process-wide domain services). */
 export function dodoBilling(): BillingService {
-  shared ??= new BillingService(prisma(), billing().usage);
-  return shared;
+  return billing().dodo;
 }
 
 let handler: ((request: Request) => Promise<Response>) | undefined;
