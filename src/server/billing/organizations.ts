@@ -1,4 +1,4 @@
-import { Prisma } from "@/generated/prisma/client";
+import { Prisma } from "@/server/db/client";
 import type { Db } from "@/server/db/tx";
 import { FREE_PLAN, PLANS, planById, planForProduct, type Metric, type Plan } from "./catalogue";
 import { loadPolicyContext, summarizeUsage } from "./entitlement-service";
