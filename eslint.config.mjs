@@ -3,7 +3,7 @@ import tseslint from "typescript-eslint";
 
 export default tseslint.config(
   {
-    ignores: ["node_modules/", ".next/", ".data/", "src/generated/", "test-results/", "playwright-report/", "next-env.d.ts"],
+    ignores: ["node_modules/", ".next/", ".next-*/", "test-results-*/", ".data/", "src/generated/", "test-results/", "playwright-report/", "next-env.d.ts"],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,

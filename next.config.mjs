@@ -1,5 +1,7 @@
 /** @type {import('next').NextConfig} */
 const nextConfig = {
+  // NEXT_DIST_DIR: a second build output, so two builds (e.g. two e2e runs) can share a checkout.
+  distDir: process.env.NEXT_DIST_DIR || ".next",
   // Loaded by Node at run time instead of bundled: native-ish or binary-shipping packages
   // (the embedded PostgreSQL binaries, pg's optional native bindings, COPY streams) and the
   // Prisma driver adapter, which must share one `pg` instance with the pool we create.

@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import { chromium, defineConfig } from "@playwright/test";
-import { storageStateOf } from "./e2e/staff";
+import { E2E_OUTPUT_DIR, storageStateOf } from "./e2e/staff";
 
 /**
  * End-to-end tests of the dashboard. `npm run test:e2e` builds (`next build`) and runs
@@ -28,6 +28,7 @@ const executablePath = chromiumExecutable();
 
 export default defineConfig({
   testDir: "e2e",
+  outputDir: E2E_OUTPUT_DIR,
   fullyParallel: false,
   forbidOnly: Boolean(process.env.CI),
   retries: 0,

@@ -7,5 +7,8 @@ export const E2E_STAFF: Record<StaffRole, { email: string; name: string; role: S
   admin: { email: "admin@e2e.test", name: "E2E admin", role: "admin", password: "admin-password-e2e" },
 };
 
+/** Where Playwright writes results; PLAYWRIGHT_OUTPUT_DIR lets two runs share a checkout. */
+export const E2E_OUTPUT_DIR = process.env.PLAYWRIGHT_OUTPUT_DIR ?? "test-results";
+
 /** Playwright storage state (session cookie) per role, written by e2e/auth.setup.ts. */
-export const storageStateOf = (role: StaffRole) => `test-results/.auth/${role}.json`;
+export const storageStateOf = (role: StaffRole) => `${E2E_OUTPUT_DIR}/.auth/${role}.json`;

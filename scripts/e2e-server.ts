@@ -94,8 +94,9 @@ exitHook((done) => {
 
 async function main(): Promise<void> {
   const nextBin = path.resolve("node_modules/.bin/next");
-  if (!existsSync(path.resolve(".next/BUILD_ID"))) {
-    throw new Error("no production build in .next: run `next build` first (`npm run test:e2e` does both)");
+  const distDir = process.env.NEXT_DIST_DIR || ".next";
+  if (!existsSync(path.resolve(distDir, "BUILD_ID"))) {
+    throw new Error(`no production build in ${distDir}: run \`next build\` first (\`npm run test:e2e\` does both)`);
   }
 
   let adminUrl = process.env.TEST_DATABASE_URL;
