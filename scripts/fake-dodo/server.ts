@@ -38,6 +38,11 @@ export interface FailureSpec {
   delayMs?: number;
   /** How many matching requests it affects (default 1). */
   times?: number;
+  /**
+   * Ingest only: fail AFTER storing the events — Dodo has them, but the caller never hears
+   * so (a reporter killed or timed out mid-request). It must resend; Dodo ignores the repeat.
+   */
+  afterIngest?: boolean;
 }
 
 export interface FakeDodoOptions {
@@ -63,6 +68,8 @@ export interface FakeDodo {
   apiKey: string;
   subscriptions: Map<string, DodoSubscription>;
   ingested: Map<string, IngestedEvent>;
+  /** How many ingest requests carried each event_id (more than 1: a resend Dodo ignored). */
+  deliveries: Map<string, number>;
   requests: RequestLogEntry[];
   putSubscription(init: SubscriptionInit | DodoSubscription): DodoSubscription;
   fail(spec: FailureSpec): void;
@@ -158,6 +165,7 @@ export async function startFakeDodo(options: FakeDodoOptions = {}): Promise<Fake
   const now = options.now ?? (() => new Date());
   const subscriptions = new Map<string, DodoSubscription>();
   const ingested = new Map<string, IngestedEvent>();
+  const deliveries = new Map<string, number>();
   const requests: RequestLogEntry[] = [];
   let failures: (FailureSpec & { remaining: number })[] = [];
 
@@ -204,12 +212,17 @@ export async function startFakeDodo(options: FakeDodoOptions = {}): Promise<Fake
     if (failure) {
       failure.remaining -= 1;
       failures = failures.filter((f) => f.remaining > 0);
+    }
+    const applyFailure = async () => {
+      if (!failure) return;
       if (failure.delayMs) await sleep(failure.delayMs);
       if (failure.status) {
         const headers: Record<string, string> = failure.retryAfter !== undefined ? { "retry-after": String(failure.retryAfter) } : {};
         throw Object.assign(new HttpError(failure.status, { code: "INJECTED_FAILURE", message: `injected ${failure.status}` }), { headers });
       }
-    }
+    };
+    const failsAfterIngest = failure?.afterIngest === true && route === "ingest";
+    if (!failsAfterIngest) await applyFailure();
 
     if (req.headers.authorization !== `Bearer ${apiKey}`) {
       throw new HttpError(401, { code: "UNAUTHORIZED", message: "missing or invalid API key" });
@@ -228,10 +241,12 @@ export async function startFakeDodo(options: FakeDodoOptions = {}): Promise<Fake
       let count = 0;
       const receivedAt = now().toISOString();
       for (const event of events) {
+        deliveries.set(event.event_id, (deliveries.get(event.event_id) ?? 0) + 1);
         if (ingested.has(event.event_id)) continue;
         ingested.set(event.event_id, { ...event, received_at: receivedAt });
         count += 1;
       }
+      if (failsAfterIngest) await applyFailure();
       return send(res, 200, { ingested_count: count });
     }
 
@@ -272,6 +287,7 @@ export async function startFakeDodo(options: FakeDodoOptions = {}): Promise<Fake
     apiKey,
     subscriptions,
     ingested,
+    deliveries,
     requests,
     putSubscription,
     fail: (spec) => failures.push({ ...spec, remaining: spec.times ?? 1 }),
@@ -280,6 +296,7 @@ export async function startFakeDodo(options: FakeDodoOptions = {}): Promise<Fake
     reset: () => {
       subscriptions.clear();
       ingested.clear();
+      deliveries.clear();
       requests.length = 0;
       failures = [];
     },

@@ -22,6 +22,8 @@ export const envSchema = z.object({
   DODO_PAYMENTS_API_KEY: z.string().optional(),
   DODO_PAYMENTS_WEBHOOK_KEY: keyList,
   DODO_PAYMENTS_BASE_URL: z.preprocess((v) => (v === "" ? undefined : v), z.url().optional()),
+  /** How often the web server reports usage to Dodo; 0 turns it off (off anyway without an API key). */
+  USAGE_REPORT_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(3600).default(30),
 });
 
 export type Env = z.infer<typeof envSchema>;

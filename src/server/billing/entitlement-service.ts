@@ -18,6 +18,7 @@ import {
 } from "./policy";
 import { actorSchema, idempotencyKeySchema, orgIdSchema, positiveAmount } from "./schemas";
 import { belowZero, DEFAULT_ACTOR, type UsageService } from "./usage-service";
+import { REPORT_METERED_USAGE } from "./usage-reporting/outbox-sql";
 
 export interface OrgPolicyContext {
   orgId: string;
@@ -208,7 +209,7 @@ export class EntitlementService {
                    ${input.idempotencyKey}, ${actor}, ${JSON.stringify(options.metadata ?? { action: input.action })}::jsonb
             FROM up
             RETURNING *
-          )
+          )${REPORT_METERED_USAGE}
           SELECT ins.*, (SELECT count FROM up) AS new_count, (SELECT id::text FROM prior) AS prior_id,
                  (SELECT count FROM usage_cache WHERE org_id = ${input.orgId}::uuid AND metric = ${resolved.metric}) AS seen_count
           FROM (SELECT 1) AS one LEFT JOIN ins ON TRUE`;

@@ -6,6 +6,7 @@ import { METRIC_KIND, METRICS, type Metric } from "./catalogue";
 import { BillingError, parseInput } from "./errors";
 import { LEDGER_COLUMNS, type LedgerEntry, type LedgerRow, toLedgerEntry } from "./ledger-entry";
 import { incrementInputSchema, type IncrementInput } from "./schemas";
+import { REPORT_METERED_USAGE } from "./usage-reporting/outbox-sql";
 
 export const DEFAULT_ACTOR = "system";
 
@@ -114,7 +115,7 @@ export class UsageService {
                     ${input.idempotencyKey ?? null}, ${input.actor ?? DEFAULT_ACTOR}, ${JSON.stringify(input.metadata ?? {})}::jsonb)
             ON CONFLICT (org_id, idempotency_key) DO NOTHING
             RETURNING *
-          ), upd AS (
+          )${REPORT_METERED_USAGE}, upd AS (
             -- An UPDATE, not an upsert: PostgreSQL checks CHECK constraints on the row an
             -- upsert proposes to insert, so a decrement would fail even when a row exists.
             UPDATE usage_cache c SET count = c.count + ins.delta, last_updated = ins.timestamp
@@ -299,7 +300,7 @@ export class UsageService {
           ${toInsert.map((v) => JSON.stringify(v.event.metadata ?? {}))}::jsonb[])
         ON CONFLICT (org_id, idempotency_key) DO NOTHING
         RETURNING *
-      ), agg AS (
+      )${REPORT_METERED_USAGE}, agg AS (
         UPDATE usage_cache c SET count = c.count + t.total, last_updated = t.at
         FROM (SELECT org_id, metric, SUM(delta) AS total, max(timestamp) AS at FROM ins GROUP BY org_id, metric) t
         WHERE c.org_id = t.org_id AND c.metric = t.metric

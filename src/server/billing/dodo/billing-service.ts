@@ -4,6 +4,7 @@ import type { Db, Tx } from "@/server/db/tx";
 import { planForProduct } from "../catalogue";
 import { BillingError } from "../errors";
 import type { UsageService } from "../usage-service";
+import { reportUsage, type ReportUsageOptions, type ReportUsageResult, type UsageIngestApi } from "../usage-reporting/reporter";
 import {
   describeIssues,
   isSubscriptionEventType,
@@ -360,6 +361,15 @@ export class BillingService {
       }
     }
     return report;
+  }
+
+  /**
+   * Sends pending metered usage (the outbox every metered ledger row enters in its own
+   * statement) to Dodo: claimed with FOR UPDATE SKIP LOCKED, at most 1 000 per request,
+   * event_id = ledger id. See usage-reporting/reporter.ts for the exactly-once argument.
+   */
+  async reportUsage(api: UsageIngestApi, options: ReportUsageOptions = {}): Promise<ReportUsageResult> {
+    return reportUsage(this.prisma, api, options);
   }
 
   /** The org: subscription metadata `org_id`, customer metadata `org_id`, the customer mapping, the existing row. */

@@ -1,0 +1,50 @@
+import type { PrismaClient } from "@/server/db/client";
+import { reportUsage, type ReportUsageResult, type UsageIngestApi } from "./reporter";
+
+export interface UsageReportingHandle {
+  /** Stops the timer and waits for a tick in progress to finish. */
+  stop(): Promise<void>;
+}
+
+export interface UsageReportingOptions {
+  prisma: PrismaClient;
+  api: UsageIngestApi;
+  intervalMs: number;
+  log?: (line: string) => void;
+}
+
+/**
+ * Reports usage every `intervalMs` inside a long-running process (the web server). A tick
+ * never overlaps the previous one; a failed tick is logged and the next one tries again —
+ * the rows stay pending, so nothing is lost between ticks. Other reporters (another server,
+ * `npm run report-usage`) may run at the same time: they claim disjoint rows.
+ */
+export function startUsageReporting(options: UsageReportingOptions): UsageReportingHandle {
+  const log = options.log ?? ((line: string) => console.log(`[usage-reporting] ${line}`));
+  let running: Promise<void> | undefined;
+  let stopped = false;
+
+  const tick = () => {
+    if (running || stopped) return;
+    running = reportUsage(options.prisma, options.api)
+      .then((result: ReportUsageResult) => {
+        if (result.batches > 0) {
+          log(`sent ${result.sent}, expired ${result.expired}, failed ${result.failed}, deferred ${result.deferred} in ${result.batches} batches${result.errors.length ? ` (${result.errors.join("; ")})` : ""}`);
+        }
+      })
+      .catch((error: unknown) => log(`tick failed: ${error instanceof Error ? error.message : String(error)}`))
+      .finally(() => {
+        running = undefined;
+      });
+  };
+  const timer = setInterval(tick, options.intervalMs);
+  timer.unref();
+  tick();
+  return {
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      await running;
+    },
+  };
+}

@@ -1,0 +1,59 @@
+import { Prisma } from "@/server/db/client";
+import { PLANS } from "../catalogue";
+
+/**
+ * The one SQL fragment that puts metered ledger rows into `usage_report_outbox`. Every
+ * statement that inserts ledger rows through a CTE named `ins` appends it, so a metered row
+ * enters the outbox in the SAME statement (and transaction) as the ledger row: usage is
+ * reported to Dodo if and only if it was recorded.
+ *
+ * A row is metered when its metric has a Dodo meter on the plan of the org's current paid
+ * subscription (active, on hold/past due, or cancelled but inside the paid period) and the
+ * subscription has a Dodo customer. Only usage is reported: positive deltas, not resets,
+ * backfill corrections or staff adjustments, which correct counts rather than add usage.
+ */
+
+/** Ledger reasons that correct a count instead of recording new usage: never reported. */
+export const UNREPORTED_REASONS = ["monthly_reset", "migration", "manual_adjustment"] as const;
+
+/** Subscription statuses whose plan's meters apply (cancelled: only inside the paid period). */
+export const REPORTING_STATUSES = ["active", "on_hold", "past_due"] as const;
+
+export interface MeterBinding {
+  productId: string;
+  metric: string;
+  eventName: string;
+}
+
+/** (Dodo product, metric) → meter event name, from the catalogue. */
+export const METER_BINDINGS: readonly MeterBinding[] = PLANS.flatMap((plan) =>
+  plan.dodoProductId
+    ? Object.entries(plan.meters).map(([metric, eventName]) => ({ productId: plan.dodoProductId as string, metric, eventName: eventName as string }))
+    : [],
+);
+
+const literal = (value: string) => `'${value.replaceAll("'", "''")}'`;
+const list = (values: readonly string[]) => values.map(literal).join(", ");
+
+function outboxCte(bindings: readonly MeterBinding[]): Prisma.Sql {
+  if (bindings.length === 0) return Prisma.empty;
+  // Catalogue data, validated at load: inlined as literals so the hot statements keep the
+  // same parameters (and prepared-statement shape) they had before reporting existed.
+  const meters = bindings.map((b) => `(${literal(b.productId)}, ${literal(b.metric)}, ${literal(b.eventName)})`).join(", ");
+  const meteredMetrics = list([...new Set(bindings.map((b) => b.metric))]);
+  return Prisma.raw(`, usage_report AS (
+    INSERT INTO usage_report_outbox (org_id, ledger_id, metric, event_name, customer_id, subscription_id, quantity, event_timestamp)
+    SELECT i.org_id, i.id, i.metric, m.event_name, s.customer_id, s.id, i.delta, i.timestamp
+    FROM ins i
+    CROSS JOIN LATERAL (
+      SELECT s.id, s.customer_id, s.product_id FROM subscriptions s
+      WHERE s.org_id = i.org_id AND s.customer_id IS NOT NULL
+        AND (s.status IN (${list(REPORTING_STATUSES)}) OR (s.status = 'cancelled' AND s.current_period_end > i.timestamp))
+      ORDER BY s.updated_at DESC LIMIT 1) s
+    JOIN (VALUES ${meters}) AS m(product_id, metric, event_name) ON m.product_id = s.product_id AND m.metric = i.metric
+    WHERE i.delta > 0 AND i.metric IN (${meteredMetrics}) AND i.reason NOT IN (${list(UNREPORTED_REASONS)})
+  )`);
+}
+
+/** Append after the `ins` CTE (the ledger insert's RETURNING *) of a WITH statement. */
+export const REPORT_METERED_USAGE: Prisma.Sql = outboxCte(METER_BINDINGS);

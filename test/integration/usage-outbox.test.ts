@@ -1,0 +1,93 @@
+import { describe, expect, it } from "vitest";
+import { createBillingServices } from "@/server/billing";
+import { fakeId, subscriptionPayload } from "../../scripts/fake-dodo/payloads";
+import { newOrg, testDatabase, uniqueSuffix } from "../helpers/db";
+
+const { prisma } = testDatabase();
+const billing = createBillingServices(prisma);
+
+/** An org on a paid plan through a real subscription sync (customer id from the payload). */
+async function paidOrg(product = "pdt_billing_pro", init: Parameters<typeof subscriptionPayload>[0] = {}) {
+  const org = await newOrg(prisma);
+  const sub = subscriptionPayload({ orgId: org.id, product_id: product, ...init });
+  await billing.dodo.syncSubscription({ id: fakeId("msg"), type: "subscription.active", timestamp: new Date(Date.now() - 60_000), data: sub });
+  return { org, sub };
+}
+
+const outboxOf = (orgId: string) =>
+  prisma.usageReportOutbox.findMany({ where: { orgId }, orderBy: { eventTimestamp: "asc" } });
+
+describe("the usage-report outbox", () => {
+  it("receives a consumed api call in the same statement as its ledger row, with the customer and meter", async () => {
+    const { org, sub } = await paidOrg();
+    const result = await billing.entitlements.consume(org.id, "api.call", { idempotencyKey: `call-${uniqueSuffix()}` });
+    expect(result.allowed).toBe(true);
+    const rows = await outboxOf(org.id);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({
+      ledgerId: result.entry?.id,
+      metric: "api_calls",
+      eventName: "api_calls",
+      customerId: sub.customer.customer_id,
+      subscriptionId: sub.subscription_id,
+      quantity: 1n,
+      status: "pending",
+      attempts: 0,
+    });
+    expect(rows[0]?.eventTimestamp.getTime()).toBe(result.entry?.timestamp.getTime());
+  });
+
+  it("receives increments and batch increments of metered usage, once per ledger row", async () => {
+    const { org } = await paidOrg("pdt_billing_business");
+    const key = `inc-${uniqueSuffix()}`;
+    const first = await billing.usage.increment(org.id, "api_calls", 5n, "api_call", { idempotencyKey: key });
+    const replay = await billing.usage.increment(org.id, "api_calls", 5n, "api_call", { idempotencyKey: key });
+    expect(replay.replayed).toBe(true);
+    const batch = await billing.usage.incrementMany([
+      { orgId: org.id, metric: "api_calls", amount: 2n, reason: "api_call", idempotencyKey: "b1" },
+      { orgId: org.id, metric: "api_calls", amount: 3n, reason: "api_call", idempotencyKey: "b1" },
+      { orgId: org.id, metric: "api_calls", amount: 4n, reason: "api_call" },
+      { orgId: org.id, metric: "members", amount: 1n, reason: "member_added" },
+    ]);
+    expect(batch.map((r) => r.status)).toEqual(["applied", "duplicate", "applied", "applied"]);
+    const rows = await outboxOf(org.id);
+    expect(rows.map((r) => r.quantity).sort()).toEqual([2n, 4n, 5n]);
+    const ledger = await prisma.usageLedger.findMany({ where: { orgId: org.id, metric: "api_calls" } });
+    expect(new Set(rows.map((r) => r.ledgerId))).toEqual(new Set(ledger.map((l) => l.id)));
+    expect(rows.some((r) => r.ledgerId === first.entry.id)).toBe(true);
+  });
+
+  it("receives nothing for free orgs, unmetered metrics, resets, corrections, or usage outside the paid period", async () => {
+    const free = await newOrg(prisma);
+    await billing.entitlements.consume(free.id, "api.call", { idempotencyKey: `free-${uniqueSuffix()}` });
+    expect(await outboxOf(free.id)).toHaveLength(0);
+
+    const { org } = await paidOrg();
+    await billing.entitlements.consume(org.id, "member.add", { idempotencyKey: `m-${uniqueSuffix()}` });
+    await billing.usage.increment(org.id, "api_calls", 10n, "manual_adjustment");
+    await billing.usage.increment(org.id, "api_calls", -3n, "api_call_refund");
+    await billing.usage.resetPeriod(org.id, "api_calls", new Date("2026-11-01T00:00:00Z"));
+    expect(await outboxOf(org.id)).toHaveLength(0);
+
+    const lapsed = await paidOrg("pdt_billing_pro", {
+      status: "cancelled",
+      periodStart: new Date(Date.now() - 40 * 86_400_000),
+      periodEnd: new Date(Date.now() - 10 * 86_400_000),
+    });
+    await billing.usage.increment(lapsed.org.id, "api_calls", 1n, "api_call");
+    expect(await outboxOf(lapsed.org.id)).toHaveLength(0);
+  });
+
+  it("shares the caller's transaction: a rolled-back increment leaves neither ledger row nor outbox row", async () => {
+    const { org } = await paidOrg();
+    await expect(
+      prisma.$transaction(async (tx) => {
+        await billing.usage.increment(org.id, "api_calls", 1n, "api_call", { tx });
+        expect(await tx.usageReportOutbox.count({ where: { orgId: org.id } })).toBe(1);
+        throw new Error("host write failed");
+      }),
+    ).rejects.toThrow("host write failed");
+    expect(await outboxOf(org.id)).toHaveLength(0);
+    expect(await prisma.usageLedger.count({ where: { orgId: org.id } })).toBe(0);
+  });
+});
