@@ -1,5 +1,6 @@
 import { generateOrg, type SeedOrg } from "@/server/seed/generate";
 import { planForProduct } from "@/server/billing/catalogue";
+import { subscriptionPayload, type WebhookPayload, webhookPayload } from "../scripts/fake-dodo/payloads";
 
 /**
  * The e2e data set: `scripts/e2e-server.ts` seeds exactly this into a fresh database with the
@@ -19,4 +20,39 @@ export function seededOrgs(): SeedOrg[] {
 /** The plan id an org is listed with: its subscription's product through the catalogue, else free. */
 export function planIdOf(org: SeedOrg): string {
   return (org.subscription && planForProduct(org.subscription.productId)?.id) || "free";
+}
+
+/**
+ * The Dodo webhook secret of the e2e server (`DODO_PAYMENTS_WEBHOOK_KEY` of `next start`);
+ * the webhooks spec's fake Dodo signs with it. A fixed test value, never a real key.
+ */
+export const E2E_WEBHOOK_SECRET = `whsec_${Buffer.from("ledger-policy-e2e-webhook-secret").toString("base64")}`;
+
+/**
+ * Orgs of the webhooks spec, by seed index. Both are seeded on Business, active, and stay
+ * active on a non-Pro plan, so the overview's active count and the Pro filter count other
+ * specs check do not move, whichever spec runs first.
+ */
+export const E2E_WEBHOOK_ORGS = { planChange: 44, failedRenewal: 43 } as const;
+
+/** The delivery scripts/e2e-server.ts records as a processing failure, for the replay spec. */
+export const E2E_FAILED_WEBHOOK_ID = "msg_e2e_failed_renewal";
+
+/**
+ * That delivery's body: Dodo's `subscription.renewed` for the org's seeded subscription,
+ * moving it into a period that starts `now` (so processing resets its period counters).
+ */
+export function failedRenewalPayload(now: Date): WebhookPayload {
+  const org = seededOrgs()[E2E_WEBHOOK_ORGS.failedRenewal];
+  if (!org?.subscription) throw new Error("the e2e data set has no subscribed org at the failed-renewal index");
+  const periodEnd = new Date(now.getTime() + 30 * 86_400_000);
+  const subscription = subscriptionPayload({
+    orgId: org.id,
+    subscription_id: org.subscription.id,
+    product_id: org.subscription.productId,
+    status: "active",
+    periodStart: now,
+    periodEnd,
+  });
+  return webhookPayload("subscription.renewed", subscription, now);
 }

@@ -111,10 +111,3 @@ test("organizations: pages, search, plan filter and empty state", async ({ page 
   await expect(page.getByText("Nothing matches “no-such-organization-zzz”")).toBeVisible();
   await expect(page.getByRole("table")).toHaveCount(0);
 });
-
-test("pages that later issues build say so plainly", async ({ page }) => {
-  // (The ledger page is built now; its own spec covers it.)
-  await page.goto("/");
-  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Webhooks" }).click();
-  await expect(page.getByText(/Not built yet: Dodo Payments webhook deliveries/)).toBeVisible();
-});

@@ -12,7 +12,9 @@ import { seedDatabase } from "@/server/seed";
 import { createStaffAuth } from "@/server/auth/auth";
 import { StaffService } from "@/server/auth/staff";
 import { createDatabase } from "@/server/db/client";
-import { E2E_ORGS, E2E_SEED } from "../e2e/fixtures";
+import { BillingService } from "@/server/billing/dodo/billing-service";
+import type { UsageService } from "@/server/billing/usage-service";
+import { E2E_FAILED_WEBHOOK_ID, E2E_ORGS, E2E_SEED, E2E_WEBHOOK_SECRET, failedRenewalPayload } from "../e2e/fixtures";
 import { E2E_STAFF } from "../e2e/staff";
 
 /**
@@ -92,6 +94,31 @@ exitHook((done) => {
   void shutdown().finally(done);
 });
 
+/**
+ * A webhook delivery whose processing failed, for the replay spec: the real handler
+ * (`BillingService.handleWebhook`) processes the fixture's renewal with an outage injected
+ * where the renewal resets the period counters, so the row is exactly what a processing
+ * failure leaves behind — status failed, the error, attempts 1, the failed attempt's writes
+ * rolled back — and the route would have answered 500. A replay from the dashboard (with the
+ * real usage service) then processes it.
+ */
+async function recordFailedDelivery(databaseUrl: string): Promise<void> {
+  const handle = createDatabase(databaseUrl, { max: 2, applicationName: "e2e-webhook" });
+  try {
+    const outage = {
+      resetPeriod: async () => {
+        throw new Error("simulated outage (e2e): the period reset could not be written");
+      },
+    } as unknown as UsageService;
+    const service = new BillingService(handle.prisma, outage);
+    const rawBody = JSON.stringify(failedRenewalPayload(new Date()));
+    const result = await service.handleWebhook({ webhookId: E2E_FAILED_WEBHOOK_ID, rawBody });
+    if (result.status !== "failed") throw new Error(`the e2e failed delivery was ${result.status}, not failed`);
+  } finally {
+    await handle.close();
+  }
+}
+
 async function main(): Promise<void> {
   const nextBin = path.resolve("node_modules/.bin/next");
   const distDir = process.env.NEXT_DIST_DIR || ".next";
@@ -139,6 +166,9 @@ async function main(): Promise<void> {
     await handle.close();
   }
 
+  await recordFailedDelivery(databaseUrl);
+  log(`recorded the failed webhook delivery ${E2E_FAILED_WEBHOOK_ID}`);
+
   if (shuttingDown) return;
   next = spawn(nextBin, ["start", "-p", String(PORT), "-H", "127.0.0.1"], {
     stdio: "inherit",
@@ -150,6 +180,12 @@ async function main(): Promise<void> {
       BETTER_AUTH_SECRET: secret,
       // Every spec signs in from 127.0.0.1; the limit itself is proven by Vitest.
       STAFF_SIGN_IN_MAX_PER_MINUTE: process.env.STAFF_SIGN_IN_MAX_PER_MINUTE ?? "100",
+      // Dodo: the webhooks spec's fake signs with this fixed test secret. No API key, whatever
+      // the shell has: the e2e server must never call a real Dodo (and the resync's
+      // "not configured" answer is part of the spec).
+      DODO_PAYMENTS_WEBHOOK_KEY: E2E_WEBHOOK_SECRET,
+      DODO_PAYMENTS_API_KEY: "",
+      DODO_PAYMENTS_BASE_URL: "",
     },
   });
   next.once("exit", (code, signal) => {

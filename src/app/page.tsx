@@ -3,6 +3,8 @@ import type { ReactNode } from "react";
 import { api } from "@/trpc/server";
 import { formatCount } from "./_lib/format";
 import { DenialsTable } from "./_components/denials-table";
+import { BackfillOverviewCard } from "./backfill/overview-card";
+import { formatAge, LAG_WARNING_SECONDS, PROBLEMS_FILTER } from "./webhooks/format";
 
 // Reads the database on every request; `next build` must not prerender it.
 export const dynamic = "force-dynamic";
@@ -20,7 +22,12 @@ function Stat({ id, label, value, note, tone }: { id: string; label: string; val
 }
 
 export default async function OverviewPage() {
-  const [stats, denials] = await Promise.all([api.billing.orgs.stats(), api.billing.orgs.denials({ limit: 10 })]);
+  const [stats, denials, dodo] = await Promise.all([
+    api.billing.orgs.stats(),
+    api.billing.orgs.denials({ limit: 10 }),
+    api.billing.dodo.overview(),
+  ]);
+  const { webhooks, outbox } = dodo;
   const { pairsChecked, mismatches } = stats.integrity;
   const integrityNote =
     pairsChecked === 0
@@ -50,6 +57,7 @@ export default async function OverviewPage() {
           note={integrityNote}
           tone={mismatches === 0 ? "good" : "bad"}
         />
+        <BackfillOverviewCard />
       </div>
       <div className="stats">
         <Stat
@@ -64,6 +72,34 @@ export default async function OverviewPage() {
           value={<Link href="/organizations?near=100">{formatCount(stats.nearLimit.atLeast100)}</Link>}
           note="Organizations at 100 % or more of any hard or soft limit."
           tone={stats.nearLimit.atLeast100 === 0 ? undefined : "bad"}
+        />
+      </div>
+
+      <div className="stats">
+        <Stat
+          id="stat-webhook-failures"
+          label="Webhook failures"
+          value={<Link href={`/webhooks?status=${PROBLEMS_FILTER}`}>{formatCount(webhooks.problems)}</Link>}
+          note={`${formatCount(webhooks.failed)} failed (Dodo retries them) · ${formatCount(webhooks.needsAttention)} need attention (fix, then replay).`}
+          tone={webhooks.problems === 0 ? "good" : "bad"}
+        />
+        <Stat
+          id="stat-outbox-pending"
+          label="Usage reporting backlog"
+          value={<Link href="/webhooks/usage-reporting">{formatCount(outbox.pending)}</Link>}
+          note={
+            outbox.oldestPendingAgeSeconds === null
+              ? "No metered usage waiting to be sent to Dodo."
+              : `Pending rows; the oldest is ${formatAge(outbox.oldestPendingAgeSeconds)} old (Dodo refuses usage older than 1 hour).`
+          }
+          tone={outbox.oldestPendingAgeSeconds !== null && outbox.oldestPendingAgeSeconds > LAG_WARNING_SECONDS ? "bad" : undefined}
+        />
+        <Stat
+          id="stat-outbox-expired"
+          label="Expired usage"
+          value={<Link href="/webhooks/usage-reporting">{formatCount(outbox.expired)}</Link>}
+          note={`Metered usage not sent within Dodo's 1-hour window, so never reported; ${formatCount(outbox.failed)} more refused by Dodo.`}
+          tone={outbox.expired + outbox.failed === 0n ? "good" : "bad"}
         />
       </div>
 

@@ -4,6 +4,11 @@ import { beforeAll, describe, expect, it } from "vitest";
 
 // Before the auth module reads it (its instance is created on first use, below).
 process.env.BETTER_AUTH_SECRET ??= "vitest-staff-auth-secret-0123456789abcdef";
+// billing.dodo.resync needs a Dodo API key configured (else PRECONDITION_FAILED). The matrix
+// resyncs a fresh org with no subscription, so nothing is fetched; the base URL is a closed
+// local port all the same, so nothing could ever leave the machine.
+process.env.DODO_PAYMENTS_API_KEY = "matrix-test-key-never-sent";
+process.env.DODO_PAYMENTS_BASE_URL = "http://127.0.0.1:9";
 
 const { appRouter, createCaller } = await import("@/server/api/root");
 const { createTRPCContext } = await import("@/server/api/trpc");
@@ -71,6 +76,21 @@ const procedures = Object.entries(appRouter._def.procedures as unknown as Record
   ([path, procedure]) => ({ path, meta: procedure._def.meta, type: procedure._def.type }),
 );
 
+/** A webhook delivery as the handler stores one (payload without an envelope: never processable). */
+function storedWebhookEvent(status: "processed" | "needs_attention") {
+  return prisma.webhookEvent.create({
+    data: { id: `msg_matrix_${uniqueSuffix()}`, type: "matrix.test", payload: { matrix: true }, status, attempts: 1 },
+  });
+}
+
+/** A backfill run row with this status, last touched a minute ago (so a `running` one reads as interrupted). */
+async function matrixBackfillRun(status: "running" | "completed" | "cancelled"): Promise<string> {
+  const orgPrefix = `matrix-nothing-${uniqueSuffix()}`;
+  const updatedAt = new Date(Date.now() - 60_000);
+  const run = await prisma.backfillRun.create({ data: { mode: "dry_run", status, orgPrefix, batchSize: 1, concurrency: 1, startedBy: "matrix test", updatedAt } });
+  return run.id;
+}
+
 /**
  * A call of each staff procedure. The ones listed get valid input, so an allowed call must
  * succeed outright; any other (e.g. one a later issue adds) is called with no input: the role
@@ -102,6 +122,23 @@ async function callEach(path: string, api: Awaited<ReturnType<typeof callerAs>>,
     "billing.orgs.get": () => b.orgs.get({ orgId }),
     "billing.orgs.denials": () => b.orgs.denials({ orgId }),
     "billing.orgs.adjust": () => b.orgs.adjust({ orgId, metric: "members", amount: 1n, note: "matrix test", idempotencyKey: randomUUID() }),
+    "billing.dodo.overview": () => b.dodo.overview(),
+    "billing.dodo.webhooks.list": () => b.dodo.webhooks.list({}),
+    "billing.dodo.webhooks.get": async () => b.dodo.webhooks.get({ id: (await storedWebhookEvent("processed")).id }),
+    // A stored event whose payload can never succeed: the replay runs (and still needs attention).
+    "billing.dodo.webhooks.replay": async () => b.dodo.webhooks.replay({ id: (await storedWebhookEvent("needs_attention")).id }),
+    "billing.dodo.usageReporting.status": () => b.dodo.usageReporting.status({}),
+    "billing.dodo.usageReporting.rows": () => b.dodo.usageReporting.rows({}),
+    "billing.dodo.subscription": () => b.dodo.subscription({ orgId }),
+    "billing.dodo.resync": () => b.dodo.resync({ orgId }),
+    // Backfill runs over a prefix no organization has: they end at once and touch nothing.
+    "billing.backfill.list": () => b.backfill.list({}),
+    "billing.backfill.get": async () => b.backfill.get({ runId: await matrixBackfillRun("completed") }),
+    "billing.backfill.diffs": async () => b.backfill.diffs({ runId: await matrixBackfillRun("completed") }),
+    "billing.backfill.overview": () => b.backfill.overview(),
+    "billing.backfill.start": () => b.backfill.start({ mode: "dry_run", orgPrefix: `matrix-nothing-${uniqueSuffix()}` }),
+    "billing.backfill.cancel": async () => b.backfill.cancel({ runId: await matrixBackfillRun("running") }),
+    "billing.backfill.resume": async () => b.backfill.resume({ runId: await matrixBackfillRun("cancelled") }),
   };
   const call = calls[path];
   if (call) return { known: true, result: await call() };
@@ -129,6 +166,27 @@ describe("authorization matrix", () => {
       "billing.orgs.get": { auth: "staff", minRole: "viewer" },
       "billing.orgs.denials": { auth: "staff", minRole: "viewer" },
       "billing.orgs.adjust": { auth: "staff", minRole: "admin" },
+    });
+    // Dodo: viewers read everything; replay and resync are admin writes.
+    expect(Object.fromEntries(procedures.filter((p) => p.path.startsWith("billing.dodo.")).map((p) => [p.path, p.meta]))).toEqual({
+      "billing.dodo.overview": { auth: "staff", minRole: "viewer" },
+      "billing.dodo.webhooks.list": { auth: "staff", minRole: "viewer" },
+      "billing.dodo.webhooks.get": { auth: "staff", minRole: "viewer" },
+      "billing.dodo.webhooks.replay": { auth: "staff", minRole: "admin" },
+      "billing.dodo.usageReporting.status": { auth: "staff", minRole: "viewer" },
+      "billing.dodo.usageReporting.rows": { auth: "staff", minRole: "viewer" },
+      "billing.dodo.subscription": { auth: "staff", minRole: "viewer" },
+      "billing.dodo.resync": { auth: "staff", minRole: "admin" },
+    });
+    // Backfill: viewers read runs and reports; starting, cancelling and resuming are admin writes.
+    expect(Object.fromEntries(procedures.filter((p) => p.path.startsWith("billing.backfill.")).map((p) => [p.path, p.meta]))).toEqual({
+      "billing.backfill.list": { auth: "staff", minRole: "viewer" },
+      "billing.backfill.get": { auth: "staff", minRole: "viewer" },
+      "billing.backfill.diffs": { auth: "staff", minRole: "viewer" },
+      "billing.backfill.overview": { auth: "staff", minRole: "viewer" },
+      "billing.backfill.start": { auth: "staff", minRole: "admin" },
+      "billing.backfill.cancel": { auth: "staff", minRole: "admin" },
+      "billing.backfill.resume": { auth: "staff", minRole: "admin" },
     });
   });
 

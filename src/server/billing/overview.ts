@@ -1,4 +1,6 @@
 import type { Db } from "@/server/db/tx";
+import { countWebhookEvents, PROBLEM_STATUSES } from "./dodo/webhook-events";
+import { outboxStatus } from "./dodo/outbox-status";
 import { type NearLimitCounts, nearLimitCounts } from "./near-limit";
 
 /**
@@ -47,4 +49,43 @@ export async function getBillingOverview(db: Db): Promise<BillingOverview> {
   const integrity = await checkUsageIntegrity(db);
   const nearLimit = await nearLimitCounts(db);
   return { organizations, activeSubscriptions, integrity, checkedAt: new Date(), nearLimit };
+}
+
+export interface DodoOverview {
+  webhooks: {
+    failed: number;
+    needsAttention: number;
+    /** failed + needs_attention: deliveries staff should look at. */
+    problems: number;
+  };
+  outbox: {
+    pending: bigint;
+    oldestPendingAt: Date | null;
+    oldestPendingAgeSeconds: number | null;
+    expired: bigint;
+    failed: bigint;
+  };
+  measuredAt: Date;
+}
+
+/**
+ * Dodo's health for the overview: webhook deliveries that failed or need attention, and how
+ * far usage reporting lags (pending rows, the oldest pending one, rows that expired).
+ */
+export async function getDodoOverview(db: Db, now: Date = new Date()): Promise<DodoOverview> {
+  const [webhooks, outbox] = await Promise.all([
+    countWebhookEvents(db, { statuses: [...PROBLEM_STATUSES] }),
+    outboxStatus(db, { now }),
+  ]);
+  return {
+    webhooks: { failed: webhooks.failed, needsAttention: webhooks.needs_attention, problems: webhooks.failed + webhooks.needs_attention },
+    outbox: {
+      pending: outbox.counts.pending,
+      oldestPendingAt: outbox.oldestPendingAt,
+      oldestPendingAgeSeconds: outbox.oldestPendingAgeSeconds,
+      expired: outbox.counts.expired,
+      failed: outbox.counts.failed,
+    },
+    measuredAt: now,
+  };
 }

@@ -7,6 +7,7 @@ import { api, currentStaff } from "@/trpc/server";
 import { formatBytes, formatDate, formatSigned, formatStatus, formatUtc } from "../../_lib/format";
 import { cursorParam, readCursor } from "../../ledger/filters";
 import { AdjustUsageForm, RevokeOverrideButton, SetOverrideForm } from "./admin-actions";
+import { SubscriptionPanel } from "./subscription-panel";
 import { type ChartSeries, UsageChart } from "./usage-chart";
 import { amountOf, METRIC_LABELS, UsageBar } from "../../_components/usage-bar";
 import { DenialsTable } from "../../_components/denials-table";
@@ -107,6 +108,8 @@ export default async function OrganizationPage({ params, searchParams }: { param
           </dd>
         </div>
       </dl>
+
+      <SubscriptionPanel orgId={org.id} isAdmin={isAdmin} />
 
       <section aria-labelledby="usage-title">
         <h2 id="usage-title">Usage and limits</h2>

@@ -3,7 +3,7 @@ import { applyOrgs, BackfillError } from "./apply";
 import { writeDiffCsv } from "./csv";
 import { classify, diffRows, orgConsistent } from "./diff";
 import { legacyColumnExists, measureOrgs, type Queryable } from "./measure";
-import { advanceRun, createRun, findResumable, finishRun, insertDiffs, lockRun, markResumed, setTotal } from "./runs";
+import { advanceRun, createRun, findResumable, findRun, finishRun, insertDiffs, lockRun, markResumed, setTotal } from "./runs";
 import { BACKFILL_METRICS, type BackfillMode, emptyTotals, type RunStatus, type RunTotals } from "./types";
 
 export const DEFAULT_BATCH_SIZE = 200;
@@ -13,6 +13,12 @@ export interface BackfillOptions {
   mode: BackfillMode;
   /** Continue the newest interrupted run of this mode (and org prefix) from its cursor. */
   resume?: boolean;
+  /**
+   * Execute this run, already recorded by the caller (the dashboard writes the row together
+   * with its audit entry): a new one, or an interrupted one to continue from its cursor. Its
+   * mode and org prefix must be the ones given here. Wins over `resume`.
+   */
+  runId?: string;
   /** Organizations per keyset batch. */
   batchSize?: number;
   /** Transactions applied at once (each on its own connection); apply only. */
@@ -129,9 +135,14 @@ export async function runBackfill(pool: pg.Pool, options: BackfillOptions): Prom
   const mode = options.mode;
 
   const legacyColumn = await legacyColumnExists(pool);
-  const run = options.resume
-    ? await findResumable(pool, mode, orgPrefix)
-    : await createRun(pool, { mode, orgPrefix, batchSize, concurrency, startedBy: options.startedBy ?? "unknown" });
+  const run = options.runId
+    ? await findRun(pool, options.runId, mode, orgPrefix)
+    : options.resume
+      ? await findResumable(pool, mode, orgPrefix)
+      : await createRun(pool, { mode, orgPrefix, batchSize, concurrency, startedBy: options.startedBy ?? "unknown" });
+  // A recorded run continues from its own cursor (nothing done yet: from the start).
+  const continuing = options.resume === true || options.runId !== undefined;
+  const resumed = options.resume === true || run.orgsScanned > 0;
 
   // Held until the end: a second process cannot execute (or resume) this run meanwhile.
   const lockClient = await pool.connect();
@@ -140,11 +151,11 @@ export async function runBackfill(pool: pg.Pool, options: BackfillOptions): Prom
     await lockRun(lockClient, run.id);
     // A killed process's run still says "running"; the lock above proves it is not alive.
     let cursor = run.cursor;
-    const orgsDoneBefore = options.resume ? run.orgsScanned : 0;
+    const orgsDoneBefore = continuing ? run.orgsScanned : 0;
     const orgsTotal = orgsDoneBefore + (await countScope(pool, orgPrefix, cursor));
-    if (options.resume) await markResumed(pool, run.id, orgsTotal);
+    if (continuing) await markResumed(pool, run.id, orgsTotal);
     else await setTotal(pool, run.id, orgsTotal);
-    options.onStart?.({ runId: run.id, resumed: options.resume ?? false, orgsTotal, orgsDone: orgsDoneBefore, legacyColumn });
+    options.onStart?.({ runId: run.id, resumed, orgsTotal, orgsDone: orgsDoneBefore, legacyColumn });
 
     const totals = emptyTotals();
     totals.orgsScanned = orgsDoneBefore;
@@ -184,7 +195,7 @@ export async function runBackfill(pool: pg.Pool, options: BackfillOptions): Prom
       runId: run.id,
       mode,
       status: finished.status,
-      resumed: options.resume ?? false,
+      resumed,
       legacyColumn,
       orgsTotal,
       orgsScanned: finished.orgsScanned,

@@ -71,6 +71,21 @@ export async function findResumable(db: Queryable, mode: BackfillMode, orgPrefix
 }
 
 /**
+ * A run by id, for `runBackfill({ runId })`: it must exist, be of this mode and org prefix,
+ * and not be completed. Whether another process is executing it, `lockRun` tells.
+ */
+export async function findRun(db: Queryable, runId: string, mode: BackfillMode, orgPrefix: string | null): Promise<RunRecord> {
+  const { rows } = await db.query<RunRow>(`SELECT ${RUN_COLUMNS} FROM backfill_runs WHERE id = $1::uuid`, [runId]);
+  const run = rows[0];
+  if (!run) throw new BackfillError(`there is no run ${runId}`);
+  if (run.mode !== mode || run.org_prefix !== orgPrefix) {
+    throw new BackfillError(`run ${runId} is a ${run.mode} run of org prefix ${run.org_prefix ?? "(all)"}, not ${mode} of ${orgPrefix ?? "(all)"}`);
+  }
+  if (run.status === "completed") throw new BackfillError(`run ${runId} completed; there is nothing to continue`);
+  return toRecord(run);
+}
+
+/**
  * Held (on a dedicated connection) by the process executing a run, so `--resume` can tell
  * a killed run (status still `running`) from one that is alive in another process.
  */

@@ -1,4 +1,6 @@
 import { createTRPCRouter } from "@/server/api/trpc";
+import { backfillRouter } from "./backfill";
+import { dodoRouter } from "./dodo";
 import { entitlementsRouter } from "./entitlements";
 import { ledgerRouter } from "./ledger";
 import { orgsRouter } from "./orgs";
@@ -18,4 +20,6 @@ export const billingRouter = createTRPCRouter({
   audit: auditRouter,
   overrides: overridesRouter,
   ledger: ledgerRouter,
+  dodo: dodoRouter,
+  backfill: backfillRouter,
 });

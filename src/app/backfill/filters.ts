@@ -1,0 +1,46 @@
+import { type DiffCursor, type DiffFilter, diffFilterSchema, type RunCursor } from "@/server/billing/backfill/dashboard-schemas";
+import { BACKFILL_METRICS } from "@/server/billing/backfill/types";
+
+/**
+ * URL parameters of the Backfill pages and the diff CSV download: the page and the CSV read
+ * the same filter, so a shared link or a download matches what is on screen.
+ */
+
+type Params = Record<string, string | string[] | undefined>;
+
+const first = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value)?.trim() || undefined;
+
+const UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
+
+/** `metric`, `kind` and `org` (an org id, or the start of its slug); problems are reported, not thrown. */
+export function readDiffFilter(params: Params): { filter: DiffFilter; problems: string[]; raw: Record<string, string> } {
+  const raw = { metric: first(params.metric) ?? "", kind: first(params.kind) ?? "", org: first(params.org) ?? "" };
+  const parsed = diffFilterSchema.safeParse({ metric: raw.metric || undefined, kind: raw.kind || undefined, org: raw.org || undefined });
+  if (parsed.success) return { filter: parsed.data, problems: [], raw };
+  return { filter: {}, problems: parsed.error.issues.map((i) => `${i.path.join(".") || "filter"}: ${i.message}`), raw };
+}
+
+/** The diff keyset travels as `<org id>_<metric>`. */
+export function readDiffCursor(value: string | string[] | undefined): DiffCursor | undefined {
+  const match = first(value)?.match(new RegExp(`^(${UUID})_([a-z_]+)$`, "i"));
+  const metric = BACKFILL_METRICS.find((m) => m === match?.[2]);
+  return match && metric ? { orgId: (match[1] as string).toLowerCase(), metric } : undefined;
+}
+
+export const diffCursorParam = (cursor: DiffCursor) => `${cursor.orgId}_${cursor.metric}`;
+
+/** The runs keyset travels as `<ISO started at>_<id>`. */
+export function readRunCursor(value: string | string[] | undefined): RunCursor | undefined {
+  const match = first(value)?.match(new RegExp(`^(.+)_(${UUID})$`, "i"));
+  if (!match) return undefined;
+  const startedAt = new Date(match[1] as string);
+  return Number.isNaN(startedAt.getTime()) ? undefined : { startedAt, id: (match[2] as string).toLowerCase() };
+}
+
+export const runCursorParam = (cursor: RunCursor) => `${cursor.startedAt.toISOString()}_${cursor.id}`;
+
+export function queryString(raw: Record<string, string>, extra: Record<string, string> = {}): string {
+  const query = new URLSearchParams();
+  for (const [key, value] of Object.entries({ ...raw, ...extra })) if (value) query.set(key, value);
+  return query.toString();
+}

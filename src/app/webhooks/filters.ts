@@ -1,0 +1,81 @@
+import { WEBHOOK_STATUSES } from "@/server/billing/dodo/billing-service";
+import { type WebhookCursor, type WebhookEventFilter, webhookEventFilterSchema } from "@/server/billing/dodo/webhook-events";
+
+/**
+ * The Webhooks page's filter and cursor, read from and written to the URL, so a filtered
+ * view (e.g. the overview's "failed or needs attention" link) can be shared. Bad values are
+ * reported as problems, never thrown.
+ */
+
+type Params = Record<string, string | string[] | undefined>;
+
+const first = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value)?.trim() || undefined;
+
+/** `YYYY-MM-DD` (a UTC day) or a full ISO timestamp; `to` as a day means the end of that day. */
+function parseInstant(value: string | undefined, endOfDay: boolean): Date | undefined | "invalid" {
+  if (!value) return undefined;
+  const day = /^\d{4}-\d{2}-\d{2}$/.test(value);
+  const date = new Date(day ? `${value}T00:00:00.000Z` : value);
+  if (Number.isNaN(date.getTime())) return "invalid";
+  return day && endOfDay ? new Date(date.getTime() + 86_400_000) : date;
+}
+
+export interface WebhookFilterRaw {
+  type: string;
+  /** Comma-separated statuses, e.g. `failed,needs_attention`. */
+  status: string;
+  org: string;
+  from: string;
+  to: string;
+}
+
+export function readWebhookFilter(params: Params): { filter: WebhookEventFilter; problems: string[]; raw: WebhookFilterRaw } {
+  const raw: WebhookFilterRaw = {
+    type: first(params.type) ?? "",
+    status: first(params.status) ?? "",
+    org: first(params.org) ?? "",
+    from: first(params.from) ?? "",
+    to: first(params.to) ?? "",
+  };
+  const problems: string[] = [];
+  const statuses = raw.status ? raw.status.split(",").map((s) => s.trim()).filter(Boolean) : [];
+  const unknown = statuses.filter((s) => !(WEBHOOK_STATUSES as readonly string[]).includes(s));
+  if (unknown.length) problems.push(`status: unknown status ${unknown.join(", ")} (one of ${WEBHOOK_STATUSES.join(", ")})`);
+  const from = parseInstant(raw.from || undefined, false);
+  const to = parseInstant(raw.to || undefined, true);
+  if (from === "invalid") problems.push("from: not a date (use YYYY-MM-DD, UTC)");
+  if (to === "invalid") problems.push("to: not a date (use YYYY-MM-DD, UTC)");
+  const parsed = webhookEventFilterSchema.safeParse({
+    type: raw.type || undefined,
+    statuses: statuses.length && !unknown.length ? [...new Set(statuses)] : undefined,
+    orgId: raw.org || undefined,
+    from: from === "invalid" ? undefined : from,
+    to: to === "invalid" ? undefined : to,
+  });
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) problems.push(`${issue.path.join(".") || "filter"}: ${issue.message}`);
+    return { filter: {}, problems, raw };
+  }
+  return { filter: parsed.data, problems, raw };
+}
+
+/** The keyset cursor travels in the URL as `<ISO received_at>|<webhook-id>` (ids may hold `_`, never `|` in an ISO date). */
+export function readWebhookCursor(value: string | string[] | undefined): WebhookCursor | undefined {
+  const text = first(value);
+  const bar = text?.indexOf("|") ?? -1;
+  if (!text || bar < 1) return undefined;
+  const receivedAt = new Date(text.slice(0, bar));
+  const id = text.slice(bar + 1);
+  return Number.isNaN(receivedAt.getTime()) || !id || id.length > 200 ? undefined : { receivedAt, id };
+}
+
+export const webhookCursorParam = (cursor: WebhookCursor) => `${cursor.receivedAt.toISOString()}|${cursor.id}`;
+
+export function webhookQuery(raw: Partial<WebhookFilterRaw>, extra: Record<string, string> = {}): string {
+  const query = new URLSearchParams();
+  for (const [key, value] of Object.entries({ ...raw, ...extra })) if (value) query.set(key, value);
+  return query.toString();
+}
+
+/** The link to one event's page (webhook-ids are Dodo's strings: encode them). */
+export const webhookHref = (id: string) => `/webhooks/${encodeURIComponent(id)}`;
