@@ -385,6 +385,27 @@ describe("subscription panel and resync", () => {
     expect(await codeOf(() => api.billing.dodo.resync({ orgId: randomUUID() }))).toBe("NOT_FOUND");
   });
 
+  it("without an org, every known subscription is reconciled (what npm run reconcile does), audit-logged with the report", async () => {
+    const org = await newOrg(prisma);
+    const sub = subscriptionPayload({ orgId: org.id, product_id: "pdt_billing_business" });
+    await billing.dodo.syncSubscription({ id: fakeId("msg"), type: "subscription.active", timestamp: new Date(Date.now() - 3_600_000), data: sub });
+    fake.putSubscription({ ...sub, status: "expired", expires_at: new Date(Date.now() - 60_000).toISOString() });
+    const { api: viewer } = await callerAs("viewer");
+    expect(await codeOf(() => viewer.billing.dodo.resync({}))).toBe("FORBIDDEN");
+
+    const { api: admin, actor } = await callerAs("admin");
+    const report = await admin.billing.dodo.resync({});
+    // Other files' subscriptions live in their own fake Dodo: here they are reported problems (404), never errors.
+    const known = await prisma.subscription.count();
+    expect(report.checked).toBeGreaterThanOrEqual(known > 0 ? 1 : 0);
+    expect(report.synced).toBeGreaterThanOrEqual(1);
+    expect(report.problems.some((p) => p.subscriptionId === sub.subscription_id)).toBe(false);
+    expect(await prisma.subscription.findUnique({ where: { id: sub.subscription_id } })).toMatchObject({ status: "expired" });
+    const audits = await prisma.auditLog.findMany({ where: { action: "subscription.reconcile_all", actor } });
+    expect(audits).toHaveLength(1);
+    expect(audits[0]).toMatchObject({ targetType: "subscriptions", targetId: "all", before: null, after: { report: { checked: report.checked, synced: report.synced } } });
+  });
+
   it("without an API key the resync is PRECONDITION_FAILED and writes nothing", async () => {
     const org = await newOrg(prisma);
     await expect(resyncOrganization(prisma, billing.dodo, null, org.id, "staff:test")).rejects.toMatchObject({

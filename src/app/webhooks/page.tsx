@@ -1,8 +1,10 @@
 import type { Metadata } from "next";
 import Link from "next/link";
 import { WEBHOOK_STATUSES } from "@/server/billing/dodo/billing-service";
-import { api } from "@/trpc/server";
+import { roleAtLeast } from "@/server/auth";
+import { api, currentStaff } from "@/trpc/server";
 import { formatCount } from "../_lib/format";
+import { ResyncButton } from "../_components/resync-button";
 import { UtcTime } from "../_components/utc-time";
 import { readWebhookCursor, readWebhookFilter, webhookCursorParam, webhookHref, webhookQuery } from "./filters";
 import { PROBLEMS_FILTER, STATUS_LABELS } from "./format";
@@ -20,7 +22,10 @@ export default async function WebhooksPage({ searchParams }: { searchParams: Sea
   const params = await searchParams;
   const { filter, problems, raw } = readWebhookFilter(params);
   const cursor = readWebhookCursor(params.after);
-  const page = problems.length ? EMPTY_PAGE : await api.billing.dodo.webhooks.list({ filter, cursor, limit: PAGE_SIZE });
+  const [page, session] = await Promise.all([
+    problems.length ? EMPTY_PAGE : api.billing.dodo.webhooks.list({ filter, cursor, limit: PAGE_SIZE }),
+    currentStaff(),
+  ]);
   const query = webhookQuery(raw);
   const total = Object.values(page.counts).reduce((a, b) => a + b, 0);
   const problemCount = (page.counts.failed ?? 0) + (page.counts.needs_attention ?? 0);
@@ -45,6 +50,15 @@ export default async function WebhooksPage({ searchParams }: { searchParams: Sea
         retried by Dodo; one that needs attention (unknown organization or product, bad payload) waits for staff to fix the
         cause and replay it. <Link href="/webhooks/usage-reporting">Usage reporting status →</Link>
       </p>
+      {roleAtLeast(session?.user.role, "admin") ? (
+        <section aria-label="Reconcile with Dodo" className="reconcile-all">
+          <p className="muted">
+            A lost webhook cannot leave an organization on the wrong plan: fetch every known subscription from the Dodo API
+            and sync it (what <code>npm run reconcile</code> does).
+          </p>
+          <ResyncButton label="Reconcile all subscriptions with Dodo" />
+        </section>
+      ) : null}
 
       <nav aria-label="Webhook statuses" className="status-tabs">
         <Link href={withStatus("")} aria-current={raw.status ? undefined : "page"}>

@@ -3,7 +3,7 @@ import type { ReactNode } from "react";
 import { api } from "@/trpc/server";
 import { formatStatus } from "../../_lib/format";
 import { UtcTime } from "../../_components/utc-time";
-import { ResyncButton } from "./resync-button";
+import { ResyncButton } from "../../_components/resync-button";
 
 const none = <span className="muted">—</span>;
 

@@ -4,9 +4,10 @@ import { BillingError } from "../errors";
 import type { BillingService, DodoSubscriptionsApi, ReconcileReport } from "./billing-service";
 
 /**
- * A staff "resync from Dodo" of one organization: fetch each of its known subscriptions
- * from the Dodo API and sync it (`reconcileSubscriptions`), audit-logged with the rows
- * before and after. Knows nothing of tRPC or Next.
+ * A staff "resync from Dodo" of one organization — or, without an org, of every known
+ * subscription (what `npm run reconcile` does): fetch each from the Dodo API and sync it
+ * (`reconcileSubscriptions`), audit-logged — one org's with its rows before and after, all
+ * of them with the report. Knows nothing of tRPC or Next.
  *
  * The audit row is written right AFTER the sync, not in its transaction: reconciliation
  * syncs each subscription in its own transaction (one per API call, so a slow or failing
@@ -43,23 +44,26 @@ export async function resyncOrganization(
   db: PrismaClient,
   service: Pick<BillingService, "reconcileSubscriptions">,
   api: DodoSubscriptionsApi | null,
-  orgId: string,
+  orgId: string | undefined,
   actor: string,
 ): Promise<ReconcileReport> {
-  const org = await db.organization.findUnique({ where: { id: orgId }, select: { id: true } });
-  if (!org) throw new BillingError("NOT_FOUND", "org_not_found", `Organization ${orgId} does not exist`);
+  if (orgId !== undefined) {
+    const org = await db.organization.findUnique({ where: { id: orgId }, select: { id: true } });
+    if (!org) throw new BillingError("NOT_FOUND", "org_not_found", `Organization ${orgId} does not exist`);
+  }
   if (!api) throw new BillingError("PRECONDITION_FAILED", "dodo_api_key_missing", DODO_API_KEY_MISSING);
 
-  const before = await subscriptionsOf(db, orgId);
+  // Every subscription's rows would make one huge audit entry: the report says what changed.
+  const before = orgId === undefined ? undefined : { subscriptions: await subscriptionsOf(db, orgId) };
   const report = await service.reconcileSubscriptions(api, { orgId });
-  const after = await subscriptionsOf(db, orgId);
+  const after = orgId === undefined ? { report } : { report, subscriptions: await subscriptionsOf(db, orgId) };
   await db.$transaction((tx) =>
     recordAudit(tx, {
       actor,
-      action: "subscription.resync",
-      target: { type: "organization", id: orgId },
-      before: { subscriptions: before },
-      after: { report, subscriptions: after },
+      action: orgId === undefined ? "subscription.reconcile_all" : "subscription.resync",
+      target: orgId === undefined ? { type: "subscriptions", id: "all" } : { type: "organization", id: orgId },
+      before,
+      after,
     }),
   );
   return report;

@@ -14,6 +14,7 @@ import {
   outboxStatusInput,
   outboxStatusOutput,
   replayOutput,
+  resyncInput,
   resyncOutput,
   subscriptionPanelOutput,
   webhookEventOutput,
@@ -91,11 +92,12 @@ export const dodoRouter = createTRPCRouter({
     .query(({ ctx, input }) => getSubscriptionPanel(ctx.db(), input.orgId)),
 
   /**
-   * Fetches the org's known subscriptions from the Dodo API and syncs them (admin).
-   * PRECONDITION_FAILED "DODO_PAYMENTS_API_KEY is not set" without an API key. Audit-logged.
+   * Fetches the org's known subscriptions — or, without `orgId`, every known subscription —
+   * from the Dodo API and syncs them (admin). PRECONDITION_FAILED "DODO_PAYMENTS_API_KEY is
+   * not set" without an API key. Audit-logged.
    */
   resync: staffProcedure("admin")
-    .input(orgInput)
+    .input(resyncInput)
     .output(resyncOutput)
     .mutation(({ ctx, input }) =>
       resyncOrganization(ctx.db(), ctx.billing().dodo, createDodoClient(STAFF_DODO_CLIENT), input.orgId, ctx.actor),

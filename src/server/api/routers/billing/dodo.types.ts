@@ -98,6 +98,8 @@ export const outboxRowsOutput = z.object({
 });
 
 export const orgInput = z.object({ orgId: orgIdSchema });
+/** One organization's subscriptions, or (no orgId) every known subscription. */
+export const resyncInput = z.object({ orgId: orgIdSchema.optional() });
 
 export const subscriptionPanelOutput = z.object({
   orgId: z.string(),

@@ -8,12 +8,12 @@ import type { RouterOutputs } from "@/server/api/root";
 type Report = RouterOutputs["billing"]["dodo"]["resync"];
 
 /**
- * "Resync from Dodo" (admins; the panel shows it to them only and the server refuses anyone
- * else): fetches the org's subscriptions from the Dodo API and syncs them, then shows the
- * report and re-renders the page. Without an API key the server answers a typed error,
- * shown here.
+ * "Resync from Dodo" (admins; pages show it to them only and the server refuses anyone
+ * else): fetches one org's subscriptions — or, without `orgId`, every known subscription —
+ * from the Dodo API and syncs them, then shows the report and re-renders the page. Without
+ * an API key the server answers a typed error, shown here.
  */
-export function ResyncButton({ orgId }: { orgId: string }) {
+export function ResyncButton({ orgId, label = "Resync from Dodo" }: { orgId?: string; label?: string }) {
   const router = useRouter();
   const [report, setReport] = useState<Report | null>(null);
   const resync = api.billing.dodo.resync.useMutation({
@@ -34,7 +34,7 @@ export function ResyncButton({ orgId }: { orgId: string }) {
           resync.mutate({ orgId });
         }}
       >
-        {resync.isPending ? "Resyncing…" : "Resync from Dodo"}
+        {resync.isPending ? "Resyncing…" : label}
       </button>
       {resync.error ? (
         <p role="alert" className="error-panel">
