@@ -4,6 +4,7 @@ import cliProgress from "cli-progress";
 import { createDatabase } from "@/server/db/client";
 import { pgError } from "@/server/db/pg-errors";
 import {
+  BACKFILL_SERVER_OPTIONS,
   BackfillError,
   parseBackfillArgs,
   runBackfill,
@@ -50,7 +51,7 @@ exitHook((done) => {
 });
 
 await runScript(COMMAND, async (databaseUrl) => {
-  const database = createDatabase(databaseUrl, { max: args.concurrency + 2, applicationName: COMMAND });
+  const database = createDatabase(databaseUrl, { max: args.concurrency + 2, applicationName: COMMAND, serverOptions: BACKFILL_SERVER_OPTIONS });
   const progress = progressReporter(args);
   const running = runBackfill(database.pool, {
     mode: args.mode,

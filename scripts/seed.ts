@@ -5,6 +5,9 @@ import { runScript } from "./lib/run-script";
 
 // npm run seed -- --orgs N [--seed S] [--legacy-only]
 // Adds N demo organizations (appends; never wipes) after applying pending migrations.
+// --legacy-only seeds the database as it stands and applies no migration: the host tables
+// and the legacy usage JSONB (while its column exists) without any counting, e.g. after
+// `npm run migrate -- --to 20261124000000_host_app_tables` for a migration rehearsal.
 
 let args: SeedArgs;
 try {
@@ -17,7 +20,7 @@ try {
 }
 
 await runScript("npm run seed", async (databaseUrl) => {
-  await migrate(databaseUrl, { log: (line) => console.log(line) });
+  if (!args.legacyOnly) await migrate(databaseUrl, { log: (line) => console.log(line) });
   const database = createDatabase(databaseUrl, { max: 2, applicationName: "npm run seed" });
   try {
     const result = await seedDatabase(database.pool, {
@@ -41,11 +44,12 @@ function summary(result: SeedResult, legacyOnly: boolean): string {
   const ledger = legacyOnly
     ? "no ledger or cache rows (--legacy-only)"
     : `${n(result.ledgerRows)} ledger rows and ${n(result.cacheRows)} cache rows`;
+  const legacy = result.legacyUsage ? "the legacy usage JSONB" : "no legacy usage JSONB (its column is dropped)";
   return (
     `Seeded ${n(result.orgs)} organizations (--seed ${result.seed}, slugs ${result.slugPrefix}…) with ` +
     `${n(result.subscriptions)} subscriptions, ${n(result.members)} members, ${n(result.teams)} teams and ` +
     `${n(result.files)} files totalling ${n(result.storageBytes)} bytes (${tebibytes(result.storageBytes)}), ` +
-    `plus ${ledger}: ${n(result.rows)} rows in ${seconds.toFixed(1)} s ` +
+    `${legacy}, plus ${ledger}: ${n(result.rows)} rows in ${seconds.toFixed(1)} s ` +
     `(${n(Math.round(result.rows / Math.max(seconds, 0.001)))} rows/s).`
   );
 }

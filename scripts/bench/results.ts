@@ -1,3 +1,4 @@
+import type { BackfillBenchResult } from "./backfill";
 import type { Cost, Latency } from "./measure";
 import type { LedgerPagesResult } from "./ledger-pages";
 import type { Profile } from "./options";
@@ -83,6 +84,7 @@ export interface BenchResults {
   batch?: BatchResult;
   check?: CheckLatency;
   orgSize?: OrgSizeLatency;
+  backfill?: BackfillBenchResult;
   invariants: InvariantCheck[];
   targets: Target[];
 }

@@ -1,6 +1,7 @@
 import type pg from "pg";
 import { API_SCOPES } from "@/server/billing/api-keys";
 import type { BillingServices } from "@/server/billing";
+import type { PrismaClient } from "@/server/db/client";
 
 /**
  * The bench's organizations, all on the enterprise plan (members and api_calls unlimited,
@@ -56,30 +57,31 @@ export async function createApiKey(services: BillingServices): Promise<string> {
 /**
  * The host-app rows "the old way" counts (members, stored files) for the small and the big
  * org, and the ledger + cache the new way reads, set through UsageService (reason
- * `migration`), so cache == ledger == the real counts.
+ * `migration`) IN THE SAME TRANSACTION as the rows (the Phase C contract: no row change
+ * without its count), so cache == ledger == the real counts.
  */
-export async function createOrgSizeFixtures(pool: pg.Pool, services: BillingServices): Promise<void> {
+export async function createOrgSizeFixtures(prisma: PrismaClient, pool: pg.Pool, services: BillingServices): Promise<void> {
   for (const [n, members, files] of [
     [SMALL_ORG, SMALL_MEMBERS, SMALL_FILES],
     [BIG_ORG, BIG_MEMBERS, BIG_FILES],
   ] as const) {
     const id = orgId(n);
-    await pool.query(
-      `INSERT INTO members (org_id, email, name)
-       SELECT $1::uuid, 'member' || g || '@org${n}.example', 'Member ' || g FROM generate_series(1, $2::int) g`,
-      [id, members],
+    await prisma.$transaction(
+      async (tx) => {
+        const added = await tx.$executeRaw`
+          INSERT INTO members (org_id, email, name)
+          SELECT ${id}::uuid, 'member' || g || ${`@org${n}.example`}::text, 'Member ' || g FROM generate_series(1, ${members}::int) g`;
+        const stored = await tx.$queryRaw<{ bytes: bigint }[]>`
+          WITH f AS (
+            INSERT INTO stored_files (org_id, name, size_bytes)
+            SELECT ${id}::uuid, 'file-' || g || '.bin', (g % 997 + 1) * 4096 FROM generate_series(1, ${files}::int) g
+            RETURNING size_bytes)
+          SELECT COALESCE(SUM(size_bytes), 0)::bigint AS bytes FROM f`;
+        await services.usage.increment(id, "members", BigInt(added), "migration", { actor: "bench", tx });
+        await services.usage.increment(id, "storage_bytes", stored[0]?.bytes ?? 0n, "migration", { actor: "bench", tx });
+      },
+      { timeout: 120_000 },
     );
-    await pool.query(
-      `INSERT INTO stored_files (org_id, name, size_bytes)
-       SELECT $1::uuid, 'file-' || g || '.bin', (g % 997 + 1) * 4096 FROM generate_series(1, $2::int) g`,
-      [id, files],
-    );
-    const { rows } = await pool.query<{ bytes: string }>(
-      "SELECT COALESCE(SUM(size_bytes), 0)::text AS bytes FROM stored_files WHERE org_id = $1::uuid",
-      [id],
-    );
-    await services.usage.increment(id, "members", BigInt(members), "migration", { actor: "bench" });
-    await services.usage.increment(id, "storage_bytes", BigInt(rows[0]?.bytes ?? "0"), "migration", { actor: "bench" });
   }
   // Fair to the old way: fresh statistics and a visibility map, so COUNT(*) can use an
   // index-only scan as it would on a settled production table.

@@ -20,14 +20,29 @@ import {
 import { createDatabase } from "@/server/db/client";
 import { migrate } from "@/server/db/migrator";
 import { seedDatabase, slugPrefix } from "@/server/seed";
+import { CLEANUP_MIGRATION, migrationBefore } from "../../scripts/rehearse/migrations";
 import { createScratchDatabase, type ScratchDatabase } from "../helpers/databases";
-import { testDatabase } from "../helpers/db";
 
 // Every run here is scoped with orgPrefix to the orgs of a seed drawn at random for this
-// file, so other tests' organizations in the shared database are never touched.
+// file. The backfill reads the legacy JSONB while organizations.usage exists, so this file
+// works on its own database migrated up to just before the cleanup migration (which the
+// shared test database has already applied); the last block applies the cleanup itself.
 
 const freshSeed = () => randomInt(1_000, 2 ** 32 - 1);
-const pool = () => testDatabase().pool;
+let legacyDatabase: ScratchDatabase;
+let legacyHandle: ReturnType<typeof createDatabase>;
+const pool = () => legacyHandle.pool;
+
+beforeAll(async () => {
+  legacyDatabase = await createScratchDatabase(inject("adminUrl"), "billing_backfill");
+  await migrate(legacyDatabase.url, { to: await migrationBefore(CLEANUP_MIGRATION) });
+  legacyHandle = createDatabase(legacyDatabase.url, { max: 8, applicationName: "vitest-backfill" });
+});
+
+afterAll(async () => {
+  await legacyHandle?.close();
+  await legacyDatabase?.drop();
+});
 
 interface Truth {
   org_id: string;
@@ -106,7 +121,7 @@ describe("classify (the comparison)", () => {
 
 describe("parseBackfillArgs", () => {
   it("defaults to a dry run and reads every option", () => {
-    expect(parseBackfillArgs([])).toMatchObject({ mode: "dry_run", resume: false, batchSize: 200, concurrency: 4 });
+    expect(parseBackfillArgs([])).toMatchObject({ mode: "dry_run", resume: false, batchSize: 1000, concurrency: 4, orgsPerTransaction: 50 });
     expect(
       parseBackfillArgs(["--apply", "--resume", "--batch-size", "5", "--concurrency", "2", "--csv", "x.csv", "--org-prefix", "s1-"]),
     ).toMatchObject({ mode: "apply", resume: true, batchSize: 5, concurrency: 2, csvPath: "x.csv", orgPrefix: "s1-" });
@@ -311,10 +326,12 @@ describe("after the cleanup migration drops organizations.usage", () => {
 
   beforeAll(async () => {
     scratch = await createScratchDatabase(inject("adminUrl"), "billing_backfill");
-    await migrate(scratch.url);
+    await migrate(scratch.url, { to: await migrationBefore(CLEANUP_MIGRATION) });
     handle = createDatabase(scratch.url, { max: 6, applicationName: "vitest-backfill" });
-    await seedDatabase(handle.pool, { orgs: 12, seed: 3, legacyOnly: true });
-    await handle.pool.query(`ALTER TABLE organizations DROP COLUMN usage`);
+    const seeded = await seedDatabase(handle.pool, { orgs: 12, seed: 3, legacyOnly: true });
+    expect(seeded.legacyUsage).toBe(true);
+    // Step 6 itself: the real cleanup migration.
+    expect((await migrate(scratch.url)).applied).toEqual([CLEANUP_MIGRATION]);
   });
 
   afterAll(async () => {
@@ -324,7 +341,7 @@ describe("after the cleanup migration drops organizations.usage", () => {
 
   it("detects the missing column and still backfills and verifies", async () => {
     expect(await legacyColumnExists(handle.pool)).toBe(false);
-    expect(await legacyColumnExists(pool())).toBe(true);
+    expect(await legacyColumnExists(pool())).toBe(true); // this file's database, before the cleanup
     const ids = (await handle.pool.query<{ id: string }>(`SELECT id::text FROM organizations ORDER BY id LIMIT 2`)).rows.map((r) => r.id);
     const [measured] = await measureOrgs(handle.pool, ids, false);
     expect(measured?.metrics.members.legacyValue).toBeNull();

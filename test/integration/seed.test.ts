@@ -12,7 +12,8 @@ import {
   slugPrefix,
   type SeedResult,
 } from "@/server/seed";
-import { createScratchDatabase, type ScratchDatabase } from "../helpers/databases";
+import { CLEANUP_MIGRATION, HOST_TABLES_MIGRATION, migrationBefore } from "../../scripts/rehearse/migrations";
+import { createScratchDatabase, type ScratchDatabase, tableNames } from "../helpers/databases";
 import { testDatabase } from "../helpers/db";
 
 // The shared test database holds other tests' orgs too: every assertion here is scoped to
@@ -27,16 +28,24 @@ const freshSeed = () => randomInt(1_000, 2 ** 32 - 1);
 interface TrueCounts {
   org_id: string;
   slug: string;
-  usage: { members: number; teams: number; storage_bytes: string };
   members: string;
   teams: string;
   storage_bytes: string;
 }
 
-/** COUNT(*)/SUM per seeded org straight from the host tables, next to the legacy JSONB. */
-async function trueCounts(pool: pg.Pool, seed: number): Promise<TrueCounts[]> {
+interface WithLegacy extends TrueCounts {
+  usage: { members: number; teams: number; storage_bytes: string };
+}
+
+/**
+ * COUNT(*)/SUM per seeded org straight from the host tables; with `legacy`, next to the
+ * legacy JSONB (only before the cleanup migration drops its column).
+ */
+async function trueCounts(pool: pg.Pool, seed: number): Promise<TrueCounts[]>;
+async function trueCounts(pool: pg.Pool, seed: number, legacy: "with legacy usage"): Promise<WithLegacy[]>;
+async function trueCounts(pool: pg.Pool, seed: number, legacy?: string): Promise<TrueCounts[]> {
   const { rows } = await pool.query<TrueCounts>(
-    `SELECT o.id AS org_id, o.slug, o.usage,
+    `SELECT o.id AS org_id, o.slug${legacy ? ", o.usage" : ""},
             (SELECT COUNT(*) FROM members m WHERE m.org_id = o.id)::text AS members,
             (SELECT COUNT(*) FROM teams t WHERE t.org_id = o.id)::text AS teams,
             (SELECT COALESCE(SUM(size_bytes), 0) FROM stored_files f WHERE f.org_id = o.id)::text AS storage_bytes
@@ -60,6 +69,8 @@ describe("seedDatabase into the shared test database", () => {
     const counts = await trueCounts(pool(), seed);
     expect(counts).toHaveLength(60);
     expect(result.orgs).toBe(60);
+    // The test database is migrated to the latest migration: the cleanup dropped the column.
+    expect(result.legacyUsage).toBe(false);
     expect(result.members).toBe(counts.reduce((sum, c) => sum + Number(c.members), 0));
     expect(result.teams).toBe(counts.reduce((sum, c) => sum + Number(c.teams), 0));
     expect(result.storageBytes).toBe(counts.reduce((sum, c) => sum + BigInt(c.storage_bytes), 0n));
@@ -120,23 +131,6 @@ describe("seedDatabase into the shared test database", () => {
       where: { orgId_metric: { orgId: first.org_id, metric: "storage_bytes" } },
     });
     expect(cached?.count).toBe(_sum.sizeBytes);
-  });
-
-  it("leaves the legacy usage JSONB wrong for some orgs and right for the rest", async () => {
-    const counts = await trueCounts(pool(), seed);
-    const agrees = (c: TrueCounts) =>
-      String(c.usage.members) === c.members &&
-      String(c.usage.teams) === c.teams &&
-      c.usage.storage_bytes === c.storage_bytes;
-    for (const c of counts) {
-      expect(typeof c.usage.storage_bytes).toBe("string");
-      expect(c.usage.storage_bytes).toMatch(/^\d+$/);
-    }
-    const wrong = counts.filter((c) => !agrees(c));
-    expect(wrong.length).toBeGreaterThan(0);
-    expect(wrong.length).toBeLessThan(counts.length / 3);
-    // "Off by a few", as a missed increment would leave it.
-    for (const c of wrong) expect(Math.abs(c.usage.members - Number(c.members))).toBeLessThanOrEqual(3);
   });
 
   it("gives subscribed orgs a current monthly period on a catalogue product", async () => {
@@ -202,6 +196,83 @@ describe("seedDatabase into the shared test database", () => {
       [counts.map((c) => c.org_id)],
     );
     expect(rows[0]).toEqual({ ledger: "0", cache: "0" });
+  });
+});
+
+/** The legacy JSONB agrees with the true counts for most orgs and is off by a few for some. */
+function expectLegacyDrift(counts: WithLegacy[]): void {
+  const agrees = (c: WithLegacy) =>
+    String(c.usage.members) === c.members && String(c.usage.teams) === c.teams && c.usage.storage_bytes === c.storage_bytes;
+  for (const c of counts) {
+    expect(typeof c.usage.storage_bytes).toBe("string");
+    expect(c.usage.storage_bytes).toMatch(/^\d+$/);
+  }
+  const wrong = counts.filter((c) => !agrees(c));
+  expect(wrong.length).toBeGreaterThan(0);
+  expect(wrong.length).toBeLessThan(counts.length / 3);
+  // "Off by a few", as a missed increment would leave it.
+  for (const c of wrong) expect(Math.abs(c.usage.members - Number(c.members))).toBeLessThanOrEqual(3);
+}
+
+describe("the legacy usage JSONB, on databases migrated to before the cleanup", () => {
+  const databases: ScratchDatabase[] = [];
+  const pools: pg.Pool[] = [];
+  afterAll(async () => {
+    await Promise.all(pools.map((p) => p.end()));
+    await Promise.all(databases.map((d) => d.drop()));
+  });
+
+  async function databaseMigratedTo(to: string): Promise<{ url: string; pool: pg.Pool }> {
+    const database = await createScratchDatabase(inject("adminUrl"), "billing_seed");
+    databases.push(database);
+    await migrate(database.url, { to });
+    const pool = new pg.Pool({ connectionString: database.url, max: 3 });
+    pools.push(pool);
+    return { url: database.url, pool };
+  }
+
+  it("a legacy-only seed of the host tables alone (the old app) writes the JSONB, wrong for some orgs, and counts nothing", async () => {
+    const { url, pool } = await databaseMigratedTo(HOST_TABLES_MIGRATION);
+    expect(await tableNames(url)).not.toContain("usage_ledger");
+    const seed = freshSeed();
+    const result = await seedDatabase(pool, { orgs: 60, seed, now: NOW, legacyOnly: true, batchSize: 16 });
+    expect(result).toMatchObject({ legacyUsage: true, ledgerRows: 0, cacheRows: 0, orgs: 60 });
+    const counts = await trueCounts(pool, seed, "with legacy usage");
+    expect(counts).toHaveLength(60);
+    expect(counts.reduce((sum, c) => sum + Number(c.members), 0)).toBe(result.members);
+    expectLegacyDrift(counts);
+  });
+
+  it("a seed with the ledger needs the billing tables: refused with one line, nothing written", async () => {
+    const { pool } = await databaseMigratedTo(HOST_TABLES_MIGRATION);
+    const seed = freshSeed();
+    const error = await seedDatabase(pool, { orgs: 3, seed, now: NOW }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SeedError);
+    expect((error as SeedError).message).toBe(
+      "the database has no billing tables yet: run `npm run migrate` first, or seed with --legacy-only",
+    );
+    expect(await trueCounts(pool, seed)).toHaveLength(0);
+  });
+
+  it("just before the cleanup a seed writes the JSONB beside the ledger; the cleanup drops it and the seed goes on without it", async () => {
+    const { url, pool } = await databaseMigratedTo(await migrationBefore(CLEANUP_MIGRATION));
+    const seed = freshSeed();
+    const before = await seedDatabase(pool, { orgs: 40, seed, now: NOW });
+    expect(before).toMatchObject({ legacyUsage: true, orgs: 40 });
+    expect(before.ledgerRows).toBeGreaterThan(0);
+    expectLegacyDrift(await trueCounts(pool, seed, "with legacy usage"));
+
+    const cleanup = await migrate(url);
+    expect(cleanup.applied).toEqual([CLEANUP_MIGRATION]);
+    const { rows } = await pool.query(
+      `SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'organizations' AND column_name = 'usage'`,
+    );
+    expect(rows).toHaveLength(0);
+    // The host rows are untouched by the cleanup.
+    expect((await trueCounts(pool, seed)).reduce((sum, c) => sum + Number(c.members), 0)).toBe(before.members);
+
+    const after = await seedDatabase(pool, { orgs: 5, seed: freshSeed(), now: NOW, legacyOnly: true });
+    expect(after).toMatchObject({ legacyUsage: false, orgs: 5, ledgerRows: 0 });
   });
 });
 

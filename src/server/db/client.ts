@@ -18,6 +18,8 @@ export interface ConnectOptions {
   max?: number;
   /** Label in the server's pg_stat_activity. */
   applicationName?: string;
+  /** Session settings sent at connect (libpq `options`), e.g. "-c jit=off". */
+  serverOptions?: string;
 }
 
 /**
@@ -29,6 +31,7 @@ export function createDatabase(databaseUrl: string, options: ConnectOptions = {}
     connectionString: databaseUrl,
     max: options.max ?? (Number(process.env.DATABASE_POOL_SIZE) || 10),
     application_name: options.applicationName ?? "ledger-policy-billing",
+    ...(options.serverOptions ? { options: options.serverOptions } : {}),
   });
   // An idle client losing its connection (server restart, network) must not crash the
   // process; the pool drops it and the next query reconnects.

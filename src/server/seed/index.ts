@@ -1,4 +1,5 @@
 import type pg from "pg";
+import { legacyColumnExists } from "@/server/billing/backfill/measure";
 import { SeedError } from "./errors";
 import { generateOrg, slugPrefix } from "./generate";
 import { MAX_SEED } from "./options";
@@ -26,6 +27,11 @@ export interface SeedOptions {
 
 export interface SeedResult extends Omit<BatchCounts, "organizations"> {
   seed: number;
+  /**
+   * Whether the legacy `organizations.usage` JSONB was written: only while the column
+   * exists (before the cleanup migration 20261124000900_drop_legacy_usage_column).
+   */
+  legacyUsage: boolean;
   orgs: number;
   slugPrefix: string;
   /** Every row written, all tables. */
@@ -40,10 +46,12 @@ export async function databaseIsEmpty(pool: pg.Pool): Promise<boolean> {
 }
 
 /**
- * Adds `orgs` demo organizations (with subscriptions, members, teams, files, legacy usage
- * and, unless legacyOnly, the ledger and cache rows that match them) to whatever the
- * database holds. Batches of orgs are generated and written concurrently, each batch in
- * its own transaction; the rows do not depend on the order batches finish in.
+ * Adds `orgs` demo organizations (with subscriptions, members, teams, files, the legacy
+ * usage JSONB while its column exists and, unless legacyOnly, the ledger and cache rows
+ * that match them) to whatever the database holds, as its schema stands: a legacy-only
+ * seed works on a database migrated only up to the host tables (a rehearsal's "old app").
+ * Batches of orgs are generated and written concurrently, each batch in its own
+ * transaction; the rows do not depend on the order batches finish in.
  */
 export async function seedDatabase(pool: pg.Pool, options: SeedOptions): Promise<SeedResult> {
   const started = performance.now();
@@ -61,6 +69,7 @@ export async function seedDatabase(pool: pg.Pool, options: SeedOptions): Promise
   }
 
   await refuseRepeatedSeed(pool, seed, prefix);
+  const legacyUsage = await legacyColumnExists(pool);
 
   const total = emptyBatchCounts();
   const batches = Math.ceil(options.orgs / batchSize);
@@ -72,7 +81,7 @@ export async function seedDatabase(pool: pg.Pool, options: SeedOptions): Promise
     while (failure === undefined && nextBatch < batches) {
       const from = nextBatch++ * batchSize;
       const until = Math.min(options.orgs, from + batchSize);
-      const batch = new Batch();
+      const batch = new Batch(legacyUsage);
       for (let index = from; index < until; index++) batch.add(generateOrg(seed, index, now));
       let client: pg.PoolClient | undefined;
       try {
@@ -92,7 +101,7 @@ export async function seedDatabase(pool: pg.Pool, options: SeedOptions): Promise
   const rows =
     options.orgs + total.subscriptions + total.members + total.teams + total.files + total.ledgerRows + total.cacheRows;
   const { organizations: _written, ...counts } = total;
-  return { seed, orgs: options.orgs, slugPrefix: prefix, ...counts, rows, elapsedMs: performance.now() - started };
+  return { seed, legacyUsage, orgs: options.orgs, slugPrefix: prefix, ...counts, rows, elapsedMs: performance.now() - started };
 }
 
 /**
@@ -128,7 +137,13 @@ function readable(error: unknown, seed: number): unknown {
     return alreadySeeded(seed, slug);
   }
   if (pgError.code === "42P01") {
-    return new SeedError("the database has no billing tables yet: run `npm run migrate` first");
+    // Which table is missing says how far the database is migrated.
+    const table = /relation "([^"]+)"/.exec((error as Error).message ?? "")?.[1];
+    return new SeedError(
+      table === "usage_ledger" || table === "usage_cache"
+        ? "the database has no billing tables yet: run `npm run migrate` first, or seed with --legacy-only"
+        : "the database has no tables yet: run `npm run migrate` first",
+    );
   }
   return error;
 }

@@ -37,6 +37,12 @@ export function addBatchCounts(into: BatchCounts, more: BatchCounts): void {
  * garbage collector the seed's biggest cost).
  */
 export class Batch {
+  /**
+   * `withLegacyUsage`: the database still has `organizations.usage` (before the cleanup
+   * migration drops it), so each org's legacy JSONB is written too.
+   */
+  constructor(readonly withLegacyUsage: boolean) {}
+
   readonly orgIds: string[] = [];
   readonly organizations: string[] = [];
   readonly subscriptions: string[] = [];
@@ -50,7 +56,8 @@ export class Batch {
     const id = org.id;
     this.orgIds.push(id);
     this.counts.organizations++;
-    this.organizations.push(`${id}\t${org.name}\t${org.slug}\t${timestamp(org.createdAt)}\t${JSON.stringify(org.legacyUsage)}\n`);
+    const legacy = this.withLegacyUsage ? `\t${JSON.stringify(org.legacyUsage)}` : "";
+    this.organizations.push(`${id}\t${org.name}\t${org.slug}\t${timestamp(org.createdAt)}${legacy}\n`);
 
     const s = org.subscription;
     if (s) {
@@ -89,7 +96,8 @@ function block<T>(rows: readonly T[], format: (row: T) => string): string {
 }
 
 /**
- * Writes a batch in ONE transaction: the host tables by COPY, then, unless `legacyOnly`,
+ * Writes a batch in ONE transaction: the host tables (with the legacy JSONB while its
+ * column exists) by COPY, then, unless `legacyOnly`,
  * the orgs' `seed` ledger rows by COPY and the usage cache derived from exactly those
  * ledger rows by one set-based INSERT … SELECT … GROUP BY. So for every seeded org
  * `usage_cache.count == SUM(usage_ledger.delta)` holds by construction, and a failure
@@ -99,7 +107,8 @@ export async function writeBatch(client: pg.PoolClient, batch: Batch, legacyOnly
   const counts = { ...batch.counts };
   await client.query("BEGIN");
   try {
-    await copyBlocks(client, "organizations", ["id", "name", "slug", "created_at", "usage"], batch.organizations);
+    const orgColumns = ["id", "name", "slug", "created_at", ...(batch.withLegacyUsage ? ["usage"] : [])];
+    await copyBlocks(client, "organizations", orgColumns, batch.organizations);
     await copyBlocks(
       client,
       "subscriptions",

@@ -1,7 +1,7 @@
 import type pg from "pg";
 import { createDatabase } from "@/server/db/client";
 import { env } from "@/server/env";
-import { type BackfillResult, runBackfill } from "./runner";
+import { BACKFILL_SERVER_OPTIONS, type BackfillResult, runBackfill } from "./runner";
 import { finishRun, runIsExecuting } from "./runs";
 import type { BackfillMode, RunStatus } from "./types";
 
@@ -172,7 +172,7 @@ export class BackfillLauncher {
 function serverConnection(max: number): Connection {
   const url = env().DATABASE_URL;
   if (!url) throw new Error("DATABASE_URL is not set: the server cannot open a pool for the backfill run");
-  return createDatabase(url, { max, applicationName: "backfill (dashboard)" });
+  return createDatabase(url, { max, applicationName: "backfill (dashboard)", serverOptions: BACKFILL_SERVER_OPTIONS });
 }
 
 // On globalThis, not in module scope: Next.js may load this module once per route bundle,

@@ -5,9 +5,11 @@ export { classify, diffRows, orgConsistent, type Classified } from "./diff";
 export { legacyColumnExists, measureOrgs, type Queryable } from "./measure";
 export { BACKFILL_USAGE, parseBackfillArgs, type BackfillArgs } from "./options";
 export {
+  BACKFILL_SERVER_OPTIONS,
   countMismatches,
   DEFAULT_BATCH_SIZE,
   DEFAULT_CONCURRENCY,
+  DEFAULT_ORGS_PER_TRANSACTION,
   runBackfill,
   type BackfillOptions,
   type BackfillResult,

@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 import { BackfillError } from "./apply";
-import { DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY } from "./runner";
+import { DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY, DEFAULT_ORGS_PER_TRANSACTION } from "./runner";
 import type { BackfillMode } from "./types";
 
 export const BACKFILL_USAGE =
@@ -56,7 +56,7 @@ export function parseBackfillArgs(argv: string[]): BackfillArgs {
     resume: values.resume === true,
     batchSize: integerArg("--batch-size", values["batch-size"] as string | undefined, DEFAULT_BATCH_SIZE, 1, 100_000),
     concurrency: integerArg("--concurrency", values.concurrency as string | undefined, DEFAULT_CONCURRENCY, 1, 64),
-    orgsPerTransaction: integerArg("--orgs-per-tx", values["orgs-per-tx"] as string | undefined, 1, 1, 10_000),
+    orgsPerTransaction: integerArg("--orgs-per-tx", values["orgs-per-tx"] as string | undefined, DEFAULT_ORGS_PER_TRANSACTION, 1, 10_000),
     csvPath: csv,
     orgPrefix: (values["org-prefix"] as string | undefined) || undefined,
     progressEvery: integerArg("--progress-every", values["progress-every"] as string | undefined, 1_000, 1, 10_000_000),

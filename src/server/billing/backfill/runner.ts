@@ -6,8 +6,18 @@ import { legacyColumnExists, measureOrgs, type Queryable } from "./measure";
 import { advanceRun, createRun, findResumable, findRun, finishRun, insertDiffs, lockRun, markResumed, setTotal } from "./runs";
 import { BACKFILL_METRICS, type BackfillMode, emptyTotals, type RunStatus, type RunTotals } from "./types";
 
-export const DEFAULT_BATCH_SIZE = 200;
+export const DEFAULT_BATCH_SIZE = 1000;
 export const DEFAULT_CONCURRENCY = 4;
+/**
+ * Orgs whose corrections share one transaction. Each org is still all-or-nothing; 50 holds
+ * 50 orgs' cache rows for ~30 ms and runs ~6× faster than one org per transaction (bench).
+ */
+export const DEFAULT_ORGS_PER_TRANSACTION = 50;
+/**
+ * Session settings for the backfill's connections. JIT compiles the measuring statement once
+ * the ledger has rows and makes it ~6× slower (PostgreSQL 15, 10 000 orgs: 1.94 s vs 0.33 s).
+ */
+export const BACKFILL_SERVER_OPTIONS = "-c jit=off";
 
 export interface BackfillOptions {
   mode: BackfillMode;
@@ -127,7 +137,7 @@ export async function runBackfill(pool: pg.Pool, options: BackfillOptions): Prom
   const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
   if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw new BackfillError(`batch size must be a positive integer, got ${batchSize}`);
   if (!Number.isSafeInteger(concurrency) || concurrency < 1) throw new BackfillError(`concurrency must be a positive integer, got ${concurrency}`);
-  const orgsPerTransaction = options.orgsPerTransaction ?? 1;
+  const orgsPerTransaction = options.orgsPerTransaction ?? DEFAULT_ORGS_PER_TRANSACTION;
   if (!Number.isSafeInteger(orgsPerTransaction) || orgsPerTransaction < 1) {
     throw new BackfillError(`orgs per transaction must be a positive integer, got ${orgsPerTransaction}`);
   }

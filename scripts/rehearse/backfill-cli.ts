@@ -1,0 +1,88 @@
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import type pg from "pg";
+import { RehearsalError } from "./errors";
+
+/**
+ * Runs the real `npm run backfill` command (scripts/billing-backfill.ts, through tsx, as
+ * `npm run backfill` does) against the rehearsal's database, exactly as the runbook tells a
+ * person to, and reads what it recorded in `backfill_runs`.
+ */
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const TSX = `${ROOT}node_modules/.bin/tsx`;
+const CLI = `${ROOT}scripts/billing-backfill.ts`;
+
+export interface BackfillCliRun {
+  args: string[];
+  exitCode: number;
+  output: string;
+  run: {
+    id: string;
+    status: string;
+    orgsScanned: number;
+    mismatches: number;
+    legacyMismatches: number;
+    deltasApplied: number;
+    cacheRepairs: number;
+    remaining: number | null;
+    startedAt: Date;
+    finishedAt: Date | null;
+  } | null;
+  /** The CLI's own word on the legacy column ("present"/"absent"), from its first line. */
+  legacyColumn: "present" | "absent" | null;
+  ms: number;
+}
+
+export async function runBackfillCli(databaseUrl: string, pool: pg.Pool, args: string[]): Promise<BackfillCliRun> {
+  const started = performance.now();
+  const { exitCode, output } = await new Promise<{ exitCode: number; output: string }>((resolve, reject) => {
+    const child = spawn(TSX, [CLI, ...args], {
+      cwd: ROOT,
+      // DATABASE_URL set: the CLI uses that database, never the embedded default.
+      env: { ...process.env, DATABASE_URL: databaseUrl },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    child.on("error", (error) => reject(new RehearsalError(`npm run backfill could not start: ${error.message}`)));
+    child.on("exit", (code, signal) => resolve({ exitCode: code ?? (signal ? 128 : 1), output }));
+  });
+  const runId = /\brun ([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\b/.exec(output)?.[1] ?? null;
+  const legacy = /legacy organizations\.usage column (present|absent)/.exec(output)?.[1] as "present" | "absent" | undefined;
+  let run: BackfillCliRun["run"] = null;
+  if (runId) {
+    const { rows } = await pool.query<{
+      status: string;
+      orgs_scanned: number;
+      mismatches: number;
+      legacy_mismatches: number;
+      deltas_applied: number;
+      cache_repairs: number;
+      remaining: number | null;
+      started_at: Date;
+      finished_at: Date | null;
+    }>(
+      `SELECT status, orgs_scanned, mismatches, legacy_mismatches, deltas_applied, cache_repairs, remaining, started_at, finished_at
+       FROM backfill_runs WHERE id = $1::uuid`,
+      [runId],
+    );
+    const r = rows[0];
+    if (r) {
+      run = {
+        id: runId,
+        status: r.status,
+        orgsScanned: r.orgs_scanned,
+        mismatches: r.mismatches,
+        legacyMismatches: r.legacy_mismatches,
+        deltasApplied: r.deltas_applied,
+        cacheRepairs: r.cache_repairs,
+        remaining: r.remaining,
+        startedAt: r.started_at,
+        finishedAt: r.finished_at,
+      };
+    }
+  }
+  return { args, exitCode, output, run, legacyColumn: legacy ?? null, ms: performance.now() - started };
+}
