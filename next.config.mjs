@@ -1,3 +1,5 @@
+import process from "node:process";
+
 /** @type {import('next').NextConfig} */
 const nextConfig = {
   // NEXT_DIST_DIR: a second build output, so two builds (e.g. two e2e runs) can share a checkout.
