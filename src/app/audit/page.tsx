@@ -3,12 +3,12 @@ import Link from "next/link";
 import { roleAtLeast } from "@/server/auth";
 import { api, currentStaff } from "@/trpc/server";
 import { UtcTime } from "../_components/utc-time";
+import { firstParam } from "../_lib/search-params";
 
 export const dynamic = "force-dynamic";
 export const metadata: Metadata = { title: "Audit log" };
 
 type SearchParams = Promise<Record<string, string | string[] | undefined>>;
-const first = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v)?.trim() || undefined;
 
 function Json({ value }: { value: unknown }) {
   if (value === null || value === undefined) return <span className="muted">—</span>;
@@ -29,8 +29,8 @@ export default async function AuditPage({ searchParams }: { searchParams: Search
     );
   }
   const params = await searchParams;
-  const filter = { actor: first(params.actor), action: first(params.action), targetId: first(params.target) };
-  const page = await api.billing.audit.list({ ...filter, cursor: first(params.after), limit: 50 });
+  const filter = { actor: firstParam(params.actor), action: firstParam(params.action), targetId: firstParam(params.target) };
+  const page = await api.billing.audit.list({ ...filter, cursor: firstParam(params.after), limit: 50 });
   const query = new URLSearchParams(Object.entries({ actor: filter.actor, action: filter.action, target: filter.targetId }).filter((e): e is [string, string] => Boolean(e[1])));
 
   return (
@@ -54,7 +54,7 @@ export default async function AuditPage({ searchParams }: { searchParams: Search
         {query.size ? <Link href="/audit">Clear</Link> : null}
       </form>
       {page.entries.length === 0 ? (
-        <p className="muted">{first(params.after) ? "No older entries." : "No staff writes match."}</p>
+        <p className="muted">{firstParam(params.after) ? "No older entries." : "No staff writes match."}</p>
       ) : (
         <div className="table-wrap">
           <table className="table">

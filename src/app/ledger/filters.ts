@@ -1,18 +1,6 @@
 import { METRICS } from "@/server/billing/catalogue";
 import { type LedgerCursor, type LedgerFilter, ledgerFilterSchema } from "@/server/billing/ledger-history";
-
-type Params = Record<string, string | string[] | undefined>;
-
-const first = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value)?.trim() || undefined;
-
-/** `YYYY-MM-DD` (a UTC day) or a full ISO timestamp; `to` as a day means the end of that day. */
-function parseInstant(value: string | undefined, endOfDay: boolean): Date | undefined | "invalid" {
-  if (!value) return undefined;
-  const day = /^\d{4}-\d{2}-\d{2}$/.test(value);
-  const date = new Date(day ? `${value}T00:00:00.000Z` : value);
-  if (Number.isNaN(date.getTime())) return "invalid";
-  return day && endOfDay ? new Date(date.getTime() + 86_400_000) : date;
-}
+import { type Params, firstParam, issueLines, parseInstant } from "../_lib/search-params";
 
 /**
  * The ledger filter from URL parameters (the page and the CSV export share it, so a link
@@ -20,12 +8,12 @@ function parseInstant(value: string | undefined, endOfDay: boolean): Date | unde
  */
 export function readLedgerFilter(params: Params): { filter: LedgerFilter; problems: string[]; raw: Record<string, string> } {
   const raw = {
-    org: first(params.org) ?? "",
-    metric: first(params.metric) ?? "",
-    reason: first(params.reason) ?? "",
-    actor: first(params.actor) ?? "",
-    from: first(params.from) ?? "",
-    to: first(params.to) ?? "",
+    org: firstParam(params.org) ?? "",
+    metric: firstParam(params.metric) ?? "",
+    reason: firstParam(params.reason) ?? "",
+    actor: firstParam(params.actor) ?? "",
+    from: firstParam(params.from) ?? "",
+    to: firstParam(params.to) ?? "",
   };
   const problems: string[] = [];
   const from = parseInstant(raw.from || undefined, false);
@@ -42,7 +30,7 @@ export function readLedgerFilter(params: Params): { filter: LedgerFilter; proble
     to: to === "invalid" ? undefined : to,
   });
   if (!parsed.success) {
-    for (const issue of parsed.error.issues) problems.push(`${issue.path.join(".") || "filter"}: ${issue.message}`);
+    problems.push(...issueLines(parsed.error));
     return { filter: {}, problems, raw };
   }
   return { filter: parsed.data, problems, raw };
@@ -50,7 +38,7 @@ export function readLedgerFilter(params: Params): { filter: LedgerFilter; proble
 
 /** The keyset cursor travels in the URL as `<ISO timestamp>_<id>`. */
 export function readCursor(value: string | string[] | undefined): LedgerCursor | undefined {
-  const text = first(value);
+  const text = firstParam(value);
   const match = text?.match(/^(.+)_([0-9a-f-]{36})$/i);
   if (!match) return undefined;
   const timestamp = new Date(match[1] as string);

@@ -1,24 +1,12 @@
 import { WEBHOOK_STATUSES } from "@/server/billing/dodo/billing-service";
 import { type WebhookCursor, type WebhookEventFilter, webhookEventFilterSchema } from "@/server/billing/dodo/webhook-events";
+import { type Params, firstParam, issueLines, parseInstant } from "../_lib/search-params";
 
 /**
  * The Webhooks page's filter and cursor, read from and written to the URL, so a filtered
  * view (e.g. the overview's "failed or needs attention" link) can be shared. Bad values are
  * reported as problems, never thrown.
  */
-
-type Params = Record<string, string | string[] | undefined>;
-
-const first = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value)?.trim() || undefined;
-
-/** `YYYY-MM-DD` (a UTC day) or a full ISO timestamp; `to` as a day means the end of that day. */
-function parseInstant(value: string | undefined, endOfDay: boolean): Date | undefined | "invalid" {
-  if (!value) return undefined;
-  const day = /^\d{4}-\d{2}-\d{2}$/.test(value);
-  const date = new Date(day ? `${value}T00:00:00.000Z` : value);
-  if (Number.isNaN(date.getTime())) return "invalid";
-  return day && endOfDay ? new Date(date.getTime() + 86_400_000) : date;
-}
 
 export interface WebhookFilterRaw {
   type: string;
@@ -31,11 +19,11 @@ export interface WebhookFilterRaw {
 
 export function readWebhookFilter(params: Params): { filter: WebhookEventFilter; problems: string[]; raw: WebhookFilterRaw } {
   const raw: WebhookFilterRaw = {
-    type: first(params.type) ?? "",
-    status: first(params.status) ?? "",
-    org: first(params.org) ?? "",
-    from: first(params.from) ?? "",
-    to: first(params.to) ?? "",
+    type: firstParam(params.type) ?? "",
+    status: firstParam(params.status) ?? "",
+    org: firstParam(params.org) ?? "",
+    from: firstParam(params.from) ?? "",
+    to: firstParam(params.to) ?? "",
   };
   const problems: string[] = [];
   const statuses = raw.status ? raw.status.split(",").map((s) => s.trim()).filter(Boolean) : [];
@@ -53,7 +41,7 @@ export function readWebhookFilter(params: Params): { filter: WebhookEventFilter;
     to: to === "invalid" ? undefined : to,
   });
   if (!parsed.success) {
-    for (const issue of parsed.error.issues) problems.push(`${issue.path.join(".") || "filter"}: ${issue.message}`);
+    problems.push(...issueLines(parsed.error));
     return { filter: {}, problems, raw };
   }
   return { filter: parsed.data, problems, raw };
@@ -61,7 +49,7 @@ export function readWebhookFilter(params: Params): { filter: WebhookEventFilter;
 
 /** The keyset cursor travels in the URL as `<ISO received_at>|<webhook-id>` (ids may hold `_`, never `|` in an ISO date). */
 export function readWebhookCursor(value: string | string[] | undefined): WebhookCursor | undefined {
-  const text = first(value);
+  const text = firstParam(value);
   const bar = text?.indexOf("|") ?? -1;
   if (!text || bar < 1) return undefined;
   const receivedAt = new Date(text.slice(0, bar));

@@ -5,6 +5,7 @@ import { api } from "@/trpc/server";
 import { formatCount } from "../../_lib/format";
 import { UtcTime } from "../../_components/utc-time";
 import { formatAge, LAG_WARNING_SECONDS } from "../format";
+import { firstParam } from "../../_lib/search-params";
 
 export const dynamic = "force-dynamic";
 export const metadata: Metadata = { title: "Usage reporting" };
@@ -12,8 +13,6 @@ export const metadata: Metadata = { title: "Usage reporting" };
 const PAGE_SIZE = 50;
 type SearchParams = Promise<Record<string, string | string[] | undefined>>;
 type Unsent = (typeof UNSENT_STATUSES)[number];
-
-const first = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value)?.trim() || undefined;
 
 /** `status=expired|failed` (else both). */
 function readStatuses(value: string | undefined): Unsent[] {
@@ -49,9 +48,9 @@ function Stat({ id, label, value, note, tone }: { id: string; label: string; val
  */
 export default async function UsageReportingPage({ searchParams }: { searchParams: SearchParams }) {
   const params = await searchParams;
-  const statusParam = first(params.status);
+  const statusParam = firstParam(params.status);
   const statuses = readStatuses(statusParam);
-  const cursor = readCursor(first(params.after));
+  const cursor = readCursor(firstParam(params.after));
   const [status, rows] = await Promise.all([
     api.billing.dodo.usageReporting.status({}),
     api.billing.dodo.usageReporting.rows({ filter: { statuses }, cursor, limit: PAGE_SIZE }),
