@@ -22,8 +22,11 @@ export const envSchema = z.object({
   DODO_PAYMENTS_API_KEY: z.string().optional(),
   DODO_PAYMENTS_WEBHOOK_KEY: keyList,
   DODO_PAYMENTS_BASE_URL: z.preprocess((v) => (v === "" ? undefined : v), z.url().optional()),
-  /** How often the web server reports usage to Dodo; 0 turns it off (off anyway without an API key). */
-  USAGE_REPORT_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(3600).default(30),
+  /**
+   * How often the web server reports usage to Dodo; 0 turns it off (off anyway without an API
+   * key). At most 15 minutes: rows expire after Dodo's 1-hour window.
+   */
+  USAGE_REPORT_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(900).default(30),
 });
 
 export type Env = z.infer<typeof envSchema>;

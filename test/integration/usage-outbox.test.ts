@@ -78,6 +78,29 @@ describe("the usage-report outbox", () => {
     expect(await outboxOf(lapsed.org.id)).toHaveLength(0);
   });
 
+  it("meters usage recorded before a late subscription webhook once it arrives (within Dodo's window), once", async () => {
+    const org = await newOrg(prisma);
+    const early = await billing.entitlements.consume(org.id, "api.call", { idempotencyKey: `early-${uniqueSuffix()}` });
+    await billing.usage.increment(org.id, "members", 1n, "member_added");
+    expect(await outboxOf(org.id)).toHaveLength(0);
+
+    const sub = subscriptionPayload({ orgId: org.id, product_id: "pdt_billing_pro" });
+    await billing.dodo.syncSubscription({ id: fakeId("msg"), type: "subscription.active", timestamp: new Date(Date.now() - 60_000), data: sub });
+    await billing.dodo.syncSubscription({ id: fakeId("msg"), type: "subscription.updated", timestamp: new Date(Date.now() - 30_000), data: sub });
+    const rows = await outboxOf(org.id);
+    expect(rows.map((r) => r.ledgerId)).toEqual([early.entry?.id]);
+    expect(rows[0]).toMatchObject({ customerId: sub.customer.customer_id, subscriptionId: sub.subscription_id, status: "pending" });
+  });
+
+  it("uses the subscription the policy uses: a newer pending one (free plan) is not billed to an older active one", async () => {
+    const { org } = await paidOrg();
+    const newer = subscriptionPayload({ orgId: org.id, product_id: "pdt_billing_business", status: "pending" });
+    await billing.dodo.syncSubscription({ id: fakeId("msg"), type: "subscription.updated", timestamp: new Date(), data: newer });
+    expect((await billing.entitlements.check(org.id, "api.call")).plan).toBe("free");
+    await billing.usage.increment(org.id, "api_calls", 1n, "api_call");
+    expect(await outboxOf(org.id)).toHaveLength(0);
+  });
+
   it("shares the caller's transaction: a rolled-back increment leaves neither ledger row nor outbox row", async () => {
     const { org } = await paidOrg();
     await expect(

@@ -102,7 +102,7 @@ describe("usage reporting to Dodo", () => {
     expect(ingested.every((e) => e.customer_id === sub.customer.customer_id && e.event_name === "api_calls" && e.metadata?.quantity === 1)).toBe(true);
   }, 180_000);
 
-  it("retries 429 after its retry-after and 500 with backoff, then sends everything", async () => {
+  it("retries 429 after its retry-after and 500 with backoff, sending nothing meanwhile, then sends everything", async () => {
     const { org, ledgerIds } = await paidOrgWithCalls(1200);
     fake.fail({ route: "ingest", status: 429, retryAfter: 2 });
     fake.fail({ route: "ingest", status: 500 });
@@ -114,14 +114,50 @@ describe("usage reporting to Dodo", () => {
       maxWaitMs: 30_000,
       onBatch: (b) => batches.push(`${b.claimed}:${b.sent ? "sent" : `deferred ${b.error?.slice(0, 3)}`}`),
     });
-    expect(Date.now() - started).toBeGreaterThanOrEqual(2000);
-    expect(batches).toEqual(["1000:deferred 429", "200:deferred 500", "200:sent", "1000:sent"]);
+    // 2 s for the 429's retry-after, then 2 s of backoff after the 500 (the rows' second attempt).
+    expect(Date.now() - started).toBeGreaterThanOrEqual(4000);
+    expect(batches).toEqual(["1000:deferred 429", "1000:deferred 500", "1000:sent", "200:sent"]);
+    expect(fake.requests.filter((r) => r.path === "/events/ingest").map((r) => r.status)).toEqual([429, 500, 200, 200]);
     expect(result).toMatchObject({ sent: 1200, expired: 0, failed: 0, deferred: 0 });
     expect(await statuses(org.id)).toEqual({ sent: 1200 });
     expect(new Set(ingestedFor(fake, org.id).map((e) => e.event_id))).toEqual(new Set(ledgerIds));
-    const retried = await prisma.usageReportOutbox.findMany({ where: { orgId: org.id }, select: { attempts: true, lastError: true, sentAt: true } });
-    expect(retried.every((r) => r.attempts === 2 && r.lastError === null && r.sentAt !== null)).toBe(true);
+    const rows = await prisma.usageReportOutbox.findMany({ where: { orgId: org.id }, select: { attempts: true, lastError: true, sentAt: true } });
+    expect(rows.every((r) => r.attempts >= 2 && r.lastError === null && r.sentAt !== null)).toBe(true);
   }, 60_000);
+
+  it("after a 429 sends nothing more in that run, not even other rows", async () => {
+    const { org } = await paidOrgWithCalls(10);
+    fake.fail({ route: "ingest", status: 429, retryAfter: 30 });
+    const result = await billing.dodo.reportUsage(api(), { orgId: org.id, batchSize: 5 });
+    expect(result).toMatchObject({ batches: 1, sent: 0, deferred: 5 });
+    const rows = await prisma.usageReportOutbox.findMany({ where: { orgId: org.id } });
+    expect(rows.filter((r) => r.attempts === 1 && r.lastError?.startsWith("429"))).toHaveLength(5);
+    expect(rows.filter((r) => r.attempts === 0 && r.lastError === null)).toHaveLength(5);
+    expect(fake.requests.filter((r) => r.path === "/events/ingest")).toHaveLength(1);
+  });
+
+  it("one event Dodo refuses fails alone: the batch is split until it stands alone, the rest is sent", async () => {
+    const { org, ledgerIds } = await paidOrgWithCalls(9);
+    const bad = ledgerIds[4] as string;
+    // An event the fake refuses (422 for the whole request), as Dodo does with one bad event.
+    await prisma.usageReportOutbox.updateMany({ where: { ledgerId: bad }, data: { customerId: "" } });
+    const result = await billing.dodo.reportUsage(api(), { orgId: org.id });
+    expect(result).toMatchObject({ batches: 1, sent: 8, failed: 1, expired: 0, deferred: 0 });
+    const rows = await prisma.usageReportOutbox.findMany({ where: { orgId: org.id } });
+    expect(rows.filter((r) => r.status === "failed").map((r) => r.ledgerId)).toEqual([bad]);
+    expect(rows.find((r) => r.ledgerId === bad)?.lastError).toMatch(/^422/);
+    expect(ingestedFor(fake, org.id).map((e) => e.event_id).sort()).toEqual(ledgerIds.filter((id) => id !== bad).sort());
+    expect(ledgerIds.filter((id) => id !== bad).every((id) => fake.deliveries.get(id) === 1)).toBe(true);
+  });
+
+  it("puts off an event Dodo says is ahead of its clock and sends the rest", async () => {
+    const { org, ledgerIds } = await paidOrgWithCalls(3);
+    const ahead = ledgerIds[0] as string;
+    await prisma.usageReportOutbox.updateMany({ where: { ledgerId: ahead }, data: { eventTimestamp: new Date(Date.now() + 10 * 60_000) } });
+    const result = await billing.dodo.reportUsage(api(), { orgId: org.id });
+    expect(result).toMatchObject({ sent: 2, expired: 0, failed: 0, deferred: 1 });
+    expect(await prisma.usageReportOutbox.findUnique({ where: { ledgerId: ahead } })).toMatchObject({ status: "pending", attempts: 1 });
+  });
 
   it("leaves rows pending with the error when Dodo stays down, for the next run", async () => {
     const { org } = await paidOrgWithCalls(3);
@@ -152,7 +188,7 @@ describe("usage reporting to Dodo", () => {
     await prisma.usageReportOutbox.updateMany({ where: { orgId: org.id }, data: { nextAttemptAt: new Date(Date.now() - 20 * 60_000) } });
     await prisma.usageReportOutbox.updateMany({ where: { ledgerId: { in: tooOld } }, data: { eventTimestamp: new Date(Date.now() - 65 * 60_000) } });
     const result = await billing.dodo.reportUsage(api(), { orgId: org.id, clock: lagging });
-    expect(result).toMatchObject({ sent: 3, expired: 1, failed: 0, batches: 2 });
+    expect(result).toMatchObject({ sent: 3, expired: 1, failed: 0, batches: 1 });
     expect(await statuses(org.id)).toEqual({ sent: 3, expired: 1 });
     expect(ingestedFor(fake, org.id)).toHaveLength(3);
   });

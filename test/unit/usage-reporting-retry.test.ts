@@ -20,7 +20,8 @@ describe("the usage reporter's retry rules", () => {
     expect(retryAfterMs(new Headers(), now)).toBeUndefined();
   });
 
-  it("retries a 429 after retry-after, and 5xx, timeouts and refused keys with backoff", () => {
+  it("retries a 429 after retry-after (never sooner than 1 s), and 5xx, timeouts and refused keys with backoff", () => {
+    expect(classifyIngestFailure(apiError(429, {}, { "retry-after": "0" }), 0, now)).toMatchObject({ kind: "retry", delayMs: 1000 });
     expect(classifyIngestFailure(apiError(429, { message: "slow down" }, { "retry-after": "3" }), 5, now)).toMatchObject({ kind: "retry", delayMs: 3000 });
     expect(classifyIngestFailure(apiError(429), 2, now)).toMatchObject({ kind: "retry", delayMs: 4000 });
     expect(classifyIngestFailure(apiError(503, { code: "DOWN", message: "maintenance" }), 0, now)).toEqual({
@@ -34,16 +35,17 @@ describe("the usage reporter's retry rules", () => {
     expect(unauthorized.error).toContain("DODO_PAYMENTS_API_KEY");
   });
 
-  it("expires the events Dodo names as outside its window, fails the others it names", () => {
+  it("expires the events Dodo names as too old, puts off those ahead of its clock, fails the others it names", () => {
     const error = apiError(400, {
       code: "INVALID_TIMESTAMP",
       failed_events: [
         { event_id: "a", error: "timestamp is older than 1 hour" },
         { event_id: "b", error: "metadata value too long" },
+        { event_id: "c", error: "timestamp is more than 5 minutes in the future" },
         { error: "no id" },
       ],
     });
-    expect(classifyIngestFailure(error, 0, now)).toMatchObject({ kind: "reject", expired: ["a"], failed: ["b"] });
+    expect(classifyIngestFailure(error, 0, now)).toMatchObject({ kind: "reject", expired: ["a"], later: ["c"], failed: ["b"] });
   });
 
   it("fails a batch Dodo refuses as a whole, and rethrows what is not an API error (a bug)", () => {

@@ -4,6 +4,7 @@ import type { Db, Tx } from "@/server/db/tx";
 import { planForProduct } from "../catalogue";
 import { BillingError } from "../errors";
 import type { UsageService } from "../usage-service";
+import { catchUpMeteredUsage } from "../usage-reporting/outbox-sql";
 import { reportUsage, type ReportUsageOptions, type ReportUsageResult, type UsageIngestApi } from "../usage-reporting/reporter";
 import {
   describeIssues,
@@ -327,6 +328,8 @@ export class BillingService {
       }
       periodReset = periodStart;
     }
+    // Usage recorded while this subscription was not yet known here is metered now (same rule).
+    await catchUpMeteredUsage(tx, org.orgId);
     return { action: existing ? "updated" : "created", subscriptionId, orgId: org.orgId, periodReset };
   }
 

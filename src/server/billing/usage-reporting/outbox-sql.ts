@@ -1,4 +1,5 @@
 import { Prisma } from "@/server/db/client";
+import type { Tx } from "@/server/db/tx";
 import { PLANS } from "../catalogue";
 
 /**
@@ -41,19 +42,46 @@ function outboxCte(bindings: readonly MeterBinding[]): Prisma.Sql {
   // same parameters (and prepared-statement shape) they had before reporting existed.
   const meters = bindings.map((b) => `(${literal(b.productId)}, ${literal(b.metric)}, ${literal(b.eventName)})`).join(", ");
   const meteredMetrics = list([...new Set(bindings.map((b) => b.metric))]);
+  // The subscription is picked exactly as the policy picks it (loadPolicyContext): the
+  // newest, expired/failed ones last; then it must be one whose plan is being paid for.
   return Prisma.raw(`, usage_report AS (
     INSERT INTO usage_report_outbox (org_id, ledger_id, metric, event_name, customer_id, subscription_id, quantity, event_timestamp)
     SELECT i.org_id, i.id, i.metric, m.event_name, s.customer_id, s.id, i.delta, i.timestamp
     FROM ins i
     CROSS JOIN LATERAL (
-      SELECT s.id, s.customer_id, s.product_id FROM subscriptions s
-      WHERE s.org_id = i.org_id AND s.customer_id IS NOT NULL
-        AND (s.status IN (${list(REPORTING_STATUSES)}) OR (s.status = 'cancelled' AND s.current_period_end > i.timestamp))
-      ORDER BY s.updated_at DESC LIMIT 1) s
+      SELECT s.id, s.customer_id, s.product_id, s.status, s.current_period_end FROM subscriptions s
+      WHERE s.org_id = i.org_id
+      ORDER BY (s.status IN ('expired', 'failed')), s.updated_at DESC LIMIT 1) s
     JOIN (VALUES ${meters}) AS m(product_id, metric, event_name) ON m.product_id = s.product_id AND m.metric = i.metric
     WHERE i.delta > 0 AND i.metric IN (${meteredMetrics}) AND i.reason NOT IN (${list(UNREPORTED_REASONS)})
+      AND s.customer_id IS NOT NULL
+      AND (s.status IN (${list(REPORTING_STATUSES)}) OR (s.status = 'cancelled' AND s.current_period_end > i.timestamp))
+    ON CONFLICT (ledger_id) DO NOTHING
+    RETURNING ledger_id
   )`);
 }
 
 /** Append after the `ins` CTE (the ledger insert's RETURNING *) of a WITH statement. */
 export const REPORT_METERED_USAGE: Prisma.Sql = outboxCte(METER_BINDINGS);
+
+/** How far back a catch-up looks: what Dodo still accepts (its 1-hour window, less a margin). */
+export const CATCH_UP_WINDOW_MINUTES = 58;
+
+/**
+ * Usage recorded before the org's subscription was known here (its webhook arrived late:
+ * Dodo retries for up to a day) was not metered when it happened. When a subscription
+ * event is applied, the org's ledger rows still inside Dodo's window that have no outbox row
+ * are put through the same rule now. Older ones Dodo would refuse anyway. Returns how many
+ * rows entered the outbox.
+ */
+export async function catchUpMeteredUsage(tx: Tx, orgId: string): Promise<number> {
+  if (REPORT_METERED_USAGE === Prisma.empty) return 0;
+  const [row] = await tx.$queryRaw<{ caught_up: bigint }[]>`
+    WITH ins AS (
+      SELECT l.* FROM usage_ledger l
+      WHERE l.org_id = ${orgId}::uuid AND l.timestamp > now() - make_interval(mins => ${CATCH_UP_WINDOW_MINUTES})
+        AND NOT EXISTS (SELECT 1 FROM usage_report_outbox o WHERE o.org_id = l.org_id AND o.ledger_id = l.id)
+    )${REPORT_METERED_USAGE}
+    SELECT count(*) AS caught_up FROM usage_report`;
+  return Number(row?.caught_up ?? 0);
+}

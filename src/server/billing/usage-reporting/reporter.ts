@@ -1,7 +1,7 @@
 import type { PrismaClient } from "@/server/db/client";
 import type { Tx } from "@/server/db/tx";
 import { BillingError } from "../errors";
-import { classifyIngestFailure } from "./retry";
+import { backoffMs, classifyIngestFailure } from "./retry";
 
 /**
  * Sends the usage outbox to Dodo (`POST /events/ingest` through the SDK).
@@ -37,6 +37,8 @@ export const DODO_INGEST_WINDOW_MS = 60 * 60_000;
 export const EXPIRY_MARGIN_MS = 2 * 60_000;
 /** How long one send may take; the claim's transaction outlives it. */
 export const INGEST_TIMEOUT_MS = 30_000;
+/** How long a batch may stay claimed (a refused batch is split and sent again in pieces). */
+const CLAIM_TIMEOUT_MS = 5 * 60_000;
 
 export interface ReportUsageOptions {
   /** Only this organization's rows. */
@@ -142,6 +144,83 @@ async function defer(tx: Tx, ids: readonly string[], retryAt: Date, now: Date, e
     WHERE ledger_id = ANY(${ids}::uuid[])`;
 }
 
+type Delivered = Omit<BatchOutcome, "claimed">;
+
+const NOTHING: Delivered = { sent: 0, expired: 0, failed: 0, deferred: 0 };
+
+function merge(a: Delivered, b: Delivered): Delivered {
+  return {
+    sent: a.sent + b.sent,
+    expired: a.expired + b.expired,
+    failed: a.failed + b.failed,
+    deferred: a.deferred + b.deferred,
+    retryAt: a.retryAt && b.retryAt ? (a.retryAt < b.retryAt ? a.retryAt : b.retryAt) : (a.retryAt ?? b.retryAt),
+    error: a.error ?? b.error,
+  };
+}
+
+/**
+ * Sends `rows` and records what became of each, inside the claiming transaction. Dodo
+ * refusing the request as a whole (one bad event fails all 1 000) is answered by sending
+ * each half again until the event at fault stands alone: only it becomes `failed`.
+ * A 429/5xx/network failure puts off every row not yet sent (and stops the splitting).
+ */
+async function deliver(tx: Tx, api: UsageIngestApi, rows: ClaimedRow[], clock: () => Date): Promise<Delivered> {
+  const ids = rows.map((r) => r.ledger_id);
+  const now = clock();
+  try {
+    await api.usageEvents.ingest({ events: rows.map(toEvent) });
+    await markStatus(tx, ids, "sent", clock(), null);
+    return { ...NOTHING, sent: rows.length };
+  } catch (error) {
+    const attempts = Math.max(...rows.map((r) => r.attempts));
+    const failure = classifyIngestFailure(error, attempts, now);
+    if (failure.kind === "retry") {
+      const retryAt = new Date(now.getTime() + failure.delayMs);
+      await defer(tx, ids, retryAt, now, failure.error);
+      return { ...NOTHING, deferred: rows.length, retryAt, error: failure.error };
+    }
+    if (failure.kind === "reject") {
+      const claimed = new Set(ids);
+      const expired = failure.expired.filter((id) => claimed.has(id));
+      const later = failure.later.filter((id) => claimed.has(id));
+      const failed = failure.failed.filter((id) => claimed.has(id));
+      const named = new Set([...expired, ...later, ...failed]);
+      if (named.size > 0) {
+        await markStatus(tx, expired, "expired", now, failure.error);
+        await markStatus(tx, failed, "failed", now, failure.error);
+        const retryAt = new Date(now.getTime() + backoffMs(attempts));
+        if (later.length) await defer(tx, later, retryAt, now, failure.error);
+        const outcome: Delivered = {
+          ...NOTHING,
+          expired: expired.length,
+          failed: failed.length,
+          deferred: later.length,
+          retryAt: later.length ? retryAt : undefined,
+          error: failure.error,
+        };
+        // The rest were refused only because of the named ones: they go again now.
+        const rest = rows.filter((r) => !named.has(r.ledger_id));
+        return rest.length ? merge(outcome, await deliver(tx, api, rest, clock)) : outcome;
+      }
+      // Dodo named none of ours: treat it as a refusal of the whole request.
+    }
+    if (rows.length === 1) {
+      await markStatus(tx, ids, "failed", now, failure.error);
+      return { ...NOTHING, failed: 1, error: failure.error };
+    }
+    const half = Math.ceil(rows.length / 2);
+    const first = await deliver(tx, api, rows.slice(0, half), clock);
+    if (first.retryAt && first.deferred > 0 && first.sent + first.failed + first.expired === 0) {
+      // Dodo or the network failed meanwhile: the second half waits too, unsent.
+      const second = rows.slice(half);
+      await defer(tx, second.map((r) => r.ledger_id), first.retryAt, now, first.error ?? failure.error);
+      return merge(first, { ...NOTHING, deferred: second.length });
+    }
+    return merge(first, await deliver(tx, api, rows.slice(half), clock));
+  }
+}
+
 /** Claims one batch, sends it, and records the outcome, all in one transaction. Null: nothing to claim. */
 async function sendOneBatch(
   prisma: PrismaClient,
@@ -150,40 +229,12 @@ async function sendOneBatch(
 ): Promise<BatchOutcome | null> {
   return prisma.$transaction(
     async (tx) => {
-      const now = options.clock();
-      const rows = await claim(tx, now, options.batchSize, options.orgId);
+      const rows = await claim(tx, options.clock(), options.batchSize, options.orgId);
       if (rows.length === 0) return null;
-      const ids = rows.map((r) => r.ledger_id);
-      const outcome: BatchOutcome = { claimed: rows.length, sent: 0, expired: 0, failed: 0, deferred: 0 };
-      try {
-        await api.usageEvents.ingest({ events: rows.map(toEvent) });
-        await markStatus(tx, ids, "sent", options.clock(), null);
-        outcome.sent = rows.length;
-        return outcome;
-      } catch (error) {
-        const failure = classifyIngestFailure(error, Math.max(...rows.map((r) => r.attempts)), now);
-        outcome.error = failure.error;
-        if (failure.kind === "retry") {
-          outcome.retryAt = new Date(now.getTime() + failure.delayMs);
-          await defer(tx, ids, outcome.retryAt, now, failure.error);
-          outcome.deferred = rows.length;
-        } else if (failure.kind === "reject") {
-          const claimed = new Set(ids);
-          const expired = failure.expired.filter((id) => claimed.has(id));
-          const failed = failure.failed.filter((id) => claimed.has(id));
-          await markStatus(tx, expired, "expired", now, failure.error);
-          await markStatus(tx, failed, "failed", now, failure.error);
-          outcome.expired = expired.length;
-          outcome.failed = failed.length;
-          // The rest were refused only because of the others: they go again in the next batch.
-        } else {
-          await markStatus(tx, ids, "failed", now, failure.error);
-          outcome.failed = rows.length;
-        }
-        return outcome;
-      }
+      return { claimed: rows.length, ...(await deliver(tx, api, rows, options.clock)) };
     },
-    { maxWait: 10_000, timeout: INGEST_TIMEOUT_MS + 15_000 },
+    // Splitting a refused batch sends up to ~20 requests while the rows stay claimed.
+    { maxWait: 10_000, timeout: CLAIM_TIMEOUT_MS },
   );
 }
 
@@ -230,8 +281,16 @@ export async function reportUsage(prisma: PrismaClient, api: UsageIngestApi, opt
       result.expired += batch.expired;
       result.failed += batch.failed;
       if (batch.error && !result.errors.includes(batch.error)) result.errors.push(batch.error);
-      if (batch.deferred) deferredSeen = true;
       options.onBatch?.(batch);
+      if (batch.deferred && batch.retryAt) {
+        deferredSeen = true;
+        // Dodo asked us to slow down (or is failing): send nothing more until the retry time,
+        // not even other rows — or end the run (the server's next tick, or a later command).
+        if (!options.waitForRetries) break;
+        const wait = batch.retryAt.getTime() - clock().getTime();
+        if (Date.now() + wait > deadline) break;
+        await sleep(Math.max(0, wait) + 10);
+      }
       continue;
     }
     if (!options.waitForRetries) break;
