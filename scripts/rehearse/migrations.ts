@@ -12,6 +12,12 @@ export const HOST_TABLES_MIGRATION = "20261124000000_host_app_tables";
 /** Step 6, the cleanup: drops organizations.usage. The last migration. */
 export const CLEANUP_MIGRATION = "20261124000900_drop_legacy_usage_column";
 
+/**
+ * How the cleanup's own guard refuses to run (its migration.sql): on a database with
+ * organizations, until the newest whole-database `npm run backfill -- --verify` passed.
+ */
+export const CLEANUP_REFUSAL = /Refusing to drop organizations\.usage: /;
+
 /** The migration applied just before `name`: `migrate --to` it to stop short of `name`. */
 export async function migrationBefore(name: string): Promise<string> {
   const names = (await readMigrations()).map((m) => m.name);

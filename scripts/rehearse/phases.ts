@@ -15,6 +15,8 @@ export interface PhaseReport {
   problems: string[];
   /** The output of a command the phase ran, kept when it failed. */
   output?: string;
+  /** Not run, because an earlier phase's outcome made it pointless (it counts as failed). */
+  skipped?: boolean;
 }
 
 export interface PhaseContext {
@@ -59,6 +61,15 @@ export class PhaseRecorder {
       report.ok = report.problems.length === 0;
       this.print(report);
     }
+    return report;
+  }
+
+  /** Records a phase that is not run (it counts as failed, with `reason` as its problem). */
+  skip(key: string, title: string, reason: string): PhaseReport {
+    const report: PhaseReport = { key, title, ok: false, ms: 0, counts: {}, problems: [`skipped: ${reason}`], skipped: true };
+    this.phases.push(report);
+    this.log(`[${this.phases.length}/${this.total}] ${title}…`);
+    this.log(`      SKIPPED: ${reason}`);
     return report;
   }
 

@@ -2,12 +2,12 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type pg from "pg";
 import { createBillingServices } from "@/server/billing";
 import { createDatabase } from "@/server/db/client";
-import { migrate } from "@/server/db/migrator";
+import { migrate, MigrationError } from "@/server/db/migrator";
 import { seedDatabase } from "@/server/seed";
 import { type BackfillCliRun, runBackfillCli } from "./backfill-cli";
 import { runEnforcementChecks } from "./enforcement";
 import { RehearsalError } from "./errors";
-import { CLEANUP_MIGRATION, checkRehearsalMigrations, HOST_TABLES_MIGRATION, migrationBefore } from "./migrations";
+import { CLEANUP_MIGRATION, CLEANUP_REFUSAL, checkRehearsalMigrations, HOST_TABLES_MIGRATION, migrationBefore } from "./migrations";
 import { type PhaseContext, type PhaseReport, PhaseRecorder } from "./phases";
 import { startTraffic } from "./traffic";
 import { agreement, hostTotals, legacyDriftPairs, schemaState } from "./truth";
@@ -25,7 +25,8 @@ import { TRAFFIC_ACTOR_PREFIX, type WorkloadCounts } from "./workload";
  *      upload/delete files through consume, each in the transaction of its row change
  *   6. npm run backfill -- --verify, and the rehearsal's own SQL: cache == SUM(ledger) == old count
  *   7. Phase C: enforcement through the policy on the backfilled counts
- *   8. Step 6: the cleanup migration (drops organizations.usage)
+ *   8. Step 6: the cleanup migration (drops organizations.usage). After a failed verify its
+ *      own guard refuses it: the phase reports the refusal (failed) and 9 is skipped
  *   9. npm run backfill -- --verify again, without the legacy column
  */
 
@@ -191,17 +192,48 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
       phase.expect(after.mismatches === 0 && after.cacheLedgerDrift === 0, `the checks left ${after.mismatches} mismatches`);
     });
 
-    await recorder.run("cleanup_migration", `Step 6: migrate (applies ${CLEANUP_MIGRATION})`, async (phase) => {
-      const result = await migrate(databaseUrl);
+    // Step 6 is only for a database whose verify passed: otherwise the migration's own guard
+    // must refuse it (rolled back, nothing recorded, organizations.usage kept).
+    const verified = recorder.phases.find((p) => p.key === "verify")?.ok === true;
+    const cleanupTitle = verified
+      ? `Step 6: migrate (applies ${CLEANUP_MIGRATION})`
+      : `Step 6: migrate (the verify failed: ${CLEANUP_MIGRATION} must refuse to run)`;
+    const cleanup = await recorder.run("cleanup_migration", cleanupTitle, async (phase) => {
+      let applied: string[] = [];
+      let refusal: string | null = null;
+      try {
+        applied = (await migrate(databaseUrl)).applied;
+      } catch (error) {
+        if (!(error instanceof MigrationError && CLEANUP_REFUSAL.test(error.message))) throw error;
+        refusal = error.message;
+      }
       const state = await schemaState(pool);
-      phase.counts.migrationsApplied = result.applied.length;
-      phase.expect(result.applied.length === 1 && result.applied[0] === CLEANUP_MIGRATION, `expected exactly ${CLEANUP_MIGRATION}, applied ${result.applied.join(", ")}`);
+      const recorded = await pool.query(`SELECT 1 FROM "_prisma_migrations" WHERE migration_name = $1`, [CLEANUP_MIGRATION]);
+      Object.assign(phase.counts, {
+        migrationsApplied: applied.length,
+        refused: refusal !== null,
+        legacyColumn: state.legacyColumn ? "present" : "absent",
+      });
+      if (refusal !== null) {
+        // Never a pass: Step 6 did not happen. Expected when the verify failed, a fault otherwise.
+        phase.expect(false, verified ? `refused although the verify passed: ${refusal}` : `refused, as it must be after a failed verify: ${refusal}`);
+        phase.expect(state.legacyColumn, "the refused migration dropped organizations.usage anyway");
+        phase.expect(recorded.rowCount === 0, `the refused ${CLEANUP_MIGRATION} is recorded in _prisma_migrations`);
+        return;
+      }
+      phase.expect(verified, `${CLEANUP_MIGRATION} was applied although the verify failed`);
+      phase.expect(applied.length === 1 && applied[0] === CLEANUP_MIGRATION, `expected exactly ${CLEANUP_MIGRATION}, applied ${applied.join(", ")}`);
       phase.expect(!state.legacyColumn, "organizations.usage still exists");
     });
 
-    await recorder.run("verify_after_cleanup", "npm run backfill -- --verify again, without the legacy column", async (phase) => {
-      await verifyPhase(phase, (args) => backfill(phase, args), pool, "absent");
-    });
+    const verifyAgainTitle = "npm run backfill -- --verify again, without the legacy column";
+    if (cleanup.counts.refused === true) {
+      recorder.skip("verify_after_cleanup", verifyAgainTitle, "the cleanup migration was refused");
+    } else {
+      await recorder.run("verify_after_cleanup", verifyAgainTitle, async (phase) => {
+        await verifyPhase(phase, (args) => backfill(phase, args), pool, "absent");
+      });
+    }
   } finally {
     await handle.close();
   }

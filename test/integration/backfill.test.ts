@@ -318,6 +318,26 @@ describe("cancelling from another process (the dashboard's cancel)", () => {
     expect(await runIsExecuting(pool(), runId)).toBe(false);
     expect(await requestCancel(pool(), runId)).toBe(false); // not running any more
   });
+
+  it("a recorded run still `cancelling` when it starts stops before any batch; a --resume of one whose process died while stopping continues", async () => {
+    const seed = freshSeed();
+    const prefix = slugPrefix(seed);
+    await seedDatabase(pool(), { orgs: 6, seed, legacyOnly: true });
+    const first = await runBackfill(pool(), { mode: "dry_run", orgPrefix: prefix, batchSize: 2, startedBy: "test", signal: AbortSignal.abort() });
+    expect(first).toMatchObject({ status: "cancelled", orgsScanned: 0 });
+
+    // Executed by id (the dashboard's launch) after a stop was requested meanwhile, e.g.
+    // from another server instance: the start keeps `cancelling` and no batch runs.
+    await pool().query(`UPDATE backfill_runs SET status = 'cancelling' WHERE id = $1::uuid`, [first.runId]);
+    const byId = await runBackfill(pool(), { mode: "dry_run", orgPrefix: prefix, runId: first.runId, batchSize: 2, startedBy: "test" });
+    expect(byId).toMatchObject({ runId: first.runId, status: "cancelled", orgsScanned: 0, orgsTotal: 6 });
+
+    // `--resume` of a run that already said `cancelling` (its process was killed while
+    // stopping): a stale request, so the resume runs it to the end.
+    await pool().query(`UPDATE backfill_runs SET status = 'cancelling' WHERE id = $1::uuid`, [first.runId]);
+    const resumed = await runBackfill(pool(), { mode: "dry_run", orgPrefix: prefix, resume: true, batchSize: 2, startedBy: "test" });
+    expect(resumed).toMatchObject({ runId: first.runId, status: "completed", orgsScanned: 6 });
+  });
 });
 
 describe("after the cleanup migration drops organizations.usage", () => {
@@ -330,8 +350,16 @@ describe("after the cleanup migration drops organizations.usage", () => {
     handle = createDatabase(scratch.url, { max: 6, applicationName: "vitest-backfill" });
     const seeded = await seedDatabase(handle.pool, { orgs: 12, seed: 3, legacyOnly: true });
     expect(seeded.legacyUsage).toBe(true);
+    // The runbook up to Step 6: apply, then a whole-database verify that passes (the cleanup
+    // migration's own guard refuses to run before one did).
+    expect(await runBackfill(handle.pool, { mode: "apply", startedBy: "test" })).toMatchObject({ status: "completed", remaining: 0 });
+    expect(await runBackfill(handle.pool, { mode: "verify", startedBy: "test" })).toMatchObject({ status: "completed", remaining: 0 });
     // Step 6 itself: the real cleanup migration.
     expect((await migrate(scratch.url)).applied).toEqual([CLEANUP_MIGRATION]);
+    // Host rows that nobody counted, written after the cleanup (a legacy-only seed writes no
+    // ledger or cache, and no JSONB once the column is gone): work for the backfill below.
+    const later = await seedDatabase(handle.pool, { orgs: 12, seed: 4, legacyOnly: true });
+    expect(later).toMatchObject({ legacyUsage: false, ledgerRows: 0 });
   });
 
   afterAll(async () => {
@@ -347,7 +375,7 @@ describe("after the cleanup migration drops organizations.usage", () => {
     expect(measured?.metrics.members.legacyValue).toBeNull();
 
     const apply = await runBackfill(handle.pool, { mode: "apply", startedBy: "test" });
-    expect(apply).toMatchObject({ status: "completed", legacyColumn: false, legacyMismatches: 0, orgsScanned: 12, remaining: 0 });
+    expect(apply).toMatchObject({ status: "completed", legacyColumn: false, legacyMismatches: 0, orgsScanned: 24, remaining: 0 });
     expect(apply.deltasApplied).toBeGreaterThan(12);
     const verify = await runBackfill(handle.pool, { mode: "verify", startedBy: "test" });
     expect(verify).toMatchObject({ remaining: 0, legacyColumn: false });

@@ -2,22 +2,29 @@ import { createHash, randomBytes } from "node:crypto";
 import { cp, mkdir, readFile, rm, writeFile, appendFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import pg from "pg";
 import { afterEach, beforeEach, describe, expect, inject, it } from "vitest";
+import { runBackfill } from "@/server/billing/backfill";
 import { MIGRATIONS_DIR, migrate, MigrationError, readMigrations } from "@/server/db/migrator";
+import { seedDatabase, slugPrefix } from "@/server/seed";
+import { CLEANUP_MIGRATION, CLEANUP_REFUSAL, migrationBefore } from "../../scripts/rehearse/migrations";
 import { createScratchDatabase, tableNames, withClient, type ScratchDatabase } from "../helpers/databases";
 
 // Every test gets its own empty database (dropped afterwards), and a private copy of
-// prisma/migrations when it needs to edit or add a file.
+// prisma/migrations when it needs to edit or add a file. The cleanup migration's guard is
+// tested last, on databases seeded with legacy data and run through the real backfill.
 
 const HOST_TABLES = ["members", "organizations", "stored_files", "subscriptions", "teams"];
 
 let database: ScratchDatabase;
 const tempDirs: string[] = [];
+const pools: pg.Pool[] = [];
 
 beforeEach(async () => {
   database = await createScratchDatabase(inject("adminUrl"), "billing_migrator");
 });
 afterEach(async () => {
+  await Promise.all(pools.splice(0).map((p) => p.end()));
   await database.drop();
   await Promise.all(tempDirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
 });
@@ -158,5 +165,116 @@ describe("migrate()", () => {
     // Nothing half-recorded blocks the fixed migration.
     await writeFile(path.join(dir, broken, "migration.sql"), `CREATE TABLE "half_done" ("id" integer);`);
     expect((await migrate(database.url, { dir })).applied).toEqual([broken]);
+  });
+});
+
+describe("the cleanup migration's guard (Step 6 drops organizations.usage)", () => {
+  const columnExists = (url: string) =>
+    withClient(url, async (client) => {
+      const { rowCount } = await client.query(
+        `SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'organizations' AND column_name = 'usage'`,
+      );
+      return rowCount === 1;
+    });
+
+  /** A host database at Phase A (everything but the cleanup) with legacy data nobody counted yet. */
+  async function legacyDatabase(): Promise<pg.Pool> {
+    await migrate(database.url, { to: await migrationBefore(CLEANUP_MIGRATION) });
+    const pool = new pg.Pool({ connectionString: database.url, max: 6 });
+    pools.push(pool);
+    await seedDatabase(pool, { orgs: 12, seed: 5, legacyOnly: true });
+    return pool;
+  }
+
+  /** Migrating to the latest is refused with one line; the column stays and nothing is recorded. */
+  async function expectRefused(reason: RegExp): Promise<void> {
+    const rowsBefore = await migrationRows(database.url);
+    const error = await migrate(database.url).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(MigrationError);
+    const message = (error as MigrationError).message;
+    expect(message).not.toContain("\n");
+    expect(message).toMatch(new RegExp(`^Migration ${CLEANUP_MIGRATION} failed and was rolled back: ${CLEANUP_REFUSAL.source}`));
+    expect(message).toMatch(reason);
+    expect(await columnExists(database.url)).toBe(true);
+    expect(await migrationRows(database.url)).toEqual(rowsBefore);
+    expect(rowsBefore.map((r) => r.migration_name)).not.toContain(CLEANUP_MIGRATION);
+  }
+
+  const NOT_YET =
+    /: no whole-database `npm run backfill -- --verify` has passed yet\. Follow the migration runbook \(migrate with --to 20261124000700_usage_report_outbox until then\)\.$/;
+  const differing = (mode: string, runId: string, pairs: number) =>
+    new RegExp(`: the newest whole-database verification \\(${mode} run ${runId}\\) left ${pairs} \\(org, metric\\) pairs differing; `);
+
+  it("refuses on a database with organizations until a whole-database verify passed; a failed, scoped or unmeasured one does not unlock it", async () => {
+    const pool = await legacyDatabase();
+    await expectRefused(NOT_YET);
+
+    // A dry run measures nothing it could pass.
+    await runBackfill(pool, { mode: "dry_run", startedBy: "test" });
+    await expectRefused(NOT_YET);
+
+    // Nothing is on the ledger yet: the verify completes, with mismatches.
+    const failing = await runBackfill(pool, { mode: "verify", startedBy: "test" });
+    expect(failing.status).toBe("completed");
+    expect(failing.remaining).toBeGreaterThan(0);
+    await expectRefused(differing("verify", failing.runId, failing.remaining!));
+
+    // An apply that skipped its closing verification proves nothing (remaining not measured)…
+    expect(await runBackfill(pool, { mode: "apply", verifyAfterApply: false, startedBy: "test" })).toMatchObject({ status: "completed", remaining: null });
+    await expectRefused(differing("verify", failing.runId, failing.remaining!));
+    // …nor does a verify that passed over some organizations only.
+    expect(await runBackfill(pool, { mode: "verify", orgPrefix: slugPrefix(5), startedBy: "test" })).toMatchObject({ status: "completed", remaining: 0 });
+    await expectRefused(differing("verify", failing.runId, failing.remaining!));
+
+    const passing = await runBackfill(pool, { mode: "verify", startedBy: "test" });
+    expect(passing).toMatchObject({ status: "completed", orgsScanned: 12, remaining: 0 });
+    expect(await migrate(database.url)).toMatchObject({ applied: [CLEANUP_MIGRATION], pending: [] });
+    expect(await columnExists(database.url)).toBe(false);
+    expect((await migrationRows(database.url)).find((r) => r.migration_name === CLEANUP_MIGRATION)?.finished_at).toBeInstanceOf(Date);
+  });
+
+  it("goes by the newest whole-database verification: a later failing verify locks it again, an apply whose closing verification passed unlocks it", async () => {
+    const pool = await legacyDatabase();
+    // The apply verifies the whole database on its way out: that alone would do…
+    const apply = await runBackfill(pool, { mode: "apply", startedBy: "test" });
+    expect(apply).toMatchObject({ status: "completed", remaining: 0 });
+    // …but a member added without counting since then makes the newest verify fail.
+    await pool.query(
+      `INSERT INTO members (org_id, email, name) SELECT id, 'uncounted@example.com', 'Not counted' FROM organizations ORDER BY id LIMIT 1`,
+    );
+    const failing = await runBackfill(pool, { mode: "verify", startedBy: "test" });
+    expect(failing).toMatchObject({ status: "completed", remaining: 1 });
+    await expectRefused(differing("verify", failing.runId, 1));
+
+    const again = await runBackfill(pool, { mode: "apply", startedBy: "test" });
+    expect(again).toMatchObject({ status: "completed", deltasApplied: 1, remaining: 0 });
+    expect((await migrate(database.url)).applied).toEqual([CLEANUP_MIGRATION]);
+    expect(await columnExists(database.url)).toBe(false);
+  });
+
+  it("gives up after its 5 s lock_timeout instead of queuing behind a long transaction, and records nothing", async () => {
+    await migrate(database.url, { to: await migrationBefore(CLEANUP_MIGRATION) });
+    // A fresh install (no organizations) passes the guard; a transaction reading
+    // organizations holds the lock the ALTER needs.
+    const holder = new pg.Client({ connectionString: database.url });
+    await holder.connect();
+    try {
+      await holder.query("BEGIN");
+      await holder.query("SELECT count(*) FROM organizations");
+      const started = performance.now();
+      const error = await migrate(database.url).catch((e: unknown) => e);
+      const seconds = (performance.now() - started) / 1000;
+      expect(error).toBeInstanceOf(MigrationError);
+      expect((error as MigrationError).message).toBe(`Migration ${CLEANUP_MIGRATION} failed and was rolled back: canceling statement due to lock timeout`);
+      expect(seconds).toBeGreaterThanOrEqual(4.9);
+      expect(seconds).toBeLessThan(15);
+    } finally {
+      await holder.query("ROLLBACK");
+      await holder.end();
+    }
+    expect(await columnExists(database.url)).toBe(true);
+    expect((await migrationRows(database.url)).map((r) => r.migration_name)).not.toContain(CLEANUP_MIGRATION);
+    // On the empty database nothing else stands in its way.
+    expect((await migrate(database.url)).applied).toEqual([CLEANUP_MIGRATION]);
   });
 });

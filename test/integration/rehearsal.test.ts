@@ -5,7 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { readMigrations } from "@/server/db/migrator";
-import { CLEANUP_MIGRATION } from "../../scripts/rehearse/migrations";
+import { CLEANUP_MIGRATION, CLEANUP_REFUSAL } from "../../scripts/rehearse/migrations";
 import type { PhaseReport } from "../../scripts/rehearse/phases";
 import { rehearse, type RehearsalReport } from "../../scripts/rehearse/rehearsal";
 import { TRAFFIC_ACTOR_PREFIX } from "../../scripts/rehearse/workload";
@@ -13,7 +13,8 @@ import { createScratchDatabase, type ScratchDatabase, tableNames, withClient } f
 
 // The migration rehearsal end to end, on fresh databases of the test server: the module
 // with live traffic from worker processes (every phase's outcome asserted), then the
-// `npm run rehearse` command itself with a code path that forgets to count, which must fail.
+// `npm run rehearse` command itself with a code path that forgets to count, which must fail
+// (and whose cleanup migration must then be refused).
 
 const databases: ScratchDatabase[] = [];
 const files: string[] = [];
@@ -120,7 +121,7 @@ describe("the migration rehearsal", () => {
     });
   }, 120_000);
 
-  it("npm run rehearse with a writer that forgets to count: the checks fail, exit 1, and its scratch database is dropped", async () => {
+  it("npm run rehearse with a writer that forgets to count: the verify fails, the cleanup is refused, exit 1, and its scratch database is dropped", async () => {
     // The project's database for this run of the command: the rehearsal must not touch it.
     const project = await createScratchDatabase(inject("adminUrl"), "billing_rehearse_project");
     databases.push(project);
@@ -137,9 +138,19 @@ describe("the migration rehearsal", () => {
     expect(verify.ok).toBe(false);
     expect(num(verify, "mismatchesBySql")).toBeGreaterThan(0);
     expect(num(verify, "remaining")).toBe(num(verify, "mismatchesBySql"));
-    expect(phase(report, "verify_after_cleanup").ok).toBe(false);
+    // Step 6 is refused by the cleanup migration's own guard (the newest whole-database
+    // verify left mismatches): the legacy column stays, and the verify after it is skipped.
+    const cleanup = phase(report, "cleanup_migration");
+    expect(cleanup.ok).toBe(false);
+    expect(cleanup.counts).toMatchObject({ refused: true, migrationsApplied: 0, legacyColumn: "present" });
+    expect(cleanup.problems).toHaveLength(1);
+    expect(cleanup.problems[0]).toMatch(new RegExp(`^refused, as it must be after a failed verify: Migration ${CLEANUP_MIGRATION} failed and was rolled back: ${CLEANUP_REFUSAL.source}`));
+    expect(cleanup.problems[0]).toContain(`left ${num(verify, "remaining")} (org, metric) pairs differing`);
+    expect(phase(report, "verify_after_cleanup")).toMatchObject({ ok: false, skipped: true, problems: ["skipped: the cleanup migration was refused"] });
+    expect(output).toMatch(/Step 6: migrate \(the verify failed: .* must refuse to run\)…\n\s+FAILED in [\d.]+ s: .*refused true/);
+    expect(output).toMatch(/npm run backfill -- --verify again, without the legacy column…\n\s+SKIPPED: the cleanup migration was refused/);
     // The earlier phases still passed: the failure is the missed path, nothing else.
-    for (const key of ["migrate_host_tables", "seed_legacy", "phase_a_migrate", "dry_run", "cleanup_migration"]) expect(phase(report, key).ok, key).toBe(true);
+    for (const key of ["migrate_host_tables", "seed_legacy", "phase_a_migrate", "dry_run"]) expect(phase(report, key).ok, key).toBe(true);
 
     expect(report.database).toMatch(/^billing_rehearsal_[0-9a-f]{12}$/);
     expect(report.dropped).toBe(true);

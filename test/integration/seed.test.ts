@@ -1,6 +1,7 @@
 import { randomInt } from "node:crypto";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { runBackfill } from "@/server/billing/backfill";
 import { PLANS } from "@/server/billing/catalogue";
 import { migrate } from "@/server/db/migrator";
 import {
@@ -262,6 +263,10 @@ describe("the legacy usage JSONB, on databases migrated to before the cleanup", 
     expect(before.ledgerRows).toBeGreaterThan(0);
     expectLegacyDrift(await trueCounts(pool, seed, "with legacy usage"));
 
+    // The runbook's order, which the cleanup's own guard enforces: a whole-database verify
+    // passes first (the seed wrote the ledger and the cache with the host rows).
+    const verify = await runBackfill(pool, { mode: "verify", concurrency: 1, startedBy: "test" });
+    expect(verify).toMatchObject({ status: "completed", orgsScanned: 40, remaining: 0 });
     const cleanup = await migrate(url);
     expect(cleanup.applied).toEqual([CLEANUP_MIGRATION]);
     const { rows } = await pool.query(

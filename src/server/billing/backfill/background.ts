@@ -102,8 +102,9 @@ export class BackfillLauncher {
 
   /**
    * Stops a run this process executes after its current batch (status `cancelled`), also
-   * when the stop comes before the runner has started its loop, where the `cancelling`
-   * status alone would be overwritten by the runner's start. False when not running here.
+   * when the stop comes before the runner has started its loop (the runner's start keeps a
+   * `cancelling` status too, which is how another server instance's cancel reaches it).
+   * False when not running here.
    */
   requestStop(runId: string): boolean {
     const entry = this.running.get(runId);

@@ -163,8 +163,11 @@ export async function runBackfill(pool: pg.Pool, options: BackfillOptions): Prom
     let cursor = run.cursor;
     const orgsDoneBefore = continuing ? run.orgsScanned : 0;
     const orgsTotal = orgsDoneBefore + (await countScope(pool, orgPrefix, cursor));
-    if (continuing) await markResumed(pool, run.id, orgsTotal);
-    else await setTotal(pool, run.id, orgsTotal);
+    // A `cancelling` status here is a stop requested while this run was starting (e.g. from
+    // another server's dashboard, which cannot reach `signal`): honoured before any batch.
+    const startStatus = continuing
+      ? await markResumed(pool, run.id, orgsTotal, { overrideCancelling: options.runId === undefined && run.status === "cancelling" })
+      : await setTotal(pool, run.id, orgsTotal);
     options.onStart?.({ runId: run.id, resumed, orgsTotal, orgsDone: orgsDoneBefore, legacyColumn });
 
     const totals = emptyTotals();
@@ -172,7 +175,7 @@ export async function runBackfill(pool: pg.Pool, options: BackfillOptions): Prom
     let status: RunStatus = "completed";
     try {
       for (;;) {
-        if (options.signal?.aborted) {
+        if (options.signal?.aborted || startStatus === "cancelling") {
           status = "cancelled";
           break;
         }

@@ -97,16 +97,41 @@ export async function lockRun(client: pg.PoolClient, runId: string): Promise<voi
   if (!rows[0]?.locked) throw new BackfillError(`run ${runId} is still being executed by another process`);
 }
 
-export async function markResumed(db: Queryable, runId: string, orgsTotal: number): Promise<void> {
-  await db.query(
-    `UPDATE backfill_runs SET status = 'running', error = NULL, finished_at = NULL, remaining = NULL,
-       orgs_total = $2, updated_at = now() WHERE id = $1::uuid`,
-    [runId, orgsTotal],
+/**
+ * A recorded run starts executing (under its lock): status `running`, its scope's total.
+ * A `cancelling` status is kept: a stop requested while the run was starting (the
+ * dashboard's "cancel" during the start grace, possibly on another server instance, which
+ * cannot reach this process's abort signal); the runner then stops before its first batch.
+ * Only `overrideCancelling` (a CLI `--resume` of a run that already said `cancelling` when
+ * it was found: its executor died while stopping) replaces it. Returns the status now set.
+ */
+export async function markResumed(
+  db: Queryable,
+  runId: string,
+  orgsTotal: number,
+  options: { overrideCancelling?: boolean } = {},
+): Promise<RunStatus> {
+  const { rows } = await db.query<{ status: RunStatus }>(
+    `UPDATE backfill_runs
+     SET status = CASE WHEN status = 'cancelling' AND NOT $3 THEN status ELSE 'running' END,
+         error = NULL, finished_at = NULL, remaining = NULL, orgs_total = $2, updated_at = now()
+     WHERE id = $1::uuid RETURNING status`,
+    [runId, orgsTotal, options.overrideCancelling ?? false],
   );
+  const status = rows[0]?.status;
+  if (!status) throw new BackfillError(`run ${runId} disappeared`);
+  return status;
 }
 
-export async function setTotal(db: Queryable, runId: string, orgsTotal: number): Promise<void> {
-  await db.query(`UPDATE backfill_runs SET orgs_total = $2, updated_at = now() WHERE id = $1::uuid`, [runId, orgsTotal]);
+/** A new run's scope total. Returns its status (`cancelling` when a stop was already requested). */
+export async function setTotal(db: Queryable, runId: string, orgsTotal: number): Promise<RunStatus> {
+  const { rows } = await db.query<{ status: RunStatus }>(
+    `UPDATE backfill_runs SET orgs_total = $2, updated_at = now() WHERE id = $1::uuid RETURNING status`,
+    [runId, orgsTotal],
+  );
+  const status = rows[0]?.status;
+  if (!status) throw new BackfillError(`run ${runId} disappeared`);
+  return status;
 }
 
 /**
