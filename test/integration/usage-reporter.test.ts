@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from "vitest";
 import { createBillingServices } from "@/server/billing";
 import { createDodoClient } from "@/server/billing/dodo";
+import { startUsageReporting } from "@/server/billing/usage-reporting";
 import { fakeId, subscriptionPayload } from "../../scripts/fake-dodo/payloads";
 import { type FakeDodo, startFakeDodo } from "../../scripts/fake-dodo/server";
 import { newOrg, testDatabase } from "../helpers/db";
@@ -211,6 +212,24 @@ describe("usage reporting to Dodo", () => {
     await holder;
     expect(result).toMatchObject({ sent: 6, deferred: 0 });
     expect(await statuses(org.id)).toEqual({ sent: 6, pending: 4 });
+  });
+
+  it("the server's interval reports new usage on its own and stops cleanly", async () => {
+    const { org, ledgerIds } = await paidOrgWithCalls(3);
+    const lines: string[] = [];
+    const handle = startUsageReporting({ prisma, api: api(), intervalMs: 100, orgId: org.id, log: (line) => lines.push(line) });
+    try {
+      await until(async () => (await statuses(org.id)).sent === 3, 20_000, "the first tick to send");
+      const later = await billing.entitlements.consume(org.id, "api.call", { idempotencyKey: `tick-${ledgerIds[0]}` });
+      await until(() => fake.ingested.has(later.entry?.id as string), 20_000, "a later tick to send new usage");
+    } finally {
+      await handle.stop();
+    }
+    expect(lines.some((l) => /^sent \d+/.test(l))).toBe(true);
+    const sentAfterStop = fake.ingested.size;
+    await billing.usage.increment(org.id, "api_calls", 1n, "api_call");
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(fake.ingested.size).toBe(sentAfterStop);
   });
 
   it("two reporters at once take disjoint batches and send each row once", async () => {

@@ -10,6 +10,8 @@ export interface UsageReportingOptions {
   prisma: PrismaClient;
   api: UsageIngestApi;
   intervalMs: number;
+  /** Only this organization's rows (the server reports all; a test shares its database). */
+  orgId?: string;
   log?: (line: string) => void;
 }
 
@@ -26,7 +28,7 @@ export function startUsageReporting(options: UsageReportingOptions): UsageReport
 
   const tick = () => {
     if (running || stopped) return;
-    running = reportUsage(options.prisma, options.api)
+    running = reportUsage(options.prisma, options.api, { orgId: options.orgId })
       .then((result: ReportUsageResult) => {
         if (result.batches > 0) {
           log(`sent ${result.sent}, expired ${result.expired}, failed ${result.failed}, deferred ${result.deferred} in ${result.batches} batches${result.errors.length ? ` (${result.errors.join("; ")})` : ""}`);
