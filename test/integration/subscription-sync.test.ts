@@ -282,4 +282,34 @@ describe("reconcileSubscriptions against the fake Dodo", () => {
     const unknown = await service.reconcileSubscriptions(api, { orgId: missing.id });
     expect(unknown).toMatchObject({ checked: 1, synced: 0, problems: [{ error: expect.stringMatching(/404|not found/i) }] });
   });
+
+  it("fetches a few subscriptions at a time, each synced once, problems in a stable order", async () => {
+    const org = await newOrg(prisma);
+    const subs = Array.from({ length: 7 }, () => subscriptionPayload({ orgId: org.id, ...P1 }));
+    for (const sub of subs) {
+      await service.syncSubscription({ id: fakeId("msg"), type: "subscription.active", timestamp: new Date(NOW - DAY), data: sub });
+    }
+    const byId = new Map(subs.map((sub) => [sub.subscription_id, sub]));
+    const refused = [...byId.keys()].sort().slice(0, 2);
+    let inFlight = 0;
+    let most = 0;
+    const api = {
+      subscriptions: {
+        async retrieve(id: string) {
+          inFlight += 1;
+          most = Math.max(most, inFlight);
+          await new Promise((resolve) => setTimeout(resolve, 50));
+          inFlight -= 1;
+          if (refused.includes(id)) throw new Error(`404 ${id} not found`);
+          return { ...byId.get(id), status: "on_hold" };
+        },
+      },
+    };
+    const report = await service.reconcileSubscriptions(api, { orgId: org.id, concurrency: 3 });
+    expect(most).toBe(3);
+    expect(report).toMatchObject({ checked: 7, synced: 5, stale: 0 });
+    expect(report.problems.map((p) => p.subscriptionId)).toEqual(refused);
+    const rows = await prisma.subscription.findMany({ where: { orgId: org.id } });
+    expect(rows.filter((r) => r.status === "on_hold")).toHaveLength(5);
+  });
 });
