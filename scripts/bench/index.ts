@@ -61,7 +61,7 @@ try {
     results.meta.database = database.where;
     const admin = createDatabase(database.url, { max: 2, applicationName: "bench-admin" });
     defer("close admin pool", () => admin.close());
-    const services = createBillingServices(admin.prisma);
+    const services = createBillingServices(admin.prisma, { pool: admin.pool });
     await createOrgs(admin.pool);
     const apiKey = await createApiKey(services);
 

@@ -25,7 +25,7 @@ export async function openLevel(url: string, clients: number, apiKey: string, op
   const closePool = defer("close baseline pool", () => pool.end());
   const db = createDatabase(url, { max: clients, applicationName: "bench-service" });
   const closeDb = defer("close service pool", () => db.close());
-  const services = createBillingServices(db.prisma);
+  const services = createBillingServices(db.prisma, { pool: db.pool });
   const server = options.http === false ? undefined : await startApiServer(db.prisma, services);
   return {
     clients,

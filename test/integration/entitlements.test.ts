@@ -4,8 +4,9 @@ import { createDatabase } from "@/server/db/client";
 import { inject } from "vitest";
 import { newOrg, testDatabase, uniqueSuffix } from "../helpers/db";
 
-const { prisma } = testDatabase();
-const billing = createBillingServices(prisma);
+const { prisma, pool } = testDatabase();
+// check/consume on the pg pool, as the server runs them (other suites cover the Prisma path).
+const billing = createBillingServices(prisma, { pool });
 
 async function subscribe(orgId: string, productId: string, status = "active", extra: { updatedAt?: Date; currentPeriodEnd?: Date } = {}) {
   return prisma.subscription.create({

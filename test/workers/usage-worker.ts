@@ -16,7 +16,8 @@ const prng = new Random(Number(process.env.WORKER_SEED), process.pid);
 const random = () => prng.next();
 
 const handle = createDatabase(url, { max: 4, applicationName: "usage-worker" });
-const { usage } = createBillingServices(handle.prisma);
+// increment on the pg pool, as the server runs it.
+const { usage } = createBillingServices(handle.prisma, { pool: handle.pool });
 const metrics: Metric[] = ["members", "teams", "storage_bytes", "api_calls"];
 const applied: Record<string, string> = {};
 let refused = 0;

@@ -1,5 +1,6 @@
 import { z } from "zod";
-import type { PrismaClient } from "@/server/db/client";
+import { Prisma, type PrismaClient } from "@/server/db/client";
+import { type RawQuery, viaPrisma } from "@/server/db/raw-query";
 import { PG, pgError } from "@/server/db/pg-errors";
 import type { Db, Tx } from "@/server/db/tx";
 import { type ActionName, actionSchema, resolveAction } from "./actions";
@@ -58,13 +59,15 @@ const consumeInputSchema = checkInputSchema.extend({
 
 /** Everything the policy needs about an org, in ONE round trip (all primary-key or indexed reads). */
 export async function loadPolicyContext(db: Db, orgId: string): Promise<OrgPolicyContext | null> {
-  const rows = await db.$queryRaw<
-    {
-      subscription: { id: string; product_id: string; status: string; current_period_start: string | null; current_period_end: string | null; updated_at: string } | null;
-      overrides: { metric: string; kind: OverrideState["kind"]; value: string | null; expires_at: string | null }[] | null;
-      usage: { metric: string; count: string; last_updated: string }[] | null;
-    }[]
-  >`
+  return readPolicyContext(viaPrisma(db), orgId);
+}
+
+async function readPolicyContext(run: RawQuery, orgId: string): Promise<OrgPolicyContext | null> {
+  const rows = await run<{
+    subscription: { id: string; product_id: string; status: string; current_period_start: string | null; current_period_end: string | null; updated_at: string } | null;
+    overrides: { metric: string; kind: OverrideState["kind"]; value: string | null; expires_at: string | null }[] | null;
+    usage: { metric: string; count: string; last_updated: string }[] | null;
+  }>(Prisma.sql`
     SELECT
       (SELECT row_to_json(s) FROM (
          SELECT id, product_id, status, current_period_start, current_period_end, updated_at
@@ -77,7 +80,7 @@ export async function loadPolicyContext(db: Db, orgId: string): Promise<OrgPolic
          ORDER BY metric, created_at DESC) v) AS overrides,
       (SELECT json_agg(u) FROM (
          SELECT metric, count::text AS count, last_updated FROM usage_cache WHERE org_id = o.id) u) AS usage
-    FROM organizations o WHERE o.id = ${orgId}::uuid`;
+    FROM organizations o WHERE o.id = ${orgId}::uuid`);
   const row = rows[0];
   if (!row) return null;
   const sub = row.subscription;
@@ -116,15 +119,21 @@ const orgNotFoundDecision = (orgId: string): Decision => ({
  * a hard limit.
  */
 export class EntitlementService {
+  /**
+   * @param hotPath where `check` and `consume` run their statements when no caller `tx`/`db`
+   *   is given: straight on the pg pool (`viaPool`, what the server wires) or, by default,
+   *   through Prisma. Same SQL either way.
+   */
   constructor(
     private readonly prisma: PrismaClient,
     private readonly usage: UsageService,
     private readonly clock: () => Date = () => new Date(),
+    private readonly hotPath: RawQuery = viaPrisma(prisma),
   ) {}
 
   async check(orgId: string, action: ActionName, options: { amount?: bigint | number | string; db?: Db } = {}): Promise<CheckResult> {
     const input = parseInput(checkInputSchema, { orgId, action, amount: options.amount });
-    const context = await loadPolicyContext(options.db ?? this.prisma, input.orgId);
+    const context = await readPolicyContext(options.db ? viaPrisma(options.db) : this.hotPath, input.orgId);
     if (!context) return orgNotFoundDecision(input.orgId);
     return this.decideFor(context, input.action, input.amount);
   }
@@ -169,12 +178,13 @@ export class EntitlementService {
       throw new BillingError("BAD_REQUEST", "not_metered", `${input.action} is a feature: use check, there is nothing to consume`);
     }
     const db: Db = options.tx ?? this.prisma;
+    const run = options.tx ? viaPrisma(options.tx) : this.hotPath;
     const actor = input.actor ?? DEFAULT_ACTOR;
 
-    const context = await loadPolicyContext(db, input.orgId);
+    const context = await readPolicyContext(run, input.orgId);
     if (!context) {
       const decision = orgNotFoundDecision(input.orgId);
-      await this.recordDenial(db, input.orgId, input.action, null, input.amount ?? 1n, decision, actor);
+      await this.recordDenial(run, input.orgId, input.action, null, input.amount ?? 1n, decision, actor);
       return { ...decision, replayed: false };
     }
     const decision = this.decideFor(context, input.action, input.amount);
@@ -184,7 +194,7 @@ export class EntitlementService {
       // Nothing to try: but a repeat of a consume applied before the lapse is still a replay.
       const prior = await this.usage.findByKey(db, input.orgId, input.idempotencyKey);
       if (prior) return { ...decision, allowed: true, reason: undefined, entry: prior, replayed: true };
-      await this.recordDenial(db, input.orgId, input.action, resolved.metric, magnitude, decision, actor);
+      await this.recordDenial(run, input.orgId, input.action, resolved.metric, magnitude, decision, actor);
       return { ...decision, replayed: false };
     }
 
@@ -192,9 +202,9 @@ export class EntitlementService {
     // Only adding usage is capped: freeing it is allowed over any limit.
     const cap = resolved.direction > 0 ? hardCap(decision) : null;
     for (let attempt = 0; attempt < 2; attempt++) {
-      let rows: (Partial<LedgerRow> & { new_count: bigint | null; prior_id: string | null; seen_count: bigint | null })[];
+      let rows: (Partial<LedgerRow> & { new_count: bigint | string | null; prior_id: string | null; seen_count: bigint | string | null })[];
       try {
-        rows = await db.$queryRaw`
+        rows = await run(Prisma.sql`
           WITH prior AS (
             SELECT id FROM usage_ledger WHERE org_id = ${input.orgId}::uuid AND idempotency_key = ${input.idempotencyKey}
           ), up AS (
@@ -212,7 +222,7 @@ export class EntitlementService {
           )${REPORT_METERED_USAGE}
           SELECT ins.*, (SELECT count FROM up) AS new_count, (SELECT id::text FROM prior) AS prior_id,
                  (SELECT count FROM usage_cache WHERE org_id = ${input.orgId}::uuid AND metric = ${resolved.metric}) AS seen_count
-          FROM (SELECT 1) AS one LEFT JOIN ins ON TRUE`;
+          FROM (SELECT 1) AS one LEFT JOIN ins ON TRUE`);
       } catch (error) {
         const pg = pgError(error);
         if (pg?.code === PG.uniqueViolation && !options.tx) {
@@ -240,9 +250,9 @@ export class EntitlementService {
       }
       if (row?.seen_count === null || row?.seen_count === undefined) {
         // First usage of this metric for the org: create its cache row, then try again.
-        await db.$executeRaw`
+        await run(Prisma.sql`
           INSERT INTO usage_cache (org_id, metric, count) VALUES (${input.orgId}::uuid, ${resolved.metric}, 0)
-          ON CONFLICT (org_id, metric) DO NOTHING`;
+          ON CONFLICT (org_id, metric) DO NOTHING`);
         continue;
       }
       // The cap refused it: deny with the count the database saw.
@@ -254,16 +264,16 @@ export class EntitlementService {
       const final = denied.allowed
         ? { ...denied, allowed: false, reason: { code: "limit_exceeded" as const, message: "The limit was reached by a concurrent request" } }
         : denied;
-      await this.recordDenial(db, input.orgId, input.action, resolved.metric, magnitude, final, actor);
+      await this.recordDenial(run, input.orgId, input.action, resolved.metric, magnitude, final, actor);
       return { ...final, replayed: false };
     }
     throw new BillingError("CONFLICT", "consume_retry_exhausted", "Could not create the usage row; retry");
   }
 
-  private async recordDenial(db: Db, orgId: string, action: string, metric: string | null, amount: bigint, decision: Decision, actor: string) {
-    await db.$executeRaw`
+  private async recordDenial(run: RawQuery, orgId: string, action: string, metric: string | null, amount: bigint, decision: Decision, actor: string) {
+    await run(Prisma.sql`
       INSERT INTO entitlement_denials (org_id, action, metric, amount, reason_code, message, actor)
-      VALUES (${orgId}::uuid, ${action}, ${metric}, ${amount}::bigint, ${decision.reason?.code ?? "denied"}, ${decision.reason?.message ?? ""}, ${actor})`;
+      VALUES (${orgId}::uuid, ${action}, ${metric}, ${amount}::bigint, ${decision.reason?.code ?? "denied"}, ${decision.reason?.message ?? ""}, ${actor})`);
   }
 
   /** Usage with limits for every metric: the cache, the plan and overrides, one round trip. */

@@ -1,4 +1,6 @@
-import { type PrismaClient, prisma } from "@/server/db/client";
+import type pg from "pg";
+import { db, type PrismaClient } from "@/server/db/client";
+import { viaPool } from "@/server/db/raw-query";
 import { ApiKeyService } from "./api-keys";
 import { BillingService } from "./dodo/billing-service";
 import { EntitlementService } from "./entitlement-service";
@@ -15,11 +17,17 @@ export interface BillingServices {
   dodo: BillingService;
 }
 
-export function createBillingServices(client: PrismaClient): BillingServices {
-  const usage = new UsageService(client);
+/**
+ * `pool`: the pool under `client` (from `createDatabase`); given, `check`, `consume` and
+ * `increment` run their statements on it directly when the caller passes no transaction
+ * (the hot path: Prisma's query pipeline costs more CPU than the statement itself here).
+ */
+export function createBillingServices(client: PrismaClient, options: { pool?: pg.Pool } = {}): BillingServices {
+  const hotPath = options.pool ? viaPool(options.pool) : undefined;
+  const usage = new UsageService(client, hotPath);
   return {
     usage,
-    entitlements: new EntitlementService(client, usage),
+    entitlements: new EntitlementService(client, usage, undefined, hotPath),
     apiKeys: new ApiKeyService(client),
     overrides: new LimitOverrideService(client),
     dodo: new BillingService(client, usage),
@@ -30,6 +38,6 @@ let shared: BillingServices | undefined;
 
 /** The process-wide services over the process-wide client (created on first use). */
 export function billing(): BillingServices {
-  shared ??= createBillingServices(prisma());
+  shared ??= createBillingServices(db().prisma, { pool: db().pool });
   return shared;
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { Prisma, type PrismaClient } from "@/server/db/client";
 import { PG, pgError } from "@/server/db/pg-errors";
+import { type RawQuery, viaPrisma } from "@/server/db/raw-query";
 import type { Db, Tx } from "@/server/db/tx";
 import { METRIC_KIND, METRICS, type Metric } from "./catalogue";
 import { BillingError, parseInput } from "./errors";
@@ -78,7 +79,11 @@ function mapWriteError(error: unknown, orgId: string, metric: string): unknown {
  * SUM(ledger.delta). Every write here changes both in one statement or one transaction.
  */
 export class UsageService {
-  constructor(private readonly prisma: PrismaClient) {}
+  /** @param hotPath where `increment` runs its statement without a caller `tx` (see EntitlementService). */
+  constructor(
+    private readonly prisma: PrismaClient,
+    private readonly hotPath: RawQuery = viaPrisma(prisma),
+  ) {}
 
   /**
    * One ledger row and the cache upsert in ONE statement (one round trip, atomic on its
@@ -105,10 +110,11 @@ export class UsageService {
     // Inside a caller's transaction an error would abort it, so create the cache row first
     // (no race left); on our own, one statement does all and a rare first-use race retries.
     if (options.tx) await ensureCacheRow(db, input.orgId, input.metric).catch((e) => Promise.reject(mapWriteError(e, input.orgId, input.metric)));
-    let rows: (LedgerRow & { new_count: bigint })[] = [];
+    const run = options.tx ? viaPrisma(options.tx) : this.hotPath;
+    let rows: (LedgerRow & { new_count: bigint | string })[] = [];
     for (let attempt = 0; ; attempt++) {
       try {
-        rows = await db.$queryRaw`
+        rows = await run(Prisma.sql`
           WITH ins AS (
             INSERT INTO usage_ledger (org_id, metric, delta, reason, idempotency_key, actor, metadata)
             VALUES (${input.orgId}::uuid, ${input.metric}, ${input.amount}::bigint, ${input.reason},
@@ -126,7 +132,7 @@ export class UsageService {
             SELECT org_id, metric, delta, timestamp FROM ins WHERE NOT EXISTS (SELECT 1 FROM upd)
             RETURNING count
           )
-          SELECT ins.*, COALESCE((SELECT count FROM upd), (SELECT count FROM created)) AS new_count FROM ins`;
+          SELECT ins.*, COALESCE((SELECT count FROM upd), (SELECT count FROM created)) AS new_count FROM ins`);
         break;
       } catch (error) {
         const pg = pgError(error);

@@ -55,7 +55,7 @@ export function createDatabase(databaseUrl: string, options: ConnectOptions = {}
 // IN-list would fill each connection's statement cache with one-off plans.
 const MAX_NAMED_PARAMS = 32;
 const statementNames = new Map<string, string>();
-function statementName(query: { sql: string; args: unknown[] }): string {
+export function statementName(query: { sql: string; args: unknown[] }): string {
   if (query.args.length > MAX_NAMED_PARAMS) return undefined as unknown as string; // unnamed: planned each time
   let name = statementNames.get(query.sql);
   if (!name) {
