@@ -6,6 +6,7 @@ import { formatCount, formatSigned } from "../_lib/format";
 import { cursorParam, filterQuery, readCursor, readLedgerFilter } from "./filters";
 import { UtcTime } from "../_components/utc-time";
 import { MetricSelect } from "../_components/metric-select";
+import { FilterProblems } from "../_components/filter-problems";
 
 export const dynamic = "force-dynamic";
 export const metadata: Metadata = { title: "Ledger" };
@@ -60,11 +61,7 @@ export default async function LedgerPage({ searchParams }: { searchParams: Searc
       </form>
 
       {problems.length ? (
-        <div className="notice" role="alert">
-          <p>
-            <strong>The filter is not valid:</strong> {problems.join("; ")}
-          </p>
-        </div>
+        <FilterProblems problems={problems} />
       ) : null}
 
       <section aria-label="Totals per reason">

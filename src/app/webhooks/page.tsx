@@ -8,6 +8,7 @@ import { ResyncButton } from "../_components/resync-button";
 import { UtcTime } from "../_components/utc-time";
 import { readWebhookCursor, readWebhookFilter, webhookCursorParam, webhookHref, webhookQuery } from "./filters";
 import { PROBLEMS_FILTER, STATUS_LABELS } from "./format";
+import { FilterProblems } from "../_components/filter-problems";
 
 export const dynamic = "force-dynamic";
 export const metadata: Metadata = { title: "Webhooks" };
@@ -106,11 +107,7 @@ export default async function WebhooksPage({ searchParams }: { searchParams: Sea
       </form>
 
       {problems.length ? (
-        <div className="notice" role="alert">
-          <p>
-            <strong>The filter is not valid:</strong> {problems.join("; ")}
-          </p>
-        </div>
+        <FilterProblems problems={problems} />
       ) : null}
 
       {page.items.length === 0 ? (

@@ -10,6 +10,7 @@ import { UtcTime } from "../../_components/utc-time";
 import { diffCursorParam, queryString, readDiffCursor, readDiffFilter } from "../filters";
 import { KIND_LABELS, runTitle, scopeLabel } from "../format";
 import { RunProgress } from "./run-progress";
+import { FilterProblems } from "../../_components/filter-problems";
 
 export const dynamic = "force-dynamic";
 export const metadata: Metadata = { title: "Backfill run" };
@@ -123,11 +124,7 @@ export default async function BackfillRunPage({ params, searchParams }: { params
         </form>
 
         {problems.length ? (
-          <div className="notice" role="alert">
-            <p>
-              <strong>The filter is not valid:</strong> {problems.join("; ")}
-            </p>
-          </div>
+          <FilterProblems problems={problems} />
         ) : (
           <p>
             <a href={`/api/backfill/${runId}/diffs${filterQuery ? `?${filterQuery}` : ""}`} download>

@@ -13,7 +13,7 @@ import {
   runIdSchema,
 } from "./dashboard-schemas";
 import { isLive, livenessOf, type RunState, stateOf } from "./liveness";
-import type { BackfillMetric, BackfillMode, DiffKind, RunStatus } from "./types";
+import type { BackfillMetric, BackfillMode, DiffKind, DiffRow, RunStatus } from "./types";
 
 /** A `backfill_runs` row as Prisma returns it. */
 type BackfillRun = NonNullable<Awaited<ReturnType<PrismaClient["backfillRun"]["findUnique"]>>>;
@@ -73,22 +73,11 @@ export interface RunPage {
   nextCursor: RunCursor | null;
 }
 
-export interface DiffItem {
-  orgId: string;
+/** One diff report row, with the organization it is about. */
+export interface DiffItem extends DiffRow {
   /** null once the organization was deleted (the report outlives it). */
   orgSlug: string | null;
   orgName: string | null;
-  metric: BackfillMetric;
-  kind: DiffKind;
-  legacyWrong: boolean;
-  cacheWrong: boolean;
-  ledgerWrong: boolean;
-  legacyValue: bigint | null;
-  oldCount: bigint;
-  cacheBefore: bigint | null;
-  ledgerBefore: bigint;
-  deltaApplied: bigint;
-  cacheRepaired: boolean;
 }
 
 export interface DiffPage {
