@@ -5,7 +5,7 @@ import path from "node:path";
 import pg from "pg";
 import { afterEach, beforeEach, describe, expect, inject, it } from "vitest";
 import { runBackfill } from "@/server/billing/backfill";
-import { MIGRATIONS_DIR, migrate, MigrationError, readMigrations } from "@/server/db/migrator";
+import { MIGRATIONS_DIR, migrate, MigrationError, MigrationRefused, readMigrations } from "@/server/db/migrator";
 import { seedDatabase, slugPrefix } from "@/server/seed";
 import { CLEANUP_MIGRATION, CLEANUP_REFUSAL, migrationBefore } from "../../scripts/rehearse/migrations";
 import { createScratchDatabase, tableNames, withClient, type ScratchDatabase } from "../helpers/databases";
@@ -198,6 +198,12 @@ describe("the cleanup migration's guard (Step 6 drops organizations.usage)", () 
     expect(await columnExists(database.url)).toBe(true);
     expect(await migrationRows(database.url)).toEqual(rowsBefore);
     expect(rowsBefore.map((r) => r.migration_name)).not.toContain(CLEANUP_MIGRATION);
+    expect(error).toBeInstanceOf(MigrationRefused);
+    // What `npm start` does: stop there without an error, serve, and say why.
+    const stopped = await migrate(database.url, { stopAtRefusal: true });
+    expect(stopped).toMatchObject({ applied: [], pending: [CLEANUP_MIGRATION], refused: { name: CLEANUP_MIGRATION } });
+    expect(stopped.refused?.reason).toMatch(reason);
+    expect(await migrationRows(database.url)).toEqual(rowsBefore);
   }
 
   const NOT_YET =

@@ -5,8 +5,8 @@
 -- afterwards (the backfill keeps working without them; it detects the column).
 --
 -- `npm start`, `npm run migrate` and `npm run seed` all migrate to the latest, so this
--- migration guards itself: it refuses (and, in the migrator's transaction, rolls back and
--- records nothing) unless the database is a fresh install (no organizations: no legacy
+-- migration guards itself: it refuses with SQLSTATE BG001 (the migrator's "not yet": it rolls
+-- back and records nothing; `npm start` then serves without it, the others stop) unless the database is a fresh install (no organizations: no legacy
 -- values to lose) or the newest completed whole-database verification passed: a
 -- `npm run backfill -- --verify` (or an `--apply`, whose closing verification covers the
 -- same pairs) without --org-prefix that left 0 (org, metric) pairs differing.
@@ -32,11 +32,13 @@ BEGIN
   LIMIT 1;
 
   IF NOT FOUND THEN
-    RAISE EXCEPTION 'Refusing to drop organizations.usage: no whole-database `npm run backfill -- --verify` has passed yet. Follow the migration runbook (migrate with --to 20261124000700_usage_report_outbox until then).';
+    RAISE EXCEPTION 'Refusing to drop organizations.usage: no whole-database `npm run backfill -- --verify` has passed yet. Follow the migration runbook (migrate with --to 20261124000700_usage_report_outbox until then).'
+      USING ERRCODE = 'BG001';
   END IF;
   IF newest.remaining <> 0 THEN
     RAISE EXCEPTION 'Refusing to drop organizations.usage: the newest whole-database verification (% run %) left % (org, metric) pairs differing; `npm run backfill -- --verify` must pass first. Follow the migration runbook (migrate with --to 20261124000700_usage_report_outbox until then).',
-      newest.mode, newest.id, newest.remaining;
+      newest.mode, newest.id, newest.remaining
+      USING ERRCODE = 'BG001';
   END IF;
 END $$;
 

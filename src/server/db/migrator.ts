@@ -37,6 +37,25 @@ export interface MigrateResult {
   applied: string[];
   alreadyApplied: string[];
   pending: string[];
+  /** With `stopAtRefusal`: the guarded migration that refused to run yet, and why. */
+  refused?: { name: string; reason: string };
+}
+
+/**
+ * The SQLSTATE a guarded migration raises when its precondition does not hold yet (e.g. the
+ * cleanup before the backfill was verified): `RAISE EXCEPTION '…' USING ERRCODE = 'BG001'`.
+ */
+export const MIGRATION_NOT_YET_SQLSTATE = "BG001";
+
+/** A guarded migration refused to run yet; nothing of it was applied. */
+export class MigrationRefused extends MigrationError {
+  constructor(
+    readonly migration: string,
+    readonly reason: string,
+  ) {
+    super(`Migration ${migration} failed and was rolled back: ${reason}`);
+    this.name = "MigrationRefused";
+  }
 }
 
 export function checksumOf(sql: string): string {
@@ -78,6 +97,12 @@ interface AppliedRow {
 export interface MigrateOptions {
   /** Stop after this migration (inclusive). */
   to?: string;
+  /**
+   * When a guarded migration refuses to run yet (MIGRATION_NOT_YET_SQLSTATE), stop there and
+   * report it in `refused` instead of throwing: `npm start` serves the dashboard (the
+   * Backfill page included) while the cleanup waits for a passing verify.
+   */
+  stopAtRefusal?: boolean;
   dir?: string;
   log?: (line: string) => void;
 }
@@ -108,7 +133,16 @@ export async function migrate(databaseUrl: string, options: MigrateOptions = {})
         } else if (reachedTarget) {
           result.pending.push(file.name);
         } else {
-          await applyOne(client, file);
+          try {
+            await applyOne(client, file);
+          } catch (error) {
+            if (!(options.stopAtRefusal && error instanceof MigrationRefused)) throw error;
+            // Everything before it is applied; it and the rest wait for its precondition.
+            result.refused = { name: file.name, reason: error.reason };
+            result.pending.push(file.name);
+            reachedTarget = true;
+            continue;
+          }
           log(`applied ${file.name}`);
           result.applied.push(file.name);
         }
@@ -172,6 +206,7 @@ async function applyOne(client: pg.Client, file: MigrationFile): Promise<void> {
   } catch (error) {
     await client.query("ROLLBACK");
     const message = error instanceof Error ? error.message : String(error);
+    if ((error as { code?: unknown }).code === MIGRATION_NOT_YET_SQLSTATE) throw new MigrationRefused(file.name, message);
     throw new MigrationError(`Migration ${file.name} failed and was rolled back: ${message}`);
   }
 }
