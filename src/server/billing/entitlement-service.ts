@@ -18,6 +18,7 @@ import {
   type SubscriptionState,
 } from "./policy";
 import { actorSchema, idempotencyKeySchema, orgIdSchema, positiveAmount } from "./schemas";
+import { SUBSCRIPTION_PRECEDENCE } from "./subscription-precedence";
 import { belowZero, DEFAULT_ACTOR, type UsageService } from "./usage-service";
 import { REPORT_METERED_USAGE } from "./usage-reporting/outbox-sql";
 
@@ -72,7 +73,7 @@ async function readPolicyContext(run: RawQuery, orgId: string): Promise<OrgPolic
       (SELECT row_to_json(s) FROM (
          SELECT id, product_id, status, current_period_start, current_period_end, updated_at
          FROM subscriptions WHERE org_id = o.id
-         ORDER BY (status IN ('expired', 'failed')), updated_at DESC LIMIT 1) s) AS subscription,
+         ORDER BY ${Prisma.raw(SUBSCRIPTION_PRECEDENCE)} LIMIT 1) s) AS subscription,
       (SELECT json_agg(v) FROM (
          SELECT DISTINCT ON (metric) metric, kind, value::text AS value, expires_at
          FROM limit_overrides

@@ -4,6 +4,7 @@ import { METRICS, type Metric, planById } from "./catalogue";
 import { type Denial, listDenials } from "./denials";
 import type { EntitlementService, UsageSummary } from "./entitlement-service";
 import { BillingError } from "./errors";
+import { SUBSCRIPTION_PRECEDENCE } from "./subscription-precedence";
 import type { LimitOverride } from "./limit-overrides";
 
 /**
@@ -97,7 +98,10 @@ export async function getOrganizationDetail(db: Db, entitlements: EntitlementSer
   if (!org) throw new BillingError("NOT_FOUND", "org_not_found", `Organization ${orgId} does not exist`);
   const [usage, subscriptions, overrides, denials, series] = await Promise.all([
     entitlements.usageSummary(orgId, db),
-    db.subscription.findMany({ where: { orgId }, orderBy: { updatedAt: "desc" } }),
+    db.$queryRaw<
+      { id: string; product_id: string; status: string; current_period_start: Date | null; current_period_end: Date | null; cancel_at_period_end: boolean }[]
+    >`SELECT id, product_id, status, current_period_start, current_period_end, cancel_at_period_end
+      FROM subscriptions WHERE org_id = ${orgId}::uuid ORDER BY ${Prisma.raw(SUBSCRIPTION_PRECEDENCE)} LIMIT 1`,
     db.limitOverride.findMany({
       where: { orgId, revokedAt: null, OR: [{ expiresAt: null }, { expiresAt: { gt: now } }] },
       orderBy: { createdAt: "desc" },
@@ -105,20 +109,19 @@ export async function getOrganizationDetail(db: Db, entitlements: EntitlementSer
     listDenials(db, { orgId, limit: 20 }),
     usageSeries(db, orgId, { now }),
   ]);
-  // Same choice as loadPolicyContext: the newest, preferring one that is not expired/failed.
-  const lapsed = (s: { status: string }) => s.status === "expired" || s.status === "failed";
-  const sub = subscriptions.find((s) => !lapsed(s)) ?? subscriptions[0] ?? null;
+  // The subscription the policy uses.
+  const sub = subscriptions[0] ?? null;
   const plan = planById(usage.plan);
   return {
     org,
     plan: { id: usage.plan, name: plan?.name ?? usage.plan },
     subscription: sub && {
       id: sub.id,
-      productId: sub.productId,
+      productId: sub.product_id,
       status: sub.status,
-      currentPeriodStart: sub.currentPeriodStart,
-      currentPeriodEnd: sub.currentPeriodEnd,
-      cancelAtPeriodEnd: sub.cancelAtPeriodEnd,
+      currentPeriodStart: sub.current_period_start,
+      currentPeriodEnd: sub.current_period_end,
+      cancelAtPeriodEnd: sub.cancel_at_period_end,
     },
     usage,
     overrides,

@@ -1,6 +1,7 @@
 import { Prisma } from "@/server/db/client";
 import type { Tx } from "@/server/db/tx";
 import { PLANS } from "../catalogue";
+import { SUBSCRIPTION_PRECEDENCE } from "../subscription-precedence";
 
 /**
  * The one SQL fragment that puts metered ledger rows into `usage_report_outbox`. Every
@@ -42,8 +43,8 @@ function outboxCte(bindings: readonly MeterBinding[]): Prisma.Sql {
   // same parameters (and prepared-statement shape) they had before reporting existed.
   const meters = bindings.map((b) => `(${literal(b.productId)}, ${literal(b.metric)}, ${literal(b.eventName)})`).join(", ");
   const meteredMetrics = list([...new Set(bindings.map((b) => b.metric))]);
-  // The subscription is picked exactly as the policy picks it (loadPolicyContext): the
-  // newest, expired/failed ones last; then it must be one whose plan is being paid for.
+  // The subscription is the one the policy uses (SUBSCRIPTION_PRECEDENCE); then it must be
+  // one whose plan is being paid for.
   return Prisma.raw(`, usage_report AS (
     INSERT INTO usage_report_outbox (org_id, ledger_id, metric, event_name, customer_id, subscription_id, quantity, event_timestamp)
     SELECT i.org_id, i.id, i.metric, m.event_name, s.customer_id, s.id, i.delta, i.timestamp
@@ -51,7 +52,7 @@ function outboxCte(bindings: readonly MeterBinding[]): Prisma.Sql {
     CROSS JOIN LATERAL (
       SELECT s.id, s.customer_id, s.product_id, s.status, s.current_period_end FROM subscriptions s
       WHERE s.org_id = i.org_id
-      ORDER BY (s.status IN ('expired', 'failed')), s.updated_at DESC LIMIT 1) s
+      ORDER BY ${SUBSCRIPTION_PRECEDENCE} LIMIT 1) s
     JOIN (VALUES ${meters}) AS m(product_id, metric, event_name) ON m.product_id = s.product_id AND m.metric = i.metric
     WHERE i.delta > 0 AND i.metric IN (${meteredMetrics}) AND i.reason NOT IN (${list(UNREPORTED_REASONS)})
       AND s.customer_id IS NOT NULL
