@@ -10,6 +10,7 @@ import { readRunCursor, runCursorParam } from "./filters";
 import { MODE_LABELS, runTitle, scopeLabel } from "./format";
 import { ProgressBar, RunStateBadge } from "./run-state";
 import { StartRunForm } from "./start-run-form";
+import { KeysetPager } from "../_components/keyset-pager";
 
 export const dynamic = "force-dynamic";
 export const metadata: Metadata = { title: "Backfill" };
@@ -91,10 +92,12 @@ export default async function BackfillPage({ searchParams }: { searchParams: Sea
             </table>
           </div>
         )}
-        <nav aria-label="Run pages" className="pagination">
-          {cursor ? <Link href="/backfill">Newest</Link> : <span />}
-          {page.nextCursor ? <Link href={`/backfill?after=${encodeURIComponent(runCursorParam(page.nextCursor))}`}>Older runs →</Link> : null}
-        </nav>
+        <KeysetPager
+          label="Run pages"
+          firstHref={cursor ? "/backfill" : null}
+          nextHref={page.nextCursor ? `/backfill?after=${encodeURIComponent(runCursorParam(page.nextCursor))}` : null}
+          nextLabel="Older runs →"
+        />
       </section>
     </>
   );

@@ -7,6 +7,7 @@ import { cursorParam, filterQuery, readCursor, readLedgerFilter } from "./filter
 import { UtcTime } from "../_components/utc-time";
 import { MetricSelect } from "../_components/metric-select";
 import { FilterProblems } from "../_components/filter-problems";
+import { KeysetPager } from "../_components/keyset-pager";
 
 export const dynamic = "force-dynamic";
 export const metadata: Metadata = { title: "Ledger" };
@@ -131,10 +132,12 @@ export default async function LedgerPage({ searchParams }: { searchParams: Searc
             </tbody>
           </table>
         )}
-        <nav aria-label="Ledger pages" className="pagination">
-          {cursor ? <Link href={`/ledger${query ? `?${query}` : ""}`}>Newest</Link> : null}
-          {page.nextCursor ? <Link href={`/ledger?${filterQuery(raw, { after: cursorParam(page.nextCursor) })}`}>Older entries →</Link> : null}
-        </nav>
+        <KeysetPager
+          label="Ledger pages"
+          firstHref={cursor ? `/ledger${query ? `?${query}` : ""}` : null}
+          nextHref={page.nextCursor ? `/ledger?${filterQuery(raw, { after: cursorParam(page.nextCursor) })}` : null}
+          nextLabel="Older entries →"
+        />
       </section>
     </>
   );

@@ -9,6 +9,7 @@ import { UtcTime } from "../_components/utc-time";
 import { readWebhookCursor, readWebhookFilter, webhookCursorParam, webhookHref, webhookQuery } from "./filters";
 import { PROBLEMS_FILTER, STATUS_LABELS } from "./format";
 import { FilterProblems } from "../_components/filter-problems";
+import { KeysetPager } from "../_components/keyset-pager";
 
 export const dynamic = "force-dynamic";
 export const metadata: Metadata = { title: "Webhooks" };
@@ -154,10 +155,12 @@ export default async function WebhooksPage({ searchParams }: { searchParams: Sea
           </table>
         </div>
       )}
-      <nav aria-label="Webhook pages" className="pagination">
-        {cursor ? <Link href={`/webhooks${query ? `?${query}` : ""}`}>Newest</Link> : null}
-        {page.nextCursor ? <Link href={`/webhooks?${webhookQuery(raw, { after: webhookCursorParam(page.nextCursor) })}`}>Older events →</Link> : null}
-      </nav>
+      <KeysetPager
+        label="Webhook pages"
+        firstHref={cursor ? `/webhooks${query ? `?${query}` : ""}` : null}
+        nextHref={page.nextCursor ? `/webhooks?${webhookQuery(raw, { after: webhookCursorParam(page.nextCursor) })}` : null}
+        nextLabel="Older events →"
+      />
     </>
   );
 }

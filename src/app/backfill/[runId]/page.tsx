@@ -11,6 +11,7 @@ import { diffCursorParam, queryString, readDiffCursor, readDiffFilter } from "..
 import { KIND_LABELS, runTitle, scopeLabel } from "../format";
 import { RunProgress } from "./run-progress";
 import { FilterProblems } from "../../_components/filter-problems";
+import { KeysetPager } from "../../_components/keyset-pager";
 
 export const dynamic = "force-dynamic";
 export const metadata: Metadata = { title: "Backfill run" };
@@ -181,10 +182,13 @@ export default async function BackfillRunPage({ params, searchParams }: { params
             </table>
           </div>
         )}
-        <nav aria-label="Diff pages" className="pagination">
-          {cursor ? <Link href={`${here}${filterQuery ? `?${filterQuery}` : ""}`}>First page</Link> : <span />}
-          {diffs.nextCursor ? <Link href={`${here}?${queryString(raw, { after: diffCursorParam(diffs.nextCursor) })}`}>Next page →</Link> : null}
-        </nav>
+        <KeysetPager
+          label="Diff pages"
+          firstHref={cursor ? `${here}${filterQuery ? `?${filterQuery}` : ""}` : null}
+          firstLabel="First page"
+          nextHref={diffs.nextCursor ? `${here}?${queryString(raw, { after: diffCursorParam(diffs.nextCursor) })}` : null}
+          nextLabel="Next page →"
+        />
       </section>
     </>
   );

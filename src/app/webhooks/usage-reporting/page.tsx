@@ -6,6 +6,7 @@ import { formatCount } from "../../_lib/format";
 import { UtcTime } from "../../_components/utc-time";
 import { formatAge, LAG_WARNING_SECONDS } from "../format";
 import { firstParam } from "../../_lib/search-params";
+import { KeysetPager } from "../../_components/keyset-pager";
 
 export const dynamic = "force-dynamic";
 export const metadata: Metadata = { title: "Usage reporting" };
@@ -159,10 +160,12 @@ export default async function UsageReportingPage({ searchParams }: { searchParam
             </table>
           </div>
         )}
-        <nav aria-label="Unsent usage pages" className="pagination">
-          {cursor ? <Link href={`/webhooks/usage-reporting${only ? `?status=${only}` : ""}`}>Newest</Link> : null}
-          {rows.nextCursor ? <Link href={`/webhooks/usage-reporting?${pageQuery({ after: cursorParam(rows.nextCursor) })}`}>Older rows →</Link> : null}
-        </nav>
+        <KeysetPager
+          label="Unsent usage pages"
+          firstHref={cursor ? `/webhooks/usage-reporting${only ? `?status=${only}` : ""}` : null}
+          nextHref={rows.nextCursor ? `/webhooks/usage-reporting?${pageQuery({ after: cursorParam(rows.nextCursor) })}` : null}
+          nextLabel="Older rows →"
+        />
       </section>
     </>
   );
