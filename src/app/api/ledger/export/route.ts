@@ -1,7 +1,7 @@
-import { getStaffSession, roleAtLeast } from "@/server/auth";
 import { ledgerCsvStream } from "@/server/billing/ledger-history";
 import { db } from "@/server/db/client";
 import { readLedgerFilter } from "@/app/ledger/filters";
+import { csvResponse, refuseUnlessStaff } from "../../_lib/staff-csv";
 
 export const runtime = "nodejs";
 export const dynamic = "force-dynamic";
@@ -12,19 +12,10 @@ export const dynamic = "force-dynamic";
  * number of rows.
  */
 export async function GET(request: Request): Promise<Response> {
-  const session = await getStaffSession(request.headers);
-  if (!session) return Response.json({ error: "Sign in to continue" }, { status: 401 });
-  if (!roleAtLeast(session.user.role, "finance")) {
-    return Response.json({ error: `Exporting the ledger needs the finance role; you are ${session.user.role}` }, { status: 403 });
-  }
+  const refused = await refuseUnlessStaff(request, "finance", "Exporting the ledger");
+  if (refused) return refused;
   const { filter, problems } = readLedgerFilter(Object.fromEntries(new URL(request.url).searchParams));
   if (problems.length) return Response.json({ error: "Invalid filter", problems }, { status: 400 });
   const stamp = new Date().toISOString().replace(/[:.]/g, "-");
-  return new Response(ledgerCsvStream(db().pool, filter), {
-    headers: {
-      "content-type": "text/csv; charset=utf-8",
-      "content-disposition": `attachment; filename="ledger-${stamp}.csv"`,
-      "cache-control": "no-store",
-    },
-  });
+  return csvResponse(ledgerCsvStream(db().pool, filter), `ledger-${stamp}.csv`);
 }

@@ -1,9 +1,9 @@
 import { readDiffFilter } from "@/app/backfill/filters";
-import { getStaffSession, roleAtLeast } from "@/server/auth";
 import { diffCsvStream } from "@/server/billing/backfill/diff-export";
 import { runIdSchema } from "@/server/billing/backfill/dashboard-schemas";
 import { isBillingError } from "@/server/billing/errors";
 import { prisma } from "@/server/db/client";
+import { csvResponse, refuseUnlessStaff } from "../../../_lib/staff-csv";
 
 export const runtime = "nodejs";
 export const dynamic = "force-dynamic";
@@ -14,9 +14,8 @@ export const dynamic = "force-dynamic";
  * secrets). Streamed page by page, so memory stays flat for any report size.
  */
 export async function GET(request: Request, { params }: { params: Promise<{ runId: string }> }): Promise<Response> {
-  const session = await getStaffSession(request.headers);
-  if (!session) return Response.json({ error: "Sign in to continue" }, { status: 401 });
-  if (!roleAtLeast(session.user.role, "viewer")) return Response.json({ error: "This needs the viewer role" }, { status: 403 });
+  const refused = await refuseUnlessStaff(request, "viewer", "The diff report");
+  if (refused) return refused;
   const runId = runIdSchema.safeParse((await params).runId);
   if (!runId.success) return Response.json({ error: "Not a backfill run id" }, { status: 400 });
   const { filter, problems } = readDiffFilter(Object.fromEntries(new URL(request.url).searchParams));
@@ -28,11 +27,5 @@ export async function GET(request: Request, { params }: { params: Promise<{ runI
     if (isBillingError(error) && error.code === "NOT_FOUND") return Response.json({ error: error.message }, { status: 404 });
     throw error;
   }
-  return new Response(body, {
-    headers: {
-      "content-type": "text/csv; charset=utf-8",
-      "content-disposition": `attachment; filename="backfill-${runId.data}-diffs.csv"`,
-      "cache-control": "no-store",
-    },
-  });
+  return csvResponse(body, `backfill-${runId.data}-diffs.csv`);
 }
