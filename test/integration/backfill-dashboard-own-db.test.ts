@@ -77,32 +77,52 @@ describe("the Overview card's data", () => {
   });
 });
 
-describe("cancelling a run that has not started its first batch", () => {
-  it("stops it before any batch (this process's launcher: also through its abort signal)", async () => {
-    const launcher = new BackfillLauncher((max) => createDatabase(scratch.url, { max, applicationName: "vitest-launcher" }));
-    // The runner counts its scope (organizations) before its first batch: hold it there.
-    const holder = new pg.Client({ connectionString: scratch.url });
-    await holder.connect();
-    let locked = true;
-    try {
-      await holder.query("BEGIN");
-      await holder.query("LOCK TABLE organizations IN ACCESS EXCLUSIVE MODE");
-      const pid = (await holder.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0]?.pid;
-      const run = await startRun(db.prisma, { mode: "dry_run", batchSize: 1 }, "staff:early@staff.test", launcher);
+/**
+ * Holds `organizations` locked (ACCESS EXCLUSIVE) while `work` runs, so a run started inside
+ * waits before its first batch (it counts its scope first). `work` gets `waitUntilBlocked()`
+ * (someone is waiting on the lock) and `release()`; the lock is released at the end anyway.
+ */
+async function holdingOrganizations(
+  work: (lock: { waitUntilBlocked(): Promise<void>; release(): Promise<void> }) => Promise<void>,
+): Promise<void> {
+  const holder = new pg.Client({ connectionString: scratch.url });
+  await holder.connect();
+  let locked = true;
+  const release = async () => {
+    if (!locked) return;
+    locked = false;
+    await holder.query("ROLLBACK");
+  };
+  try {
+    await holder.query("BEGIN");
+    await holder.query("LOCK TABLE organizations IN ACCESS EXCLUSIVE MODE");
+    const pid = (await holder.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0]?.pid;
+    const waitUntilBlocked = async () => {
       await expect
         .poll(async () => (await db.pool.query(`SELECT 1 FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))`, [pid])).rowCount, {
           timeout: 10_000,
         })
         .toBeGreaterThan(0);
+    };
+    await work({ waitUntilBlocked, release });
+  } finally {
+    await release();
+    await holder.end();
+  }
+}
+
+describe("cancelling a run that has not started its first batch", () => {
+  it("stops it before any batch (this process's launcher: also through its abort signal)", async () => {
+    const launcher = new BackfillLauncher((max) => createDatabase(scratch.url, { max, applicationName: "vitest-launcher" }));
+    // The runner counts its scope (organizations) before its first batch: hold it there.
+    await holdingOrganizations(async ({ waitUntilBlocked, release }) => {
+      const run = await startRun(db.prisma, { mode: "dry_run", batchSize: 1 }, "staff:early@staff.test", launcher);
+      await waitUntilBlocked();
       expect(await cancelRun(db.prisma, run.id, "staff:early@staff.test", launcher)).toMatchObject({ status: "cancelling" });
-      await holder.query("ROLLBACK");
-      locked = false;
+      await release();
       expect(await launcher.settled(run.id)).toMatchObject({ status: "cancelled", error: null });
       expect(await getRun(db.prisma, run.id, launcher)).toMatchObject({ status: "cancelled", orgsScanned: 0, orgsTotal: 30, canResume: true });
-    } finally {
-      if (locked) await holder.query("ROLLBACK");
-      await holder.end();
-    }
+    });
   });
 
   it("stops it before any batch when the cancel comes from another server instance (only the `cancelling` status reaches the runner)", async () => {
@@ -110,30 +130,16 @@ describe("cancelling a run that has not started its first batch", () => {
     // A second server process: it sees the run live (the start grace / the runner's lock) but
     // has no abort signal of it.
     const other = new BackfillLauncher((max) => createDatabase(scratch.url, { max, applicationName: "vitest-launcher-b" }));
-    const holder = new pg.Client({ connectionString: scratch.url });
-    await holder.connect();
-    let locked = true;
-    try {
-      await holder.query("BEGIN");
-      await holder.query("LOCK TABLE organizations IN ACCESS EXCLUSIVE MODE");
-      const pid = (await holder.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0]?.pid;
+    await holdingOrganizations(async ({ waitUntilBlocked, release }) => {
       const run = await startRun(db.prisma, { mode: "dry_run", batchSize: 1 }, "staff:early@staff.test", executing);
-      await expect
-        .poll(async () => (await db.pool.query(`SELECT 1 FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))`, [pid])).rowCount, {
-          timeout: 10_000,
-        })
-        .toBeGreaterThan(0);
+      await waitUntilBlocked();
       expect(other.isRunningHere(run.id)).toBe(false);
       expect(await cancelRun(db.prisma, run.id, "staff:other@staff.test", other)).toMatchObject({ status: "cancelling", state: "cancelling" });
-      await holder.query("ROLLBACK");
-      locked = false;
+      await release();
       // The runner's start no longer overwrites `cancelling` with `running`: it stops before
       // its first batch instead of scanning all 30 organizations.
       expect(await executing.settled(run.id)).toMatchObject({ status: "cancelled", error: null });
       expect(await getRun(db.prisma, run.id, executing)).toMatchObject({ status: "cancelled", orgsScanned: 0, orgsTotal: 30, canResume: true });
-    } finally {
-      if (locked) await holder.query("ROLLBACK");
-      await holder.end();
-    }
+    });
   });
 });
