@@ -5,7 +5,7 @@ import { rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import exitHook from "async-exit-hook";
-import pg from "pg";
+import { databaseOn, withOneClient } from "@/server/db/databases";
 import { startTemporaryCluster, type StartedServer } from "@/server/db/embedded";
 import { migrate } from "@/server/db/migrator";
 import { seedDatabase } from "@/server/seed";
@@ -36,21 +36,7 @@ let clusterDir: string | undefined;
 let dropDatabase: (() => Promise<void>) | undefined;
 let shuttingDown: Promise<void> | undefined;
 
-function withDatabase(serverUrl: string, database: string): string {
-  const url = new URL(serverUrl);
-  url.pathname = `/${encodeURIComponent(database)}`;
-  return url.toString();
-}
-
-async function adminQuery(adminUrl: string, sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: adminUrl, application_name: "e2e-server" });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
+const adminQuery = (adminUrl: string, sql: string) => withOneClient(adminUrl, "e2e-server", (client) => client.query(sql)).then(() => undefined);
 
 const timeout = (ms: number) => new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), ms).unref());
 
@@ -141,7 +127,7 @@ async function main(): Promise<void> {
   // On our own cluster the whole cluster goes away at shutdown; on a shared server, drop ours.
   const admin = adminUrl;
   if (!cluster) dropDatabase = () => adminQuery(admin, `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-  const databaseUrl = withDatabase(adminUrl, name);
+  const databaseUrl = databaseOn(adminUrl, name);
   log(`database ${name}`);
 
   const migrated = await migrate(databaseUrl);

@@ -3,10 +3,10 @@ import { existsSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import pg from "pg";
+import type pg from "pg";
 import { startTemporaryCluster } from "@/server/db/embedded";
 import { migrate } from "@/server/db/migrator";
-import { dropDatabase } from "../rehearse/scratch-database";
+import { databaseOn, dropDatabase, withOneClient } from "@/server/db/databases";
 import { defer } from "./lifecycle";
 import { startReaper } from "./reaper";
 
@@ -31,20 +31,9 @@ export interface BenchServer {
   shared: boolean;
 }
 
-export function withDatabase(serverUrl: string, database: string): string {
-  const url = new URL(serverUrl);
-  url.pathname = `/${encodeURIComponent(database)}`;
-  return url.toString();
-}
-
-export async function admin<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url, application_name: "bench-admin" });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
+/** A one-off client on `url` (CREATE / DROP DATABASE, settings). */
+export function admin<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
+  return withOneClient(url, "bench-admin", work);
 }
 
 let server: Promise<BenchServer> | undefined;
@@ -92,9 +81,9 @@ export async function createBenchDatabase(prefix: string, options: { template?: 
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
-  const drop = () => dropDatabase(adminUrl, name);
+  const drop = () => dropDatabase(adminUrl, name, { applicationName: "bench-admin", politely: true });
   const dropNow = defer(`drop database ${name}`, drop);
-  return { name, url: withDatabase(adminUrl, name), drop: dropNow };
+  return { name, url: databaseOn(adminUrl, name), drop: dropNow };
 }
 
 /** The bench's main database, migrated to the latest migration. */

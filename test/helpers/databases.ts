@@ -1,5 +1,5 @@
-import { randomBytes } from "node:crypto";
-import pg from "pg";
+import type pg from "pg";
+import { createScratchDatabase as createOnServer, type ScratchDatabase, withOneClient } from "@/server/db/databases";
 
 /**
  * Scratch databases on the test server: each gets a random name, so concurrent runs and
@@ -7,40 +7,14 @@ import pg from "pg";
  * connections open (WITH (FORCE), PostgreSQL 13+).
  */
 
-export interface ScratchDatabase {
-  name: string;
-  url: string;
-  drop(): Promise<void>;
+export type { ScratchDatabase };
+
+export function withClient<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
+  return withOneClient(url, "vitest-admin", work);
 }
 
-/** The same server and credentials as `serverUrl`, another database. */
-export function databaseUrl(serverUrl: string, database: string): string {
-  const url = new URL(serverUrl);
-  url.pathname = `/${encodeURIComponent(database)}`;
-  return url.toString();
-}
-
-export async function withClient<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url, application_name: "vitest-admin" });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
-}
-
-export async function createScratchDatabase(adminUrl: string, prefix = "billing_test"): Promise<ScratchDatabase> {
-  const name = `${prefix}_${randomBytes(6).toString("hex")}`;
-  await withClient(adminUrl, (client) => client.query(`CREATE DATABASE ${client.escapeIdentifier(name)}`));
-  return {
-    name,
-    url: databaseUrl(adminUrl, name),
-    drop: () =>
-      withClient(adminUrl, (client) =>
-        client.query(`DROP DATABASE IF EXISTS ${client.escapeIdentifier(name)} WITH (FORCE)`),
-      ).then(() => undefined),
-  };
+export function createScratchDatabase(adminUrl: string, prefix = "billing_test"): Promise<ScratchDatabase> {
+  return createOnServer(adminUrl, { prefix, applicationName: "vitest-admin" });
 }
 
 /** Tables in the database's current schema, sorted. */
