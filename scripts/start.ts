@@ -2,11 +2,11 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import exitHook from "async-exit-hook";
 import { createDatabase } from "@/server/db/client";
 import { acquireProjectDatabase, EmbeddedDatabaseError, type ProjectDatabase } from "@/server/db/embedded";
 import { MigrationError, migrate } from "@/server/db/migrator";
 import { exitOnInvalidEnv } from "@/server/env";
+import { onShutdown } from "@/server/process/shutdown";
 
 /**
  * `npm start` (and `npm run dev` with --dev): the embedded database (or DATABASE_URL),
@@ -24,9 +24,9 @@ let database: ProjectDatabase | undefined;
 let next: ChildProcess | undefined;
 let stopping = false;
 
-exitHook((done) => {
+onShutdown(async () => {
   stopping = true;
-  void shutdown().finally(done);
+  await shutdown();
 });
 
 async function shutdown(): Promise<void> {

