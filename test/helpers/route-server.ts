@@ -1,0 +1,116 @@
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { Readable } from "node:stream";
+import * as backfillDiffsRoute from "@/app/api/backfill/[runId]/diffs/route";
+import * as authRoute from "@/app/api/auth/[...all]/route";
+import * as healthRoute from "@/app/api/health/route";
+import * as ledgerExportRoute from "@/app/api/ledger/export/route";
+import * as trpcRoute from "@/app/api/trpc/[trpc]/route";
+import * as dodoWebhookRoute from "@/app/api/webhooks/dodo/route";
+
+/**
+ * The app's real route modules (`src/app/api/**\/route.ts`) served over real HTTP on
+ * 127.0.0.1, so tests call them the way the product app, Dodo and a browser do: a socket, a
+ * request line, headers, a body. What Next adds around a route handler (its router, the
+ * production server) is not here; the handlers, and everything they call, are the real ones.
+ * The e2e suite (Playwright against `next start`) covers Next itself.
+ *
+ * Like Next's server, it sets `x-forwarded-for` / `x-forwarded-proto` / `x-forwarded-host`
+ * from the socket when the client sent none.
+ */
+
+type Handler = (request: Request, context: { params: Promise<Record<string, string | string[]>> }) => Promise<Response> | Response;
+
+interface Route {
+  pattern: RegExp;
+  methods: Partial<Record<string, Handler>>;
+  params?: (match: RegExpMatchArray) => Record<string, string | string[]>;
+}
+
+const ROUTES: Route[] = [
+  { pattern: /^\/api\/trpc\/[^/]+$/, methods: { GET: trpcRoute.GET, POST: trpcRoute.POST } },
+  { pattern: /^\/api\/webhooks\/dodo$/, methods: { POST: dodoWebhookRoute.POST } },
+  { pattern: /^\/api\/ledger\/export$/, methods: { GET: ledgerExportRoute.GET } },
+  {
+    pattern: /^\/api\/backfill\/([^/]+)\/diffs$/,
+    methods: { GET: backfillDiffsRoute.GET as Handler },
+    params: (m) => ({ runId: decodeURIComponent(m[1] as string) }),
+  },
+  { pattern: /^\/api\/health$/, methods: { GET: healthRoute.GET } },
+  {
+    pattern: /^\/api\/auth\/(.+)$/,
+    methods: { GET: authRoute.GET, POST: authRoute.POST, PATCH: authRoute.PATCH, PUT: authRoute.PUT, DELETE: authRoute.DELETE },
+    params: (m) => ({ all: (m[1] as string).split("/") }),
+  },
+];
+
+function toRequest(req: IncomingMessage, origin: string): Request {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (Array.isArray(value)) for (const v of value) headers.append(name, v);
+    else if (value !== undefined) headers.set(name, value);
+  }
+  if (!headers.has("x-forwarded-for") && req.socket.remoteAddress) headers.set("x-forwarded-for", req.socket.remoteAddress);
+  if (!headers.has("x-forwarded-proto")) headers.set("x-forwarded-proto", "http");
+  if (!headers.has("x-forwarded-host") && req.headers.host) headers.set("x-forwarded-host", req.headers.host);
+  const hasBody = req.method !== "GET" && req.method !== "HEAD";
+  return new Request(new URL(req.url ?? "/", origin), {
+    method: req.method,
+    headers,
+    body: hasBody ? (Readable.toWeb(req) as ReadableStream<Uint8Array>) : undefined,
+    duplex: hasBody ? "half" : undefined,
+  } as RequestInit);
+}
+
+async function writeResponse(res: ServerResponse, response: Response): Promise<void> {
+  res.statusCode = response.status;
+  for (const [name, value] of response.headers) {
+    if (name === "set-cookie") continue;
+    res.setHeader(name, value);
+  }
+  const cookies = response.headers.getSetCookie();
+  if (cookies.length) res.setHeader("set-cookie", cookies);
+  if (!response.body) return void res.end();
+  for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) res.write(chunk);
+  res.end();
+}
+
+export interface RouteServer {
+  /** e.g. `http://127.0.0.1:40123` */
+  origin: string;
+  close(): Promise<void>;
+}
+
+/** Serves the real route modules on a free loopback port until `close()`. */
+export async function startRouteServer(): Promise<RouteServer> {
+  let origin = "";
+  const server = createServer((req, res) => {
+    void (async () => {
+      const pathname = new URL(req.url ?? "/", origin).pathname;
+      const route = ROUTES.find((r) => r.pattern.test(pathname));
+      const handler = route?.methods[req.method ?? "GET"];
+      if (!route || !handler) {
+        res.statusCode = route ? 405 : 404;
+        return void res.end();
+      }
+      const params = route.params?.(pathname.match(route.pattern) as RegExpMatchArray) ?? {};
+      const response = await handler(toRequest(req, origin), { params: Promise.resolve(params) });
+      await writeResponse(res, response);
+    })().catch((error: unknown) => {
+      // A handler that throws is what Next answers with 500: let the test see that status.
+      console.error("[route-server]", error);
+      if (!res.headersSent) res.statusCode = 500;
+      res.end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    origin,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.closeAllConnections();
+        server.close((error) => (error ? reject(error) : resolve()));
+      }),
+  };
+}
