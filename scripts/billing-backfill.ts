@@ -37,19 +37,26 @@ const MODE_LABEL: Record<BackfillMode, string> = { dry_run: "dry run", apply: "a
 // Ctrl-C / SIGTERM: finish the current batch, record the cursor, status "cancelled"; the exit
 // (and the stop of an embedded cluster this process started) waits until the run is recorded.
 const stop = new AbortController();
-let settled: Promise<unknown> = Promise.resolve();
+// Settles once the run is recorded AND its summary printed: the signal's exit waits for both.
+let reported: Promise<unknown> = Promise.resolve();
 onShutdown(
   async () => {
     if (!stop.signal.aborted) {
       stop.abort();
       console.error(`\n${COMMAND}: stopping after the current batch (a kill now is safe too: continue with --resume)`);
     }
-    await settled;
+    await reported;
   },
   { forceExitAfterMs: 120_000 },
 );
 
-await runScript(COMMAND, async (databaseUrl) => {
+await runScript(COMMAND, (databaseUrl) => {
+  const work = backfill(databaseUrl);
+  reported = work.catch(() => undefined);
+  return work;
+});
+
+async function backfill(databaseUrl: string): Promise<number> {
   const database = createDatabase(databaseUrl, { max: args.concurrency + 2, applicationName: COMMAND, serverOptions: BACKFILL_SERVER_OPTIONS });
   const progress = progressReporter(args);
   const running = runBackfill(database.pool, {
@@ -77,7 +84,6 @@ await runScript(COMMAND, async (databaseUrl) => {
       console.log(`${COMMAND}: verifying every organization of the scope again (cache == SUM(ledger) == old count)…`);
     },
   });
-  settled = running.catch(() => undefined);
   let result: BackfillResult;
   try {
     result = await running;
@@ -100,7 +106,7 @@ await runScript(COMMAND, async (databaseUrl) => {
   if (result.status === "cancelled") return 130;
   if (result.mode !== "dry_run" && (result.remaining ?? 0) > 0) return 1;
   return 0;
-});
+}
 
 function whoAmI(): string {
   try {
