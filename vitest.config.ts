@@ -20,9 +20,14 @@ export default defineConfig({
     // Integration tests mostly wait on PostgreSQL, so a little more than one worker per
     // core pays off; more would only contend with the database on a small machine.
     maxWorkers: Math.min(4, Math.max(2, os.availableParallelism())),
-    testTimeout: 30_000,
-    // Creating and migrating a scratch database (migrator tests) takes a few seconds.
-    hookTimeout: 60_000,
+    // Generous on purpose: tests wait on observable conditions, never on time, so a long limit
+    // costs nothing when the machine is quiet and keeps a shared, loaded CI machine (2 cores,
+    // load 8 and more) from failing tests that are merely slow. A test that needs more (child
+    // processes, big data) states its own limit.
+    testTimeout: 120_000,
+    // Creating and migrating a scratch database (migrator tests) takes a few seconds, many
+    // more on a loaded machine.
+    hookTimeout: 120_000,
     teardownTimeout: 30_000,
   },
 });
