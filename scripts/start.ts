@@ -3,7 +3,7 @@ import { existsSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { createDatabase } from "@/server/db/client";
-import { acquireProjectDatabase, EmbeddedDatabaseError, type ProjectDatabase } from "@/server/db/embedded";
+import { acquireProjectDatabase, EmbeddedDatabaseError, PG_DIR, type ProjectDatabase } from "@/server/db/embedded";
 import { MigrationError, migrate } from "@/server/db/migrator";
 import { exitOnInvalidEnv } from "@/server/env";
 import { onShutdown } from "@/server/process/shutdown";
@@ -87,7 +87,8 @@ async function main(): Promise<void> {
   const { seedDemoStaff } = await import("@/server/auth/demo-staff");
   console.log(`plan catalogue: ${PLANS.map((p) => p.id).join(", ")}`);
   database = await acquireProjectDatabase({ databaseUrl: env.DATABASE_URL, command: "npm start", exclusive: true });
-  console.log(env.DATABASE_URL ? "database: DATABASE_URL" : `database: embedded PostgreSQL in .data/postgres`);
+  // The real place and address, so a developer can point psql (or the product app) at it.
+  console.log(env.DATABASE_URL ? "database: DATABASE_URL" : `database: embedded PostgreSQL in ${PG_DIR()}, ${database.url}`);
 
   const migrated = await migrate(database.url, { stopAtRefusal: true });
   console.log(`migrations: ${migrated.applied.length} applied, ${migrated.alreadyApplied.length} already applied`);

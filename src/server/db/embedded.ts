@@ -23,7 +23,8 @@ releaseLibraryExitHooks();
  */
 
 export const DATA_ROOT = path.resolve(process.env.BILLING_DATA_DIR ?? ".data");
-const PG_DIR = () => path.join(DATA_ROOT, "postgres");
+/** Where the embedded server keeps its data (`<BILLING_DATA_DIR>/postgres`). */
+export const PG_DIR = () => path.join(DATA_ROOT, "postgres");
 const CREDENTIALS_FILE = () => path.join(DATA_ROOT, "embedded.json");
 const OWNER_FILE = () => path.join(DATA_ROOT, "owner.json");
 
