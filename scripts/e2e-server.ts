@@ -21,7 +21,9 @@ import { onShutdown } from "@/server/process/shutdown";
  * The web server Playwright starts (`webServer.command` in playwright.config.ts): a FRESH
  * database — `billing_e2e_<random>` on TEST_DATABASE_URL's server when set, else on a
  * throw-away embedded cluster in a new temporary directory — migrated and seeded with the
- * e2e data set, then `next start` (needs a prior `next build`) on 127.0.0.1:E2E_PORT.
+ * e2e data set, then the dashboard's server (scripts/next-server.ts: Next behind the server
+ * that stamps the client address, as `npm start` runs it; needs a prior `next build`) on
+ * 127.0.0.1:E2E_PORT.
  *
  * SIGTERM/SIGINT (Playwright's graceful shutdown, Ctrl-C) stops Next, drops the database,
  * stops the cluster and exits; nothing is left running or on disk.
@@ -106,7 +108,6 @@ async function recordFailedDelivery(databaseUrl: string): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const nextBin = path.resolve("node_modules/.bin/next");
   const distDir = process.env.NEXT_DIST_DIR || ".next";
   if (!existsSync(path.resolve(distDir, "BUILD_ID"))) {
     throw new Error(`no production build in ${distDir}: run \`next build\` first (\`npm run test:e2e\` does both)`);
@@ -156,10 +157,12 @@ async function main(): Promise<void> {
   log(`recorded the failed webhook delivery ${E2E_FAILED_WEBHOOK_ID}`);
 
   if (shuttingDown) return;
-  next = spawn(nextBin, ["start", "-p", String(PORT), "-H", "127.0.0.1"], {
+  // The dashboard's own server (Next behind it), as `npm start` runs it.
+  next = spawn(process.execPath, ["--import", "tsx", "scripts/next-server.ts", "-p", String(PORT), "-H", "127.0.0.1"], {
     stdio: "inherit",
     env: {
       ...process.env,
+      NODE_ENV: "production",
       DATABASE_URL: databaseUrl,
       PORT: String(PORT),
       NEXT_TELEMETRY_DISABLED: "1",
@@ -179,7 +182,7 @@ async function main(): Promise<void> {
     log(`next exited unexpectedly (${signal ?? `code ${code}`})`);
     void shutdown().finally(() => process.exit(1));
   });
-  log(`next start on http://127.0.0.1:${PORT}`);
+  log(`next-server on http://127.0.0.1:${PORT}`);
 }
 
 main().catch(async (error: unknown) => {

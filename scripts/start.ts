@@ -132,7 +132,12 @@ async function main(): Promise<void> {
   }
   if (stopping) return;
 
-  next = run(nextBin, [values.dev ? "dev" : "start", "-p", String(env.PORT)], childEnv);
+  // Next behind our own server (not `next start`): it takes the client's address from the
+  // socket for the sign-in rate limit (scripts/next-server.ts).
+  next = run(process.execPath, ["--import", "tsx", "scripts/next-server.ts", ...(values.dev ? ["--dev"] : []), "-p", String(env.PORT)], {
+    ...childEnv,
+    NODE_ENV: values.dev ? "development" : "production",
+  });
   next.once("exit", (code) => {
     if (!stopping) {
       console.error(`next exited (code ${code}); stopping`);

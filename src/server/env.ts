@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { parseTrustedProxies } from "./http/client-ip";
 
 // Validated once, at the first call; a bad value stops the process with one clear line
 // (see `exitOnInvalidEnv`), never a stack trace.
@@ -27,6 +28,22 @@ export const envSchema = z.object({
    * key). At most 15 minutes: rows expire after Dodo's 1-hour window.
    */
   USAGE_REPORT_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(900).default(30),
+  /**
+   * Reverse proxies in front of the dashboard (IPs or CIDR ranges, comma-separated) whose
+   * `X-Forwarded-For` hops are believed; none by default: the client is the socket's peer and
+   * `X-Forwarded-For` is ignored (see src/server/http/client-ip.ts).
+   */
+  TRUSTED_PROXIES: z
+    .string()
+    .optional()
+    .transform((value, ctx) => {
+      try {
+        return parseTrustedProxies(value);
+      } catch (error) {
+        ctx.addIssue({ code: "custom", message: (error as Error).message });
+        return z.NEVER;
+      }
+    }),
 });
 
 export type Env = z.infer<typeof envSchema>;

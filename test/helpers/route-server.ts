@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer, type IncomingMessage, request as httpRequest, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Readable } from "node:stream";
 import * as backfillDiffsRoute from "@/app/api/backfill/[runId]/diffs/route";
@@ -7,6 +7,7 @@ import * as healthRoute from "@/app/api/health/route";
 import * as ledgerExportRoute from "@/app/api/ledger/export/route";
 import * as trpcRoute from "@/app/api/trpc/[trpc]/route";
 import * as dodoWebhookRoute from "@/app/api/webhooks/dodo/route";
+import { parseTrustedProxies, stampClientIp, type TrustedProxies } from "@/server/http/client-ip";
 
 /**
  * The app's real route modules (`src/app/api/**\/route.ts`) served over real HTTP on
@@ -15,8 +16,9 @@ import * as dodoWebhookRoute from "@/app/api/webhooks/dodo/route";
  * production server) is not here; the handlers, and everything they call, are the real ones.
  * The e2e suite (Playwright against `next start`) covers Next itself.
  *
- * Like Next's server, it sets `x-forwarded-for` / `x-forwarded-proto` / `x-forwarded-host`
- * from the socket when the client sent none.
+ * Like the dashboard's own server (scripts/next-server.ts), it stamps the client's address from
+ * the socket and TRUSTED_PROXIES (`stampClientIp`, the same function); like Next behind it,
+ * it sets `x-forwarded-for` / `x-forwarded-proto` / `x-forwarded-host` when the client sent none.
  */
 
 type Handler = (request: Request, context: { params: Promise<Record<string, string | string[]>> }) => Promise<Response> | Response;
@@ -44,7 +46,8 @@ const ROUTES: Route[] = [
   },
 ];
 
-function toRequest(req: IncomingMessage, origin: string): Request {
+function toRequest(req: IncomingMessage, origin: string, trusted: TrustedProxies): Request {
+  stampClientIp(req, trusted);
   const headers = new Headers();
   for (const [name, value] of Object.entries(req.headers)) {
     if (Array.isArray(value)) for (const v of value) headers.append(name, v);
@@ -81,8 +84,14 @@ export interface RouteServer {
   close(): Promise<void>;
 }
 
+export interface RouteServerOptions {
+  /** As the `TRUSTED_PROXIES` variable (default: its value); e.g. "127.0.0.1". */
+  trustedProxies?: string;
+}
+
 /** Serves the real route modules on a free loopback port until `close()`. */
-export async function startRouteServer(): Promise<RouteServer> {
+export async function startRouteServer(options: RouteServerOptions = {}): Promise<RouteServer> {
+  const trusted = parseTrustedProxies(options.trustedProxies ?? process.env.TRUSTED_PROXIES);
   let origin = "";
   const server = createServer((req, res) => {
     void (async () => {
@@ -94,7 +103,7 @@ export async function startRouteServer(): Promise<RouteServer> {
         return void res.end();
       }
       const params = route.params?.(pathname.match(route.pattern) as RegExpMatchArray) ?? {};
-      const response = await handler(toRequest(req, origin), { params: Promise.resolve(params) });
+      const response = await handler(toRequest(req, origin, trusted), { params: Promise.resolve(params) });
       await writeResponse(res, response);
     })().catch((error: unknown) => {
       // A handler that throws is what Next answers with 500: let the test see that status.
@@ -113,4 +122,38 @@ export async function startRouteServer(): Promise<RouteServer> {
         server.close((error) => (error ? reject(error) : resolve()));
       }),
   };
+}
+
+export interface PeerResponse {
+  status: number;
+  headers: Headers;
+  body: string;
+}
+
+/**
+ * One HTTP request from a chosen loopback address (`localAddress`, any of 127.0.0.0/8), so a
+ * test is a TCP peer of its own: the server sees that address on the socket, and the sign-in
+ * buckets of other test files (from 127.0.0.1) are not its buckets. `fetch` cannot choose it.
+ */
+export function requestFrom(
+  localAddress: string,
+  url: string,
+  init: { method?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<PeerResponse> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method: init.method ?? "GET", headers: init.headers, localAddress, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (chunk: Buffer) => chunks.push(chunk));
+      res.on("error", reject);
+      res.on("end", () => {
+        const headers = new Headers();
+        for (const [name, value] of Object.entries(res.headers)) {
+          for (const v of [value ?? []].flat()) headers.append(name, v);
+        }
+        resolve({ status: res.statusCode ?? 0, headers, body: Buffer.concat(chunks).toString("utf8") });
+      });
+    });
+    req.on("error", reject);
+    req.end(init.body);
+  });
 }

@@ -8,7 +8,6 @@ import {
   BackfillError,
   classify,
   CSV_COLUMNS,
-  csvField,
   legacyColumnExists,
   measureOrgs,
   parseBackfillArgs,
@@ -17,6 +16,7 @@ import {
   runIsExecuting,
   type MetricState,
 } from "@/server/billing/backfill";
+import { csvLine } from "@/server/billing/csv";
 import { createDatabase } from "@/server/db/client";
 import { migrate } from "@/server/db/migrator";
 import { seedDatabase, slugPrefix } from "@/server/seed";
@@ -112,10 +112,7 @@ describe("classify (the comparison)", () => {
   });
 
   it("quotes CSV fields only when needed", () => {
-    expect(csvField("plain")).toBe("plain");
-    expect(csvField('a "b", c')).toBe('"a ""b"", c"');
-    expect(csvField(null)).toBe("");
-    expect(csvField(true)).toBe("true");
+    expect(csvLine(["plain", 'a "b", c', null, true, -5n])).toBe('plain,"a ""b"", c",,true,-5\r\n');
   });
 });
 

@@ -1,6 +1,7 @@
 import { betterAuth } from "better-auth";
 import { prismaAdapter } from "better-auth/adapters/prisma";
 import type { PrismaClient } from "@/server/db/client";
+import { CLIENT_IP_HEADER } from "@/server/http/client-ip";
 import { authSecret } from "./secret";
 
 /** Sessions last 8 hours and slide: a session used after an hour is extended to 8 h again. */
@@ -14,7 +15,7 @@ export const COOKIE_PREFIX = "billing";
 export interface StaffAuthOptions {
   /** Default: BETTER_AUTH_SECRET, else the generated one in `.data/auth-secret`. */
   secret?: string;
-  /** Default: BETTER_AUTH_URL, else the origin of each request. */
+  /** Default: BETTER_AUTH_URL, else the origin of each request. Its scheme decides Secure cookies. */
   baseURL?: string;
 }
 
@@ -79,10 +80,19 @@ export function createStaffAuth(client: PrismaClient, options: StaffAuthOptions 
     },
     advanced: {
       cookiePrefix: COOKIE_PREFIX,
+      // The client's address for the sign-in rate limit and the session: only the header our
+      // server in front of Next stamps from the socket (and TRUSTED_PROXIES), never the
+      // client's X-Forwarded-For (src/server/http/client-ip.ts says why).
+      ipAddress: { ipAddressHeaders: [CLIENT_IP_HEADER] },
       // better-auth skips its Origin (CSRF) check under NODE_ENV=test; keep it on everywhere.
       disableOriginCheck: false,
-      // Secure (and `__Secure-` prefixed) cookies when the dashboard is served over https.
-      useSecureCookies: baseURL ? baseURL.startsWith("https://") : undefined,
+      // Secure (and `__Secure-` prefixed) cookies exactly when the public URL is https. Unset,
+      // better-auth would make them Secure whenever NODE_ENV=production, which `next start`
+      // sets, so a dashboard on http://<lan-ip>:3000 set cookies its browser never sends back.
+      // Without BETTER_AUTH_URL they are not Secure: the request's scheme cannot decide it
+      // safely (X-Forwarded-Proto is the client's to write unless a trusted proxy set it, and
+      // better-auth fixes the cookie names once per instance, not per request).
+      useSecureCookies: baseURL?.startsWith("https://") ?? false,
     },
     telemetry: { enabled: false },
   });

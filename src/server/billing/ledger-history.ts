@@ -1,9 +1,9 @@
-import { stringify } from "csv-stringify/sync";
 import type pg from "pg";
 import { z } from "zod";
 import { Prisma } from "@/server/db/client";
 import type { Db } from "@/server/db/tx";
 import { metricSchema } from "./catalogue";
+import { bigintCell, csvLine, csvLines } from "./csv";
 import { LEDGER_COLUMNS, type LedgerEntry, type LedgerRow, toLedgerEntry } from "./ledger-entry";
 import { orgIdSchema, reasonSchema } from "./schemas";
 
@@ -87,8 +87,10 @@ const CSV_BATCH = 2_000;
 /**
  * The whole filtered range as CSV, oldest first, fetched through a server-side cursor in
  * batches of 2 000 rows: memory stays flat whatever the range. Timestamps are UTC ISO-8601,
- * deltas exact (BIGINT as text), metadata as JSON. The stream pulls the next batch only when
- * the consumer reads, and releases the connection when it ends or is cancelled.
+ * deltas exact (BIGINT read as text, written as a number), metadata as JSON; the shared
+ * encoder (./csv.ts) neutralises text that a spreadsheet would run as a formula. The stream
+ * pulls the next batch only when the consumer reads, and releases the connection when it
+ * ends or is cancelled.
  */
 export function ledgerCsvStream(pool: pg.Pool, filter: LedgerFilter): ReadableStream<Uint8Array> {
   const where = whereClause(filter);
@@ -128,12 +130,12 @@ export function ledgerCsvStream(pool: pg.Pool, filter: LedgerFilter): ReadableSt
         const c = client;
         if (!c) return controller.close();
         const { rows } = await c.query<Record<string, string | null>>(`FETCH ${CSV_BATCH} FROM ledger_export`);
-        const records = rows.map((r) => CSV_COLUMNS.map((col) => r[col] ?? ""));
+        const records = rows.map((r) => CSV_COLUMNS.map((col) => (col === "delta" ? bigintCell(r[col]) : r[col])));
         if (!headerSent) {
-          controller.enqueue(encoder.encode(stringify([CSV_COLUMNS])));
+          controller.enqueue(encoder.encode(csvLine(CSV_COLUMNS)));
           headerSent = true;
         }
-        if (records.length) controller.enqueue(encoder.encode(stringify(records)));
+        if (records.length) controller.enqueue(encoder.encode(csvLines(records)));
         if (rows.length < CSV_BATCH) {
           await finish(true);
           controller.close();

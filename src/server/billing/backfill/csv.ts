@@ -1,5 +1,6 @@
 import { createWriteStream } from "node:fs";
 import { once } from "node:events";
+import { bigintCell, type CsvCell, csvLine } from "../csv";
 import type { Queryable } from "./measure";
 
 export const CSV_COLUMNS = [
@@ -21,18 +22,16 @@ export const CSV_COLUMNS = [
 
 type CsvRow = Record<(typeof CSV_COLUMNS)[number], string | boolean | null>;
 
-/** RFC 4180: quote a field when it holds a comma, quote, CR or LF; double inner quotes. */
-export function csvField(value: string | boolean | null): string {
-  if (value === null) return "";
-  const text = String(value);
-  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
-}
+/** The amount columns, read as `::text` (exact) and written as numbers: `-5` stays `-5`. */
+const NUMERIC = new Set<string>(["legacy_value", "old_count", "cache_before", "ledger_before", "delta_applied"]);
 
-export const csvLine = (fields: readonly (string | boolean | null)[]) => `${fields.map(csvField).join(",")}\r\n`;
+const csvRecord = (row: CsvRow): CsvCell[] =>
+  CSV_COLUMNS.map((c) => (NUMERIC.has(c) ? bigintCell(row[c] as string | null) : row[c]));
 
 /**
  * Writes a run's diff report to `file` (header + one line per row, ordered by org and
  * metric), reading it in keyset pages so any size fits in memory. Returns the row count.
+ * Encoded by the shared CSV encoder (../csv.ts): formula-safe text, numbers as numbers.
  */
 export async function writeDiffCsv(db: Queryable, runId: string, file: string, pageSize = 5_000): Promise<number> {
   const out = createWriteStream(file, { encoding: "utf8" });
@@ -55,7 +54,7 @@ export async function writeDiffCsv(db: Queryable, runId: string, file: string, p
          ORDER BY d.org_id, d.metric LIMIT $4`,
         [runId, after[0], after[1], pageSize],
       );
-      for (const row of rows) await write(csvLine(CSV_COLUMNS.map((c) => row[c])));
+      for (const row of rows) await write(csvLine(csvRecord(row)));
       count += rows.length;
       const last = rows.at(-1);
       if (!last || rows.length < pageSize) break;

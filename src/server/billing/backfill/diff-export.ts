@@ -1,5 +1,6 @@
 import type { Db } from "@/server/db/tx";
-import { CSV_COLUMNS, csvLine } from "./csv";
+import { csvLine } from "../csv";
+import { CSV_COLUMNS } from "./csv";
 import { type DiffItem, getRun, listDiffs } from "./dashboard";
 import type { DiffCursor, DiffFilter } from "./dashboard-schemas";
 
@@ -16,11 +17,12 @@ const csvRecord = (runId: string, d: DiffItem) =>
     d.legacyWrong,
     d.cacheWrong,
     d.ledgerWrong,
-    d.legacyValue?.toString() ?? null,
-    d.oldCount.toString(),
-    d.cacheBefore?.toString() ?? null,
-    d.ledgerBefore.toString(),
-    d.deltaApplied.toString(),
+    // Amounts as bigints: the encoder leaves a negative number alone (it is not a formula).
+    d.legacyValue,
+    d.oldCount,
+    d.cacheBefore,
+    d.ledgerBefore,
+    d.deltaApplied,
     d.cacheRepaired,
   ]);
 

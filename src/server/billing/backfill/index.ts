@@ -1,6 +1,6 @@
 /** The backfill: moving an existing database onto the ledger, resumably, under live traffic. */
 export { applyOrg, applyOrgs, BackfillError, migrationActor, migrationKey, type ApplyResult } from "./apply";
-export { CSV_COLUMNS, csvField, csvLine, writeDiffCsv } from "./csv";
+export { CSV_COLUMNS, writeDiffCsv } from "./csv";
 export { classify, diffRows, orgConsistent, type Classified } from "./diff";
 export { legacyColumnExists, measureOrgs, type Queryable } from "./measure";
 export { BACKFILL_USAGE, parseBackfillArgs, type BackfillArgs } from "./options";
