@@ -81,7 +81,7 @@ export interface RouteServer {
   close(): Promise<void>;
 }
 
-/** Serves the real route modules on a free loopback port until `close()`. */
+/** Serves the real route modules on a free loopback port until `close()`; resolves once /api/health answers 200. */
 export async function startRouteServer(): Promise<RouteServer> {
   let origin = "";
   const server = createServer((req, res) => {
@@ -105,12 +105,18 @@ export async function startRouteServer(): Promise<RouteServer> {
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return {
-    origin,
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.closeAllConnections();
-        server.close((error) => (error ? reject(error) : resolve()));
-      }),
-  };
+  const close = () =>
+    new Promise<void>((resolve, reject) => {
+      server.closeAllConnections();
+      server.close((error) => (error ? reject(error) : resolve()));
+    });
+  // Ready when the routes' database answers: the cold start (the process-wide Prisma client's
+  // first query, a few seconds on a loaded machine) lands in the caller's beforeAll, not in
+  // the first test's time limit.
+  const health = await fetch(`${origin}/api/health`).catch((error: unknown) => error as Error);
+  if (health instanceof Error || health.status !== 200) {
+    await close();
+    throw new Error(`route server: GET /api/health answered ${health instanceof Error ? health.message : `${health.status} ${await health.text()}`}`);
+  }
+  return { origin, close };
 }

@@ -2,15 +2,17 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { db as processDb } from "@/server/db/client";
 import { newOrg, testDatabase } from "../helpers/db";
 import { type RouteServer, startRouteServer } from "../helpers/route-server";
-import { signedInStaff } from "../helpers/staff-session";
+import { type SignedInStaff, signedInStaff } from "../helpers/staff-session";
 
 // No Dodo API key in this process (env() is read once, on the first request: set before it).
 process.env.DODO_PAYMENTS_API_KEY = "";
 
 const { prisma } = testDatabase();
 let server: RouteServer;
+let admin: SignedInStaff;
 beforeAll(async () => {
   server = await startRouteServer();
+  admin = await signedInStaff(prisma, server.origin, "admin");
 });
 afterAll(async () => {
   await server.close();
@@ -19,7 +21,6 @@ afterAll(async () => {
 
 describe("billing.dodo.resync without DODO_PAYMENTS_API_KEY", () => {
   it("answers a signed-in admin with a typed PRECONDITION_FAILED over HTTP (412, never 500) and writes nothing", async () => {
-    const admin = await signedInStaff(prisma, server.origin, "admin");
     const org = await newOrg(prisma);
     const response = await fetch(`${server.origin}/api/trpc/billing.dodo.resync`, {
       method: "POST",
