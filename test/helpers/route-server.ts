@@ -85,13 +85,19 @@ export interface RouteServer {
 }
 
 export interface RouteServerOptions {
-  /** As the `TRUSTED_PROXIES` variable (default: its value); e.g. "127.0.0.1". */
+  /**
+   * As the `TRUSTED_PROXIES` variable; default: its value, else "127.0.0.1" — the test
+   * stands where a proxy on the same host would, so a test names its client's address in
+   * `X-Forwarded-For` (test/helpers/staff-session.ts gives each sign-in its own, since the
+   * sign-in rate limit is shared by every test file of the run). Pass "" for a server that
+   * trusts no proxy, as `npm start` does by default.
+   */
   trustedProxies?: string;
 }
 
-/** Serves the real route modules on a free loopback port until `close()`. */
+/** Serves the real route modules on a free loopback port until `close()`; resolves once /api/health answers 200. */
 export async function startRouteServer(options: RouteServerOptions = {}): Promise<RouteServer> {
-  const trusted = parseTrustedProxies(options.trustedProxies ?? process.env.TRUSTED_PROXIES);
+  const trusted = parseTrustedProxies(options.trustedProxies ?? process.env.TRUSTED_PROXIES ?? "127.0.0.1");
   let origin = "";
   const server = createServer((req, res) => {
     void (async () => {
@@ -114,14 +120,20 @@ export async function startRouteServer(options: RouteServerOptions = {}): Promis
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return {
-    origin,
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.closeAllConnections();
-        server.close((error) => (error ? reject(error) : resolve()));
-      }),
-  };
+  const close = () =>
+    new Promise<void>((resolve, reject) => {
+      server.closeAllConnections();
+      server.close((error) => (error ? reject(error) : resolve()));
+    });
+  // Ready when the routes' database answers: the cold start (the process-wide Prisma client's
+  // first query, a few seconds on a loaded machine) lands in the caller's beforeAll, not in
+  // the first test's time limit.
+  const health = await fetch(`${origin}/api/health`).catch((error: unknown) => error as Error);
+  if (health instanceof Error || health.status !== 200) {
+    await close();
+    throw new Error(`route server: GET /api/health answered ${health instanceof Error ? health.message : `${health.status} ${await health.text()}`}`);
+  }
+  return { origin, close };
 }
 
 export interface PeerResponse {

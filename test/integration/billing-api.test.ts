@@ -1,11 +1,6 @@
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
-import { TRPCClientError } from "@trpc/client";
 import { TRPCError } from "@trpc/server";
-import { createHTTPHandler } from "@trpc/server/adapters/standalone";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createBillingClient } from "@/client";
-import { appRouter, createCaller } from "@/server/api/root";
+import { createCaller } from "@/server/api/root";
 import { createTRPCContext } from "@/server/api/trpc";
 import { ApiKeyService, type ApiScope } from "@/server/billing/api-keys";
 import { newOrg, testDatabase } from "../helpers/db";
@@ -45,6 +40,7 @@ async function failure(call: () => Promise<unknown>) {
   throw new Error("expected the call to fail");
 }
 
+// Over real HTTP through the app's route: billing-api-http.test.ts and api-key-scopes.test.ts.
 describe("billing API through createCaller", () => {
   it("every product-app procedure works with a fully scoped key", async () => {
     const { bearer } = await keyWith(ALL);
@@ -189,43 +185,4 @@ describe("malformed input: BAD_REQUEST with a zod path, nothing written", () => 
       expect(result.paths.some((p) => p === path || p.startsWith(`${path}.`))).toBe(true);
     });
   }
-});
-
-describe("billing API over real HTTP with the typed client", () => {
-  let server: Server;
-  let url: string;
-  beforeAll(async () => {
-    const handler = createHTTPHandler({ router: appRouter, createContext: ({ req }) => createTRPCContext({ headers: new Headers(req.headers as Record<string, string>), db: () => prisma }) });
-    server = createServer((req, res) => {
-      req.url = (req.url ?? "").replace(/^\/api\/trpc/, "");
-      handler(req, res);
-    });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/trpc`;
-  });
-  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
-
-  it("consumes with a key, BigInt intact, and refuses without one", async () => {
-    const { secret } = await keyWith(ALL);
-    const client = createBillingClient({ url, apiKey: secret });
-    const org = await newOrg(prisma);
-    const big = 3n * 2n ** 31n;
-    const result = await client.billing.usage.increment.mutate({ orgId: org.id, metric: "storage_bytes", amount: big, reason: "file_upload" });
-    expect(result.count).toBe(big);
-    const [check, usage] = await Promise.all([
-      client.billing.entitlements.check.query({ orgId: org.id, action: "feature.sso" }),
-      client.billing.usage.get.query({ orgId: org.id }),
-    ]);
-    expect(check).toMatchObject({ allowed: false, reason: { code: "feature_not_in_plan" } });
-    expect(usage.metrics.find((m) => m.metric === "storage_bytes")?.count).toBe(big);
-
-    const anonymous = createBillingClient({ url, apiKey: "bk_00000000_nope" });
-    const error = await anonymous.billing.usage.get.query({ orgId: org.id }).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(TRPCClientError);
-    expect((error as TRPCClientError<never>).data).toMatchObject({ code: "UNAUTHORIZED", httpStatus: 401 });
-    const bad = await client.billing.usage.get.query({ orgId: "bad" }).catch((e: unknown) => e);
-    expect((bad as TRPCClientError<never>).data).toMatchObject({ code: "BAD_REQUEST", httpStatus: 400, zodIssues: [{ path: ["orgId"] }] });
-    const gone = await client.billing.usage.get.query({ orgId: "6a5b4c3d-2e1f-4a0b-9c8d-7e6f5a4b3c2d" }).catch((e: unknown) => e);
-    expect((gone as TRPCClientError<never>).data).toMatchObject({ code: "NOT_FOUND", httpStatus: 404, reason: "org_not_found" });
-  });
 });

@@ -1,67 +1,37 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
-import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createBillingClient } from "@/client";
-import { appRouter } from "@/server/api/root";
-import { createTRPCContext } from "@/server/api/trpc";
-import { createBillingServices } from "@/server/billing";
-import { ApiKeyService } from "@/server/billing/api-keys";
-import { BillingService } from "@/server/billing/dodo/billing-service";
-import { createWebhookHandler } from "@/server/billing/dodo/webhook-handler";
+import { MAX_WEBHOOK_BYTES } from "@/server/billing/dodo/webhook-handler";
+import { db as processDb } from "@/server/db/client";
 import { subscriptionPayload, webhookPayload } from "../../scripts/fake-dodo/payloads";
 import { newWebhookSecret, WebhookSender } from "../../scripts/fake-dodo/webhooks";
+import { billingClient } from "../helpers/billing-client";
 import { newOrg, testDatabase } from "../helpers/db";
+import { type RouteServer, startRouteServer } from "../helpers/route-server";
 
 /**
  * The whole path over real HTTP, as Dodo and the product app see it: a signed webhook POSTed
- * to /api/webhooks/dodo, then `billing.entitlements.check` through the typed client with an
- * API key, on one server that routes like the Next app (same handlers, same router).
+ * to the app's real /api/webhooks/dodo route, then `billing.entitlements.check` through the
+ * typed client with an API key on the real /api/trpc route, both on the process-wide
+ * database and services, as in the server.
  */
 const { prisma } = testDatabase();
 const secret = newWebhookSecret();
-const webhook = createWebhookHandler({ keys: [secret], service: new BillingService(prisma, createBillingServices(prisma).usage), log: () => {} });
+// The route reads its keys from the environment on its first request (env() is cached then).
+process.env.DODO_PAYMENTS_WEBHOOK_KEY = secret;
 
-async function toRequest(req: IncomingMessage, origin: string): Promise<Request> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  const headers = new Headers();
-  for (const [name, value] of Object.entries(req.headers)) if (typeof value === "string") headers.set(name, value);
-  const body = chunks.length ? Buffer.concat(chunks) : undefined;
-  return new Request(new URL(req.url ?? "/", origin), { method: req.method, headers, body });
-}
-
-async function send(res: ServerResponse, response: Response): Promise<void> {
-  res.writeHead(response.status, Object.fromEntries(response.headers));
-  res.end(Buffer.from(await response.arrayBuffer()));
-}
-
-let server: Server;
-let origin: string;
+let server: RouteServer;
+let webhookUrl: string;
 beforeAll(async () => {
-  server = createServer((req, res) => {
-    void (async () => {
-      const request = await toRequest(req, origin);
-      const path = new URL(request.url).pathname;
-      if (path === "/api/webhooks/dodo" && request.method === "POST") return send(res, await webhook(request));
-      if (path.startsWith("/api/trpc/")) {
-        return send(
-          res,
-          await fetchRequestHandler({ endpoint: "/api/trpc", req: request, router: appRouter, createContext: () => createTRPCContext({ headers: request.headers, db: () => prisma }) }),
-        );
-      }
-      res.writeHead(404).end();
-    })();
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  server = await startRouteServer();
+  webhookUrl = `${server.origin}/api/webhooks/dodo`;
 });
-afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+afterAll(async () => {
+  await server.close();
+  await processDb().close();
+});
 
 describe("signed webhook → policy, end to end over HTTP", () => {
   it("moves an org from the free plan's limits to the paid plan's, as the product app sees it", async () => {
-    const { secret: apiKey } = await new ApiKeyService(prisma).create({ name: "e2e-dodo", scopes: ["entitlements:read", "usage:write", "usage:read"], createdBy: "vitest" });
-    const client = createBillingClient({ url: `${origin}/api/trpc`, apiKey });
+    const { client } = await billingClient(prisma, server);
     const org = await newOrg(prisma);
     await client.billing.usage.increment.mutate({ orgId: org.id, metric: "members", amount: 5n, reason: "member_added" });
 
@@ -72,9 +42,9 @@ describe("signed webhook → policy, end to end over HTTP", () => {
       reason: { code: "limit_exceeded" },
     });
 
-    const sender = new WebhookSender(`${origin}/api/webhooks/dodo`, secret);
+    const sender = new WebhookSender(webhookUrl, secret);
     const payload = webhookPayload("subscription.active", subscriptionPayload({ orgId: org.id, product_id: "pdt_billing_pro" }));
-    const forged = await new WebhookSender(`${origin}/api/webhooks/dodo`, newWebhookSecret()).send(payload);
+    const forged = await new WebhookSender(webhookUrl, newWebhookSecret()).send(payload);
     expect(forged.status).toBe(401);
     expect(await client.billing.entitlements.check.query({ orgId: org.id, action: "member.add" })).toMatchObject({ plan: "free" });
 
@@ -93,5 +63,22 @@ describe("signed webhook → policy, end to end over HTTP", () => {
       remaining: 20n,
     });
     expect(await client.billing.entitlements.check.query({ orgId: org.id, action: "feature.audit_log_export" })).toMatchObject({ allowed: true });
+  });
+
+  it("refuses a body over 1 MiB sent chunked (no content-length) with 413, and stores nothing", async () => {
+    const chunk = new TextEncoder().encode("x".repeat(65_536));
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent > MAX_WEBHOOK_BYTES) return controller.close();
+        sent += chunk.length;
+        controller.enqueue(chunk);
+      },
+    });
+    const webhookId = `msg_oversize_${Date.now()}`;
+    const { request } = new WebhookSender(webhookUrl, secret).request("{}", { webhookId });
+    const response = await fetch(webhookUrl, { method: "POST", headers: request.headers, body, duplex: "half" } as RequestInit);
+    expect(response.status).toBe(413);
+    expect(await prisma.webhookEvent.findUnique({ where: { id: webhookId } })).toBeNull();
   });
 });

@@ -1,28 +1,31 @@
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { db as processDb } from "@/server/db/client";
+import { newOrg, testDatabase } from "../helpers/db";
+import { type RouteServer, startRouteServer } from "../helpers/route-server";
+import { type SignedInStaff, signedInStaff } from "../helpers/staff-session";
 
-// No Dodo API key in this process (env() is read once, on first use: set before any import reads it).
+// No Dodo API key in this process (env() is read once, on the first request: set before it).
 process.env.DODO_PAYMENTS_API_KEY = "";
 
-const { fetchRequestHandler } = await import("@trpc/server/adapters/fetch");
-const { appRouter } = await import("@/server/api/root");
-const { createTRPCContext } = await import("@/server/api/trpc");
-const { newOrg, testDatabase } = await import("../helpers/db");
-
 const { prisma } = testDatabase();
-const admin = async () => ({ user: { id: "staff-admin", email: "admin@no-key.test", name: "Admin", role: "admin" as const } });
+let server: RouteServer;
+let admin: SignedInStaff;
+beforeAll(async () => {
+  server = await startRouteServer();
+  admin = await signedInStaff(prisma, server.origin, "admin");
+});
+afterAll(async () => {
+  await server.close();
+  await processDb().close();
+});
 
 describe("billing.dodo.resync without DODO_PAYMENTS_API_KEY", () => {
-  it("answers a typed PRECONDITION_FAILED over HTTP (412, never 500) and writes nothing", async () => {
+  it("answers a signed-in admin with a typed PRECONDITION_FAILED over HTTP (412, never 500) and writes nothing", async () => {
     const org = await newOrg(prisma);
-    const response = await fetchRequestHandler({
-      endpoint: "/api/trpc",
-      router: appRouter,
-      req: new Request("http://127.0.0.1/api/trpc/billing.dodo.resync", {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ json: { orgId: org.id } }),
-      }),
-      createContext: () => createTRPCContext({ headers: new Headers(), db: () => prisma, staff: admin }),
+    const response = await fetch(`${server.origin}/api/trpc/billing.dodo.resync`, {
+      method: "POST",
+      headers: { "content-type": "application/json", cookie: admin.cookie },
+      body: JSON.stringify({ json: { orgId: org.id } }),
     });
     expect(response.status).toBe(412);
     const body = (await response.json()) as { error: { json: { message: string; data: { code: string; reason: string } } } };

@@ -1,4 +1,4 @@
-import { afterAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 
 // The route reads these on first use (env() is cached): set them before any request.
 const WEBHOOK_KEY = `whsec_${Buffer.from("dodo-webhooks-test-key-0123456789").toString("base64")}`;
@@ -6,7 +6,6 @@ process.env.DODO_PAYMENTS_WEBHOOK_KEY = `${WEBHOOK_KEY}`;
 // The route's process-wide pool: ≥ 16 connections, so 50 parallel deliveries really overlap.
 process.env.DATABASE_POOL_SIZE = "20";
 
-import { POST } from "@/app/api/webhooks/dodo/route";
 import { createBillingServices } from "@/server/billing";
 import { BillingService } from "@/server/billing/dodo/billing-service";
 import { createWebhookHandler } from "@/server/billing/dodo/webhook-handler";
@@ -15,14 +14,22 @@ import { createDatabase, db as processDb } from "@/server/db/client";
 import { fakeId, subscriptionPayload, webhookPayload } from "../../scripts/fake-dodo/payloads";
 import { WebhookSender } from "../../scripts/fake-dodo/webhooks";
 import { newOrg, testDatabase } from "../helpers/db";
+import { type RouteServer, startRouteServer } from "../helpers/route-server";
 
 const { prisma } = testDatabase();
 const billing = createBillingServices(prisma);
-const route = new WebhookSender(POST, WEBHOOK_KEY);
+// The app's real route, over real HTTP as Dodo delivers.
+let server: RouteServer;
+let route: WebhookSender;
+beforeAll(async () => {
+  server = await startRouteServer();
+  route = new WebhookSender(`${server.origin}/api/webhooks/dodo`, WEBHOOK_KEY);
+});
 
 // A second handle with its own 20-connection pool for calling the service directly in parallel.
 const wide = createDatabase(inject("databaseUrl"), { max: 20, applicationName: "vitest-dodo-wide" });
 afterAll(async () => {
+  await server.close();
   await wide.close();
   await processDb().close();
 });
