@@ -268,6 +268,7 @@ describe("the cleanup migration's guard (Step 6 drops organizations.usage)", () 
     try {
       await holder.query("BEGIN");
       await holder.query("SELECT count(*) FROM organizations");
+      const holderPid = (await holder.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0]?.pid;
       const migrating = migrate(database.url).catch((e: unknown) => e);
       // The migrator queues for the ALTER's lock on organizations behind the holder — seen in
       // pg_locks, not inferred from a duration.
@@ -282,7 +283,7 @@ describe("the cleanup migration's guard (Step 6 drops organizations.usage)", () 
           return rows[0]?.waitstart ? rows[0] : undefined;
         }),
       );
-      expect(waiting).toMatchObject({ mode: "AccessExclusiveLock", blockers: [holder.processID] });
+      expect(waiting).toMatchObject({ mode: "AccessExclusiveLock", blockers: [holderPid] });
       // It gives up on its own: the holder is still open when the migration fails.
       const error = await migrating;
       expect(error).toBeInstanceOf(MigrationError);
