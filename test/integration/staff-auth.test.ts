@@ -337,7 +337,9 @@ describe("sign-in", () => {
       }),
     );
     expect(right.status).toBe(429);
-  });
+    // Each refused attempt hashes a password (CPU-bound: 5–9 s apiece seen on the loaded 2-core
+    // box). The limiter's minute runs from the previous attempt, so only the test's bound is at stake.
+  }, 120_000);
 });
 
 describe("audit log", () => {
@@ -381,7 +383,7 @@ describe("audit log", () => {
     // …while a write that succeeds is found by the same query.
     await admin.billing.apiKeys.create({ name: "audited by the failing admin", scopes: ["usage:read"] });
     expect(await rowsOfThisAdmin()).toEqual([{ action: "api_key.create" }]);
-  });
+  }, 60_000); // a staff user created and signed in: two password hashes, slow under load
 
   it("pages newest first with a keyset cursor", async () => {
     const actor = `staff:pager-${uniqueSuffix()}`;
