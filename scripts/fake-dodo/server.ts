@@ -11,8 +11,8 @@ import { type Delivery, type WebhookTarget, WebhookSender } from "./webhooks";
  *                              event_id within one request → 422; ids already ingested are
  *                              ignored (not counted); a timestamp older than 1 hour or more
  *                              than 5 minutes ahead → 400 for the whole request
- * with injectable failures (a status such as 429 with retry-after or 500, a delay, for the
- * next N matching requests), plus control routes for a standalone demo:
+ * with injectable failures (a status such as 429 with retry-after or 500, a delay, a hold until
+ * a promise settles, for the next N matching requests), plus control routes for a standalone demo:
  *   POST /_fake/subscriptions                   body: SubscriptionInit → stores, returns it
  *   POST /_fake/subscriptions/{id}/webhook      body: { type } → sends a signed webhook
  *   GET  /_fake/events                          everything ingested so far
@@ -36,6 +36,11 @@ export interface FailureSpec {
   retryAfter?: number;
   /** Wait this long before answering (a slow or hanging server: client timeouts). */
   delayMs?: number;
+  /**
+   * Answer only once this settles: a test holds one request in flight until something else
+   * has happened (e.g. a second reporter's request arrived), with no guess at a duration.
+   */
+  holdUntil?: Promise<unknown>;
   /** How many matching requests it affects (default 1). */
   times?: number;
   /**
@@ -216,6 +221,7 @@ export async function startFakeDodo(options: FakeDodoOptions = {}): Promise<Fake
     const applyFailure = async () => {
       if (!failure) return;
       if (failure.delayMs) await sleep(failure.delayMs);
+      if (failure.holdUntil) await failure.holdUntil;
       if (failure.status) {
         const headers: Record<string, string> = failure.retryAfter !== undefined ? { "retry-after": String(failure.retryAfter) } : {};
         throw Object.assign(new HttpError(failure.status, { code: "INJECTED_FAILURE", message: `injected ${failure.status}` }), { headers });

@@ -5,6 +5,7 @@ import { afterAll, describe, expect, inject, it } from "vitest";
 import { runBackfill } from "@/server/billing/backfill";
 import { createDatabase } from "@/server/db/client";
 import { seedDatabase, slugPrefix } from "@/server/seed";
+import { waitFor } from "../helpers/wait";
 
 // The apply protocol under live traffic: worker processes add and remove members (and
 // teams) in the same transaction as their increment/consume WHILE an apply runs over the
@@ -72,9 +73,11 @@ describe("apply under live traffic", () => {
         orgsPerTransaction,
         startedBy: "test",
       });
-      const trafficDuring = (await workerLedgerRows(prefix)) - trafficBefore;
-      // Let the traffic go on a little after the apply, on the corrected counts.
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      const trafficAfterApply = await workerLedgerRows(prefix);
+      const trafficDuring = trafficAfterApply - trafficBefore;
+      // The traffic goes on after the apply, on the corrected counts: some more changes
+      // committed (a count of rows, not a pause that a loaded machine may spend idle).
+      await waitFor("traffic committed after the apply", async () => (await workerLedgerRows(prefix)) >= trafficAfterApply + 10, { timeoutMs: 60_000 });
       for (const w of workers) w.child.stdin?.end();
       const reports = await Promise.all(workers.map((w) => w.done));
 

@@ -3,6 +3,7 @@ import { TRPCError } from "@trpc/server";
 import { parse } from "csv-parse/sync";
 import pg from "pg";
 import { beforeAll, describe, expect, inject, it } from "vitest";
+import { waitFor } from "../helpers/wait";
 
 // Before the auth module reads it (its instance is created on first use, below).
 process.env.BETTER_AUTH_SECRET ??= "vitest-backfill-dashboard-secret-0123456789";
@@ -74,12 +75,10 @@ async function block(orgId: string) {
   return {
     /** Resolves once some backend waits on our row. */
     async waitForWaiter() {
-      for (let i = 0; i < 500; i++) {
+      await waitFor("a backend to wait on the blocked org", async () => {
         const { rows } = await pool.query(`SELECT 1 FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))`, [pid]);
-        if (rows.length > 0) return;
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-      throw new Error("nothing waited on the blocked org");
+        return rows.length > 0;
+      });
     },
     async release() {
       await client.query("ROLLBACK");

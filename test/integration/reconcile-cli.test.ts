@@ -1,10 +1,9 @@
-import { spawn } from "node:child_process";
-import path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { createBillingServices } from "@/server/billing";
 import { BillingService } from "@/server/billing/dodo/billing-service";
 import { fakeId, subscriptionPayload } from "../../scripts/fake-dodo/payloads";
 import { type FakeDodo, startFakeDodo } from "../../scripts/fake-dodo/server";
+import { CLI_TIMEOUT_MS, runScript } from "../helpers/cli";
 import { newOrg, testDatabase } from "../helpers/db";
 
 const { prisma } = testDatabase();
@@ -12,20 +11,9 @@ const billing = createBillingServices(prisma);
 const service = new BillingService(prisma, billing.usage);
 
 // Asynchronous on purpose: the fake Dodo serves from this process, so blocking it (spawnSync)
-// would leave the CLI's requests unanswered.
-function reconcile(args: string[], env: Record<string, string>): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(path.resolve("node_modules/.bin/tsx"), ["scripts/reconcile.ts", ...args], {
-      env: { ...process.env, DATABASE_URL: inject("databaseUrl"), DODO_PAYMENTS_API_KEY: "", ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (chunk) => (out += chunk));
-    child.stderr.on("data", (chunk) => (err += chunk));
-    child.on("exit", (code) => resolve({ code, out, err }));
-  });
-}
+// would leave the CLI's requests unanswered. Each run is one node process (test/helpers/cli.ts).
+const reconcile = (args: string[], env: Record<string, string>) =>
+  runScript("scripts/reconcile.ts", args, { DATABASE_URL: inject("databaseUrl"), DODO_PAYMENTS_API_KEY: "", ...env });
 
 describe("npm run reconcile", () => {
   let fake: FakeDodo;
@@ -44,18 +32,18 @@ describe("npm run reconcile", () => {
 
     fake.putSubscription({ ...sub, status: "expired", expires_at: new Date(Date.now() - 60_000).toISOString() });
     const run = await reconcile(["--org", org.id], { DODO_PAYMENTS_API_KEY: "cli_key", DODO_PAYMENTS_BASE_URL: fake.url });
-    expect(run.err).toBe("");
+    expect(run.stderr).toBe("");
     expect(run.code).toBe(0);
-    expect(run.out).toContain("1 checked, 1 synced");
+    expect(run.stdout).toContain("1 checked, 1 synced");
     expect(await billing.entitlements.check(org.id, "feature.sso")).toMatchObject({ allowed: false, plan: "free" });
-  }, 90_000);
+  }, CLI_TIMEOUT_MS);
 
   it("says so in one line without an API key or with a bad --org", async () => {
-    const noKey = await reconcile([], {});
+    // Both at once: two independent processes, one cold start's wait.
+    const [noKey, badOrg] = await Promise.all([reconcile([], {}), reconcile(["--org", "nope"], { DODO_PAYMENTS_API_KEY: "k" })]);
     expect(noKey.code).toBe(1);
-    expect(noKey.err.trim().split("\n")).toEqual(["npm run reconcile: DODO_PAYMENTS_API_KEY is not set: nothing to reconcile against"]);
-    const badOrg = await reconcile(["--org", "nope"], { DODO_PAYMENTS_API_KEY: "k" });
+    expect(noKey.stderr.trim().split("\n")).toEqual(["npm run reconcile: DODO_PAYMENTS_API_KEY is not set: nothing to reconcile against"]);
     expect(badOrg.code).toBe(1);
-    expect(badOrg.err).toMatch(/--org must be an organization id/);
-  }, 90_000);
+    expect(badOrg.stderr.trim().split("\n")).toEqual(['npm run reconcile: --org must be an organization id (UUID), got "nope"']);
+  }, CLI_TIMEOUT_MS);
 });

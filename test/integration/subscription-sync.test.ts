@@ -291,22 +291,38 @@ describe("reconcileSubscriptions against the fake Dodo", () => {
     }
     const byId = new Map(subs.map((sub) => [sub.subscription_id, sub]));
     const refused = [...byId.keys()].sort().slice(0, 2);
+    // The first three fetches are held until all three are in flight at once (a barrier, not
+    // a pause), so the peak is exactly 3 however the machine schedules: at least 3 because
+    // they meet, at most 3 because of the limit. Only a limiter that never lets 3 run together
+    // leaves the barrier shut; after 10 s it gives up, and the peak then tells.
+    const LIMIT = 3;
     let inFlight = 0;
     let most = 0;
+    let arrived = 0;
+    let open = () => {};
+    const barrier = new Promise<void>((resolve) => (open = resolve));
+    const giveUp = setTimeout(() => open(), 10_000);
     const api = {
       subscriptions: {
         async retrieve(id: string) {
           inFlight += 1;
           most = Math.max(most, inFlight);
-          await new Promise((resolve) => setTimeout(resolve, 50));
-          inFlight -= 1;
+          try {
+            if (arrived < LIMIT) {
+              arrived += 1;
+              if (arrived === LIMIT) open();
+              await barrier;
+            }
+          } finally {
+            inFlight -= 1;
+          }
           if (refused.includes(id)) throw new Error(`404 ${id} not found`);
           return { ...byId.get(id), status: "on_hold" };
         },
       },
     };
-    const report = await service.reconcileSubscriptions(api, { orgId: org.id, concurrency: 3 });
-    expect(most).toBe(3);
+    const report = await service.reconcileSubscriptions(api, { orgId: org.id, concurrency: LIMIT }).finally(() => clearTimeout(giveUp));
+    expect(most).toBe(LIMIT);
     expect(report).toMatchObject({ checked: 7, synced: 5, stale: 0 });
     expect(report.problems.map((p) => p.subscriptionId)).toEqual(refused);
     const rows = await prisma.subscription.findMany({ where: { orgId: org.id } });

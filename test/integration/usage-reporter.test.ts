@@ -1,11 +1,13 @@
-import { type ChildProcess, spawn } from "node:child_process";
-import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, inject, it, vi } from "vitest";
 import { createBillingServices } from "@/server/billing";
 import { createDodoClient } from "@/server/billing/dodo";
-import { startUsageReporting } from "@/server/billing/usage-reporting";
+import { startUsageReporting, type UsageIngestApi } from "@/server/billing/usage-reporting";
+import type { PrismaClient } from "@/server/db/client";
 import { fakeId, subscriptionPayload } from "../../scripts/fake-dodo/payloads";
 import { type FakeDodo, startFakeDodo } from "../../scripts/fake-dodo/server";
+import { CLI_TIMEOUT_MS, startScript } from "../helpers/cli";
 import { newOrg, testDatabase } from "../helpers/db";
+import { waitFor } from "../helpers/wait";
 
 const { prisma } = testDatabase();
 const billing = createBillingServices(prisma);
@@ -32,27 +34,35 @@ const statuses = async (orgId: string) =>
 /** What the fake Dodo holds for one org (other test files report other orgs to their own fakes). */
 const ingestedFor = (fake: FakeDodo, orgId: string) => [...fake.ingested.values()].filter((e) => e.metadata?.org_id === orgId);
 
-function reporterProcess(fake: FakeDodo, orgId: string): { child: ChildProcess; exited: Promise<{ code: number | null; out: string; err: string }> } {
-  // `node --import tsx`, not the tsx binary: that one runs the script in a child process,
-  // and SIGKILL must hit the process that holds the claimed rows.
-  const child = spawn(process.execPath, ["--import", "tsx", "scripts/report-usage.ts", "--org", orgId, "--max-wait", "60"], {
-    env: { ...process.env, DATABASE_URL: inject("databaseUrl"), DODO_PAYMENTS_API_KEY: API_KEY, DODO_PAYMENTS_BASE_URL: fake.url },
-    stdio: ["ignore", "pipe", "pipe"],
+/** `npm run report-usage --org ORG` as a real OS process, reporting to the fake. */
+const reporterProcess = (fake: FakeDodo, orgId: string, args: string[] = []) =>
+  startScript("scripts/report-usage.ts", ["--org", orgId, "--max-wait", "60", ...args], {
+    DATABASE_URL: inject("databaseUrl"),
+    DODO_PAYMENTS_API_KEY: API_KEY,
+    DODO_PAYMENTS_BASE_URL: fake.url,
   });
-  let out = "";
-  let err = "";
-  child.stdout?.on("data", (chunk) => (out += chunk));
-  child.stderr?.on("data", (chunk) => (err += chunk));
-  const exited = new Promise<{ code: number | null; out: string; err: string }>((resolve) => child.on("exit", (code) => resolve({ code, out, err })));
-  return { child, exited };
-}
 
-async function until(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+/** The number the command's last line reports as sent. */
+const sentBy = (stdout: string) => Number(/report-usage: (\d+) sent,/.exec(stdout)?.[1] ?? Number.NaN);
+
+/**
+ * The test's client, counting the statements started through it. A reporter tick's first
+ * statement starts synchronously when the tick fires, so the count tells at once whether a
+ * tick started — no waiting to see whether something happens.
+ */
+function countingClient(client: PrismaClient): { client: PrismaClient; statements(): number } {
+  let statements = 0;
+  const counted = new Proxy(client, {
+    get(target, property) {
+      const value: unknown = Reflect.get(target, property);
+      if (typeof property !== "string" || !property.startsWith("$") || typeof value !== "function") return value;
+      return (...args: unknown[]) => {
+        if (property !== "$on" && property !== "$extends") statements += 1;
+        return (value as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+  return { client: counted, statements: () => statements };
 }
 
 describe("usage reporting to Dodo", () => {
@@ -75,22 +85,25 @@ describe("usage reporting to Dodo", () => {
     // Dodo stores the first batch, then never answers: the reporter dies not knowing.
     fake.fail({ route: "ingest", afterIngest: true, delayMs: 120_000 });
     const first = reporterProcess(fake, org.id);
-    await until(() => ingestedFor(fake, org.id).length >= 1000, 60_000, "the first batch to reach the fake");
-    first.child.kill("SIGKILL");
-    await first.exited;
+    try {
+      await waitFor("the first batch to reach the fake", () => ingestedFor(fake, org.id).length >= 1000, { timeoutMs: CLI_TIMEOUT_MS });
+      first.child.kill("SIGKILL");
+      await first.exit;
+    } finally {
+      first.killIfRunning();
+    }
     // Its transaction dies with its connection (once PostgreSQL notices): nothing was marked sent.
-    await until(
-      async () => (await prisma.$queryRaw<{ n: bigint }[]>`SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'report-usage'`)[0]?.n === 0n,
-      30_000,
+    await waitFor(
       "the killed reporter's session to end",
+      async () =>
+        (await prisma.$queryRaw<{ n: bigint }[]>`SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'report-usage'`)[0]?.n === 0n,
     );
     expect((await statuses(org.id)).sent).toBeUndefined();
 
-    const second = reporterProcess(fake, org.id);
-    const done = await second.exited;
-    expect(done.err).toBe("");
+    const done = await reporterProcess(fake, org.id).exit;
+    expect(done.stderr).toBe("");
     expect(done.code).toBe(0);
-    expect(done.out).toContain("2500 sent");
+    expect(done.stdout).toContain("2500 sent");
 
     expect(await statuses(org.id)).toEqual({ sent: 2500 });
     const ingested = ingestedFor(fake, org.id);
@@ -101,7 +114,7 @@ describe("usage reporting to Dodo", () => {
     expect(resent).toHaveLength(1000);
     expect(ledgerIds.every((id) => (fake.deliveries.get(id) ?? 0) >= 1)).toBe(true);
     expect(ingested.every((e) => e.customer_id === sub.customer.customer_id && e.event_name === "api_calls" && e.metadata?.quantity === 1)).toBe(true);
-  }, 180_000);
+  }, 3 * CLI_TIMEOUT_MS);
 
   it("retries 429 after its retry-after and 500 with backoff, sending nothing meanwhile, then sends everything", async () => {
     const { org, ledgerIds } = await paidOrgWithCalls(1200);
@@ -214,32 +227,110 @@ describe("usage reporting to Dodo", () => {
     expect(await statuses(org.id)).toEqual({ sent: 6, pending: 4 });
   });
 
-  it("the server's interval reports new usage on its own and stops cleanly", async () => {
+  it("the server's interval reports new usage on its own; stop waits for the tick in flight, and no tick starts after it", async () => {
     const { org, ledgerIds } = await paidOrgWithCalls(3);
-    const lines: string[] = [];
-    const handle = startUsageReporting({ prisma, api: api(), intervalMs: 100, orgId: org.id, log: (line) => lines.push(line) });
+    // Only the interval's timer is simulated, so the test moves its clock: "after stop" then
+    // spans as many intervals as it likes, deterministically. The database and HTTP are real.
+    vi.useFakeTimers({ toFake: ["setInterval", "clearInterval"] });
     try {
-      await until(async () => (await statuses(org.id)).sent === 3, 20_000, "the first tick to send");
-      const later = await billing.entitlements.consume(org.id, "api.call", { idempotencyKey: `tick-${ledgerIds[0]}` });
-      await until(() => fake.ingested.has(later.entry?.id as string), 20_000, "a later tick to send new usage");
+      const dodo = api();
+      /** The event ids of each request the interval sent; a request waits for `hold` first. */
+      const sent: string[][] = [];
+      let hold: Promise<void> | undefined;
+      const held: UsageIngestApi = {
+        usageEvents: {
+          async ingest(body) {
+            sent.push(body.events.map((e) => e.event_id));
+            await hold;
+            return dodo.usageEvents.ingest(body);
+          },
+        },
+      };
+      const db = countingClient(prisma);
+      const lines: string[] = [];
+      const handle = startUsageReporting({ prisma: db.client, api: held, intervalMs: 100, orgId: org.id, log: (line) => lines.push(line) });
+      const nextInterval = () => vi.advanceTimersByTime(100);
+      let release = () => {};
+      try {
+        await waitFor("the first tick to send", async () => (await statuses(org.id)).sent === 3);
+        const later = await billing.entitlements.consume(org.id, "api.call", { idempotencyKey: `tick-${ledgerIds[0]}` });
+        await waitFor("a later tick to send new usage", () => {
+          nextInterval();
+          return fake.ingested.has(later.entry?.id as string);
+        });
+        expect(lines.some((l) => /^sent \d+/.test(l))).toBe(true);
+
+        // A tick whose request Dodo has not answered yet when stop is called.
+        hold = new Promise<void>((resolve) => (release = resolve));
+        const inFlight = (await billing.entitlements.consume(org.id, "api.call", { idempotencyKey: `tick-${ledgerIds[1]}` })).entry?.id as string;
+        await waitFor("a tick to send the new row", () => {
+          nextInterval();
+          return sent.some((ids) => ids.includes(inFlight));
+        });
+        let stopped = false;
+        const stopping = handle.stop().then(() => (stopped = true));
+        await statuses(org.id); // a database round trip: a stop that did not wait would have resolved by now
+        expect(stopped).toBe(false);
+        release();
+        await stopping;
+        // Resolved only once that tick was done: its row is marked sent (committed).
+        expect(await prisma.usageReportOutbox.findUnique({ where: { ledgerId: inFlight } })).toMatchObject({ status: "sent" });
+      } finally {
+        release();
+        await handle.stop();
+      }
+
+      // After stop: new pending usage, and fifty intervals of the timer's clock. No timer is
+      // left, no tick starts a statement, nothing more is sent, the row stays pending.
+      const statementsAtStop = db.statements();
+      expect(statementsAtStop).toBeGreaterThan(0); // the count does see the ticks' statements
+      const requestsAtStop = sent.length;
+      const pending = await billing.usage.increment(org.id, "api_calls", 1n, "api_call");
+      expect(vi.getTimerCount()).toBe(0);
+      vi.advanceTimersByTime(50 * 100);
+      expect(db.statements()).toBe(statementsAtStop);
+      expect(sent).toHaveLength(requestsAtStop);
+      expect(await prisma.usageReportOutbox.findUnique({ where: { ledgerId: pending.entry.id } })).toMatchObject({ status: "pending" });
     } finally {
-      await handle.stop();
+      vi.useRealTimers();
     }
-    expect(lines.some((l) => /^sent \d+/.test(l))).toBe(true);
-    const sentAfterStop = fake.ingested.size;
-    await billing.usage.increment(org.id, "api_calls", 1n, "api_call");
-    await new Promise((resolve) => setTimeout(resolve, 400));
-    expect(fake.ingested.size).toBe(sentAfterStop);
   });
 
-  it("two reporters at once take disjoint batches and send each row once", async () => {
+  it("two reporter processes whose batches provably overlap take disjoint rows and send each row once", async () => {
     const { org, ledgerIds } = await paidOrgWithCalls(3000);
-    const [a, b] = await Promise.all([
-      billing.dodo.reportUsage(api(), { orgId: org.id, batchSize: 250 }),
-      createBillingServices(prisma).dodo.reportUsage(api(), { orgId: org.id, batchSize: 250 }),
-    ]);
-    expect(a.sent + b.sent).toBe(3000);
+    // The first request to reach Dodo is held unanswered — its reporter's claim stays open —
+    // until a second request has arrived. A reporter sends one batch at a time, so that
+    // second request comes from the other process, which claimed while the first held its rows.
+    let release = () => {};
+    fake.fail({ route: "ingest", holdUntil: new Promise<void>((resolve) => (release = resolve)) });
+    const ingestRequests = () => fake.requests.filter((r) => r.path === "/events/ingest");
+    const reporters = [reporterProcess(fake, org.id, ["--batch-size", "250"]), reporterProcess(fake, org.id, ["--batch-size", "250"])];
+    try {
+      await waitFor(
+        "a second reporter's request while the first one's is held",
+        () => {
+          const [first, second] = ingestRequests();
+          return first?.status === 0 && second !== undefined;
+        },
+        { timeoutMs: 2 * CLI_TIMEOUT_MS },
+      );
+      release();
+      const done = await Promise.all(reporters.map((r) => r.exit));
+      for (const d of done) {
+        expect(d.stderr).toBe("");
+        expect(d.code).toBe(0);
+      }
+      // Both really sent, and together everything.
+      const sentCounts = done.map((d) => sentBy(d.stdout));
+      expect(sentCounts.every((n) => n > 0)).toBe(true);
+      expect(sentCounts.reduce((a, b) => a + b, 0)).toBe(3000);
+    } finally {
+      release();
+      for (const r of reporters) r.killIfRunning();
+    }
+    // Each row marked sent, and delivered to Dodo exactly once (by event_id).
     expect(await statuses(org.id)).toEqual({ sent: 3000 });
-    expect(ledgerIds.every((id) => fake.deliveries.get(id) === 1)).toBe(true);
-  }, 60_000);
+    expect(ledgerIds.filter((id) => fake.deliveries.get(id) !== 1)).toEqual([]);
+    expect(new Set(ingestedFor(fake, org.id).map((e) => e.event_id))).toEqual(new Set(ledgerIds));
+  }, 3 * CLI_TIMEOUT_MS);
 });

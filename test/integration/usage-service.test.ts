@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { createBillingServices } from "@/server/billing";
 import { BillingError } from "@/server/billing/errors";
 import { newOrg, testDatabase, uniqueSuffix } from "../helpers/db";
+import { waitFor } from "../helpers/wait";
 
 const { prisma } = testDatabase();
 const billing = createBillingServices(prisma);
@@ -233,7 +234,13 @@ describe("resetPeriod keeps usage recorded in the new period", () => {
     const org = await newOrg(prisma);
     await usage.increment(org.id, "api_calls", 10n, "api_call");
     const periodStart = new Date(Date.now() - 1); // the new period began just now
-    await new Promise((r) => setTimeout(r, 5));
+    // The next row must be stamped at least 1 ms later (the boundary below): wait for the
+    // database's clock to get there rather than sleeping.
+    await waitFor("the database clock to pass the first row by 1 ms", async () => {
+      const [row] = await prisma.$queryRaw<{ past: boolean }[]>`
+        SELECT clock_timestamp() > max(timestamp) + interval '1 millisecond' AS past FROM usage_ledger WHERE org_id = ${org.id}::uuid`;
+      return row?.past;
+    });
     // Written in the new period (a later timestamp), before the reset ran.
     await usage.increment(org.id, "api_calls", 3n, "api_call");
     const [old] = await prisma.$queryRaw<{ ts: Date }[]>`SELECT min(timestamp) AS ts FROM usage_ledger WHERE org_id = ${org.id}::uuid`;

@@ -5,6 +5,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { verifyWebhook } from "@/server/billing/dodo/verify";
 import { startFakeDodo, type FakeDodo } from "../../scripts/fake-dodo/server";
 import { newWebhookSecret } from "../../scripts/fake-dodo/webhooks";
+import { CLI_TIMEOUT_MS, startScript } from "../helpers/cli";
+import { waitFor } from "../helpers/wait";
 
 // The fake Dodo is a real HTTP server on 127.0.0.1; the official SDK reaches it via baseURL.
 
@@ -151,29 +153,24 @@ describe("fake Dodo: subscriptions and webhooks", () => {
 
 describe("fake Dodo standalone", () => {
   it("`tsx scripts/fake-dodo.ts --port N` serves until SIGTERM", async () => {
-    const { spawn } = await import("node:child_process");
-    const child = spawn(process.execPath, ["--import", "tsx", "scripts/fake-dodo.ts", "--port", "0", "--api-key", "k1"], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const server = startScript("scripts/fake-dodo.ts", ["--port", "0", "--api-key", "k1"]);
     try {
-      const url = await new Promise<string>((resolve, reject) => {
-        let out = "";
-        child.stdout.on("data", (chunk: Buffer) => {
-          out += chunk.toString();
-          const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
-          if (match) resolve(match[1] as string);
-        });
-        child.once("exit", (code) => reject(new Error(`exited with ${code}`)));
-        setTimeout(() => reject(new Error(`no banner: ${out}`)), 20_000);
-      });
+      const url = await waitFor(
+        "the fake's banner",
+        () => {
+          const { stdout, stderr } = server.output();
+          if (server.child.exitCode !== null) throw new Error(`exited with ${server.child.exitCode}: ${stdout}${stderr}`);
+          return /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout)?.[1];
+        },
+        { timeoutMs: CLI_TIMEOUT_MS },
+      );
       const created = await fetch(`${url}/_fake/subscriptions`, { method: "POST", body: JSON.stringify({ product_id: "pdt_billing_pro" }) });
       const sub = (await created.json()) as { subscription_id: string };
       const sdk = new DodoPayments({ bearerToken: "k1", baseURL: url, maxRetries: 0 });
       expect(await sdk.subscriptions.retrieve(sub.subscription_id)).toMatchObject({ product_id: "pdt_billing_pro" });
     } finally {
-      const exited = new Promise((resolve) => child.once("exit", resolve));
-      child.kill("SIGTERM");
-      await exited;
+      server.child.kill("SIGTERM");
     }
-  });
+    expect((await server.exit).code).toBe(0); // SIGTERM closes it cleanly
+  }, 2 * CLI_TIMEOUT_MS);
 });
