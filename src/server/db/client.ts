@@ -38,7 +38,13 @@ export function createDatabase(databaseUrl: string, options: ConnectOptions = {}
   pool.on("error", (error) => {
     console.error(`[db] idle connection error: ${error.message}`);
   });
-  const prisma = new PrismaClient({ adapter: new PrismaPg(pool, { statementNameGenerator: statementName }) });
+  const prisma = new PrismaClient({
+    adapter: new PrismaPg(pool, { statementNameGenerator: statementName }),
+    // Prisma's defaults (2 s to get a connection, 5 s per interactive transaction) turn a busy
+    // moment — a full pool, a loaded host — into a failed write. Waiting longer is right for
+    // billing writes: each is short, and a slow answer beats a refused one.
+    transactionOptions: { maxWait: 10_000, timeout: 30_000 },
+  });
   return {
     prisma,
     pool,
