@@ -144,10 +144,15 @@ export class UsageService {
     for (let attempt = 0; ; attempt++) {
       try {
         rows = await run(Prisma.sql`
-          WITH ins AS (
+          WITH locked AS (
+            -- The cache row first, then the key (the order consume and incrementMany keep):
+            -- an increment holding the key while a consume holds the row would deadlock.
+            SELECT 1 FROM usage_cache WHERE org_id = ${input.orgId}::uuid AND metric = ${input.metric} FOR UPDATE
+          ), ins AS (
             INSERT INTO usage_ledger (org_id, metric, delta, reason, idempotency_key, actor, metadata)
-            VALUES (${input.orgId}::uuid, ${input.metric}, ${input.amount}::bigint, ${input.reason},
-                    ${input.idempotencyKey ?? null}, ${input.actor ?? DEFAULT_ACTOR}, ${JSON.stringify(input.metadata ?? {})}::jsonb)
+            SELECT ${input.orgId}::uuid, ${input.metric}, ${input.amount}::bigint, ${input.reason},
+                   ${input.idempotencyKey ?? null}, ${input.actor ?? DEFAULT_ACTOR}, ${JSON.stringify(input.metadata ?? {})}::jsonb
+            WHERE (SELECT count(*) FROM locked) >= 0 -- evaluated (the lock taken) before the insert
             ON CONFLICT (org_id, idempotency_key) DO NOTHING
             RETURNING *
           )${REPORT_METERED_USAGE}, upd AS (
