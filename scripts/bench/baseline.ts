@@ -53,11 +53,16 @@ WITH prior AS (
 )
 SELECT (SELECT id FROM ins) AS id, (SELECT count FROM up) AS new_count`;
 
-/** increment: ledger INSERT (idempotent) + cache UPDATE in one statement. $1 org … $7 metadata. */
+/**
+ * increment: the cache row locked, ledger INSERT (idempotent) + cache UPDATE in one statement
+ * (the service's lock order: row, then key). $1 org … $7 metadata.
+ */
 export const INCREMENT_SQL = `
-WITH ins AS (
+WITH locked AS (
+  SELECT 1 FROM usage_cache WHERE org_id = $1::uuid AND metric = $2 FOR UPDATE
+), ins AS (
   INSERT INTO usage_ledger (org_id, metric, delta, reason, idempotency_key, actor, metadata)
-  VALUES ($1::uuid, $2, $3::bigint, $4, $5, $6, $7::jsonb)
+  SELECT $1::uuid, $2, $3::bigint, $4, $5, $6, $7::jsonb WHERE (SELECT count(*) FROM locked) >= 0
   ON CONFLICT (org_id, idempotency_key) DO NOTHING
   RETURNING id, org_id, metric, delta, timestamp
 ), upd AS (
