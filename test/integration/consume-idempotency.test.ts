@@ -7,7 +7,7 @@ import { ApiKeyService } from "@/server/billing/api-keys";
 import type { Metric } from "@/server/billing/catalogue";
 import type { ConsumeResult } from "@/server/billing/entitlement-service";
 import { isBillingError } from "@/server/billing/errors";
-import { createDatabase, db } from "@/server/db/client";
+import { createDatabase, type DatabaseHandle, db } from "@/server/db/client";
 import { newOrg, testDatabase, uniqueSuffix } from "../helpers/db";
 import { startRouteServer } from "../helpers/route-server";
 import { holdRowLock } from "../helpers/row-lock-gate";
@@ -24,13 +24,11 @@ const BURST = 50;
 const BURSTS = 10;
 const SEATS = 5n;
 
-// 50 connections, so all 50 calls of a burst are in the database at once.
-const wide = createDatabase(inject("databaseUrl"), { max: BURST, applicationName: "vitest-consume-idem" });
-const PATHS: [string, BillingServices][] = [
-  ["the pg-pool path (as the server runs consume)", createBillingServices(wide.prisma, { pool: wide.pool })],
-  ["the Prisma path", createBillingServices(wide.prisma)],
+/** The services over `handle` both ways consume can run: on the pg pool (the server) and through Prisma. */
+const pathsOver = (handle: DatabaseHandle): [string, BillingServices][] => [
+  ["the pg-pool path (as the server runs consume)", createBillingServices(handle.prisma, { pool: handle.pool })],
+  ["the Prisma path", createBillingServices(handle.prisma)],
 ];
-afterAll(() => wide.close());
 
 async function orgWithOneSeatLeft(): Promise<string> {
   const org = await newOrg(prisma);
@@ -91,41 +89,85 @@ async function expectBurstRecordedOnce(orgId: string, key: string) {
   await expectConsistent(orgId);
 }
 
-describe.each(PATHS)("consume at the last seat, 50 identical calls at once, on %s", (_, services) => {
-  it(`${BURSTS} bursts (every other one held at the row lock until all ${BURST} wait): one applies, ${BURST - 1} replay, no denial`, async () => {
-    for (let round = 0; round < BURSTS; round++) {
-      const orgId = await orgWithOneSeatLeft();
-      const key = `invite-accepted:${uniqueSuffix()}`;
-      const fire = () =>
-        Promise.all(Array.from({ length: BURST }, (_, i) => services.entitlements.consume(orgId, "member.add", { idempotencyKey: key, actor: `retry-${i}` })));
-      const results = round % 2 === 0 ? await gated(orgId, BURST, fire) : await fire();
-      expectOneAppliedRestReplayed(results);
-      await expectBurstRecordedOnce(orgId, key);
-    }
-  }, 240_000);
+describe("bursts on 50 connections", () => {
+  // 50 connections, so all 50 calls of a burst are in the database at once; closed right
+  // after the bursts (the suite's other files need connections too).
+  const wide = createDatabase(inject("databaseUrl"), { max: BURST, applicationName: "vitest-consume-idem" });
+  afterAll(() => wide.close());
 
-  it("one key sent at once for two different works: one applies, its copies replay, the others are CONFLICT, nothing denied", async () => {
-    const org = await newOrg(prisma);
-    await setup.usage.increment(org.id, "members", SEATS - 1n, "member_added");
-    await setup.usage.increment(org.id, "api_calls", 1n, "api_call");
-    const key = `mixed-${uniqueSuffix()}`;
-    const actions: ActionName[] = Array.from({ length: BURST }, (_, i) => (i % 2 ? "member.add" : "api.call"));
-    const settled = await gated(org.id, BURST, () =>
-      Promise.allSettled(actions.map((action) => services.entitlements.consume(org.id, action, { idempotencyKey: key }))),
-    );
-    const [stored] = await prisma.usageLedger.findMany({ where: { orgId: org.id, idempotencyKey: key } });
-    const winner = stored?.metric === "members" ? "member.add" : "api.call";
-    settled.forEach((outcome, i) => {
-      if (actions[i] === winner) {
-        expect(outcome).toMatchObject({ status: "fulfilled", value: { allowed: true, entry: { id: stored?.id } } });
-      } else {
-        expect(outcome).toMatchObject({ status: "rejected", reason: { code: "CONFLICT", reason: "idempotency_key_reused" } });
+  describe.each(pathsOver(wide))("consume at the last seat, 50 identical calls at once, on %s", (_, services) => {
+    it(`${BURSTS} bursts (every other one held at the row lock until all ${BURST} wait): one applies, ${BURST - 1} replay, no denial`, async () => {
+      for (let round = 0; round < BURSTS; round++) {
+        const orgId = await orgWithOneSeatLeft();
+        const key = `invite-accepted:${uniqueSuffix()}`;
+        const fire = () =>
+          Promise.all(Array.from({ length: BURST }, (_, i) => services.entitlements.consume(orgId, "member.add", { idempotencyKey: key, actor: `retry-${i}` })));
+        const results = round % 2 === 0 ? await gated(orgId, BURST, fire) : await fire();
+        expectOneAppliedRestReplayed(results);
+        await expectBurstRecordedOnce(orgId, key);
       }
-    });
-    expect(settled.filter((o) => o.status === "fulfilled" && !o.value.replayed)).toHaveLength(1);
-    expect(await prisma.entitlementDenial.count({ where: { orgId: org.id } })).toBe(0);
-    await expectConsistent(org.id);
-  }, 120_000);
+    }, 240_000);
+
+    it("one key sent at once for two different works: one applies, its copies replay, the others are CONFLICT, nothing denied", async () => {
+      const org = await newOrg(prisma);
+      await setup.usage.increment(org.id, "members", SEATS - 1n, "member_added");
+      await setup.usage.increment(org.id, "api_calls", 1n, "api_call");
+      const key = `mixed-${uniqueSuffix()}`;
+      const actions: ActionName[] = Array.from({ length: BURST }, (_, i) => (i % 2 ? "member.add" : "api.call"));
+      const settled = await gated(org.id, BURST, () =>
+        Promise.allSettled(actions.map((action) => services.entitlements.consume(org.id, action, { idempotencyKey: key }))),
+      );
+      const [stored] = await prisma.usageLedger.findMany({ where: { orgId: org.id, idempotencyKey: key } });
+      const winner = stored?.metric === "members" ? "member.add" : "api.call";
+      settled.forEach((outcome, i) => {
+        if (actions[i] === winner) {
+          expect(outcome).toMatchObject({ status: "fulfilled", value: { allowed: true, entry: { id: stored?.id } } });
+        } else {
+          expect(outcome).toMatchObject({ status: "rejected", reason: { code: "CONFLICT", reason: "idempotency_key_reused" } });
+        }
+      });
+      expect(settled.filter((o) => o.status === "fulfilled" && !o.value.replayed)).toHaveLength(1);
+      expect(await prisma.entitlementDenial.count({ where: { orgId: org.id } })).toBe(0);
+      await expectConsistent(org.id);
+    }, 120_000);
+
+    it("one key sent at once through consume, increment and incrementMany for the same work: one applies, every other call replays, none fails", async () => {
+      for (let round = 0; round < 3; round++) {
+        const orgId = await orgWithOneSeatLeft();
+        const key = `crossing-${uniqueSuffix()}`;
+        const ops: Op[] = Array.from({ length: BURST }, (_, i): Op => {
+          if (i % 3 === 0) return { via: "consume", action: "member.add" };
+          if (i % 3 === 1) return { via: "increment", metric: "members", amount: 1n };
+          return { via: "incrementMany", metric: "members", amount: 1n };
+        });
+        const outcomes = await gated(orgId, BURST, () => Promise.all(ops.map((op) => perform(services, orgId, key, op))));
+        const applied = outcomes.filter((o) => o.kind === "applied");
+        expect(applied).toHaveLength(1);
+        const id = (applied[0] as { entryId: string }).entryId;
+        expect(outcomes.filter((o) => o.kind === "replayed" && o.entryId === id)).toHaveLength(BURST - 1);
+        await expectBurstRecordedOnce(orgId, key);
+      }
+    }, 240_000);
+
+    it("a consume first in line for the row lock and an increment of the same key behind it: one applies, the other replays (no deadlock)", async () => {
+      const orgId = await orgWithOneSeatLeft();
+      const key = `order-${uniqueSuffix()}`;
+      const gate = await holdRowLock(pool, `SELECT 1 FROM usage_cache WHERE org_id = $1 AND metric = 'members' FOR UPDATE`, [orgId]);
+      const calls: Promise<Outcome>[] = [];
+      let settled: PromiseSettledResult<Outcome>[];
+      try {
+        calls.push(perform(services, orgId, key, { via: "consume", action: "member.add" }));
+        await gate.waitForWaiters(1); // the consume's statement waits on the row, ahead of…
+        calls.push(perform(services, orgId, key, { via: "increment", metric: "members", amount: 1n }));
+        await gate.waitForWaiters(2); // …the increment's
+      } finally {
+        await gate.release();
+        settled = await Promise.allSettled(calls);
+      }
+      expect(settled.map((s) => (s.status === "fulfilled" ? s.value.kind : String(s.reason))).sort()).toEqual(["applied", "replayed"]);
+      await expectBurstRecordedOnce(orgId, key);
+    }, 60_000);
+  });
 });
 
 /* ---------------------------------------------------------------------------------------
@@ -195,7 +237,7 @@ const MATRIX: [keyof typeof FIRST, string, Op, typeof REPLAY | typeof CONFLICT][
   ["consume member.add", "an incrementMany event of the opposite sign", { via: "incrementMany", metric: "members", amount: -1n }, CONFLICT],
 ];
 
-describe.each(PATHS)("a key reused, on %s", (_, services) => {
+describe.each(pathsOver(testDatabase()))("a key reused, on %s", (_, services) => {
   it.each(MATRIX)("used by %s, then by %s → %s, and changes nothing", async (firstName, _reuse, reuse, expected) => {
     const orgId = await orgWithOneSeatLeft();
     const key = `k-${uniqueSuffix()}`;
