@@ -28,31 +28,41 @@ SELECT
 FROM organizations o WHERE o.id = $1::uuid`;
 
 /**
- * consume's write: idempotency probe, conditional cache UPDATE (the cap), ledger INSERT of
- * the updated row, in ONE statement. $1 org, $2 key, $3 delta, $4 metric, $5 cap (NULL =
- * unlimited), $6 reason, $7 actor, $8 metadata.
+ * consume's write: idempotency probe, the cache row locked, ledger INSERT under the cap (the
+ * key's unique index the arbiter: ON CONFLICT DO NOTHING), cache UPDATE by the inserted row,
+ * in ONE statement. $1 org, $2 key, $3 delta, $4 metric, $5 cap (NULL = unlimited), $6
+ * reason, $7 actor, $8 metadata.
  */
 export const CONSUME_SQL = `
 WITH prior AS (
   SELECT id FROM usage_ledger WHERE org_id = $1::uuid AND idempotency_key = $2
-), up AS (
-  UPDATE usage_cache c SET count = c.count + $3::bigint, last_updated = now()
-  WHERE c.org_id = $1::uuid AND c.metric = $4
-    AND NOT EXISTS (SELECT 1 FROM prior)
-    AND ($5::bigint IS NULL OR c.count + $3::bigint <= $5::bigint)
-  RETURNING c.count
+), locked AS (
+  SELECT c.count FROM usage_cache c
+  WHERE c.org_id = $1::uuid AND c.metric = $4 AND NOT EXISTS (SELECT 1 FROM prior)
+  FOR UPDATE
 ), ins AS (
   INSERT INTO usage_ledger (org_id, metric, delta, reason, idempotency_key, actor, metadata)
-  SELECT $1::uuid, $4, $3::bigint, $6, $2, $7, $8::jsonb FROM up
-  RETURNING id
+  SELECT $1::uuid, $4, $3::bigint, $6, $2, $7, $8::jsonb
+  FROM locked WHERE $5::bigint IS NULL OR locked.count + $3::bigint <= $5::bigint
+  ON CONFLICT (org_id, idempotency_key) DO NOTHING
+  RETURNING id, org_id, metric, delta, timestamp
+), up AS (
+  UPDATE usage_cache c SET count = c.count + ins.delta, last_updated = ins.timestamp
+  FROM ins WHERE c.org_id = ins.org_id AND c.metric = ins.metric
+  RETURNING c.count
 )
 SELECT (SELECT id FROM ins) AS id, (SELECT count FROM up) AS new_count`;
 
-/** increment: ledger INSERT (idempotent) + cache UPDATE in one statement. $1 org … $7 metadata. */
+/**
+ * increment: the cache row locked, ledger INSERT (idempotent) + cache UPDATE in one statement
+ * (the service's lock order: row, then key). $1 org … $7 metadata.
+ */
 export const INCREMENT_SQL = `
-WITH ins AS (
+WITH locked AS (
+  SELECT 1 FROM usage_cache WHERE org_id = $1::uuid AND metric = $2 FOR UPDATE
+), ins AS (
   INSERT INTO usage_ledger (org_id, metric, delta, reason, idempotency_key, actor, metadata)
-  VALUES ($1::uuid, $2, $3::bigint, $4, $5, $6, $7::jsonb)
+  SELECT $1::uuid, $2, $3::bigint, $4, $5, $6, $7::jsonb WHERE (SELECT count(*) FROM locked) >= 0
   ON CONFLICT (org_id, idempotency_key) DO NOTHING
   RETURNING id, org_id, metric, delta, timestamp
 ), upd AS (

@@ -45,7 +45,7 @@ describe("the usage-report outbox", () => {
     expect(replay.replayed).toBe(true);
     const batch = await billing.usage.incrementMany([
       { orgId: org.id, metric: "api_calls", amount: 2n, reason: "api_call", idempotencyKey: "b1" },
-      { orgId: org.id, metric: "api_calls", amount: 3n, reason: "api_call", idempotencyKey: "b1" },
+      { orgId: org.id, metric: "api_calls", amount: 2n, reason: "api_call", idempotencyKey: "b1" },
       { orgId: org.id, metric: "api_calls", amount: 4n, reason: "api_call" },
       { orgId: org.id, metric: "members", amount: 1n, reason: "member_added" },
     ]);

@@ -6,7 +6,7 @@ import type { Db, Tx } from "@/server/db/tx";
 import { type ActionName, actionSchema, resolveAction } from "./actions";
 import { METRICS, type Metric } from "./catalogue";
 import { BillingError, parseInput } from "./errors";
-import { type LedgerEntry, type LedgerRow, toLedgerEntry } from "./ledger-entry";
+import { keyReuseConflict, type LedgerEntry, type LedgerRow, toLedgerEntry } from "./ledger-entry";
 import {
   type Decision,
   decide,
@@ -19,7 +19,7 @@ import {
 } from "./policy";
 import { actorSchema, idempotencyKeySchema, orgIdSchema, positiveAmount } from "./schemas";
 import { SUBSCRIPTION_PRECEDENCE } from "./subscription-precedence";
-import { belowZero, DEFAULT_ACTOR, type UsageService } from "./usage-service";
+import { belowZero, DEFAULT_ACTOR, readByKey, type UsageService } from "./usage-service";
 import { REPORT_METERED_USAGE } from "./usage-reporting/outbox-sql";
 
 export interface OrgPolicyContext {
@@ -157,10 +157,19 @@ export class EntitlementService {
   }
 
   /**
-   * Check and increment as ONE atomic step. The increment is a conditional UPDATE of the
-   * cache row (`count + amount <= cap`), so concurrent consumers serialize on the row lock
-   * and each sees the others' committed counts: the result equals some serial order.
-   * A denial writes no ledger row; it is recorded in `entitlement_denials`.
+   * Check and increment as ONE atomic step. The cache row is locked (`FOR UPDATE`, which in
+   * READ COMMITTED returns the row as the last writer committed it), the ledger row is
+   * inserted only when `count + amount <= cap`, and the cache moves only by an inserted row:
+   * concurrent consumers serialize on the row lock and each sees the others' committed
+   * counts, so the result equals some serial order.
+   *
+   * The idempotency key is the arbiter of "was this applied?": the insert is `ON CONFLICT DO
+   * NOTHING` on the key's unique index, and whenever nothing was written the key is read again
+   * in a new statement before anything is denied — a concurrent twin that took the last unit
+   * has committed by then (we waited on its lock), so its retry answers `replayed: true`,
+   * never `limit_exceeded`. A key already used for other work is a CONFLICT (invariant 3,
+   * `keyReuseConflict`). A denial writes no ledger row (it is recorded in
+   * `entitlement_denials`), so a retry of a denied key is decided afresh.
    */
   async consume(
     orgId: string,
@@ -178,7 +187,6 @@ export class EntitlementService {
     if (resolved.kind !== "metered") {
       throw new BillingError("BAD_REQUEST", "not_metered", `${input.action} is a feature: use check, there is nothing to consume`);
     }
-    const db: Db = options.tx ?? this.prisma;
     const run = options.tx ? viaPrisma(options.tx) : this.hotPath;
     const actor = input.actor ?? DEFAULT_ACTOR;
 
@@ -190,16 +198,22 @@ export class EntitlementService {
     }
     const decision = this.decideFor(context, input.action, input.amount);
     const magnitude = input.amount ?? 1n;
+    const delta = magnitude * BigInt(resolved.direction);
+    /** The key already wrote `stored`: this call is its replay, or a CONFLICT if it asks for other work. */
+    const replayOf = (stored: LedgerEntry): ConsumeResult => {
+      const conflict = keyReuseConflict(stored, { metric: resolved.metric, delta }, input.idempotencyKey);
+      if (conflict) throw conflict;
+      return { ...decision, allowed: true, reason: undefined, entry: stored, replayed: true };
+    };
 
     if (!decision.allowed && decision.reason?.code === "subscription_inactive") {
       // Nothing to try: but a repeat of a consume applied before the lapse is still a replay.
-      const prior = await this.usage.findByKey(db, input.orgId, input.idempotencyKey);
-      if (prior) return { ...decision, allowed: true, reason: undefined, entry: prior, replayed: true };
+      const prior = await readByKey(run, input.orgId, input.idempotencyKey);
+      if (prior) return replayOf(prior);
       await this.recordDenial(run, input.orgId, input.action, resolved.metric, magnitude, decision, actor);
       return { ...decision, replayed: false };
     }
 
-    const delta = magnitude * BigInt(resolved.direction);
     // Only adding usage is capped: freeing it is allowed over any limit.
     const cap = resolved.direction > 0 ? hardCap(decision) : null;
     for (let attempt = 0; attempt < 2; attempt++) {
@@ -208,32 +222,27 @@ export class EntitlementService {
         rows = await run(Prisma.sql`
           WITH prior AS (
             SELECT id FROM usage_ledger WHERE org_id = ${input.orgId}::uuid AND idempotency_key = ${input.idempotencyKey}
-          ), up AS (
-            UPDATE usage_cache c SET count = c.count + ${delta}::bigint, last_updated = now()
-            WHERE c.org_id = ${input.orgId}::uuid AND c.metric = ${resolved.metric}
-              AND NOT EXISTS (SELECT 1 FROM prior)
-              AND (${cap}::bigint IS NULL OR c.count + ${delta}::bigint <= ${cap}::bigint)
-            RETURNING c.count
+          ), locked AS (
+            SELECT c.count FROM usage_cache c
+            WHERE c.org_id = ${input.orgId}::uuid AND c.metric = ${resolved.metric} AND NOT EXISTS (SELECT 1 FROM prior)
+            FOR UPDATE
           ), ins AS (
             INSERT INTO usage_ledger (org_id, metric, delta, reason, idempotency_key, actor, metadata)
             SELECT ${input.orgId}::uuid, ${resolved.metric}, ${delta}::bigint, ${resolved.reason},
                    ${input.idempotencyKey}, ${actor}, ${JSON.stringify(options.metadata ?? { action: input.action })}::jsonb
-            FROM up
+            FROM locked WHERE ${cap}::bigint IS NULL OR locked.count + ${delta}::bigint <= ${cap}::bigint
+            ON CONFLICT (org_id, idempotency_key) DO NOTHING
             RETURNING *
-          )${REPORT_METERED_USAGE}
+          )${REPORT_METERED_USAGE}, up AS (
+            UPDATE usage_cache c SET count = c.count + ins.delta, last_updated = ins.timestamp
+            FROM ins WHERE c.org_id = ins.org_id AND c.metric = ins.metric
+            RETURNING c.count
+          )
           SELECT ins.*, (SELECT count FROM up) AS new_count, (SELECT id::text FROM prior) AS prior_id,
-                 (SELECT count FROM usage_cache WHERE org_id = ${input.orgId}::uuid AND metric = ${resolved.metric}) AS seen_count
+                 (SELECT count FROM locked) AS seen_count
           FROM (SELECT 1) AS one LEFT JOIN ins ON TRUE`);
       } catch (error) {
-        const pg = pgError(error);
-        if (pg?.code === PG.uniqueViolation && !options.tx) {
-          // A concurrent consume with the same key committed first: answer as its replay.
-          const original = await this.usage.findByKey(db, input.orgId, input.idempotencyKey);
-          if (original) return { ...decision, allowed: true, reason: undefined, entry: original, replayed: true };
-        }
-        if (pg?.code === PG.checkViolation) {
-          throw belowZero(resolved.metric, input.orgId);
-        }
+        if (pgError(error)?.code === PG.checkViolation) throw belowZero(resolved.metric, input.orgId);
         throw error;
       }
       const row = rows[0];
@@ -245,10 +254,7 @@ export class EntitlementService {
         // Report the usage as it stands after this consume.
         return { ...final, allowed: true, used: after, remaining: remainingOf(final.limit ?? null, after), entry, replayed: false };
       }
-      if (row?.prior_id) {
-        const original = await this.usage.findByKey(db, input.orgId, input.idempotencyKey);
-        return { ...decision, allowed: true, reason: undefined, entry: original, replayed: true };
-      }
+      if (row?.prior_id) return replayOf((await readByKey(run, input.orgId, input.idempotencyKey)) as LedgerEntry);
       if (row?.seen_count === null || row?.seen_count === undefined) {
         // First usage of this metric for the org: create its cache row, then try again.
         await run(Prisma.sql`
@@ -256,7 +262,12 @@ export class EntitlementService {
           ON CONFLICT (org_id, metric) DO NOTHING`);
         continue;
       }
-      // The cap refused it: deny with the count the database saw.
+      // Nothing was written: the cap refused, or a concurrent call with this key committed
+      // first (ON CONFLICT waited for it; or it held the row lock, took the last unit, and so
+      // made the cap refuse). This statement's snapshot predates that commit; a new one sees
+      // it. Only when the key is still unused is this a denial.
+      const stored = await readByKey(run, input.orgId, input.idempotencyKey);
+      if (stored) return replayOf(stored);
       const denied = this.decideFor(
         { ...context, usage: { ...context.usage, [resolved.metric]: { count: BigInt(row.seen_count), lastUpdated: new Date() } } },
         input.action,

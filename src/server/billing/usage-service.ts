@@ -5,7 +5,7 @@ import { type RawQuery, viaPrisma } from "@/server/db/raw-query";
 import type { Db, Tx } from "@/server/db/tx";
 import { METRIC_KIND, METRICS, type Metric } from "./catalogue";
 import { BillingError, parseInput } from "./errors";
-import { LEDGER_COLUMNS, type LedgerEntry, type LedgerRow, toLedgerEntry } from "./ledger-entry";
+import { keyReuseConflict, LEDGER_COLUMNS, type LedgerEntry, type LedgerRow, type LedgerWork, toLedgerEntry } from "./ledger-entry";
 import { incrementInputSchema, type IncrementInput } from "./schemas";
 import { REPORT_METERED_USAGE } from "./usage-reporting/outbox-sql";
 
@@ -74,6 +74,35 @@ function mapWriteError(error: unknown, orgId: string, metric: string): unknown {
   return error;
 }
 
+function rejectedBy(index: number, error: BillingError): BatchEventResult {
+  return { index, status: "rejected", reason: { code: error.reason, message: error.message } };
+}
+
+/** A batch event whose key is already in the ledger: a duplicate of that row, or rejected. */
+function repeatOf(index: number, event: IncrementInput, stored: LedgerWork & { id: string }): BatchEventResult {
+  const conflict = keyReuseConflict(stored, { metric: event.metric, delta: event.amount }, event.idempotencyKey as string);
+  return conflict ? rejectedBy(index, conflict) : { index, status: "duplicate", entryId: stored.id, duplicateOf: "history" };
+}
+
+/** The ledger rows already holding these events' (org, idempotency key), by `org\0key`. */
+async function storedByKey(tx: Tx, events: IncrementInput[]): Promise<Map<string, LedgerWork & { id: string }>> {
+  const keyed = events.filter((e) => e.idempotencyKey !== undefined);
+  if (keyed.length === 0) return new Map();
+  const rows = await tx.$queryRaw<{ org_id: string; idempotency_key: string; id: string; metric: string; delta: bigint }[]>`
+    SELECT l.org_id::text, l.idempotency_key, l.id::text, l.metric, l.delta FROM usage_ledger l
+    JOIN unnest(${keyed.map((e) => e.orgId)}::uuid[], ${keyed.map((e) => e.idempotencyKey as string)}::text[])
+      AS k(org_id, idempotency_key) USING (org_id, idempotency_key)`;
+  return new Map(rows.map((r) => [`${r.org_id}\u0000${r.idempotency_key}`, { id: r.id, metric: r.metric, delta: BigInt(r.delta) }]));
+}
+
+/** The ledger row an idempotency key wrote for an org, if any (on the pool or through Prisma). */
+export async function readByKey(run: RawQuery, orgId: string, idempotencyKey: string): Promise<LedgerEntry | undefined> {
+  const rows = await run<LedgerRow>(Prisma.sql`
+    SELECT ${Prisma.raw(LEDGER_COLUMNS)} FROM usage_ledger
+    WHERE org_id = ${orgId}::uuid AND idempotency_key = ${idempotencyKey}`);
+  return rows[0] && toLedgerEntry(rows[0]);
+}
+
 /**
  * The usage ledger and its cache. Invariant: for every (org, metric), the cache count equals
  * SUM(ledger.delta). Every write here changes both in one statement or one transaction.
@@ -115,10 +144,15 @@ export class UsageService {
     for (let attempt = 0; ; attempt++) {
       try {
         rows = await run(Prisma.sql`
-          WITH ins AS (
+          WITH locked AS (
+            -- The cache row first, then the key (the order consume and incrementMany keep):
+            -- an increment holding the key while a consume holds the row would deadlock.
+            SELECT 1 FROM usage_cache WHERE org_id = ${input.orgId}::uuid AND metric = ${input.metric} FOR UPDATE
+          ), ins AS (
             INSERT INTO usage_ledger (org_id, metric, delta, reason, idempotency_key, actor, metadata)
-            VALUES (${input.orgId}::uuid, ${input.metric}, ${input.amount}::bigint, ${input.reason},
-                    ${input.idempotencyKey ?? null}, ${input.actor ?? DEFAULT_ACTOR}, ${JSON.stringify(input.metadata ?? {})}::jsonb)
+            SELECT ${input.orgId}::uuid, ${input.metric}, ${input.amount}::bigint, ${input.reason},
+                   ${input.idempotencyKey ?? null}, ${input.actor ?? DEFAULT_ACTOR}, ${JSON.stringify(input.metadata ?? {})}::jsonb
+            WHERE (SELECT count(*) FROM locked) >= 0 -- evaluated (the lock taken) before the insert
             ON CONFLICT (org_id, idempotency_key) DO NOTHING
             RETURNING *
           )${REPORT_METERED_USAGE}, upd AS (
@@ -154,24 +188,15 @@ export class UsageService {
     if (!original) {
       throw new BillingError("CONFLICT", "idempotency_race", "The idempotency key is being used by a transaction that has not committed; retry");
     }
-    if (original.metric !== input.metric || original.delta !== input.amount) {
-      throw new BillingError(
-        "CONFLICT",
-        "idempotency_key_reused",
-        `Idempotency key "${input.idempotencyKey}" was already used for ${original.delta} ${original.metric}`,
-        { entryId: original.id },
-      );
-    }
+    const conflict = keyReuseConflict(original, { metric: input.metric, delta: input.amount }, input.idempotencyKey as string);
+    if (conflict) throw conflict;
     const [usage] = await db.$queryRaw<{ count: bigint }[]>`
       SELECT count FROM usage_cache WHERE org_id = ${input.orgId}::uuid AND metric = ${input.metric}`;
     return { entry: original, count: BigInt(usage?.count ?? 0n), replayed: true };
   }
 
   async findByKey(db: Db, orgId: string, idempotencyKey: string): Promise<LedgerEntry | undefined> {
-    const rows = await db.$queryRaw<LedgerRow[]>`
-      SELECT ${Prisma.raw(LEDGER_COLUMNS)} FROM usage_ledger
-      WHERE org_id = ${orgId}::uuid AND idempotency_key = ${idempotencyKey}`;
-    return rows[0] && toLedgerEntry(rows[0]);
+    return readByKey(viaPrisma(db), orgId, idempotencyKey);
   }
 
 
@@ -191,7 +216,9 @@ export class UsageService {
     }
     const results: (BatchEventResult | undefined)[] = new Array(events.length);
     const valid: { index: number; event: IncrementInput; id: string }[] = [];
-    const seenKeys = new Map<string, number>();
+    // The first event of each (org, key) in this batch: a later one is its duplicate or, if
+    // it asks for other work, rejected (invariant 3 holds inside a batch too).
+    const seenKeys = new Map<string, IncrementInput>();
     events.forEach((raw, index) => {
       const parsed = incrementInputSchema.safeParse(raw);
       if (!parsed.success) {
@@ -206,11 +233,13 @@ export class UsageService {
       const event = parsed.data;
       if (event.idempotencyKey !== undefined) {
         const batchKey = `${event.orgId}\u0000${event.idempotencyKey}`;
-        if (seenKeys.has(batchKey)) {
-          results[index] = { index, status: "duplicate", entryId: null, duplicateOf: "batch" };
+        const first = seenKeys.get(batchKey);
+        if (first) {
+          const conflict = keyReuseConflict({ metric: first.metric, delta: first.amount }, { metric: event.metric, delta: event.amount }, event.idempotencyKey);
+          results[index] = conflict ? rejectedBy(index, conflict) : { index, status: "duplicate", entryId: null, duplicateOf: "batch" };
           return;
         }
-        seenKeys.set(batchKey, index);
+        seenKeys.set(batchKey, event);
       }
       valid.push({ index, event, id: randomUUID() });
     });
@@ -240,14 +269,7 @@ export class UsageService {
       SELECT id::text FROM organizations WHERE id = ANY(${orgIds}::uuid[])`;
     const knownOrgs = new Set(known.map((r) => r.id));
 
-    const keyed = valid.filter((v) => v.event.idempotencyKey !== undefined && knownOrgs.has(v.event.orgId));
-    const previous = keyed.length
-      ? await tx.$queryRaw<{ org_id: string; idempotency_key: string; id: string }[]>`
-          SELECT l.org_id::text, l.idempotency_key, l.id::text FROM usage_ledger l
-          JOIN unnest(${keyed.map((v) => v.event.orgId)}::uuid[], ${keyed.map((v) => v.event.idempotencyKey as string)}::text[])
-            AS k(org_id, idempotency_key) USING (org_id, idempotency_key)`
-      : [];
-    const previousIds = new Map(previous.map((r) => [`${r.org_id}\u0000${r.idempotency_key}`, r.id]));
+    const previous = await storedByKey(tx, valid.filter((v) => knownOrgs.has(v.event.orgId)).map((v) => v.event));
 
     // Lock every touched cache row in a fixed order (no deadlocks between batches), creating
     // missing ones, so the below-zero check below sees counts no one else can change.
@@ -275,9 +297,9 @@ export class UsageService {
         continue;
       }
       if (event.idempotencyKey !== undefined) {
-        const prior = previousIds.get(`${event.orgId}\u0000${event.idempotencyKey}`);
+        const prior = previous.get(`${event.orgId}\u0000${event.idempotencyKey}`);
         if (prior) {
-          results[index] = { index, status: "duplicate", entryId: prior, duplicateOf: "history" };
+          results[index] = repeatOf(index, event, prior);
           continue;
         }
       }
@@ -316,10 +338,16 @@ export class UsageService {
     const byId = new Map(inserted.map((r) => [r.id, r]));
     for (const item of toInsert) {
       const row = byId.get(item.id);
-      results[item.index] = row
-        ? { index: item.index, status: "applied", entry: toLedgerEntry(row) }
-        : // A concurrent call committed the same key between our check and our insert.
-          { index: item.index, status: "duplicate", entryId: null, duplicateOf: "history" };
+      if (row) results[item.index] = { index: item.index, status: "applied", entry: toLedgerEntry(row) };
+    }
+    // A concurrent call committed the same key between our check and our insert (ON CONFLICT
+    // waited for it): this new statement sees its row, so judge the repeat against it.
+    const lost = toInsert.filter((item) => !byId.has(item.id));
+    if (lost.length === 0) return;
+    const committed = await storedByKey(tx, lost.map((v) => v.event));
+    for (const { index, event } of lost) {
+      const prior = committed.get(`${event.orgId}\u0000${event.idempotencyKey}`);
+      results[index] = prior ? repeatOf(index, event, prior) : { index, status: "duplicate", entryId: null, duplicateOf: "history" };
     }
   }
 
