@@ -19,7 +19,7 @@ import {
 } from "./policy";
 import { actorSchema, idempotencyKeySchema, orgIdSchema, positiveAmount } from "./schemas";
 import { SUBSCRIPTION_PRECEDENCE } from "./subscription-precedence";
-import { belowZero, DEFAULT_ACTOR, type UsageService } from "./usage-service";
+import { belowZero, countOutOfRange, DEFAULT_ACTOR, type UsageService } from "./usage-service";
 import { REPORT_METERED_USAGE } from "./usage-reporting/outbox-sql";
 
 export interface OrgPolicyContext {
@@ -212,7 +212,9 @@ export class EntitlementService {
             UPDATE usage_cache c SET count = c.count + ${delta}::bigint, last_updated = now()
             WHERE c.org_id = ${input.orgId}::uuid AND c.metric = ${resolved.metric}
               AND NOT EXISTS (SELECT 1 FROM prior)
-              AND (${cap}::bigint IS NULL OR c.count + ${delta}::bigint <= ${cap}::bigint)
+              -- count <= cap - delta, not count + delta <= cap: a cap is set only for a positive
+              -- delta, so this cannot overflow, and an amount past 2^63-1 is a plain denial.
+              AND (${cap}::bigint IS NULL OR c.count <= ${cap}::bigint - ${delta}::bigint)
             RETURNING c.count
           ), ins AS (
             INSERT INTO usage_ledger (org_id, metric, delta, reason, idempotency_key, actor, metadata)
@@ -234,6 +236,7 @@ export class EntitlementService {
         if (pg?.code === PG.checkViolation) {
           throw belowZero(resolved.metric, input.orgId);
         }
+        if (pg?.code === PG.numericValueOutOfRange) throw countOutOfRange(resolved.metric, input.orgId);
         throw error;
       }
       const row = rows[0];
