@@ -76,9 +76,13 @@ export async function startProductApi(prisma: PrismaClient): Promise<ProductApi>
   };
 }
 
-/** Everything usage is made of, for some orgs: ledger rows, cache rows, denials, outbox rows. */
+/**
+ * Everything usage is made of, for some orgs: ledger rows, cache rows, denials, outbox rows.
+ * A cache row at 0 reads as no row (the count is 0 either way): consume creates one on a
+ * metric's first use before it knows whether the write is allowed.
+ */
 export interface OrgState {
-  ledger: { id: string; delta: string }[];
+  ledger: { id: string; org: string; metric: string; delta: string }[];
   cache: { org: string; metric: string; count: string; lastUpdated: string | null }[];
   denials: number;
   outbox: number;
@@ -87,11 +91,11 @@ export interface OrgState {
 export async function orgState(db: Db, orgIds: readonly string[]): Promise<OrgState> {
   const ids = [...orgIds];
   const [ledger, cache, denials, outbox] = await Promise.all([
-    db.$queryRaw<{ id: string; delta: string }[]>`
-      SELECT id::text, delta::text FROM usage_ledger WHERE org_id = ANY(${ids}::uuid[]) ORDER BY id`,
+    db.$queryRaw<{ id: string; org: string; metric: string; delta: string }[]>`
+      SELECT id::text, org_id::text AS org, metric, delta::text FROM usage_ledger WHERE org_id = ANY(${ids}::uuid[]) ORDER BY id`,
     db.$queryRaw<{ org: string; metric: string; count: string; lastUpdated: string | null }[]>`
       SELECT org_id::text AS org, metric, count::text AS count, last_updated::text AS "lastUpdated"
-      FROM usage_cache WHERE org_id = ANY(${ids}::uuid[]) ORDER BY org_id, metric`,
+      FROM usage_cache WHERE org_id = ANY(${ids}::uuid[]) AND count <> 0 ORDER BY org_id, metric`,
     db.$queryRaw<{ n: bigint }[]>`SELECT count(*) AS n FROM entitlement_denials WHERE org_id = ANY(${ids}::uuid[])`,
     db.$queryRaw<{ n: bigint }[]>`SELECT count(*) AS n FROM usage_report_outbox WHERE org_id = ANY(${ids}::uuid[])`,
   ]);

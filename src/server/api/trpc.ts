@@ -5,7 +5,7 @@
  * Error contract (see DESIGN.md, invariant 6):
  * - bad input → BAD_REQUEST with `data.zodIssues: [{ path, message, code }]` and
  *   `data.reason: "invalid_input"`; input the edge refuses before any schema runs
- *   (`input-edge.ts`) → BAD_REQUEST with its own reason;
+ *   (`input-edge.ts`) → BAD_REQUEST with its own reason (no zodIssues);
  * - a `BillingError` thrown by a service → its own tRPC code (never INTERNAL_SERVER_ERROR)
  *   with `data.reason` = the error's machine-readable reason;
  * - anything else → INTERNAL_SERVER_ERROR, its message hidden in production (logged instead).
@@ -117,8 +117,9 @@ const t = initTRPC.context<TRPCContext>().meta<ProcedureMeta>().create({
   transformer: serverTransformer,
   errorFormatter({ shape, error }) {
     const zodIssues = error.code === "BAD_REQUEST" ? validationIssues(error.cause) : null;
-    // Every refusal of input has a reason: the domain's own, or `invalid_input` for a schema's.
-    const reason = isBillingError(error.cause) ? error.cause.reason : zodIssues ? "invalid_input" : null;
+    // Every refusal of input has a reason: the domain's own, else `invalid_input` (a schema's,
+    // or tRPC's own, e.g. a body that is not JSON).
+    const reason = isBillingError(error.cause) ? error.cause.reason : error.code === "BAD_REQUEST" ? "invalid_input" : null;
     let message = shape.message;
     if (zodIssues) message = describeIssues(zodIssues);
     // An unexpected failure's message may carry SQL or internals: log it, don't send it.
