@@ -213,7 +213,7 @@ export class EntitlementService {
             WHERE c.org_id = ${input.orgId}::uuid AND c.metric = ${resolved.metric}
               AND NOT EXISTS (SELECT 1 FROM prior)
               -- count <= cap - delta, not count + delta <= cap: a cap is set only for a positive
-              -- delta, so this cannot overflow, and an amount past 2^63-1 is a plain denial.
+              -- delta, so this cannot overflow; an amount that would pass 2^63-1 is a plain denial.
               AND (${cap}::bigint IS NULL OR c.count <= ${cap}::bigint - ${delta}::bigint)
             RETURNING c.count
           ), ins AS (
