@@ -3,17 +3,19 @@
  * procedure. Routers under `routers/` are thin adapters over `src/server/billing`.
  *
  * Error contract (see DESIGN.md, invariant 6):
- * - bad input → BAD_REQUEST with `data.zodIssues: [{ path, message, code }]`;
+ * - bad input → BAD_REQUEST with `data.zodIssues: [{ path, message, code }]` and
+ *   `data.reason: "invalid_input"`; input the edge refuses before any schema runs
+ *   (`input-edge.ts`) → BAD_REQUEST with its own reason (no zodIssues);
  * - a `BillingError` thrown by a service → its own tRPC code (never INTERNAL_SERVER_ERROR)
  *   with `data.reason` = the error's machine-readable reason;
  * - anything else → INTERNAL_SERVER_ERROR, its message hidden in production (logged instead).
  */
 import { initTRPC, StandardSchemaV1Error, TRPCError, type TRPC_ERROR_CODE_KEY } from "@trpc/server";
 import { ZodError } from "zod";
-import { transformer } from "@/trpc/transformer";
 import { billing, type BillingServices, createBillingServices } from "@/server/billing";
 import { type ApiScope, requireScope } from "@/server/billing/api-keys";
 import { type BillingErrorCode, isBillingError } from "@/server/billing/errors";
+import { serverTransformer } from "./input-edge";
 import { getStaffSession, roleAtLeast, type StaffRole, type StaffSession } from "@/server/auth";
 import { prisma, type PrismaClient } from "@/server/db/client";
 
@@ -112,10 +114,12 @@ export type ProcedureMeta =
   | { auth: "public" };
 
 const t = initTRPC.context<TRPCContext>().meta<ProcedureMeta>().create({
-  transformer,
+  transformer: serverTransformer,
   errorFormatter({ shape, error }) {
     const zodIssues = error.code === "BAD_REQUEST" ? validationIssues(error.cause) : null;
-    const reason = isBillingError(error.cause) ? error.cause.reason : null;
+    // Every refusal of input has a reason: the domain's own, else `invalid_input` (a schema's,
+    // or tRPC's own, e.g. a body that is not JSON).
+    const reason = isBillingError(error.cause) ? error.cause.reason : error.code === "BAD_REQUEST" ? "invalid_input" : null;
     let message = shape.message;
     if (zodIssues) message = describeIssues(zodIssues);
     // An unexpected failure's message may carry SQL or internals: log it, don't send it.

@@ -19,7 +19,7 @@ import {
 } from "./policy";
 import { actorSchema, idempotencyKeySchema, orgIdSchema, positiveAmount } from "./schemas";
 import { SUBSCRIPTION_PRECEDENCE } from "./subscription-precedence";
-import { belowZero, DEFAULT_ACTOR, readByKey, type UsageService } from "./usage-service";
+import { belowZero, countOutOfRange, DEFAULT_ACTOR, readByKey, type UsageService } from "./usage-service";
 import { REPORT_METERED_USAGE } from "./usage-reporting/outbox-sql";
 
 export interface OrgPolicyContext {
@@ -230,7 +230,9 @@ export class EntitlementService {
             INSERT INTO usage_ledger (org_id, metric, delta, reason, idempotency_key, actor, metadata)
             SELECT ${input.orgId}::uuid, ${resolved.metric}, ${delta}::bigint, ${resolved.reason},
                    ${input.idempotencyKey}, ${actor}, ${JSON.stringify(options.metadata ?? { action: input.action })}::jsonb
-            FROM locked WHERE ${cap}::bigint IS NULL OR locked.count + ${delta}::bigint <= ${cap}::bigint
+            -- count <= cap - delta, not count + delta <= cap: a cap is set only for a positive
+            -- delta, so this cannot overflow; an amount that would pass 2^63-1 is a plain denial.
+            FROM locked WHERE ${cap}::bigint IS NULL OR locked.count <= ${cap}::bigint - ${delta}::bigint
             ON CONFLICT (org_id, idempotency_key) DO NOTHING
             RETURNING *
           )${REPORT_METERED_USAGE}, up AS (
@@ -242,7 +244,9 @@ export class EntitlementService {
                  (SELECT count FROM locked) AS seen_count
           FROM (SELECT 1) AS one LEFT JOIN ins ON TRUE`);
       } catch (error) {
-        if (pgError(error)?.code === PG.checkViolation) throw belowZero(resolved.metric, input.orgId);
+        const pg = pgError(error);
+        if (pg?.code === PG.checkViolation) throw belowZero(resolved.metric, input.orgId);
+        if (pg?.code === PG.numericValueOutOfRange) throw countOutOfRange(resolved.metric, input.orgId);
         throw error;
       }
       const row = rows[0];

@@ -1,9 +1,18 @@
 import { z } from "zod";
 import { metricSchema } from "./catalogue";
+import { metadataProblem, unstorableText } from "./storable";
 
 /** Shared input shapes of the domain; the tRPC `.types.ts` files compose them. */
 
-export const orgIdSchema = z.uuid({ error: "must be an organization id (UUID)" });
+/**
+ * One UUID rule for every procedure: any case is accepted and the canonical lower-case form
+ * (what PostgreSQL returns for a uuid) is what the domain sees, so an id compared in
+ * JavaScript (a batch's known orgs, its idempotency keys) matches the database's.
+ */
+export const orgIdSchema = z.uuid({ error: "must be an organization id (UUID)" }).transform((id) => id.toLowerCase());
+
+/** The largest count or amount: PostgreSQL's BIGINT. */
+export const INT64_MAX = 2n ** 63n - 1n;
 
 /** A count or byte amount: a BigInt, or an integer / digit string the JSON transport carries. */
 export const bigIntAmount = z
@@ -13,7 +22,7 @@ export const bigIntAmount = z
     z.string().regex(/^-?\d{1,19}$/, "must be an integer"),
   ])
   .transform((v) => BigInt(v))
-  .refine((v) => v >= -(2n ** 63n - 1n) && v <= 2n ** 63n - 1n, "must fit in 64 bits");
+  .refine((v) => v >= -INT64_MAX && v <= INT64_MAX, "must fit in 64 bits");
 
 export const positiveAmount = bigIntAmount.refine((v) => v > 0n, "must be greater than zero");
 export const nonZeroAmount = bigIntAmount.refine((v) => v !== 0n, "must not be zero");
@@ -23,12 +32,22 @@ export const reasonSchema = z
   .regex(/^[a-z][a-z0-9]*(_[a-z0-9]+)*$/, "must be a snake_case word such as member_added")
   .max(64);
 
-export const idempotencyKeySchema = z.string().trim().min(1).max(255);
-export const actorSchema = z.string().trim().min(1).max(200);
+/** Text the domain stores: refused, never rewritten, when PostgreSQL cannot hold it as sent.
+ * (Over HTTP the API edge refuses it first, for every field; this covers in-process callers.) */
+const storableText = (schema: z.ZodString) =>
+  schema.superRefine((text, ctx) => {
+    const problem = unstorableText(text);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+  });
 
-export const metadataSchema = z
-  .record(z.string(), z.unknown())
-  .refine((m) => JSON.stringify(m).length <= 16_384, "must be at most 16 KiB as JSON");
+export const idempotencyKeySchema = storableText(z.string().trim().min(1).max(255));
+export const actorSchema = storableText(z.string().trim().min(1).max(200));
+
+/** Ledger metadata: the one rule of `metadataProblem` (JSON data, storable, ≤ 32 deep, ≤ 16 KiB). */
+export const metadataSchema = z.custom<Record<string, unknown>>().superRefine((metadata, ctx) => {
+  const problem = metadataProblem(metadata);
+  if (problem) ctx.addIssue({ code: "custom", path: problem.path, message: problem.message });
+});
 
 export const incrementInputSchema = z.object({
   orgId: orgIdSchema,

@@ -6,7 +6,7 @@ import type { Db, Tx } from "@/server/db/tx";
 import { METRIC_KIND, METRICS, type Metric } from "./catalogue";
 import { BillingError, parseInput } from "./errors";
 import { keyReuseConflict, LEDGER_COLUMNS, type LedgerEntry, type LedgerRow, type LedgerWork, toLedgerEntry } from "./ledger-entry";
-import { incrementInputSchema, type IncrementInput } from "./schemas";
+import { incrementInputSchema, type IncrementInput, INT64_MAX } from "./schemas";
 import { REPORT_METERED_USAGE } from "./usage-reporting/outbox-sql";
 
 export const DEFAULT_ACTOR = "system";
@@ -56,6 +56,21 @@ export function belowZero(metric: string, orgId: string): BillingError {
   );
 }
 
+/**
+ * The overflow rule: a count is a PostgreSQL BIGINT and never passes 2^63-1. The database's
+ * own bigint arithmetic detects it in every single-statement write (SQLSTATE 22003, mapped
+ * by `mapWriteError`, at no cost to the hot path); a batch, which adds its events up here
+ * under the rows' locks, checks the same bound per event.
+ */
+export function countOutOfRange(metric: string, orgId: string): BillingError {
+  return new BillingError(
+    "CONFLICT",
+    "count_out_of_range",
+    `${metric} of organization ${orgId} would pass the largest count (${INT64_MAX})`,
+    { orgId, metric },
+  );
+}
+
 async function ensureCacheRow(db: Db, orgId: string, metric: string): Promise<void> {
   await db.$executeRaw`
     INSERT INTO usage_cache (org_id, metric, count) VALUES (${orgId}::uuid, ${metric}, 0)
@@ -70,6 +85,7 @@ function orgNotFound(orgId: string): BillingError {
 function mapWriteError(error: unknown, orgId: string, metric: string): unknown {
   const pg = pgError(error);
   if (pg?.code === PG.foreignKeyViolation) return orgNotFound(orgId);
+  if (pg?.code === PG.numericValueOutOfRange) return countOutOfRange(metric, orgId);
   if (pg?.code === PG.checkViolation && pg.constraint !== "limit_overrides_kind_value") return belowZero(metric, orgId);
   return error;
 }
@@ -307,6 +323,10 @@ export class UsageService {
       const next = (running.get(pair) ?? 0n) + event.amount;
       if (next < 0n) {
         results[index] = { index, status: "rejected", reason: { code: "gauge_below_zero", message: belowZero(event.metric, event.orgId).message } };
+        continue;
+      }
+      if (next > INT64_MAX) {
+        results[index] = { index, status: "rejected", reason: { code: "count_out_of_range", message: countOutOfRange(event.metric, event.orgId).message } };
         continue;
       }
       running.set(pair, next);

@@ -12,6 +12,8 @@ export const PG = {
   uniqueViolation: "23505",
   foreignKeyViolation: "23503",
   checkViolation: "23514",
+  /** e.g. "bigint out of range": a count past 2^63-1. */
+  numericValueOutOfRange: "22003",
   serializationFailure: "40001",
   deadlockDetected: "40P01",
 } as const;
