@@ -115,10 +115,17 @@ export class UsageService {
     for (let attempt = 0; ; attempt++) {
       try {
         rows = await run(Prisma.sql`
-          WITH ins AS (
+          WITH locked AS (
+            -- Lock the cache row BEFORE the insert claims the idempotency key, the order
+            -- consume and incrementMany take them in: the other way round, a concurrent
+            -- writer holding this row and sending the same key waited for us while we
+            -- waited for it (deadlock detected, a 500 for one of them).
+            SELECT 1 FROM usage_cache WHERE org_id = ${input.orgId}::uuid AND metric = ${input.metric} FOR UPDATE
+          ), ins AS (
             INSERT INTO usage_ledger (org_id, metric, delta, reason, idempotency_key, actor, metadata)
-            VALUES (${input.orgId}::uuid, ${input.metric}, ${input.amount}::bigint, ${input.reason},
-                    ${input.idempotencyKey ?? null}, ${input.actor ?? DEFAULT_ACTOR}, ${JSON.stringify(input.metadata ?? {})}::jsonb)
+            SELECT ${input.orgId}::uuid, ${input.metric}, ${input.amount}::bigint, ${input.reason},
+                   ${input.idempotencyKey ?? null}, ${input.actor ?? DEFAULT_ACTOR}, ${JSON.stringify(input.metadata ?? {})}::jsonb
+            FROM (SELECT count(*) FROM locked) AS after_lock
             ON CONFLICT (org_id, idempotency_key) DO NOTHING
             RETURNING *
           )${REPORT_METERED_USAGE}, upd AS (
