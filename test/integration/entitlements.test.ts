@@ -145,16 +145,38 @@ describe.each([
       expect(await prisma.usageLedger.count({ where: { orgId: org.id } })).toBe(6);
     }));
 
-  it("the same idempotency key 20 times in parallel through consume → one ledger row", () =>
+  // First use races through the cache row's creation. On an existing row, the row is held
+  // until all 20 wait on it: each has then read "no entry with this key", so the 19 losers
+  // meet the winner's key in the ledger's unique index and must answer as its replay.
+  it.each([
+    { when: "on the metric's first use", existingRow: false },
+    { when: "all 20 queued on the existing cache row", existingRow: true },
+  ])("the same idempotency key 20 times in parallel through consume → one ledger row, $when", ({ existingRow }) =>
     withWideServices(20, async (services) => {
       const org = await newOrg(prisma);
-      const results = await Promise.all(
-        Array.from({ length: 20 }, () => services.entitlements.consume(org.id, "api.call", { idempotencyKey: "same-call" })),
-      );
+      const consumeAll = () =>
+        Promise.all(Array.from({ length: 20 }, () => services.entitlements.consume(org.id, "api.call", { idempotencyKey: "same-call" })));
+      let pending: ReturnType<typeof consumeAll>;
+      if (!existingRow) pending = consumeAll();
+      else {
+        await services.usage.increment(org.id, "api_calls", 1n, "api_call");
+        pending = await prisma.$transaction(async (tx) => {
+          await tx.$queryRaw`SELECT 1 FROM usage_cache WHERE org_id = ${org.id}::uuid AND metric = 'api_calls' FOR UPDATE`;
+          const queued = consumeAll();
+          queued.catch(() => undefined); // awaited once the row is released
+          await expect
+            .poll(async () => (await pool.query(`SELECT 1 FROM pg_stat_activity WHERE application_name = 'vitest-consume-20' AND wait_event_type = 'Lock'`)).rowCount, {
+              timeout: 30_000,
+            })
+            .toBe(20);
+          return { queued };
+        }, { timeout: 60_000 }).then(({ queued }) => queued);
+      }
+      const results = await pending;
       expect(results.every((r) => r.allowed)).toBe(true);
       expect(results.filter((r) => !r.replayed)).toHaveLength(1);
       expect(new Set(results.map((r) => r.entry?.id)).size).toBe(1);
-      expect(await prisma.usageLedger.count({ where: { orgId: org.id } })).toBe(1);
+      expect(await prisma.usageLedger.count({ where: { orgId: org.id, idempotencyKey: "same-call" } })).toBe(1);
       expect(await services.usage.verify(org.id)).toEqual([]);
     }));
 });
