@@ -156,11 +156,11 @@ describe.each([
       const org = await newOrg(prisma);
       const consumeAll = () =>
         Promise.all(Array.from({ length: 20 }, () => services.entitlements.consume(org.id, "api.call", { idempotencyKey: "same-call" })));
-      let pending: ReturnType<typeof consumeAll>;
-      if (!existingRow) pending = consumeAll();
+      let results: Awaited<ReturnType<typeof consumeAll>>;
+      if (!existingRow) results = await consumeAll();
       else {
         await services.usage.increment(org.id, "api_calls", 1n, "api_call");
-        pending = await prisma.$transaction(async (tx) => {
+        const { queued } = await prisma.$transaction(async (tx) => {
           await tx.$queryRaw`SELECT 1 FROM usage_cache WHERE org_id = ${org.id}::uuid AND metric = 'api_calls' FOR UPDATE`;
           const queued = consumeAll();
           queued.catch(() => undefined); // awaited once the row is released
@@ -170,9 +170,9 @@ describe.each([
             })
             .toBe(20);
           return { queued };
-        }, { timeout: 60_000 }).then(({ queued }) => queued);
+        }, { timeout: 60_000 });
+        results = await queued;
       }
-      const results = await pending;
       expect(results.every((r) => r.allowed)).toBe(true);
       expect(results.filter((r) => !r.replayed)).toHaveLength(1);
       expect(new Set(results.map((r) => r.entry?.id)).size).toBe(1);
