@@ -1,5 +1,6 @@
 import { describe, expect, inject, it } from "vitest";
 import { createBillingServices } from "@/server/billing";
+import type { Metric } from "@/server/billing/catalogue";
 import { newOrg, testDatabase, uniqueSuffix } from "../helpers/db";
 import { runWorkerProcesses } from "../helpers/worker-processes";
 import type { UsageWorkerConfig, UsageWorkerReport } from "../workers/usage-worker";
@@ -35,6 +36,16 @@ describe("usage under 8 worker processes, every write path", () => {
     const consumeOnlyCapped = await newOrg(prisma);
     await billing.overrides.set({ orgId: consumeOnlyCapped.id, metric: "api_calls", kind: "hard", value: 40n, note: "a low cap", createdBy: "test" });
     const consumeOnly = [consumeOnlyPro, consumeOnlyFree, consumeOnlyCapped];
+    // Start them one step or so below their limits, so the few consumes each gets reach them.
+    const setup: [string, Metric, bigint][] = [
+      [consumeOnlyPro.id, "members", 24n],
+      [consumeOnlyPro.id, "teams", 9n],
+      [consumeOnlyFree.id, "members", 4n],
+      [consumeOnlyFree.id, "teams", 1n],
+      [consumeOnlyFree.id, "storage_bytes", 1024n ** 3n - 100n * 1024n ** 2n],
+      [consumeOnlyCapped.id, "api_calls", 38n],
+    ];
+    for (const [orgId, metric, amount] of setup) await billing.usage.increment(orgId, metric, amount, "test_setup");
     const orgIds = [...shared, ...consumeOnly].map((o) => o.id);
 
     const config: UsageWorkerConfig = {
@@ -60,14 +71,14 @@ describe("usage under 8 worker processes, every write path", () => {
     expect(total((r) => Object.values(r.consumes).reduce((n, t) => n + t.replayed, 0))).toBeGreaterThan(0);
 
     // Every ledger row was applied by exactly one worker call, and every replay points at one.
-    const ledger = await prisma.usageLedger.findMany({ where: { orgId: { in: orgIds } }, select: { id: true, orgId: true, metric: true, delta: true } });
+    const ledger = await prisma.usageLedger.findMany({ where: { orgId: { in: orgIds } }, select: { id: true, orgId: true, metric: true, delta: true, reason: true } });
     const appliedIds = reports.flatMap((r) => r.appliedIds);
-    expect(ledger.map((row) => row.id).sort()).toEqual([...appliedIds].sort());
+    expect(ledger.filter((row) => row.reason !== "test_setup").map((row) => row.id).sort()).toEqual([...appliedIds].sort());
     const ledgerIds = new Set(ledger.map((row) => row.id));
     expect(reports.flatMap((r) => r.replayedIds).filter((id) => !ledgerIds.has(id))).toEqual([]);
 
     // cache == SUM(ledger) == the deltas the workers saw applied, for every (org, metric).
-    const applied = new Map<string, bigint>();
+    const applied = new Map<string, bigint>(setup.map(([orgId, metric, amount]) => [`${orgId}|${metric}`, amount]));
     for (const report of reports) {
       for (const [key, delta] of Object.entries(report.applied)) applied.set(key, (applied.get(key) ?? 0n) + BigInt(delta));
     }
