@@ -1,8 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { createBillingServices } from "@/server/billing";
+import { type BillingServices, createBillingServices } from "@/server/billing";
 import { createDatabase } from "@/server/db/client";
 import { inject } from "vitest";
 import { newOrg, testDatabase, uniqueSuffix } from "../helpers/db";
+import { runWorkerProcesses } from "../helpers/worker-processes";
+import type { UsageWorkerConfig, UsageWorkerReport } from "../workers/usage-worker";
 
 const { prisma, pool } = testDatabase();
 // check/consume on the pg pool, as the server runs them (other suites cover the Prisma path).
@@ -108,12 +110,24 @@ describe("EntitlementService against the database", () => {
   });
 });
 
-describe("consume under real concurrency", () => {
-  it("32 concurrent consumes at limit − 5: exactly 5 applied, 27 denied, no drift", async () => {
-    // Its own pool of 32 connections, so all 32 run at once in the database.
-    const wide = createDatabase(inject("databaseUrl"), { max: 32, applicationName: "vitest-consume-32" });
+// The same races on both ways `consume` runs its statements: through Prisma (a caller's
+// client) and straight on the pg pool (what the server wires: `createBillingServices(prisma, { pool })`).
+describe.each([
+  { path: "through Prisma", withPool: false },
+  { path: "on the pg pool (the server's path)", withPool: true },
+])("consume under real concurrency, $path", ({ withPool }) => {
+  /** Its own pool of `connections`, so that many consumes really run at once in the database. */
+  async function withWideServices(connections: number, test: (services: BillingServices) => Promise<void>) {
+    const wide = createDatabase(inject("databaseUrl"), { max: connections, applicationName: `vitest-consume-${connections}` });
     try {
-      const services = createBillingServices(wide.prisma);
+      await test(createBillingServices(wide.prisma, withPool ? { pool: wide.pool } : {}));
+    } finally {
+      await wide.close();
+    }
+  }
+
+  it("32 concurrent consumes at limit − 5: exactly 5 applied, 27 denied, no drift", () =>
+    withWideServices(32, async (services) => {
       const org = await newOrg(prisma);
       await subscribe(org.id, "pdt_billing_pro"); // members: hard 25
       await services.usage.increment(org.id, "members", 20n, "member_added");
@@ -129,28 +143,100 @@ describe("consume under real concurrency", () => {
       expect(await services.usage.verify(org.id)).toEqual([]);
       expect(await prisma.entitlementDenial.count({ where: { orgId: org.id } })).toBe(27);
       expect(await prisma.usageLedger.count({ where: { orgId: org.id } })).toBe(6);
-    } finally {
-      await wide.close();
-    }
-  });
+    }));
 
-  it("the same idempotency key 20 times in parallel through consume → one ledger row", async () => {
-    const wide = createDatabase(inject("databaseUrl"), { max: 20, applicationName: "vitest-consume-key" });
-    try {
-      const services = createBillingServices(wide.prisma);
+  // First use races through the cache row's creation. On an existing row, the row is held
+  // until all 20 wait on it: each has then read "no entry with this key", so the 19 losers
+  // meet the winner's key in the ledger's unique index and must answer as its replay.
+  it.each([
+    { when: "on the metric's first use", existingRow: false },
+    { when: "all 20 queued on the existing cache row", existingRow: true },
+  ])("the same idempotency key 20 times in parallel through consume → one ledger row, $when", ({ existingRow }) =>
+    withWideServices(20, async (services) => {
       const org = await newOrg(prisma);
-      const results = await Promise.all(
-        Array.from({ length: 20 }, () => services.entitlements.consume(org.id, "api.call", { idempotencyKey: "same-call" })),
-      );
+      const consumeAll = () =>
+        Promise.all(Array.from({ length: 20 }, () => services.entitlements.consume(org.id, "api.call", { idempotencyKey: "same-call" })));
+      let results: Awaited<ReturnType<typeof consumeAll>>;
+      if (!existingRow) results = await consumeAll();
+      else {
+        await services.usage.increment(org.id, "api_calls", 1n, "api_call");
+        const { queued } = await prisma.$transaction(async (tx) => {
+          await tx.$queryRaw`SELECT 1 FROM usage_cache WHERE org_id = ${org.id}::uuid AND metric = 'api_calls' FOR UPDATE`;
+          const queued = consumeAll();
+          queued.catch(() => undefined); // awaited once the row is released
+          await expect
+            .poll(async () => (await pool.query(`SELECT 1 FROM pg_stat_activity WHERE application_name = 'vitest-consume-20' AND wait_event_type = 'Lock'`)).rowCount, {
+              timeout: 30_000,
+            })
+            .toBe(20);
+          return { queued };
+        }, { timeout: 60_000 });
+        results = await queued;
+      }
       expect(results.every((r) => r.allowed)).toBe(true);
       expect(results.filter((r) => !r.replayed)).toHaveLength(1);
       expect(new Set(results.map((r) => r.entry?.id)).size).toBe(1);
-      expect(await prisma.usageLedger.count({ where: { orgId: org.id } })).toBe(1);
+      expect(await prisma.usageLedger.count({ where: { orgId: org.id, idempotencyKey: "same-call" } })).toBe(1);
       expect(await services.usage.verify(org.id)).toEqual([]);
-    } finally {
-      await wide.close();
+    }));
+});
+
+describe("consume from several OS processes, on the server's path", () => {
+  it("4 processes race member.add and file.upload on two orgs near their hard limits: exactly the remaining capacity is applied", async () => {
+    const MiB = 1024n ** 2n;
+    const GiB = 1024n * MiB;
+    const CHUNK = 64n * MiB;
+    const pro = await newOrg(prisma);
+    await subscribe(pro.id, "pdt_billing_pro"); // members: hard 25, storage: hard 100 GiB
+    const free = await newOrg(prisma); // members: hard 5, storage: hard 1 GiB
+    // Left: 6 seats and exactly 7 chunks on pro (the 7th lands ON the limit); 3 seats and
+    // 4 chunks with 12 345 bytes to spare on free.
+    const pairs = [
+      { orgId: pro.id, metric: "members", action: "member.add", amount: 1n, start: 19n, limit: 25n },
+      { orgId: pro.id, metric: "storage_bytes", action: "file.upload", amount: CHUNK, start: 100n * GiB - 7n * CHUNK, limit: 100n * GiB },
+      { orgId: free.id, metric: "members", action: "member.add", amount: 1n, start: 2n, limit: 5n },
+      { orgId: free.id, metric: "storage_bytes", action: "file.upload", amount: CHUNK, start: GiB - 4n * CHUNK - 12_345n, limit: GiB },
+    ] as const;
+    for (const p of pairs) await billing.usage.increment(p.orgId, p.metric, p.start, "test_setup");
+
+    const config: UsageWorkerConfig = {
+      seed: 0,
+      ops: 64,
+      mix: { consume: 1 },
+      orgIds: [],
+      consumeOnlyOrgIds: [pro.id, free.id],
+      consumeActions: [{ action: "member.add" }, { action: "file.upload", amount: CHUNK.toString() }],
+    };
+    const reports = await runWorkerProcesses<UsageWorkerReport>(
+      "test/workers/usage-worker.ts",
+      Array.from({ length: 4 }, (_, i) => ({ WORKER_DATABASE_URL: inject("databaseUrl"), WORKER_CONFIG: JSON.stringify({ ...config, seed: 7_000 + i }) })),
+    );
+
+    expect(reports.flatMap((r) => r.overLimit)).toEqual([]);
+    expect(reports.reduce((n, r) => n + r.refused, 0)).toBe(0);
+    const ledger = await prisma.usageLedger.findMany({ where: { orgId: { in: [pro.id, free.id] }, reason: { not: "test_setup" } } });
+    expect(ledger.map((row) => row.id).sort()).toEqual(reports.flatMap((r) => r.appliedIds).sort());
+    for (const p of pairs) {
+      const label = `${p.orgId === pro.id ? "pro" : "free"} ${p.action}`;
+      const tally = { allowed: 0, denied: 0 };
+      for (const r of reports) {
+        tally.allowed += r.consumes[`${p.orgId}|${p.action}`]?.allowed ?? 0;
+        tally.denied += r.consumes[`${p.orgId}|${p.action}`]?.denied ?? 0;
+      }
+      const capacity = (p.limit - p.start) / p.amount;
+      expect(tally.allowed, label).toBe(Number(capacity));
+      expect(tally.denied, `${label}: more attempts than capacity`).toBeGreaterThan(0);
+      expect(ledger.filter((row) => row.orgId === p.orgId && row.metric === p.metric), label).toHaveLength(Number(capacity));
+      const cache = await prisma.usageCache.findUniqueOrThrow({ where: { orgId_metric: { orgId: p.orgId, metric: p.metric } } });
+      expect(cache.count, label).toBe(p.start + capacity * p.amount);
+      expect(cache.count <= p.limit, label).toBe(true);
+      const denials = await prisma.entitlementDenial.findMany({ where: { orgId: p.orgId, metric: p.metric } });
+      expect(denials, label).toHaveLength(tally.denied);
+      expect(new Set(denials.map((d) => d.reasonCode)), label).toEqual(new Set(["limit_exceeded"]));
     }
-  });
+    expect(await billing.usage.verify(pro.id)).toEqual([]);
+    expect(await billing.usage.verify(free.id)).toEqual([]);
+  }, 240_000);
 });
 
 describe("LimitOverrideService", () => {

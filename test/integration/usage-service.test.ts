@@ -110,6 +110,33 @@ describe("UsageService.increment", () => {
     expect(await ledgerSum(org.id, "members")).toBe(1n);
   });
 
+  it("the same key from increment and from a batch holding the cache row: one applies, the other replays (no deadlock)", async () => {
+    // A client retrying a slow increment through incrementMany (or a batch carrying the key
+    // while the increment is in flight). The batch locks the cache row first and then
+    // inserts the key; increment used to insert the key first and then wait for the row,
+    // so each waited for the other and PostgreSQL killed one (40P01, a 500).
+    const serverPath = createBillingServices(prisma, { pool: testDatabase().pool }).usage;
+    const org = await newOrg(prisma);
+    await usage.increment(org.id, "members", 3n, "member_added");
+    let increment: Promise<Awaited<ReturnType<typeof usage.increment>>> | undefined;
+    const batch = await prisma.$transaction(async (tx) => {
+      await tx.$queryRaw`SELECT 1 FROM usage_cache WHERE org_id = ${org.id}::uuid AND metric = 'members' FOR UPDATE`;
+      const [{ pid }] = await tx.$queryRaw<[{ pid: number }]>`SELECT pg_backend_pid() AS pid`;
+      increment = serverPath.increment(org.id, "members", 1n, "member_added", { idempotencyKey: "retried" });
+      increment.catch(() => undefined); // awaited below
+      await expect
+        .poll(async () => (await prisma.$queryRaw<unknown[]>`SELECT 1 FROM pg_stat_activity WHERE ${pid}::int = ANY(pg_blocking_pids(pid))`).length, { timeout: 10_000 })
+        .toBeGreaterThan(0);
+      return usage.incrementMany([{ orgId: org.id, metric: "members", amount: 1n, reason: "member_added", idempotencyKey: "retried" }], { tx });
+    });
+    expect(batch[0]?.status).toBe("applied");
+    const retried = await increment;
+    expect(retried).toMatchObject({ replayed: true, count: 4n });
+    expect(retried?.entry.id).toBe(batch[0]?.status === "applied" ? batch[0].entry.id : undefined);
+    expect(await ledgerRows(org.id)).toBe(2);
+    expect(await usage.verify(org.id)).toEqual([]);
+  });
+
   it("storage above 2^31 (and near 2^62) is exact end to end", async () => {
     const org = await newOrg(prisma);
     const big = 5n * 2n ** 31n + 7n;

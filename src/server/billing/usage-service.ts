@@ -161,8 +161,10 @@ export class UsageService {
       try {
         rows = await run(Prisma.sql`
           WITH locked AS (
-            -- The cache row first, then the key (the order consume and incrementMany keep):
-            -- an increment holding the key while a consume holds the row would deadlock.
+            -- Lock the cache row BEFORE the insert claims the idempotency key, the order
+            -- consume and incrementMany take them in: the other way round, a concurrent
+            -- writer holding this row and sending the same key waited for us while we
+            -- waited for it (deadlock detected, a 500 for one of them).
             SELECT 1 FROM usage_cache WHERE org_id = ${input.orgId}::uuid AND metric = ${input.metric} FOR UPDATE
           ), ins AS (
             INSERT INTO usage_ledger (org_id, metric, delta, reason, idempotency_key, actor, metadata)
