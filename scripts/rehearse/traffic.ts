@@ -1,5 +1,6 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { killWorkers, startWorkerProcess } from "../lib/worker-process";
 import { RehearsalError } from "./errors";
 import { emptyWorkloadCounts, type WorkloadCounts } from "./workload";
 
@@ -10,9 +11,9 @@ import { emptyWorkloadCounts, type WorkloadCounts } from "./workload";
  */
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const TSX = `${ROOT}node_modules/.bin/tsx`;
 const WORKER = fileURLToPath(new URL("./traffic-worker.ts", import.meta.url));
-const READY_TIMEOUT_MS = 60_000;
+// Generous: on a loaded 2-core machine several workers starting at once took over a minute.
+const READY_TIMEOUT_MS = 180_000;
 
 export interface TrafficOptions {
   databaseUrl: string;
@@ -40,36 +41,18 @@ interface Worker {
 }
 
 function startWorker(options: TrafficOptions, index: number, uncounted: boolean): Worker {
-  const child = spawn(TSX, [WORKER], {
+  const worker = startWorkerProcess<Partial<WorkloadCounts>>(WORKER, {
     cwd: ROOT,
     env: {
-      ...process.env,
       REHEARSAL_DATABASE_URL: options.databaseUrl,
       REHEARSAL_LOOPS: String(options.loops),
       REHEARSAL_SEED: String(options.seed + index),
       REHEARSAL_UNCOUNTED: uncounted ? "1" : "0",
     },
-    stdio: ["pipe", "pipe", "pipe"],
+    name: `traffic worker ${index}`,
+    fail: (message) => new RehearsalError(message),
   });
-  let out = "";
-  let err = "";
-  let onReady: () => void = () => {};
-  const ready = new Promise<void>((resolve) => (onReady = resolve));
-  child.stdout?.on("data", (chunk: Buffer) => {
-    out += chunk.toString();
-    if (out.includes("ready\n")) onReady();
-  });
-  child.stderr?.on("data", (chunk: Buffer) => (err += chunk.toString()));
-  const done = new Promise<WorkloadCounts>((resolve, reject) => {
-    child.on("error", (error) => reject(new RehearsalError(`traffic worker ${index} could not start: ${error.message}`)));
-    child.on("exit", (code, signal) => {
-      const last = out.trim().split("\n").pop() ?? "";
-      if (code === 0 && last.startsWith("{")) resolve({ ...emptyWorkloadCounts(), ...(JSON.parse(last) as WorkloadCounts) });
-      else reject(new RehearsalError(`traffic worker ${index} exited ${signal ?? code}: ${err.trim().split("\n").slice(-5).join(" | ")}`));
-    });
-  });
-  // A worker that dies before its first commit must not leave `ready` hanging.
-  return { child, ready: Promise.race([ready, done.then(() => undefined)]), done };
+  return { ...worker, done: worker.done.then((counts) => ({ ...emptyWorkloadCounts(), ...counts })) };
 }
 
 function sum(parts: WorkloadCounts[]): WorkloadCounts {
@@ -86,9 +69,7 @@ function sum(parts: WorkloadCounts[]): WorkloadCounts {
 export function startTraffic(options: TrafficOptions): Traffic {
   const uncounted = options.uncountedProcesses ?? 0;
   const workers = Array.from({ length: options.processes + uncounted }, (_, i) => startWorker(options, i, i >= options.processes));
-  const kill = () => {
-    for (const w of workers) if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill("SIGKILL");
-  };
+  const kill = () => killWorkers(workers);
   // Unhandled until stop() awaits them: a crash is reported there, not as an unhandled rejection.
   for (const w of workers) w.done.catch(() => undefined);
   let timer: NodeJS.Timeout | undefined;
