@@ -1,12 +1,14 @@
 import { createServer, type IncomingMessage, request as httpRequest, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Readable } from "node:stream";
+import { afterAll } from "vitest";
 import * as backfillDiffsRoute from "@/app/api/backfill/[runId]/diffs/route";
 import * as authRoute from "@/app/api/auth/[...all]/route";
 import * as healthRoute from "@/app/api/health/route";
 import * as ledgerExportRoute from "@/app/api/ledger/export/route";
 import * as trpcRoute from "@/app/api/trpc/[trpc]/route";
 import * as dodoWebhookRoute from "@/app/api/webhooks/dodo/route";
+import { db as processDb } from "@/server/db/client";
 import { parseTrustedProxies, stampClientIp, type TrustedProxies } from "@/server/http/client-ip";
 
 /**
@@ -168,4 +170,17 @@ export function requestFrom(
     req.on("error", reject);
     req.end(init.body);
   });
+}
+
+/**
+ * A route server for the whole test file (started at its top level, with `await`), closed
+ * after its last test together with the process-wide database the routes opened.
+ */
+export async function routeServerForFile(options: RouteServerOptions = {}): Promise<RouteServer> {
+  const server = await startRouteServer(options);
+  afterAll(async () => {
+    await server.close();
+    await processDb().close();
+  });
+  return server;
 }

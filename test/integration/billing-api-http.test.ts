@@ -1,9 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createBillingClient } from "@/client";
-import { db as processDb } from "@/server/db/client";
 import { billingClient, errorData } from "../helpers/billing-client";
 import { newOrg, testDatabase } from "../helpers/db";
-import { type RouteServer, startRouteServer } from "../helpers/route-server";
+import { routeServerForFile } from "../helpers/route-server";
 
 /**
  * The product app's view: the typed client (`createBillingClient`) over real HTTP to the
@@ -11,14 +10,7 @@ import { type RouteServer, startRouteServer } from "../helpers/route-server";
  * database like the server does.
  */
 const { prisma } = testDatabase();
-let server: RouteServer;
-beforeAll(async () => {
-  server = await startRouteServer();
-});
-afterAll(async () => {
-  await server.close();
-  await processDb().close();
-});
+const server = await routeServerForFile();
 
 const UNKNOWN_ORG = "6a5b4c3d-2e1f-4a0b-9c8d-7e6f5a4b3c2d";
 

@@ -1,11 +1,10 @@
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createBillingServices } from "@/server/billing";
-import { db as processDb } from "@/server/db/client";
 import { billingClient } from "../helpers/billing-client";
 import { newOrg, testDatabase } from "../helpers/db";
-import { type RouteServer, startRouteServer } from "../helpers/route-server";
+import { routeServerForFile } from "../helpers/route-server";
 
 /**
  * No overshoot when the product app runs in its own processes: 3 client processes
@@ -15,14 +14,7 @@ import { type RouteServer, startRouteServer } from "../helpers/route-server";
 const { prisma } = testDatabase();
 const PROCESSES = 3;
 const CALLS = 12;
-let server: RouteServer;
-beforeAll(async () => {
-  server = await startRouteServer();
-});
-afterAll(async () => {
-  await server.close();
-  await processDb().close();
-});
+const server = await routeServerForFile();
 
 type Result = { allowed: boolean; code: string | null };
 

@@ -1,11 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { MAX_WEBHOOK_BYTES } from "@/server/billing/dodo/webhook-handler";
-import { db as processDb } from "@/server/db/client";
 import { subscriptionPayload, webhookPayload } from "../../scripts/fake-dodo/payloads";
 import { newWebhookSecret, WebhookSender } from "../../scripts/fake-dodo/webhooks";
 import { billingClient } from "../helpers/billing-client";
 import { newOrg, testDatabase } from "../helpers/db";
-import { type RouteServer, startRouteServer } from "../helpers/route-server";
+import { routeServerForFile } from "../helpers/route-server";
 
 /**
  * The whole path over real HTTP, as Dodo and the product app see it: a signed webhook POSTed
@@ -18,16 +17,8 @@ const secret = newWebhookSecret();
 // The route reads its keys from the environment on its first request (env() is cached then).
 process.env.DODO_PAYMENTS_WEBHOOK_KEY = secret;
 
-let server: RouteServer;
-let webhookUrl: string;
-beforeAll(async () => {
-  server = await startRouteServer();
-  webhookUrl = `${server.origin}/api/webhooks/dodo`;
-});
-afterAll(async () => {
-  await server.close();
-  await processDb().close();
-});
+const server = await routeServerForFile();
+const webhookUrl = `${server.origin}/api/webhooks/dodo`;
 
 describe("signed webhook → policy, end to end over HTTP", () => {
   it("moves an org from the free plan's limits to the paid plan's, as the product app sees it", async () => {

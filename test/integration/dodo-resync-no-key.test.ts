@@ -1,22 +1,16 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { db as processDb } from "@/server/db/client";
+import { beforeAll, describe, expect, it } from "vitest";
 import { newOrg, testDatabase } from "../helpers/db";
-import { type RouteServer, startRouteServer } from "../helpers/route-server";
+import { routeServerForFile } from "../helpers/route-server";
 import { type SignedInStaff, signedInStaff } from "../helpers/staff-session";
 
 // No Dodo API key in this process (env() is read once, on the first request: set before it).
 process.env.DODO_PAYMENTS_API_KEY = "";
 
 const { prisma } = testDatabase();
-let server: RouteServer;
+const server = await routeServerForFile();
 let admin: SignedInStaff;
 beforeAll(async () => {
-  server = await startRouteServer();
   admin = await signedInStaff(prisma, server.origin, "admin");
-});
-afterAll(async () => {
-  await server.close();
-  await processDb().close();
 });
 
 describe("billing.dodo.resync without DODO_PAYMENTS_API_KEY", () => {

@@ -1,22 +1,16 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { staffAuth } from "@/server/auth";
 import { SIGN_IN_MAX } from "@/server/auth/auth";
-import { db as processDb } from "@/server/db/client";
 import { testDatabase, uniqueSuffix } from "../helpers/db";
-import { type RouteServer, startRouteServer } from "../helpers/route-server";
+import { routeServerForFile } from "../helpers/route-server";
 import { cookieHeader, type SignedInStaff, signedInStaff, signInOverHttp, STAFF_PASSWORD, testClientIp } from "../helpers/staff-session";
 
 /** Staff sign-in through the real /api/auth route over HTTP, as the sign-in page posts it. */
 const { prisma } = testDatabase();
-let server: RouteServer;
+const server = await routeServerForFile();
 let viewer: SignedInStaff;
 beforeAll(async () => {
-  server = await startRouteServer();
   viewer = await signedInStaff(prisma, server.origin, "viewer");
-});
-afterAll(async () => {
-  await server.close();
-  await processDb().close();
 });
 
 /** A POST to another /api/auth endpoint from the dashboard's own origin. */
