@@ -97,6 +97,20 @@ describe("EntitlementService against the database", () => {
     await expect(billing.entitlements.consume(org.id, "feature.sso", { idempotencyKey: "f" })).rejects.toMatchObject({ reason: "not_metered" });
   });
 
+  it("an in-process consume with metadata the metadata rule refuses is a typed BAD_REQUEST and writes nothing", async () => {
+    const org = await newOrg(prisma);
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    for (const metadata of [{ n: 1n }, cyclic, { s: "a\u0000b" }]) {
+      await expect(billing.entitlements.consume(org.id, "member.add", { idempotencyKey: `meta-${uniqueSuffix()}`, metadata })).rejects.toMatchObject({
+        code: "BAD_REQUEST",
+      });
+    }
+    expect(await prisma.usageLedger.count({ where: { orgId: org.id } })).toBe(0);
+    const ok = await billing.entitlements.consume(org.id, "member.add", { idempotencyKey: `meta-${uniqueSuffix()}`, metadata: { invite: "i-1" } });
+    expect(ok.entry?.metadata).toEqual({ invite: "i-1" });
+  });
+
   it("consume is idempotent: a repeat returns the original entry", async () => {
     const org = await newOrg(prisma);
     const first = await billing.entitlements.consume(org.id, "file.upload", { amount: 3n * 2n ** 31n, idempotencyKey: "upload-1" });

@@ -17,7 +17,7 @@ import {
   remainingOf,
   type SubscriptionState,
 } from "./policy";
-import { actorSchema, idempotencyKeySchema, orgIdSchema, positiveAmount } from "./schemas";
+import { actorSchema, idempotencyKeySchema, metadataSchema, orgIdSchema, positiveAmount } from "./schemas";
 import { SUBSCRIPTION_PRECEDENCE } from "./subscription-precedence";
 import { belowZero, countOutOfRange, DEFAULT_ACTOR, readByKey, type UsageService } from "./usage-service";
 import { REPORT_METERED_USAGE } from "./usage-reporting/outbox-sql";
@@ -55,6 +55,8 @@ const checkInputSchema = z.object({ orgId: orgIdSchema, action: actionSchema, am
 const consumeInputSchema = checkInputSchema.extend({
   idempotencyKey: idempotencyKeySchema,
   actor: actorSchema.optional(),
+  // The same metadata rule as increment's, so an in-process caller gets a typed refusal too.
+  metadata: metadataSchema.optional(),
 });
 
 
@@ -182,6 +184,7 @@ export class EntitlementService {
       amount: options.amount,
       idempotencyKey: options.idempotencyKey,
       actor: options.actor,
+      metadata: options.metadata,
     });
     const resolved = resolveAction(input.action);
     if (resolved.kind !== "metered") {
@@ -229,7 +232,7 @@ export class EntitlementService {
           ), ins AS (
             INSERT INTO usage_ledger (org_id, metric, delta, reason, idempotency_key, actor, metadata)
             SELECT ${input.orgId}::uuid, ${resolved.metric}, ${delta}::bigint, ${resolved.reason},
-                   ${input.idempotencyKey}, ${actor}, ${JSON.stringify(options.metadata ?? { action: input.action })}::jsonb
+                   ${input.idempotencyKey}, ${actor}, ${JSON.stringify(input.metadata ?? { action: input.action })}::jsonb
             -- count <= cap - delta, not count + delta <= cap: a cap is set only for a positive
             -- delta, so this cannot overflow; an amount that would pass 2^63-1 is a plain denial.
             FROM locked WHERE ${cap}::bigint IS NULL OR locked.count <= ${cap}::bigint - ${delta}::bigint
