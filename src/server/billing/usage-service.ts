@@ -287,8 +287,6 @@ export class UsageService {
       SELECT id::text FROM organizations WHERE id = ANY(${orgIds}::uuid[])`;
     const knownOrgs = new Set(known.map((r) => r.id));
 
-    const previous = await storedByKey(tx, valid.filter((v) => knownOrgs.has(v.event.orgId)).map((v) => v.event));
-
     // Lock every touched cache row in a fixed order (no deadlocks between batches), creating
     // missing ones, so the below-zero check below sees counts no one else can change.
     const pairs = [...new Set(valid.filter((v) => knownOrgs.has(v.event.orgId)).map((v) => `${v.event.orgId}|${v.event.metric}`))].sort();
@@ -306,6 +304,11 @@ export class UsageService {
         ORDER BY org_id, metric FOR UPDATE`;
       for (const r of locked) running.set(`${r.org_id}|${r.metric}`, BigInt(r.count));
     }
+    // Keys are read AFTER the rows are locked: every writer takes the row before its key, so a
+    // concurrent write of the same work has committed by now and is seen here, and cannot
+    // slip in between this check and the insert (where its event would already be counted in
+    // `running` for the below-zero check, while the insert drops it).
+    const previous = await storedByKey(tx, valid.filter((v) => knownOrgs.has(v.event.orgId)).map((v) => v.event));
 
     const toInsert: { index: number; event: IncrementInput; id: string }[] = [];
     for (const item of valid) {
