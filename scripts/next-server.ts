@@ -44,7 +44,11 @@ const server = createServer((req, res) => {
 onShutdown(async () => {
   const closed = new Promise((resolve) => server.close(resolve));
   server.closeIdleConnections();
+  // Requests in flight get 2 s; then whatever is still open (an HMR websocket in dev, a long
+  // CSV download) is cut, or close() would wait for it until the caller's SIGKILL.
+  const cut = setTimeout(() => server.closeAllConnections(), 2_000);
   await closed;
+  clearTimeout(cut);
   await app.close();
 });
 

@@ -24,10 +24,14 @@ let database: ProjectDatabase | undefined;
 let next: ChildProcess | undefined;
 let stopping = false;
 
-onShutdown(async () => {
-  stopping = true;
-  await shutdown();
-});
+// Up to 8 s for Next, then the database's stop (bounded at 10 s): more than the default 10 s.
+onShutdown(
+  async () => {
+    stopping = true;
+    await shutdown();
+  },
+  { forceExitAfterMs: 25_000 },
+);
 
 async function shutdown(): Promise<void> {
   if (next && next.exitCode === null && next.signalCode === null) {

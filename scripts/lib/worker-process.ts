@@ -38,11 +38,22 @@ export function startWorkerProcess<T>(
     child.on("error", (error) => reject(fail(`${options.name} could not start: ${error.message}`)));
     child.on("exit", (code, signal) => {
       const last = out.trim().split("\n").pop() ?? "";
-      if (code === 0 && last.startsWith("{")) resolve(JSON.parse(last) as T);
-      else reject(fail(`${options.name} exited ${signal ?? code}: ${err.trim().split("\n").slice(-8).join(" | ")}`));
+      const result = code === 0 ? parseJson(last) : undefined;
+      if (result !== undefined) resolve(result as T);
+      else reject(fail(`${options.name} exited ${signal ?? code}: ${err.trim().split("\n").slice(-8).join(" | ") || `last line: ${last}`}`));
     });
   });
   return { child, ready: Promise.race([ready, done.then(() => undefined)]), done };
+}
+
+/** The worker's result line, or undefined when it is not JSON (a worker must not crash its parent). */
+function parseJson(line: string): unknown {
+  if (!line.startsWith("{")) return undefined;
+  try {
+    return JSON.parse(line) as unknown;
+  } catch {
+    return undefined;
+  }
 }
 
 /** SIGKILLs the workers still running (cleanup after a failure). */

@@ -25,4 +25,15 @@ describe("exit codes of processes that import the embedded database", () => {
       run.killIfRunning();
     }
   });
+
+  it("a SIGTERM whose hook never ends still exits 143, never 0", async () => {
+    const run = startScript("test/fixtures/exit-codes/signal-stuck-hook.ts", []);
+    try {
+      await waitFor("the fixture to listen", () => run.output().stdout.includes("ready"), { timeoutMs: CLI_TIMEOUT_MS });
+      run.child.kill("SIGTERM");
+      expect((await run.exit).code).toBe(143);
+    } finally {
+      run.killIfRunning();
+    }
+  });
 });

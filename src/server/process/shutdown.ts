@@ -32,8 +32,11 @@ export function releaseLibraryExitHooks(): void {
 async function runHooksAndExit(signal: keyof typeof SIGNALS): Promise<void> {
   if (shuttingDown) return;
   shuttingDown = true;
-  const force = setTimeout(() => process.exit(128 + SIGNALS[signal]), forceExitAfterMs);
-  force.unref();
+  // The code is set first: should the event loop drain before the hooks end (a hook awaiting
+  // something that never comes), the process still ends 128 + signal, never 0. The force
+  // timer is not unref'd, so it also keeps the loop alive until then.
+  process.exitCode = 128 + SIGNALS[signal];
+  setTimeout(() => process.exit(128 + SIGNALS[signal]), forceExitAfterMs);
   // In the order they were registered: a script registers its hook (stop Next, record the
   // backfill's cursor) before it starts the cluster, whose hook must come last.
   for (const hook of [...hooks]) {
