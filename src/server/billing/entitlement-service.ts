@@ -19,7 +19,8 @@ import {
 } from "./policy";
 import { actorSchema, idempotencyKeySchema, metadataSchema, orgIdSchema, positiveAmount } from "./schemas";
 import { SUBSCRIPTION_PRECEDENCE } from "./subscription-precedence";
-import { belowZero, countOutOfRange, DEFAULT_ACTOR, readByKey, type UsageService } from "./usage-service";
+import { belowZero, countOutOfRange } from "./usage-errors";
+import { DEFAULT_ACTOR, readByKey, type UsageService } from "./usage-service";
 import { REPORT_METERED_USAGE } from "./usage-reporting/outbox-sql";
 
 export interface OrgPolicyContext {

@@ -1,13 +1,17 @@
-import { randomUUID } from "node:crypto";
 import { Prisma, type PrismaClient } from "@/server/db/client";
 import { PG, pgError } from "@/server/db/pg-errors";
 import { type RawQuery, viaPrisma } from "@/server/db/raw-query";
 import type { Db, Tx } from "@/server/db/tx";
 import { METRIC_KIND, METRICS, type Metric } from "./catalogue";
 import { BillingError, parseInput } from "./errors";
-import { keyReuseConflict, LEDGER_COLUMNS, type LedgerEntry, type LedgerRow, type LedgerWork, toLedgerEntry } from "./ledger-entry";
-import { incrementInputSchema, type IncrementInput, INT64_MAX } from "./schemas";
+import { keyReuseConflict, LEDGER_COLUMNS, type LedgerEntry, type LedgerRow, toLedgerEntry } from "./ledger-entry";
+import { incrementInputSchema, type IncrementInput } from "./schemas";
+import { applyBatch, type BatchEventResult, MAX_BATCH, parseBatch } from "./usage-batch";
+import { belowZero, countOutOfRange, orgNotFound } from "./usage-errors";
 import { REPORT_METERED_USAGE } from "./usage-reporting/outbox-sql";
+
+// Kept importable from here, where the API types have always found them.
+export { type BatchEventResult, MAX_BATCH } from "./usage-batch";
 
 export const DEFAULT_ACTOR = "system";
 
@@ -26,11 +30,6 @@ export interface IncrementResult {
   replayed: boolean;
 }
 
-export type BatchEventResult =
-  | { index: number; status: "applied"; entry: LedgerEntry }
-  | { index: number; status: "duplicate"; entryId: string | null; duplicateOf: "batch" | "history" }
-  | { index: number; status: "rejected"; reason: { code: string; message: string } };
-
 export interface UsageRow {
   metric: Metric;
   count: bigint;
@@ -45,40 +44,10 @@ export interface Drift {
   drift: bigint;
 }
 
-export const MAX_BATCH = 10_000;
-
-export function belowZero(metric: string, orgId: string): BillingError {
-  return new BillingError(
-    "CONFLICT",
-    METRIC_KIND[metric as Metric] === "gauge" ? "gauge_below_zero" : "count_below_zero",
-    `${metric} of organization ${orgId} cannot go below zero`,
-    { orgId, metric },
-  );
-}
-
-/**
- * The overflow rule: a count is a PostgreSQL BIGINT and never passes 2^63-1. The database's
- * own bigint arithmetic detects it in every single-statement write (SQLSTATE 22003, mapped
- * by `mapWriteError`, at no cost to the hot path); a batch, which adds its events up here
- * under the rows' locks, checks the same bound per event.
- */
-export function countOutOfRange(metric: string, orgId: string): BillingError {
-  return new BillingError(
-    "CONFLICT",
-    "count_out_of_range",
-    `${metric} of organization ${orgId} would pass the largest count (${INT64_MAX})`,
-    { orgId, metric },
-  );
-}
-
 async function ensureCacheRow(db: Db, orgId: string, metric: string): Promise<void> {
   await db.$executeRaw`
     INSERT INTO usage_cache (org_id, metric, count) VALUES (${orgId}::uuid, ${metric}, 0)
     ON CONFLICT (org_id, metric) DO NOTHING`;
-}
-
-function orgNotFound(orgId: string): BillingError {
-  return new BillingError("NOT_FOUND", "org_not_found", `Organization ${orgId} does not exist`, { orgId });
 }
 
 /** Turns the database's refusals into the domain's typed errors. */
@@ -88,27 +57,6 @@ function mapWriteError(error: unknown, orgId: string, metric: string): unknown {
   if (pg?.code === PG.numericValueOutOfRange) return countOutOfRange(metric, orgId);
   if (pg?.code === PG.checkViolation && pg.constraint !== "limit_overrides_kind_value") return belowZero(metric, orgId);
   return error;
-}
-
-function rejectedBy(index: number, error: BillingError): BatchEventResult {
-  return { index, status: "rejected", reason: { code: error.reason, message: error.message } };
-}
-
-/** A batch event whose key is already in the ledger: a duplicate of that row, or rejected. */
-function repeatOf(index: number, event: IncrementInput, stored: LedgerWork & { id: string }): BatchEventResult {
-  const conflict = keyReuseConflict(stored, { metric: event.metric, delta: event.amount }, event.idempotencyKey as string);
-  return conflict ? rejectedBy(index, conflict) : { index, status: "duplicate", entryId: stored.id, duplicateOf: "history" };
-}
-
-/** The ledger rows already holding these events' (org, idempotency key), by `org\0key`. */
-async function storedByKey(tx: Tx, events: IncrementInput[]): Promise<Map<string, LedgerWork & { id: string }>> {
-  const keyed = events.filter((e) => e.idempotencyKey !== undefined);
-  if (keyed.length === 0) return new Map();
-  const rows = await tx.$queryRaw<{ org_id: string; idempotency_key: string; id: string; metric: string; delta: bigint }[]>`
-    SELECT l.org_id::text, l.idempotency_key, l.id::text, l.metric, l.delta FROM usage_ledger l
-    JOIN unnest(${keyed.map((e) => e.orgId)}::uuid[], ${keyed.map((e) => e.idempotencyKey as string)}::text[])
-      AS k(org_id, idempotency_key) USING (org_id, idempotency_key)`;
-  return new Map(rows.map((r) => [`${r.org_id}\u0000${r.idempotency_key}`, { id: r.id, metric: r.metric, delta: BigInt(r.delta) }]));
 }
 
 /** The ledger row an idempotency key wrote for an org, if any (on the pool or through Prisma). */
@@ -232,38 +180,9 @@ export class UsageService {
     if (events.length > MAX_BATCH) {
       throw new BillingError("BAD_REQUEST", "batch_too_large", `At most ${MAX_BATCH} events per call (got ${events.length})`);
     }
-    const results: (BatchEventResult | undefined)[] = new Array(events.length);
-    const valid: { index: number; event: IncrementInput; id: string }[] = [];
-    // The first event of each (org, key) in this batch: a later one is its duplicate or, if
-    // it asks for other work, rejected (invariant 3 holds inside a batch too).
-    const seenKeys = new Map<string, IncrementInput>();
-    events.forEach((raw, index) => {
-      const parsed = incrementInputSchema.safeParse(raw);
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0];
-        results[index] = {
-          index,
-          status: "rejected",
-          reason: { code: "invalid_input", message: `${issue?.path.join(".") || "event"}: ${issue?.message}` },
-        };
-        return;
-      }
-      const event = parsed.data;
-      if (event.idempotencyKey !== undefined) {
-        const batchKey = `${event.orgId}\u0000${event.idempotencyKey}`;
-        const first = seenKeys.get(batchKey);
-        if (first) {
-          const conflict = keyReuseConflict({ metric: first.metric, delta: first.amount }, { metric: event.metric, delta: event.amount }, event.idempotencyKey);
-          results[index] = conflict ? rejectedBy(index, conflict) : { index, status: "duplicate", entryId: null, duplicateOf: "batch" };
-          return;
-        }
-        seenKeys.set(batchKey, event);
-      }
-      valid.push({ index, event, id: randomUUID() });
-    });
-
+    const { results, valid } = parseBatch(events);
     const run = async (tx: Tx) => {
-      if (valid.length > 0) await this.applyBatch(tx, valid, results, options.actor);
+      if (valid.length > 0) await applyBatch(tx, valid, results, options.actor ?? DEFAULT_ACTOR);
       const rejected = results.filter((r) => r?.status === "rejected");
       if (options.atomic && rejected.length > 0) {
         throw new BillingError("BAD_REQUEST", "batch_rejected", `${rejected.length} of ${events.length} events were rejected; nothing was written`, {
@@ -274,106 +193,6 @@ export class UsageService {
     if (options.tx) await run(options.tx);
     else await this.prisma.$transaction(run, { timeout: 60_000, maxWait: 10_000 });
     return results as BatchEventResult[];
-  }
-
-  private async applyBatch(
-    tx: Tx,
-    valid: { index: number; event: IncrementInput; id: string }[],
-    results: (BatchEventResult | undefined)[],
-    batchActor: string | undefined,
-  ): Promise<void> {
-    const orgIds = [...new Set(valid.map((v) => v.event.orgId))];
-    const known = await tx.$queryRaw<{ id: string }[]>`
-      SELECT id::text FROM organizations WHERE id = ANY(${orgIds}::uuid[])`;
-    const knownOrgs = new Set(known.map((r) => r.id));
-
-    // Lock every touched cache row in a fixed order (no deadlocks between batches), creating
-    // missing ones, so the below-zero check below sees counts no one else can change.
-    const pairs = [...new Set(valid.filter((v) => knownOrgs.has(v.event.orgId)).map((v) => `${v.event.orgId}|${v.event.metric}`))].sort();
-    const pairOrg = pairs.map((p) => p.split("|")[0] as string);
-    const pairMetric = pairs.map((p) => p.split("|")[1] as string);
-    const running = new Map<string, bigint>();
-    if (pairs.length) {
-      await tx.$executeRaw`
-        INSERT INTO usage_cache (org_id, metric, count)
-        SELECT * FROM unnest(${pairOrg}::uuid[], ${pairMetric}::text[], array_fill(0::bigint, ARRAY[${pairs.length}::int]))
-        ON CONFLICT (org_id, metric) DO NOTHING`;
-      const locked = await tx.$queryRaw<{ org_id: string; metric: string; count: bigint }[]>`
-        SELECT org_id::text, metric, count FROM usage_cache
-        WHERE (org_id, metric) IN (SELECT * FROM unnest(${pairOrg}::uuid[], ${pairMetric}::text[]))
-        ORDER BY org_id, metric FOR UPDATE`;
-      for (const r of locked) running.set(`${r.org_id}|${r.metric}`, BigInt(r.count));
-    }
-    // Keys are read AFTER the rows are locked: every writer takes the row before its key, so a
-    // concurrent write of the same work has committed by now and is seen here, and cannot
-    // slip in between this check and the insert (where its event would already be counted in
-    // `running` for the below-zero check, while the insert drops it).
-    const previous = await storedByKey(tx, valid.filter((v) => knownOrgs.has(v.event.orgId)).map((v) => v.event));
-
-    const toInsert: { index: number; event: IncrementInput; id: string }[] = [];
-    for (const item of valid) {
-      const { event, index } = item;
-      if (!knownOrgs.has(event.orgId)) {
-        results[index] = { index, status: "rejected", reason: { code: "org_not_found", message: `Organization ${event.orgId} does not exist` } };
-        continue;
-      }
-      if (event.idempotencyKey !== undefined) {
-        const prior = previous.get(`${event.orgId}\u0000${event.idempotencyKey}`);
-        if (prior) {
-          results[index] = repeatOf(index, event, prior);
-          continue;
-        }
-      }
-      const pair = `${event.orgId}|${event.metric}`;
-      const next = (running.get(pair) ?? 0n) + event.amount;
-      if (next < 0n) {
-        results[index] = { index, status: "rejected", reason: { code: "gauge_below_zero", message: belowZero(event.metric, event.orgId).message } };
-        continue;
-      }
-      if (next > INT64_MAX) {
-        results[index] = { index, status: "rejected", reason: { code: "count_out_of_range", message: countOutOfRange(event.metric, event.orgId).message } };
-        continue;
-      }
-      running.set(pair, next);
-      toInsert.push(item);
-    }
-    if (toInsert.length === 0) return;
-
-    const inserted = await tx.$queryRaw<LedgerRow[]>`
-      WITH ins AS (
-        INSERT INTO usage_ledger (id, org_id, metric, delta, reason, idempotency_key, actor, metadata)
-        SELECT * FROM unnest(
-          ${toInsert.map((v) => v.id)}::uuid[],
-          ${toInsert.map((v) => v.event.orgId)}::uuid[],
-          ${toInsert.map((v) => v.event.metric)}::text[],
-          ${toInsert.map((v) => v.event.amount.toString())}::bigint[],
-          ${toInsert.map((v) => v.event.reason)}::text[],
-          ${toInsert.map((v) => v.event.idempotencyKey ?? null)}::text[],
-          ${toInsert.map((v) => v.event.actor ?? batchActor ?? DEFAULT_ACTOR)}::text[],
-          ${toInsert.map((v) => JSON.stringify(v.event.metadata ?? {}))}::jsonb[])
-        ON CONFLICT (org_id, idempotency_key) DO NOTHING
-        RETURNING *
-      )${REPORT_METERED_USAGE}, agg AS (
-        UPDATE usage_cache c SET count = c.count + t.total, last_updated = t.at
-        FROM (SELECT org_id, metric, SUM(delta) AS total, max(timestamp) AS at FROM ins GROUP BY org_id, metric) t
-        WHERE c.org_id = t.org_id AND c.metric = t.metric
-      )
-      -- agg (rows created and locked above) runs to completion whether or not it is read
-      SELECT ${Prisma.raw(LEDGER_COLUMNS)} FROM ins`;
-    const byId = new Map(inserted.map((r) => [r.id, r]));
-    for (const item of toInsert) {
-      const row = byId.get(item.id);
-      if (row) results[item.index] = { index: item.index, status: "applied", entry: toLedgerEntry(row) };
-    }
-    // A concurrent call committed the same key between our check and our insert (ON CONFLICT
-    // waited for it): this new statement sees its row, so judge the repeat against it.
-    const lost = toInsert.filter((item) => !byId.has(item.id));
-    if (lost.length === 0) return;
-    const committed = await storedByKey(tx, lost.map((v) => v.event));
-    for (const { index, event } of lost) {
-      const prior = committed.get(`${event.orgId}\u0000${event.idempotencyKey}`);
-      results[index] = prior ? repeatOf(index, event, prior) : { index, status: "duplicate", entryId: null, duplicateOf: "history" };
-    }
   }
 
   /** The fast read: primary-key lookups of the cache, never a COUNT. */

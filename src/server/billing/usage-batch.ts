@@ -1,0 +1,185 @@
+import { randomUUID } from "node:crypto";
+import { Prisma } from "@/server/db/client";
+import type { Tx } from "@/server/db/tx";
+import { type BillingError } from "./errors";
+import { keyReuseConflict, LEDGER_COLUMNS, type LedgerEntry, type LedgerRow, type LedgerWork, toLedgerEntry } from "./ledger-entry";
+import { incrementInputSchema, type IncrementInput, INT64_MAX } from "./schemas";
+import { belowZero, countOutOfRange } from "./usage-errors";
+import { REPORT_METERED_USAGE } from "./usage-reporting/outbox-sql";
+
+/**
+ * The batch path of the usage ledger (`UsageService.incrementMany`): parse and dedupe the
+ * events, then apply the valid ones in the caller's transaction — one multi-row ledger insert
+ * and one aggregated cache update per (org, metric), under the rows' locks.
+ */
+
+export const MAX_BATCH = 10_000;
+
+export type BatchEventResult =
+  | { index: number; status: "applied"; entry: LedgerEntry }
+  | { index: number; status: "duplicate"; entryId: string | null; duplicateOf: "batch" | "history" }
+  | { index: number; status: "rejected"; reason: { code: string; message: string } };
+
+export interface BatchItem {
+  index: number;
+  event: IncrementInput;
+  id: string;
+}
+
+/**
+ * Each event parsed on its own: an invalid one gets its `rejected` result here, a repeat of an
+ * earlier event's key its `duplicate` (or `rejected`, for other work); the rest are `valid`.
+ */
+export function parseBatch(events: readonly unknown[]): { results: (BatchEventResult | undefined)[]; valid: BatchItem[] } {
+  const results: (BatchEventResult | undefined)[] = new Array(events.length);
+  const valid: BatchItem[] = [];
+  // The first event of each (org, key) in this batch: a later one is its duplicate or, if
+  // it asks for other work, rejected (invariant 3 holds inside a batch too).
+  const seenKeys = new Map<string, IncrementInput>();
+  events.forEach((raw, index) => {
+    const parsed = incrementInputSchema.safeParse(raw);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      results[index] = {
+        index,
+        status: "rejected",
+        reason: { code: "invalid_input", message: `${issue?.path.join(".") || "event"}: ${issue?.message}` },
+      };
+      return;
+    }
+    const event = parsed.data;
+    if (event.idempotencyKey !== undefined) {
+      const batchKey = `${event.orgId}\u0000${event.idempotencyKey}`;
+      const first = seenKeys.get(batchKey);
+      if (first) {
+        const conflict = keyReuseConflict({ metric: first.metric, delta: first.amount }, { metric: event.metric, delta: event.amount }, event.idempotencyKey);
+        results[index] = conflict ? rejectedBy(index, conflict) : { index, status: "duplicate", entryId: null, duplicateOf: "batch" };
+        return;
+      }
+      seenKeys.set(batchKey, event);
+    }
+    valid.push({ index, event, id: randomUUID() });
+  });
+  return { results, valid };
+}
+
+function rejectedBy(index: number, error: BillingError): BatchEventResult {
+  return { index, status: "rejected", reason: { code: error.reason, message: error.message } };
+}
+
+/** A batch event whose key is already in the ledger: a duplicate of that row, or rejected. */
+function repeatOf(index: number, event: IncrementInput, stored: LedgerWork & { id: string }): BatchEventResult {
+  const conflict = keyReuseConflict(stored, { metric: event.metric, delta: event.amount }, event.idempotencyKey as string);
+  return conflict ? rejectedBy(index, conflict) : { index, status: "duplicate", entryId: stored.id, duplicateOf: "history" };
+}
+
+/** The ledger rows already holding these events' (org, idempotency key), by `org\0key`. */
+async function storedByKey(tx: Tx, events: IncrementInput[]): Promise<Map<string, LedgerWork & { id: string }>> {
+  const keyed = events.filter((e) => e.idempotencyKey !== undefined);
+  if (keyed.length === 0) return new Map();
+  const rows = await tx.$queryRaw<{ org_id: string; idempotency_key: string; id: string; metric: string; delta: bigint }[]>`
+    SELECT l.org_id::text, l.idempotency_key, l.id::text, l.metric, l.delta FROM usage_ledger l
+    JOIN unnest(${keyed.map((e) => e.orgId)}::uuid[], ${keyed.map((e) => e.idempotencyKey as string)}::text[])
+      AS k(org_id, idempotency_key) USING (org_id, idempotency_key)`;
+  return new Map(rows.map((r) => [`${r.org_id}\u0000${r.idempotency_key}`, { id: r.id, metric: r.metric, delta: BigInt(r.delta) }]));
+}
+
+export async function applyBatch(
+  tx: Tx,
+  valid: BatchItem[],
+  results: (BatchEventResult | undefined)[],
+  fallbackActor: string,
+): Promise<void> {
+  const orgIds = [...new Set(valid.map((v) => v.event.orgId))];
+  const known = await tx.$queryRaw<{ id: string }[]>`
+    SELECT id::text FROM organizations WHERE id = ANY(${orgIds}::uuid[])`;
+  const knownOrgs = new Set(known.map((r) => r.id));
+
+  // Lock every touched cache row in a fixed order (no deadlocks between batches), creating
+  // missing ones, so the below-zero check below sees counts no one else can change.
+  const pairs = [...new Set(valid.filter((v) => knownOrgs.has(v.event.orgId)).map((v) => `${v.event.orgId}|${v.event.metric}`))].sort();
+  const pairOrg = pairs.map((p) => p.split("|")[0] as string);
+  const pairMetric = pairs.map((p) => p.split("|")[1] as string);
+  const running = new Map<string, bigint>();
+  if (pairs.length) {
+    await tx.$executeRaw`
+      INSERT INTO usage_cache (org_id, metric, count)
+      SELECT * FROM unnest(${pairOrg}::uuid[], ${pairMetric}::text[], array_fill(0::bigint, ARRAY[${pairs.length}::int]))
+      ON CONFLICT (org_id, metric) DO NOTHING`;
+    const locked = await tx.$queryRaw<{ org_id: string; metric: string; count: bigint }[]>`
+      SELECT org_id::text, metric, count FROM usage_cache
+      WHERE (org_id, metric) IN (SELECT * FROM unnest(${pairOrg}::uuid[], ${pairMetric}::text[]))
+      ORDER BY org_id, metric FOR UPDATE`;
+    for (const r of locked) running.set(`${r.org_id}|${r.metric}`, BigInt(r.count));
+  }
+  // Keys are read AFTER the rows are locked: every writer takes the row before its key, so a
+  // concurrent write of the same work has committed by now and is seen here, and cannot
+  // slip in between this check and the insert (where its event would already be counted in
+  // `running` for the below-zero check, while the insert drops it).
+  const previous = await storedByKey(tx, valid.filter((v) => knownOrgs.has(v.event.orgId)).map((v) => v.event));
+
+  const toInsert: BatchItem[] = [];
+  for (const item of valid) {
+    const { event, index } = item;
+    if (!knownOrgs.has(event.orgId)) {
+      results[index] = { index, status: "rejected", reason: { code: "org_not_found", message: `Organization ${event.orgId} does not exist` } };
+      continue;
+    }
+    if (event.idempotencyKey !== undefined) {
+      const prior = previous.get(`${event.orgId}\u0000${event.idempotencyKey}`);
+      if (prior) {
+        results[index] = repeatOf(index, event, prior);
+        continue;
+      }
+    }
+    const pair = `${event.orgId}|${event.metric}`;
+    const next = (running.get(pair) ?? 0n) + event.amount;
+    if (next < 0n) {
+      results[index] = { index, status: "rejected", reason: { code: "gauge_below_zero", message: belowZero(event.metric, event.orgId).message } };
+      continue;
+    }
+    if (next > INT64_MAX) {
+      results[index] = { index, status: "rejected", reason: { code: "count_out_of_range", message: countOutOfRange(event.metric, event.orgId).message } };
+      continue;
+    }
+    running.set(pair, next);
+    toInsert.push(item);
+  }
+  if (toInsert.length === 0) return;
+
+  const inserted = await tx.$queryRaw<LedgerRow[]>`
+    WITH ins AS (
+      INSERT INTO usage_ledger (id, org_id, metric, delta, reason, idempotency_key, actor, metadata)
+      SELECT * FROM unnest(
+        ${toInsert.map((v) => v.id)}::uuid[],
+        ${toInsert.map((v) => v.event.orgId)}::uuid[],
+        ${toInsert.map((v) => v.event.metric)}::text[],
+        ${toInsert.map((v) => v.event.amount.toString())}::bigint[],
+        ${toInsert.map((v) => v.event.reason)}::text[],
+        ${toInsert.map((v) => v.event.idempotencyKey ?? null)}::text[],
+        ${toInsert.map((v) => v.event.actor ?? fallbackActor)}::text[],
+        ${toInsert.map((v) => JSON.stringify(v.event.metadata ?? {}))}::jsonb[])
+      ON CONFLICT (org_id, idempotency_key) DO NOTHING
+      RETURNING *
+    )${REPORT_METERED_USAGE}, agg AS (
+      UPDATE usage_cache c SET count = c.count + t.total, last_updated = t.at
+      FROM (SELECT org_id, metric, SUM(delta) AS total, max(timestamp) AS at FROM ins GROUP BY org_id, metric) t
+      WHERE c.org_id = t.org_id AND c.metric = t.metric
+    )
+    -- agg (rows created and locked above) runs to completion whether or not it is read
+    SELECT ${Prisma.raw(LEDGER_COLUMNS)} FROM ins`;
+  const byId = new Map(inserted.map((r) => [r.id, r]));
+  for (const item of toInsert) {
+    const row = byId.get(item.id);
+    if (row) results[item.index] = { index: item.index, status: "applied", entry: toLedgerEntry(row) };
+  }
+  // A concurrent call committed the same key between our check and our insert (ON CONFLICT
+  // waited for it): this new statement sees its row, so judge the repeat against it.
+  const lost = toInsert.filter((item) => !byId.has(item.id));
+  if (lost.length === 0) return;
+  const committed = await storedByKey(tx, lost.map((v) => v.event));
+  for (const { index, event } of lost) {
+    const prior = committed.get(`${event.orgId}\u0000${event.idempotencyKey}`);
+    results[index] = prior ? repeatOf(index, event, prior) : { index, status: "duplicate", entryId: null, duplicateOf: "history" };
+  }
+}
