@@ -2,6 +2,7 @@ import { z } from "zod";
 import { Prisma, type PrismaClient } from "@/server/db/client";
 import { type RawQuery, viaPrisma } from "@/server/db/raw-query";
 import { PG, pgError } from "@/server/db/pg-errors";
+import { retryTransient } from "@/server/db/retry";
 import type { Db, Tx } from "@/server/db/tx";
 import { type ActionName, actionSchema, resolveAction } from "./actions";
 import { METRICS, type Metric } from "./catalogue";
@@ -223,7 +224,8 @@ export class EntitlementService {
     for (let attempt = 0; attempt < 2; attempt++) {
       let rows: (Partial<LedgerRow> & { new_count: bigint | string | null; prior_id: string | null; seen_count: bigint | string | null })[];
       try {
-        rows = await run(Prisma.sql`
+        const statement = () =>
+          run<(typeof rows)[number]>(Prisma.sql`
           WITH prior AS (
             SELECT id FROM usage_ledger WHERE org_id = ${input.orgId}::uuid AND idempotency_key = ${input.idempotencyKey}
           ), locked AS (
@@ -247,6 +249,8 @@ export class EntitlementService {
           SELECT ins.*, (SELECT count FROM up) AS new_count, (SELECT id::text FROM prior) AS prior_id,
                  (SELECT count FROM locked) AS seen_count
           FROM (SELECT 1) AS one LEFT JOIN ins ON TRUE`);
+        // Alone, the statement is its own transaction and may run again; in the caller's, not.
+        rows = await (options.tx ? statement() : retryTransient(statement));
       } catch (error) {
         const pg = pgError(error);
         if (pg?.code === PG.checkViolation) throw belowZero(resolved.metric, input.orgId);

@@ -1,6 +1,7 @@
 import { Prisma, type PrismaClient } from "@/server/db/client";
 import { PG, pgError } from "@/server/db/pg-errors";
 import { type RawQuery, viaPrisma } from "@/server/db/raw-query";
+import { retryTransient } from "@/server/db/retry";
 import type { Db, Tx } from "@/server/db/tx";
 import { METRIC_KIND, METRICS, type Metric } from "./catalogue";
 import { BillingError, parseInput } from "./errors";
@@ -100,25 +101,27 @@ export class UsageService {
       metadata: options.metadata,
     });
     const db: Db = options.tx ?? this.prisma;
-    // Inside a caller's transaction an error would abort it, so create the cache row first
-    // (no race left); on our own, one statement does all and a rare first-use race retries.
-    if (options.tx) await ensureCacheRow(db, input.orgId, input.metric).catch((e) => Promise.reject(mapWriteError(e, input.orgId, input.metric)));
     const run = options.tx ? viaPrisma(options.tx) : this.hotPath;
-    let rows: (LedgerRow & { new_count: bigint | string })[] = [];
-    for (let attempt = 0; ; attempt++) {
+    const createCacheRow = () =>
+      ensureCacheRow(db, input.orgId, input.metric).catch((e) => Promise.reject(mapWriteError(e, input.orgId, input.metric)));
+    // Inside a caller's transaction an error would abort it, so the cache row is created first.
+    if (options.tx) await createCacheRow();
+    for (let attempt = 0; attempt < 2; attempt++) {
+      let rows: (Partial<LedgerRow> & { new_count: bigint | string | null; locked_rows: number })[];
       try {
-        rows = await run(Prisma.sql`
+        const statement = () =>
+          run<(typeof rows)[number]>(Prisma.sql`
           WITH locked AS (
-            -- Lock the cache row BEFORE the insert claims the idempotency key, the order
-            -- consume and incrementMany take them in: the other way round, a concurrent
-            -- writer holding this row and sending the same key waited for us while we
-            -- waited for it (deadlock detected, a 500 for one of them).
+            -- The cache row is locked BEFORE the insert claims the idempotency key, the order
+            -- consume and incrementMany take them in; and nothing is inserted without it. Either
+            -- way round, a writer holding the key waits for one holding (or creating) the row
+            -- while that one waits for the key: a deadlock.
             SELECT 1 FROM usage_cache WHERE org_id = ${input.orgId}::uuid AND metric = ${input.metric} FOR UPDATE
           ), ins AS (
             INSERT INTO usage_ledger (org_id, metric, delta, reason, idempotency_key, actor, metadata)
             SELECT ${input.orgId}::uuid, ${input.metric}, ${input.amount}::bigint, ${input.reason},
                    ${input.idempotencyKey ?? null}, ${input.actor ?? DEFAULT_ACTOR}, ${JSON.stringify(input.metadata ?? {})}::jsonb
-            WHERE (SELECT count(*) FROM locked) >= 0 -- evaluated (the lock taken) before the insert
+            FROM locked
             ON CONFLICT (org_id, idempotency_key) DO NOTHING
             RETURNING *
           )${REPORT_METERED_USAGE}, upd AS (
@@ -127,26 +130,29 @@ export class UsageService {
             UPDATE usage_cache c SET count = c.count + ins.delta, last_updated = ins.timestamp
             FROM ins WHERE c.org_id = ins.org_id AND c.metric = ins.metric
             RETURNING c.count
-          ), created AS (
-            INSERT INTO usage_cache (org_id, metric, count, last_updated)
-            SELECT org_id, metric, delta, timestamp FROM ins WHERE NOT EXISTS (SELECT 1 FROM upd)
-            RETURNING count
           )
-          SELECT ins.*, COALESCE((SELECT count FROM upd), (SELECT count FROM created)) AS new_count FROM ins`);
-        break;
+          SELECT ins.*, (SELECT count FROM upd) AS new_count, (SELECT count(*) FROM locked)::int AS locked_rows
+          FROM (SELECT 1) AS one LEFT JOIN ins ON TRUE`);
+        // Alone, the statement is its own transaction and may run again; in the caller's, not.
+        rows = await (options.tx ? statement() : retryTransient(statement));
       } catch (error) {
-        const pg = pgError(error);
-        // The ledger's key conflicts are absorbed by ON CONFLICT: a unique violation here is
-        // a concurrent first write creating the same cache row. Once more finds it.
-        if (attempt === 0 && !options.tx && pg?.code === PG.uniqueViolation) continue;
         throw mapWriteError(error, input.orgId, input.metric);
       }
+      const row = rows[0];
+      if (row?.id) return { entry: toLedgerEntry(row as LedgerRow), count: BigInt(row.new_count ?? 0n), replayed: false };
+      if (!row?.locked_rows) {
+        // No cache row yet. A key already used (here, for another metric) is answered
+        // without creating one; otherwise create it (waiting for a concurrent creator,
+        // holding nothing) and write.
+        if (input.idempotencyKey !== undefined && (await readByKey(run, input.orgId, input.idempotencyKey))) return this.replay(db, input);
+        await createCacheRow();
+        continue;
+      }
+      // No row inserted: the idempotency key was used before (possibly by a concurrent call
+      // that has committed by now: ON CONFLICT waited for it).
+      return this.replay(db, input);
     }
-    const row = rows[0];
-    if (row) return { entry: toLedgerEntry(row), count: BigInt(row.new_count), replayed: false };
-    // No row inserted: the idempotency key was used before (possibly by a concurrent call
-    // that has committed by now: ON CONFLICT waited for it).
-    return this.replay(db, input);
+    throw new BillingError("CONFLICT", "increment_retry_exhausted", "Could not create the usage row; retry");
   }
 
   private async replay(db: Db, input: IncrementInput): Promise<IncrementResult> {
@@ -164,8 +170,6 @@ export class UsageService {
   async findByKey(db: Db, orgId: string, idempotencyKey: string): Promise<LedgerEntry | undefined> {
     return readByKey(viaPrisma(db), orgId, idempotencyKey);
   }
-
-
 
   /**
    * Up to 10 000 events in ONE transaction: one multi-row ledger insert and one aggregated
@@ -191,7 +195,9 @@ export class UsageService {
       }
     };
     if (options.tx) await run(options.tx);
-    else await this.prisma.$transaction(run, { timeout: 60_000, maxWait: 10_000 });
+    // A deadlock or serialization failure rolls the whole batch back: running it again is
+    // safe (nothing of it was written) and is what the caller would have to do.
+    else await retryTransient(() => this.prisma.$transaction(run, { timeout: 60_000, maxWait: 10_000 }));
     return results as BatchEventResult[];
   }
 

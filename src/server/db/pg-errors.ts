@@ -16,6 +16,7 @@ export const PG = {
   numericValueOutOfRange: "22003",
   serializationFailure: "40001",
   deadlockDetected: "40P01",
+  lockNotAvailable: "55P03",
 } as const;
 
 export function pgError(error: unknown): PgErrorInfo | undefined {

@@ -46,6 +46,7 @@
  */
 import type pg from "pg";
 import { PG, pgError } from "@/server/db/pg-errors";
+import { isTransient } from "@/server/db/retry";
 import { classify, diffColumns, diffRows } from "./diff";
 import { measureOrgs } from "./measure";
 import { BACKFILL_METRICS, type DiffRow } from "./types";
@@ -68,7 +69,6 @@ export interface ApplyResult {
   cacheRepairs: number;
 }
 
-const RETRYABLE = new Set<string>([PG.deadlockDetected, PG.serializationFailure, "55P03" /* lock_not_available */]);
 const MAX_ATTEMPTS = 6;
 const METRICS_SORTED = [...BACKFILL_METRICS].sort();
 
@@ -115,7 +115,7 @@ export async function applyOrgs(pool: pg.Pool, runId: string, orgIds: readonly s
         for (const orgId of sorted) merge(result, await applyOrgs(pool, runId, [orgId], legacyColumn));
         return result;
       }
-      if (!code || !RETRYABLE.has(code) || attempt >= MAX_ATTEMPTS) throw error;
+      if (!isTransient(error) || attempt >= MAX_ATTEMPTS) throw error;
       await new Promise((resolve) => setTimeout(resolve, 5 * attempt + Math.random() * 20));
     } finally {
       release(false);

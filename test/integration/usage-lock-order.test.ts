@@ -1,0 +1,57 @@
+import { describe, expect, it } from "vitest";
+import { createBillingServices } from "@/server/billing";
+import { newOrg, testDatabase, uniqueSuffix } from "../helpers/db";
+
+/**
+ * The lock order every usage write keeps: the (org, metric) cache row first, the idempotency
+ * key after. A write that claimed the key first and then waited for a cache row another
+ * transaction was creating — while that transaction, as incrementMany does, went on to claim
+ * the same key — was a deadlock: PostgreSQL killed one of them (40P01, a 500).
+ */
+const { prisma, pool } = testDatabase();
+const services = createBillingServices(prisma, { pool });
+
+async function blockedBy(pid: number): Promise<number> {
+  const { rows } = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE $1::int = ANY(pg_blocking_pids(pid))`, [pid]);
+  return rows[0]?.n ?? 0;
+}
+
+describe("usage writes take the cache row before the key", () => {
+  it("an increment of a key whose cache row a batch is creating waits for the row without claiming the key: the batch applies it, the increment replays it", async () => {
+    const org = await newOrg(prisma);
+    const key = `lock-order-${uniqueSuffix()}`;
+    const batch = await pool.connect();
+    try {
+      // The batch's steps, held open: create the (org, members) cache row…
+      await batch.query("BEGIN");
+      await batch.query(`INSERT INTO usage_cache (org_id, metric, count) VALUES ($1, 'members', 0)`, [org.id]);
+      const pid = (await batch.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0]?.pid as number;
+
+      // …while an increment of the same work arrives and waits on that row.
+      const increment = services.usage.increment(org.id, "members", 1n, "test", { idempotencyKey: key });
+      const outcome = increment.then(
+        (r) => ({ ok: true as const, r }),
+        (e: unknown) => ({ ok: false as const, e }),
+      );
+      await expect.poll(() => blockedBy(pid), { timeout: 60_000, interval: 25 }).toBeGreaterThanOrEqual(1);
+
+      // The batch now claims the key. Had the increment claimed it before waiting, this would
+      // wait for the increment, which waits for us: deadlock detected after deadlock_timeout.
+      const inserted = await batch.query<{ id: string }>(
+        `INSERT INTO usage_ledger (org_id, metric, delta, reason, idempotency_key, actor, metadata)
+         VALUES ($1, 'members', 1, 'test', $2, 'batch', '{}') RETURNING id::text`,
+        [org.id, key],
+      );
+      await batch.query(`UPDATE usage_cache SET count = count + 1 WHERE org_id = $1 AND metric = 'members'`, [org.id]);
+      await batch.query("COMMIT");
+
+      const settled = await outcome;
+      if (!settled.ok) throw settled.e;
+      expect(settled.r).toMatchObject({ replayed: true, count: 1n, entry: { id: inserted.rows[0]?.id } });
+    } finally {
+      await batch.query("ROLLBACK").catch(() => undefined);
+      batch.release();
+    }
+    expect(await services.usage.verify(org.id)).toEqual([]);
+  });
+});
