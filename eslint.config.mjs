@@ -14,4 +14,24 @@ export default tseslint.config(
       "no-console": "off",
     },
   },
+  {
+    // The layers (ARCHITECTURE.md): the domain, the database and auth know nothing of the
+    // transport (tRPC), the framework (Next) or the pages; only src/server/api may.
+    files: ["src/server/**/*.{ts,tsx}"],
+    ignores: ["src/server/api/**"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          paths: [{ name: "next", message: "The domain does not know Next: keep it in src/server/api or src/app." }],
+          patterns: [
+            { group: ["@trpc/*"], message: "The domain does not know tRPC: throw a BillingError and let src/server/api map it." },
+            { group: ["next/*"], message: "The domain does not know Next: keep it in src/server/api or src/app." },
+            { group: ["@/server/api", "@/server/api/*", "**/server/api/**", "../api/*", "../../api/*"], message: "The domain must not import the API layer (it imports the domain)." },
+            { group: ["@/app", "@/app/*", "@/trpc", "@/trpc/*"], message: "The domain must not import pages or the React tRPC client." },
+          ],
+        },
+      ],
+    },
+  },
 );

@@ -1,0 +1,32 @@
+import { ESLint } from "eslint";
+import { describe, expect, it } from "vitest";
+
+/**
+ * The layer rule of eslint.config.mjs, run by the real ESLint on the project's own config:
+ * a domain file importing the transport, the framework or the API layer fails lint; the
+ * same import in the API layer, and the domain's own imports, pass.
+ */
+const eslint = new ESLint({ cwd: process.cwd() });
+
+async function restricted(filePath: string, code: string): Promise<string[]> {
+  const [result] = await eslint.lintText(code, { filePath });
+  return (result?.messages ?? []).filter((m) => m.ruleId === "no-restricted-imports").map((m) => m.message);
+}
+
+describe("the domain cannot import tRPC, Next, the API layer or pages (lint)", () => {
+  it.each([
+    ["src/server/billing/x.ts", `import { TRPCError } from "@trpc/server";\nexport const e = TRPCError;\n`],
+    ["src/server/billing/dodo/x.ts", `import { headers } from "next/headers";\nexport const h = headers;\n`],
+    ["src/server/db/x.ts", `import { NextResponse } from "next/server";\nexport const r = NextResponse;\n`],
+    ["src/server/billing/x.ts", `import { appRouter } from "@/server/api/root";\nexport const r = appRouter;\n`],
+    ["src/server/billing/backfill/x.ts", `import { billingRouter } from "../../api/routers/billing";\nexport const r = billingRouter;\n`],
+    ["src/server/auth/x.ts", `import { api } from "@/trpc/server";\nexport const a = api;\n`],
+  ])("%s: %s fails", async (filePath, code) => {
+    expect(await restricted(filePath, code)).toHaveLength(1);
+  });
+
+  it("the API layer may import tRPC, and the domain its own modules", async () => {
+    expect(await restricted("src/server/api/x.ts", `import { TRPCError } from "@trpc/server";\nexport const e = TRPCError;\n`)).toEqual([]);
+    expect(await restricted("src/server/billing/x.ts", `import { BillingError } from "./errors";\nexport const e = BillingError;\n`)).toEqual([]);
+  });
+});
