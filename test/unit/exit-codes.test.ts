@@ -1,3 +1,4 @@
+import { rm } from "node:fs/promises";
 import { describe, expect, it } from "vitest";
 import { CLI_TIMEOUT_MS, runScript, startScript } from "../helpers/cli";
 import { waitFor } from "../helpers/wait";
@@ -34,6 +35,25 @@ describe("exit codes of processes that import the embedded database", () => {
       expect((await run.exit).code).toBe(143);
     } finally {
       run.killIfRunning();
+    }
+  });
+
+  it("a process.exit (no hook runs) still stops the embedded cluster it started", async () => {
+    const result = await runScript("test/fixtures/exit-codes/exit-with-cluster.ts", []);
+    expect(result.code).toBe(4);
+    const { dir, pid } = JSON.parse(result.stdout.trim().split("\n").at(-1) as string) as { dir: string; pid: number };
+    try {
+      const alive = () => {
+        try {
+          process.kill(pid, 0);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      await waitFor("the orphaned postmaster to stop", () => !alive(), { timeoutMs: CLI_TIMEOUT_MS });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });

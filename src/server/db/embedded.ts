@@ -155,7 +155,18 @@ async function startCluster(options: {
   const running = () => Boolean(child && child.exitCode === null && child.signalCode === null);
   let stopping: Promise<void> | undefined;
   const stop = () => (stopping ??= running() ? bounded(instance.stop(), 10_000) : Promise.resolve());
-  const forget = onShutdown(stop);
+  const forgetHook = onShutdown(stop);
+  // A crash or a `process.exit` skips every asynchronous hook: then at least ask the
+  // postmaster for its fast shutdown (a signal is synchronous, so an `exit` listener can
+  // send it) instead of leaving it running without its owner.
+  const stopOnExit = () => {
+    if (running()) child?.kill("SIGINT");
+  };
+  process.once("exit", stopOnExit);
+  const forget = () => {
+    forgetHook();
+    process.off("exit", stopOnExit);
+  };
   return {
     url: urlFor(options.credentials, port),
     adminUrl: urlFor(options.credentials, port, "postgres"),
