@@ -48,8 +48,8 @@ const ROUTES: Route[] = [
   },
 ];
 
-function toRequest(req: IncomingMessage, origin: string, trusted: TrustedProxies): Request {
-  stampClientIp(req, trusted);
+function toRequest(req: IncomingMessage, origin: string, trusted: TrustedProxies | null): Request {
+  if (trusted) stampClientIp(req, trusted);
   const headers = new Headers();
   for (const [name, value] of Object.entries(req.headers)) {
     if (Array.isArray(value)) for (const v of value) headers.append(name, v);
@@ -95,6 +95,8 @@ export interface RouteServerOptions {
    * trusts no proxy, as `npm start` does by default.
    */
   trustedProxies?: string;
+  /** false: pass the client's headers on as they are, as a plain `next start` does (no server of ours in front). */
+  stampClientIp?: boolean;
 }
 
 /** Serves the real route modules on a free loopback port until `close()`; resolves once /api/health answers 200. */
@@ -111,7 +113,7 @@ export async function startRouteServer(options: RouteServerOptions = {}): Promis
         return void res.end();
       }
       const params = route.params?.(pathname.match(route.pattern) as RegExpMatchArray) ?? {};
-      const response = await handler(toRequest(req, origin, trusted), { params: Promise.resolve(params) });
+      const response = await handler(toRequest(req, origin, options.stampClientIp === false ? null : trusted), { params: Promise.resolve(params) });
       await writeResponse(res, response);
     })().catch((error: unknown) => {
       // A handler that throws is what Next answers with 500: let the test see that status.

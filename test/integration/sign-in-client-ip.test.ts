@@ -15,20 +15,23 @@ const { testDatabase, uniqueSuffix } = await import("../helpers/db");
 const { prisma } = testDatabase();
 const direct = await startRouteServer({ trustedProxies: "" });
 const behindProxy = await startRouteServer({ trustedProxies: "127.0.0.1" });
-afterAll(() => Promise.all([direct.close(), behindProxy.close()]));
+// As a plain `next start` serves: nothing of ours in front stamps (or clears) the address.
+const unstamped = await startRouteServer({ stampClientIp: false });
+afterAll(() => Promise.all([direct.close(), behindProxy.close(), unstamped.close()]));
 
 /** A loopback address of this run's own, never 127.0.0.1 (the trusted proxy below). */
 const loopbackPeer = () => `127.${randomInt(1, 255)}.${randomInt(0, 256)}.${randomInt(1, 255)}`;
 /** A client address of this run's own (TEST-NET-2 / benchmarking ranges). */
 const clientAddress = () => `198.${randomInt(18, 20)}.${randomInt(0, 256)}.${randomInt(1, 255)}`;
 
-async function badSignIn(server: { origin: string }, from: string, forwardedFor?: string): Promise<number> {
+async function badSignIn(server: { origin: string }, from: string, forwardedFor?: string, extraHeaders: Record<string, string> = {}): Promise<number> {
   const response = await requestFrom(from, `${server.origin}/api/auth/sign-in/email`, {
     method: "POST",
     headers: {
       "content-type": "application/json",
       origin: server.origin,
       ...(forwardedFor ? { "x-forwarded-for": forwardedFor } : {}),
+      ...extraHeaders,
     },
     body: JSON.stringify({ email: `nobody-${uniqueSuffix()}@staff.test`, password: "wrong password!" }),
   });
@@ -68,5 +71,22 @@ describe("sign-in rate limit by client address", () => {
     const counts = async (ip: string) => (await prisma.staffRateLimit.findMany({ where: { key: { startsWith: `${ip}|` } } })).map((r) => r.count);
     expect(await counts(a)).toEqual([SIGN_IN_MAX]);
     expect(await counts(b)).toEqual([2]);
+  });
+
+  it("without our server in front, an address the client writes in x-billing-client-ip (even with a made-up seal) is ignored: its attempts share one bucket", async () => {
+    const statuses: number[] = [];
+    const spoofed: string[] = [];
+    for (let i = 0; i < SIGN_IN_MAX + 2; i++) {
+      spoofed.push(clientAddress());
+      const headers = { "x-billing-client-ip": spoofed[i] as string, "x-billing-client-ip-seal": `guess-${i}` };
+      statuses.push(await badSignIn(unstamped, loopbackPeer(), undefined, headers));
+    }
+    // Had the header been believed, every attempt would have had a fresh bucket (all 401).
+    expect(statuses.at(-1)).toBe(429);
+    const believed = await prisma.staffRateLimit.findMany({ where: { OR: spoofed.map((ip) => ({ key: { startsWith: `${ip}|` } })) } });
+    expect(believed).toEqual([]);
+    // The one shared bucket better-auth falls back to without an address (under NODE_ENV=test, "127.0.0.1").
+    const shared = await prisma.staffRateLimit.findMany({ where: { key: { in: ["127.0.0.1|/sign-in/email", "no-trusted-ip|/sign-in/email"] } } });
+    expect(shared.map((b) => b.count)).toEqual([expect.any(Number)]);
   });
 });

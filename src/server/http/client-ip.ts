@@ -1,3 +1,4 @@
+import { randomBytes, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import { BlockList, isIP } from "node:net";
 
@@ -20,6 +21,38 @@ import { BlockList, isIP } from "node:net";
  * replacing any value the client sent; better-auth reads only that header.
  */
 export const CLIENT_IP_HEADER = "x-billing-client-ip";
+
+/**
+ * Served without our server in front (a plain `next start`), the header above is whatever the
+ * client wrote. So the stamp carries this process's seal, a random value made by the first
+ * stamp and kept on `globalThis` (Next's bundles in this process see the same one), and
+ * `trustedClientIpRequest` drops an address without it: better-auth then knows no address
+ * and puts every sign-in in one shared bucket, failing closed.
+ */
+export const CLIENT_IP_SEAL_HEADER = "x-billing-client-ip-seal";
+const SEAL = Symbol.for("ledger-policy-billing.client-ip-seal");
+
+function processSeal(create: boolean): string | undefined {
+  const holder = globalThis as { [SEAL]?: string };
+  if (create) holder[SEAL] ??= randomBytes(24).toString("base64url");
+  return holder[SEAL];
+}
+
+function sealMatches(value: string | null): boolean {
+  const seal = processSeal(false);
+  if (!seal || !value || value.length !== seal.length) return false;
+  return timingSafeEqual(Buffer.from(value), Buffer.from(seal));
+}
+
+/** `request` as the auth handler may read it: the stamped address only when our server stamped it. */
+export function trustedClientIpRequest(request: Request): Request {
+  const sealed = sealMatches(request.headers.get(CLIENT_IP_SEAL_HEADER));
+  if (sealed && !request.headers.has(CLIENT_IP_SEAL_HEADER)) return request;
+  const headers = new Headers(request.headers);
+  headers.delete(CLIENT_IP_SEAL_HEADER);
+  if (!sealed) headers.delete(CLIENT_IP_HEADER);
+  return new Request(request, { headers, duplex: "half" } as RequestInit);
+}
 
 export interface TrustedProxies {
   /** The entries as configured, e.g. `["10.0.0.0/8", "127.0.0.1"]`. */
@@ -100,4 +133,5 @@ export function stampClientIp(req: IncomingMessage, trusted: TrustedProxies): vo
   const ip = resolveClientIp(req.socket.remoteAddress, req.headers["x-forwarded-for"], trusted);
   if (ip) req.headers[CLIENT_IP_HEADER] = ip;
   else delete req.headers[CLIENT_IP_HEADER];
+  req.headers[CLIENT_IP_SEAL_HEADER] = processSeal(true);
 }
