@@ -54,4 +54,46 @@ describe("usage writes take the cache row before the key", () => {
     }
     expect(await services.usage.verify(org.id)).toEqual([]);
   });
+
+  it("a batch whose idempotency key a concurrent write commits for another metric after the batch was judged: judged again, never a failed statement", async () => {
+    const org = await newOrg(prisma);
+    await services.usage.increment(org.id, "members", 5n, "test_setup");
+    const key = `raced-${uniqueSuffix()}`;
+    const other = await pool.connect();
+    try {
+      // Another writer holds `key` for teams, uncommitted (its own row, teams, locked first).
+      await other.query("BEGIN");
+      await other.query(`INSERT INTO usage_cache (org_id, metric, count) VALUES ($1, 'teams', 0)`, [org.id]);
+      await other.query(
+        `INSERT INTO usage_ledger (org_id, metric, delta, reason, idempotency_key, actor, metadata) VALUES ($1, 'teams', 1, 'test', $2, 'other', '{}')`,
+        [org.id, key],
+      );
+      await other.query(`UPDATE usage_cache SET count = count + 1 WHERE org_id = $1 AND metric = 'teams'`, [org.id]);
+      const pid = (await other.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0]?.pid as number;
+
+      // The batch sees members = 5 and no such key: +5 with the key, then −8, judged in order,
+      // both fit. Its insert then waits for the other writer's key.
+      const batch = services.usage
+        .incrementMany([
+          { orgId: org.id, metric: "members", amount: 5n, reason: "test", idempotencyKey: key },
+          { orgId: org.id, metric: "members", amount: -8n, reason: "test" },
+        ])
+        .then(
+          (r) => ({ ok: true as const, r }),
+          (e: unknown) => ({ ok: false as const, e }),
+        );
+      await expect.poll(() => blockedBy(pid), { timeout: 60_000, interval: 25 }).toBeGreaterThanOrEqual(1);
+      await other.query("COMMIT");
+
+      // The key's event is dropped by ON CONFLICT, so −8 alone would take members to −3.
+      const settled = await batch;
+      if (!settled.ok) throw settled.e;
+      expect(settled.r.map((r) => (r.status === "rejected" ? r.reason.code : r.status))).toEqual(["idempotency_key_reused", "gauge_below_zero"]);
+    } finally {
+      await other.query("ROLLBACK").catch(() => undefined);
+      other.release();
+    }
+    expect(await services.usage.getUsage(org.id)).toEqual(expect.arrayContaining([expect.objectContaining({ metric: "members", count: 5n })]));
+    expect(await services.usage.verify(org.id)).toEqual([]);
+  });
 });

@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { Prisma } from "@/server/db/client";
+import { PG, pgError } from "@/server/db/pg-errors";
 import type { Tx } from "@/server/db/tx";
-import { type BillingError } from "./errors";
+import { BillingError } from "./errors";
 import { keyReuseConflict, LEDGER_COLUMNS, type LedgerEntry, type LedgerRow, type LedgerWork, toLedgerEntry } from "./ledger-entry";
 import { incrementInputSchema, type IncrementInput, INT64_MAX } from "./schemas";
 import { belowZero, countOutOfRange } from "./usage-errors";
@@ -19,6 +20,15 @@ export type BatchEventResult =
   | { index: number; status: "applied"; entry: LedgerEntry }
   | { index: number; status: "duplicate"; entryId: string | null; duplicateOf: "batch" | "history" }
   | { index: number; status: "rejected"; reason: { code: string; message: string } };
+
+/**
+ * A concurrent write took one of the batch's idempotency keys for other work after the batch
+ * was judged: in the batch's own transaction it is run again; in a caller's, the caller is
+ * told to retry (its transaction is spoilt).
+ */
+export const batchRaced = () =>
+  new BillingError("CONFLICT", "batch_raced", "A concurrent write used one of this batch's idempotency keys for other work; retry the batch");
+export const isBatchRaced = (error: unknown) => error instanceof BillingError && error.reason === "batch_raced";
 
 export interface BatchItem {
   index: number;
@@ -88,7 +98,7 @@ export async function applyBatch(
   tx: Tx,
   valid: BatchItem[],
   results: (BatchEventResult | undefined)[],
-  fallbackActor: string,
+  options: { fallbackActor: string; ownTransaction: boolean },
 ): Promise<void> {
   const orgIds = [...new Set(valid.map((v) => v.event.orgId))];
   const known = await tx.$queryRaw<{ id: string }[]>`
@@ -147,7 +157,7 @@ export async function applyBatch(
   }
   if (toInsert.length === 0) return;
 
-  const inserted = await tx.$queryRaw<LedgerRow[]>`
+  const insert = tx.$queryRaw<LedgerRow[]>`
     WITH ins AS (
       INSERT INTO usage_ledger (id, org_id, metric, delta, reason, idempotency_key, actor, metadata)
       SELECT * FROM unnest(
@@ -157,7 +167,7 @@ export async function applyBatch(
         ${toInsert.map((v) => v.event.amount.toString())}::bigint[],
         ${toInsert.map((v) => v.event.reason)}::text[],
         ${toInsert.map((v) => v.event.idempotencyKey ?? null)}::text[],
-        ${toInsert.map((v) => v.event.actor ?? fallbackActor)}::text[],
+        ${toInsert.map((v) => v.event.actor ?? options.fallbackActor)}::text[],
         ${toInsert.map((v) => JSON.stringify(v.event.metadata ?? {}))}::jsonb[])
       ON CONFLICT (org_id, idempotency_key) DO NOTHING
       RETURNING *
@@ -168,6 +178,13 @@ export async function applyBatch(
     )
     -- agg (rows created and locked above) runs to completion whether or not it is read
     SELECT ${Prisma.raw(LEDGER_COLUMNS)} FROM ins`;
+  const inserted = await insert.catch((error: unknown) => {
+    // The events were judged with every one of them counted; when ON CONFLICT dropped one (a
+    // concurrent write committed its key for another metric: another row, so no lock of ours
+    // kept it out) the others' sum may pass zero or 2^63-1. Judged again, they will not.
+    const code = pgError(error)?.code;
+    throw code === PG.checkViolation || code === PG.numericValueOutOfRange ? batchRaced() : error;
+  });
   const byId = new Map(inserted.map((r) => [r.id, r]));
   for (const item of toInsert) {
     const row = byId.get(item.id);
@@ -177,6 +194,9 @@ export async function applyBatch(
   // waited for it): this new statement sees its row, so judge the repeat against it.
   const lost = toInsert.filter((item) => !byId.has(item.id));
   if (lost.length === 0) return;
+  // The others were judged with the lost ones counted: in a transaction of our own, judge
+  // the whole batch again (it sees the committed keys now).
+  if (options.ownTransaction) throw batchRaced();
   const committed = await storedByKey(tx, lost.map((v) => v.event));
   for (const { index, event } of lost) {
     const prior = committed.get(`${event.orgId}\u0000${event.idempotencyKey}`);

@@ -1,13 +1,13 @@
 import { Prisma, type PrismaClient } from "@/server/db/client";
 import { PG, pgError } from "@/server/db/pg-errors";
 import { type RawQuery, viaPrisma } from "@/server/db/raw-query";
-import { retryTransient } from "@/server/db/retry";
+import { isTransient, retryTransient } from "@/server/db/retry";
 import type { Db, Tx } from "@/server/db/tx";
 import { METRIC_KIND, METRICS, type Metric } from "./catalogue";
 import { BillingError, parseInput } from "./errors";
 import { keyReuseConflict, LEDGER_COLUMNS, type LedgerEntry, type LedgerRow, toLedgerEntry } from "./ledger-entry";
 import { incrementInputSchema, type IncrementInput } from "./schemas";
-import { applyBatch, type BatchEventResult, MAX_BATCH, parseBatch } from "./usage-batch";
+import { applyBatch, type BatchEventResult, isBatchRaced, MAX_BATCH, parseBatch } from "./usage-batch";
 import { belowZero, countOutOfRange, orgNotFound } from "./usage-errors";
 import { REPORT_METERED_USAGE } from "./usage-reporting/outbox-sql";
 
@@ -186,7 +186,7 @@ export class UsageService {
     }
     const { results, valid } = parseBatch(events);
     const run = async (tx: Tx) => {
-      if (valid.length > 0) await applyBatch(tx, valid, results, options.actor ?? DEFAULT_ACTOR);
+      if (valid.length > 0) await applyBatch(tx, valid, results, { fallbackActor: options.actor ?? DEFAULT_ACTOR, ownTransaction: !options.tx });
       const rejected = results.filter((r) => r?.status === "rejected");
       if (options.atomic && rejected.length > 0) {
         throw new BillingError("BAD_REQUEST", "batch_rejected", `${rejected.length} of ${events.length} events were rejected; nothing was written`, {
@@ -195,9 +195,9 @@ export class UsageService {
       }
     };
     if (options.tx) await run(options.tx);
-    // A deadlock or serialization failure rolls the whole batch back: running it again is
-    // safe (nothing of it was written) and is what the caller would have to do.
-    else await retryTransient(() => this.prisma.$transaction(run, { timeout: 60_000, maxWait: 10_000 }));
+    // A deadlock, a serialization failure or a raced key rolls the whole batch back: running
+    // it again is safe (nothing of it was written) and is what the caller would have to do.
+    else await retryTransient(() => this.prisma.$transaction(run, { timeout: 60_000, maxWait: 10_000 }), 5, (e) => isTransient(e) || isBatchRaced(e));
     return results as BatchEventResult[];
   }
 
