@@ -15,6 +15,7 @@ import {
   type SubscriptionData,
   type SubscriptionEvent,
 } from "./events";
+import type { WebhookStatus } from "./webhook-status";
 
 /**
  * Dodo Payments in the domain: every verified webhook delivery is recorded in
@@ -22,9 +23,6 @@ import {
  * are applied as STATE to `subscriptions` — an older event never overwrites newer state.
  * Knows nothing of Next or HTTP: the route verifies the signature and hands over the body.
  */
-
-export const WEBHOOK_STATUSES = ["received", "processed", "ignored", "failed", "needs_attention"] as const;
-export type WebhookStatus = (typeof WEBHOOK_STATUSES)[number];
 
 /** Statuses after which a repeated delivery is acknowledged without processing. */
 const FINAL_STATUSES: ReadonlySet<string> = new Set(["processed", "ignored", "needs_attention"]);

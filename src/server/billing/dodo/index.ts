@@ -6,14 +6,13 @@ import { createWebhookHandler } from "./webhook-handler";
 export {
   BillingService,
   WebhookProblem,
-  WEBHOOK_STATUSES,
   type DodoSubscriptionsApi,
   type HandleResult,
   type ReconcileReport,
   type SyncResult,
-  type WebhookStatus,
 } from "./billing-service";
 export { createDodoClient } from "./client";
+export { PROBLEM_STATUSES, WEBHOOK_STATUSES, type WebhookStatus } from "./webhook-status";
 export { parseDelivery, subscriptionDataSchema, webhookEnvelopeSchema, type SubscriptionEvent } from "./events";
 export { createWebhookHandler, MAX_WEBHOOK_BYTES, webhookRejections } from "./webhook-handler";
 export { verifyWebhook } from "./verify";
