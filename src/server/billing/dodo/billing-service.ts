@@ -5,7 +5,6 @@ import { planForProduct } from "../catalogue";
 import { BillingError } from "../errors";
 import type { UsageService } from "../usage-service";
 import { catchUpMeteredUsage } from "../usage-reporting/outbox-sql";
-import { reportUsage, type ReportUsageOptions, type ReportUsageResult, type UsageIngestApi } from "../usage-reporting/reporter";
 import {
   describeIssues,
   isSubscriptionEventType,
@@ -376,15 +375,6 @@ export class BillingService {
     await Promise.all(Array.from({ length: Math.max(1, Math.min(options.concurrency ?? RECONCILE_CONCURRENCY, rows.length)) }, worker));
     report.problems.sort((a, b) => a.subscriptionId.localeCompare(b.subscriptionId));
     return report;
-  }
-
-  /**
-   * Sends pending metered usage (the outbox every metered ledger row enters in its own
-   * statement) to Dodo: claimed with FOR UPDATE SKIP LOCKED, at most 1 000 per request,
-   * event_id = ledger id. See usage-reporting/reporter.ts for the exactly-once argument.
-   */
-  async reportUsage(api: UsageIngestApi, options: ReportUsageOptions = {}): Promise<ReportUsageResult> {
-    return reportUsage(this.prisma, api, options);
   }
 
   /** The org: subscription metadata `org_id`, customer metadata `org_id`, the customer mapping, the existing row. */
