@@ -2,7 +2,7 @@ import type pg from "pg";
 import { db, type PrismaClient } from "@/server/db/client";
 import { viaPool } from "@/server/db/raw-query";
 import { ApiKeyService } from "./api-keys";
-import { BillingService } from "./dodo/billing-service";
+import { DodoBilling } from "./dodo/dodo-billing";
 import { EntitlementService } from "./entitlement-service";
 import { LimitOverrideService } from "./limit-overrides";
 import { UsageService } from "./usage-service";
@@ -14,7 +14,7 @@ export interface BillingServices {
   apiKeys: ApiKeyService;
   overrides: LimitOverrideService;
   /** Dodo Payments: webhooks, subscription sync, reconciliation. */
-  dodo: BillingService;
+  dodo: DodoBilling;
 }
 
 /**
@@ -30,7 +30,7 @@ export function createBillingServices(client: PrismaClient, options: { pool?: pg
     entitlements: new EntitlementService(client, usage, undefined, hotPath),
     apiKeys: new ApiKeyService(client),
     overrides: new LimitOverrideService(client),
-    dodo: new BillingService(client, usage),
+    dodo: new DodoBilling(client, usage),
   };
 }
 
