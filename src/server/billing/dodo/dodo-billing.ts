@@ -1,5 +1,5 @@
 import type { PrismaClient } from "@/server/db/client";
-import type { Tx } from "@/server/db/tx";
+import { inTransaction, type TransactionOptions, type Tx } from "@/server/db/tx";
 import type { UsageService } from "../usage-service";
 import type { SubscriptionEvent } from "./events";
 import { type DodoSubscriptionsApi, type ReconcileReport, reconcileSubscriptions } from "./reconcile";
@@ -14,11 +14,11 @@ import { DodoWebhookInbox, type HandleResult, type WebhookDelivery } from "./web
 
 export interface DodoBillingOptions {
   /** Prisma interactive-transaction limits for one delivery (waiting for the row lock included). */
-  transaction?: { maxWait?: number; timeout?: number };
+  transaction?: TransactionOptions;
 }
 
 export class DodoBilling {
-  private readonly txOptions: { maxWait: number; timeout: number };
+  private readonly txOptions: TransactionOptions;
   private readonly inbox: DodoWebhookInbox;
 
   constructor(
@@ -46,8 +46,7 @@ export class DodoBilling {
    * transaction or a new one.
    */
   async syncSubscription(event: SubscriptionEvent, options: { tx?: Tx } = {}): Promise<SyncResult> {
-    const work = (tx: Tx) => applySubscriptionEvent(tx, this.usage, event);
-    return options.tx ? work(options.tx) : this.prisma.$transaction(work, this.txOptions);
+    return inTransaction(this.prisma, options.tx, (tx) => applySubscriptionEvent(tx, this.usage, event), this.txOptions);
   }
 
   /** Fetches each known subscription (or one org's) from the Dodo API and syncs it, one transaction each. */

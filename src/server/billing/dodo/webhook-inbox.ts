@@ -1,6 +1,6 @@
 import type { PrismaClient } from "@/server/db/client";
 import { errorLine } from "@/server/db/pg-errors";
-import type { Tx } from "@/server/db/tx";
+import type { TransactionOptions, Tx } from "@/server/db/tx";
 import { BillingError } from "../errors";
 import { isSubscriptionEventType, parseDelivery, type ParsedDelivery, type SubscriptionEvent } from "./events";
 import { type SyncResult, WebhookProblem } from "./subscription-sync";
@@ -50,7 +50,7 @@ export class DodoWebhookInbox {
     /** Applies a subscription event in the delivery's transaction (`DodoBilling.syncSubscription`). */
     private readonly syncSubscription: (event: SubscriptionEvent, tx: Tx) => Promise<SyncResult>,
     /** Prisma interactive-transaction limits for one delivery (waiting for the row lock included). */
-    private readonly txOptions: { maxWait: number; timeout: number },
+    private readonly txOptions: TransactionOptions,
   ) {}
 
   /**
