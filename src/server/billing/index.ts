@@ -34,10 +34,14 @@ export function createBillingServices(client: PrismaClient, options: { pool?: pg
   };
 }
 
-let shared: BillingServices | undefined;
+// On globalThis, not in module scope: Next.js may load this module once per route bundle,
+// and every bundle should get the same services over the same pool (db()).
+const SHARED_SERVICES = Symbol.for("ledger-policy-billing.billing-services");
+type WithServices = typeof globalThis & { [SHARED_SERVICES]?: BillingServices };
 
 /** The process-wide services over the process-wide client (created on first use). */
 export function billing(): BillingServices {
-  shared ??= createBillingServices(db().prisma, { pool: db().pool });
-  return shared;
+  const scope = globalThis as WithServices;
+  scope[SHARED_SERVICES] ??= createBillingServices(db().prisma, { pool: db().pool });
+  return scope[SHARED_SERVICES];
 }
