@@ -11,7 +11,7 @@ import { seedDatabase } from "@/server/seed";
 import { createStaffAuth } from "@/server/auth/auth";
 import { StaffService } from "@/server/auth/staff";
 import { createDatabase } from "@/server/db/client";
-import { BillingService } from "@/server/billing/dodo/billing-service";
+import { DodoBilling } from "@/server/billing/dodo/dodo-billing";
 import type { UsageService } from "@/server/billing/usage-service";
 import { E2E_FAILED_WEBHOOK_ID, E2E_ORGS, E2E_SEED, E2E_WEBHOOK_SECRET, failedRenewalPayload } from "../e2e/fixtures";
 import { E2E_STAFF } from "../e2e/staff";
@@ -84,7 +84,7 @@ onShutdown(
 
 /**
  * A webhook delivery whose processing failed, for the replay spec: the real handler
- * (`BillingService.handleWebhook`) processes the fixture's renewal with an outage injected
+ * (`DodoBilling.handleWebhook`) processes the fixture's renewal with an outage injected
  * where the renewal resets the period counters, so the row is exactly what a processing
  * failure leaves behind — status failed, the error, attempts 1, the failed attempt's writes
  * rolled back — and the route would have answered 500. A replay from the dashboard (with the
@@ -98,7 +98,7 @@ async function recordFailedDelivery(databaseUrl: string): Promise<void> {
         throw new Error("simulated outage (e2e): the period reset could not be written");
       },
     } as unknown as UsageService;
-    const service = new BillingService(handle.prisma, outage);
+    const service = new DodoBilling(handle.prisma, outage);
     const rawBody = JSON.stringify(failedRenewalPayload(new Date()));
     const result = await service.handleWebhook({ webhookId: E2E_FAILED_WEBHOOK_ID, rawBody });
     if (result.status !== "failed") throw new Error(`the e2e failed delivery was ${result.status}, not failed`);

@@ -1,9 +1,8 @@
 import { parseArgs } from "node:util";
-import { createBillingServices } from "@/server/billing";
 import { createDodoClient } from "@/server/billing/dodo";
 import { BillingError } from "@/server/billing/errors";
 import { orgIdSchema } from "@/server/billing/schemas";
-import { INGEST_TIMEOUT_MS, MAX_INGEST_BATCH } from "@/server/billing/usage-reporting";
+import { INGEST_TIMEOUT_MS, MAX_INGEST_BATCH, reportUsage } from "@/server/billing/usage-reporting";
 import { createDatabase } from "@/server/db/client";
 import { runScript } from "./lib/run-script";
 
@@ -31,7 +30,7 @@ await runScript("npm run report-usage", async (databaseUrl) => {
   if (!api) throw new BillingError("PRECONDITION_FAILED", "no_api_key", "DODO_PAYMENTS_API_KEY is not set: nowhere to report usage to");
   const database = createDatabase(databaseUrl, { max: 2, applicationName: "report-usage" });
   try {
-    const result = await createBillingServices(database.prisma).dodo.reportUsage(api, {
+    const result = await reportUsage(database.prisma, api, {
       orgId: values.org,
       batchSize,
       waitForRetries: true,

@@ -15,7 +15,7 @@ process.env.DODO_PAYMENTS_BASE_URL = fake.url;
 const { createCaller } = await import("@/server/api/root");
 const { createTRPCContext } = await import("@/server/api/trpc");
 const { createBillingServices } = await import("@/server/billing");
-const { BillingService } = await import("@/server/billing/dodo/billing-service");
+const { DodoBilling } = await import("@/server/billing/dodo/dodo-billing");
 const { listWebhookEvents, countWebhookEvents } = await import("@/server/billing/dodo/webhook-events");
 const { outboxStatus, listUnsentOutboxRows } = await import("@/server/billing/dodo/outbox-status");
 const { resyncOrganization } = await import("@/server/billing/dodo/staff-resync");
@@ -162,7 +162,7 @@ describe("replay from the dashboard", () => {
         return billing.usage.resetPeriod(...args);
       },
     } as unknown as UsageService;
-    return new BillingService(prisma, usage);
+    return new DodoBilling(prisma, usage);
   }
 
   async function failedDelivery() {

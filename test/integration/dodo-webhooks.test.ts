@@ -7,7 +7,7 @@ process.env.DODO_PAYMENTS_WEBHOOK_KEY = `${WEBHOOK_KEY}`;
 process.env.DATABASE_POOL_SIZE = "20";
 
 import { createBillingServices } from "@/server/billing";
-import { BillingService } from "@/server/billing/dodo/billing-service";
+import { DodoBilling } from "@/server/billing/dodo/dodo-billing";
 import { createWebhookHandler } from "@/server/billing/dodo/webhook-handler";
 import type { UsageService } from "@/server/billing/usage-service";
 import { createDatabase, db as processDb } from "@/server/db/client";
@@ -117,7 +117,7 @@ describe("POST /api/webhooks/dodo", () => {
 
   it("50 parallel calls of handleWebhook on a 20-connection pool: one processes, 49 are duplicates", async () => {
     let syncs = 0;
-    const service = new BillingService(wide.prisma, createBillingServices(wide.prisma).usage);
+    const service = new DodoBilling(wide.prisma, createBillingServices(wide.prisma).usage);
     const original = service.syncSubscription.bind(service);
     service.syncSubscription = async (...args) => {
       syncs += 1;
@@ -222,7 +222,7 @@ describe("processing failures", () => {
         return real.resetPeriod(...args);
       },
     } as unknown as UsageService;
-    return { service: new BillingService(prisma, usage), calls: () => calls };
+    return { service: new DodoBilling(prisma, usage), calls: () => calls };
   };
 
   it.each(["js", "sql"] as const)("a failure (%s error) → 500, stored failed; the retry processes it once", async (kind) => {
@@ -265,7 +265,7 @@ describe("processing failures", () => {
 });
 
 describe("staff replay", () => {
-  const service = new BillingService(prisma, billing.usage);
+  const service = new DodoBilling(prisma, billing.usage);
 
   it("a needs_attention event succeeds once the problem is fixed, and only once", async () => {
     const org = await newOrg(prisma);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { createBillingServices } from "@/server/billing";
-import { BillingService } from "@/server/billing/dodo/billing-service";
+import { DodoBilling } from "@/server/billing/dodo/dodo-billing";
 import { fakeId, subscriptionPayload } from "../../scripts/fake-dodo/payloads";
 import { type FakeDodo, startFakeDodo } from "../../scripts/fake-dodo/server";
 import { CLI_TIMEOUT_MS, runScript } from "../helpers/cli";
@@ -8,7 +8,7 @@ import { newOrg, testDatabase } from "../helpers/db";
 
 const { prisma } = testDatabase();
 const billing = createBillingServices(prisma);
-const service = new BillingService(prisma, billing.usage);
+const service = new DodoBilling(prisma, billing.usage);
 
 // Asynchronous on purpose: the fake Dodo serves from this process, so blocking it (spawnSync)
 // would leave the CLI's requests unanswered. Each run is one node process (test/helpers/cli.ts).

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createBillingServices } from "@/server/billing";
-import { BillingService } from "@/server/billing/dodo/billing-service";
+import { DodoBilling } from "@/server/billing/dodo/dodo-billing";
 import { createDodoClient } from "@/server/billing/dodo/client";
 import { type FakeDodo, startFakeDodo } from "../../scripts/fake-dodo/server";
 import { type DodoSubscription, fakeId, type SubscriptionInit, subscriptionPayload, webhookPayload } from "../../scripts/fake-dodo/payloads";
@@ -12,7 +12,7 @@ import { newOrg, testDatabase } from "../helpers/db";
 
 const { prisma } = testDatabase();
 const billing = createBillingServices(prisma);
-const service = new BillingService(prisma, billing.usage);
+const service = new DodoBilling(prisma, billing.usage);
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it, vi } from "vitest";
 import { createBillingServices } from "@/server/billing";
 import { createDodoClient } from "@/server/billing/dodo";
-import { startUsageReporting, type UsageIngestApi } from "@/server/billing/usage-reporting";
+import { reportUsage, startUsageReporting, type UsageIngestApi } from "@/server/billing/usage-reporting";
 import type { PrismaClient } from "@/server/db/client";
 import { fakeId, subscriptionPayload } from "../../scripts/fake-dodo/payloads";
 import { type FakeDodo, startFakeDodo } from "../../scripts/fake-dodo/server";
@@ -122,7 +122,7 @@ describe("usage reporting to Dodo", () => {
     fake.fail({ route: "ingest", status: 500 });
     const started = Date.now();
     const batches: string[] = [];
-    const result = await billing.dodo.reportUsage(api(), {
+    const result = await reportUsage(prisma, api(), {
       orgId: org.id,
       waitForRetries: true,
       maxWaitMs: 30_000,
@@ -142,7 +142,7 @@ describe("usage reporting to Dodo", () => {
   it("after a 429 sends nothing more in that run, not even other rows", async () => {
     const { org } = await paidOrgWithCalls(10);
     fake.fail({ route: "ingest", status: 429, retryAfter: 30 });
-    const result = await billing.dodo.reportUsage(api(), { orgId: org.id, batchSize: 5 });
+    const result = await reportUsage(prisma, api(), { orgId: org.id, batchSize: 5 });
     expect(result).toMatchObject({ batches: 1, sent: 0, deferred: 5 });
     const rows = await prisma.usageReportOutbox.findMany({ where: { orgId: org.id } });
     expect(rows.filter((r) => r.attempts === 1 && r.lastError?.startsWith("429"))).toHaveLength(5);
@@ -155,7 +155,7 @@ describe("usage reporting to Dodo", () => {
     const bad = ledgerIds[4] as string;
     // An event the fake refuses (422 for the whole request), as Dodo does with one bad event.
     await prisma.usageReportOutbox.updateMany({ where: { ledgerId: bad }, data: { customerId: "" } });
-    const result = await billing.dodo.reportUsage(api(), { orgId: org.id });
+    const result = await reportUsage(prisma, api(), { orgId: org.id });
     expect(result).toMatchObject({ batches: 1, sent: 8, failed: 1, expired: 0, deferred: 0 });
     const rows = await prisma.usageReportOutbox.findMany({ where: { orgId: org.id } });
     expect(rows.filter((r) => r.status === "failed").map((r) => r.ledgerId)).toEqual([bad]);
@@ -168,7 +168,7 @@ describe("usage reporting to Dodo", () => {
     const { org, ledgerIds } = await paidOrgWithCalls(3);
     const ahead = ledgerIds[0] as string;
     await prisma.usageReportOutbox.updateMany({ where: { ledgerId: ahead }, data: { eventTimestamp: new Date(Date.now() + 10 * 60_000) } });
-    const result = await billing.dodo.reportUsage(api(), { orgId: org.id });
+    const result = await reportUsage(prisma, api(), { orgId: org.id });
     expect(result).toMatchObject({ sent: 2, expired: 0, failed: 0, deferred: 1 });
     expect(await prisma.usageReportOutbox.findUnique({ where: { ledgerId: ahead } })).toMatchObject({ status: "pending", attempts: 1 });
   });
@@ -176,7 +176,7 @@ describe("usage reporting to Dodo", () => {
   it("leaves rows pending with the error when Dodo stays down, for the next run", async () => {
     const { org } = await paidOrgWithCalls(3);
     fake.fail({ route: "ingest", status: 503, retryAfter: 600, times: 5 });
-    const result = await billing.dodo.reportUsage(api(), { orgId: org.id });
+    const result = await reportUsage(prisma, api(), { orgId: org.id });
     expect(result).toMatchObject({ sent: 0, deferred: 3, batches: 1 });
     const rows = await prisma.usageReportOutbox.findMany({ where: { orgId: org.id } });
     expect(rows.every((r) => r.status === "pending" && r.attempts === 1 && r.lastError?.startsWith("503"))).toBe(true);
@@ -187,7 +187,7 @@ describe("usage reporting to Dodo", () => {
     const { org, ledgerIds } = await paidOrgWithCalls(5);
     const stale = ledgerIds.slice(0, 3);
     await prisma.usageReportOutbox.updateMany({ where: { ledgerId: { in: stale } }, data: { eventTimestamp: new Date(Date.now() - 2 * 3_600_000) } });
-    const result = await billing.dodo.reportUsage(api(), { orgId: org.id });
+    const result = await reportUsage(prisma, api(), { orgId: org.id });
     expect(result).toMatchObject({ sent: 2, expired: 3 });
     const rows = await prisma.usageReportOutbox.findMany({ where: { orgId: org.id } });
     expect(rows.filter((r) => r.status === "expired").map((r) => r.ledgerId).sort()).toEqual([...stale].sort());
@@ -201,7 +201,7 @@ describe("usage reporting to Dodo", () => {
     const tooOld = ledgerIds.slice(0, 1);
     await prisma.usageReportOutbox.updateMany({ where: { orgId: org.id }, data: { nextAttemptAt: new Date(Date.now() - 20 * 60_000) } });
     await prisma.usageReportOutbox.updateMany({ where: { ledgerId: { in: tooOld } }, data: { eventTimestamp: new Date(Date.now() - 65 * 60_000) } });
-    const result = await billing.dodo.reportUsage(api(), { orgId: org.id, clock: lagging });
+    const result = await reportUsage(prisma, api(), { orgId: org.id, clock: lagging });
     expect(result).toMatchObject({ sent: 3, expired: 1, failed: 0, batches: 1 });
     expect(await statuses(org.id)).toEqual({ sent: 3, expired: 1 });
     expect(ingestedFor(fake, org.id)).toHaveLength(3);
@@ -220,7 +220,7 @@ describe("usage reporting to Dodo", () => {
       await released;
     });
     await isLocked;
-    const result = await billing.dodo.reportUsage(api(), { orgId: org.id, waitForRetries: true, maxWaitMs: 20_000 });
+    const result = await reportUsage(prisma, api(), { orgId: org.id, waitForRetries: true, maxWaitMs: 20_000 });
     release();
     await holder;
     expect(result).toMatchObject({ sent: 6, deferred: 0 });

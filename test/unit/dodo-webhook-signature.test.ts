@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from "vitest";
-import type { HandleResult } from "@/server/billing/dodo/billing-service";
+import type { HandleResult } from "@/server/billing/dodo/webhook-inbox";
 import { createWebhookHandler, MAX_WEBHOOK_BYTES, webhookRejections } from "@/server/billing/dodo/webhook-handler";
 import { verifyWebhook } from "@/server/billing/dodo/verify";
 import { subscriptionPayload, webhookPayload } from "../../scripts/fake-dodo/payloads";

@@ -1,4 +1,4 @@
-import { WEBHOOK_STATUSES } from "@/server/billing/dodo/billing-service";
+import { WEBHOOK_STATUSES } from "@/server/billing/dodo/webhook-status";
 import { type WebhookCursor, type WebhookEventFilter, webhookEventFilterSchema } from "@/server/billing/dodo/webhook-events";
 import { type Params, firstParam, issueLines, parseInstant } from "../_lib/search-params";
 

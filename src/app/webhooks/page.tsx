@@ -1,6 +1,6 @@
 import type { Metadata } from "next";
 import Link from "next/link";
-import { WEBHOOK_STATUSES } from "@/server/billing/dodo/billing-service";
+import { WEBHOOK_STATUSES } from "@/server/billing/dodo/webhook-status";
 import { roleAtLeast } from "@/server/auth";
 import { api, currentStaff } from "@/trpc/server";
 import { formatCount } from "../_lib/format";

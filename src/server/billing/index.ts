@@ -2,7 +2,7 @@ import type pg from "pg";
 import { db, type PrismaClient } from "@/server/db/client";
 import { viaPool } from "@/server/db/raw-query";
 import { ApiKeyService } from "./api-keys";
-import { BillingService } from "./dodo/billing-service";
+import { DodoBilling } from "./dodo/dodo-billing";
 import { EntitlementService } from "./entitlement-service";
 import { LimitOverrideService } from "./limit-overrides";
 import { UsageService } from "./usage-service";
@@ -14,7 +14,7 @@ export interface BillingServices {
   apiKeys: ApiKeyService;
   overrides: LimitOverrideService;
   /** Dodo Payments: webhooks, subscription sync, reconciliation. */
-  dodo: BillingService;
+  dodo: DodoBilling;
 }
 
 /**
@@ -30,14 +30,18 @@ export function createBillingServices(client: PrismaClient, options: { pool?: pg
     entitlements: new EntitlementService(client, usage, undefined, hotPath),
     apiKeys: new ApiKeyService(client),
     overrides: new LimitOverrideService(client),
-    dodo: new BillingService(client, usage),
+    dodo: new DodoBilling(client, usage),
   };
 }
 
-let shared: BillingServices | undefined;
+// On globalThis, not in module scope: Next.js may load this module once per route bundle,
+// and every bundle should get the same services over the same pool (db()).
+const SHARED_SERVICES = Symbol.for("ledger-policy-billing.billing-services");
+type WithServices = typeof globalThis & { [SHARED_SERVICES]?: BillingServices };
 
 /** The process-wide services over the process-wide client (created on first use). */
 export function billing(): BillingServices {
-  shared ??= createBillingServices(db().prisma, { pool: db().pool });
-  return shared;
+  const scope = globalThis as WithServices;
+  scope[SHARED_SERVICES] ??= createBillingServices(db().prisma, { pool: db().pool });
+  return scope[SHARED_SERVICES];
 }

@@ -1,7 +1,7 @@
 import { Prisma } from "@/server/db/client";
 import type { Db } from "@/server/db/tx";
 import { FREE_PLAN, PLANS, planById, planForProduct, type Metric, type Plan } from "./catalogue";
-import { loadPolicyContext, summarizeUsage } from "./entitlement-service";
+import { loadPolicyContext, summarizeUsage } from "./policy-context";
 import { BillingError } from "./errors";
 import { type NearLimitThreshold, usagePercentSql } from "./near-limit";
 

@@ -1,6 +1,7 @@
 import type { Db } from "@/server/db/tx";
-import { countWebhookEvents, PROBLEM_STATUSES } from "./dodo/webhook-events";
+import { countWebhookEvents } from "./dodo/webhook-events";
 import { outboxStatus } from "./dodo/outbox-status";
+import { PROBLEM_STATUSES } from "./dodo/webhook-status";
 import { type NearLimitCounts, nearLimitCounts } from "./near-limit";
 
 /**

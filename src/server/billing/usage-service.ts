@@ -2,7 +2,7 @@ import { Prisma, type PrismaClient } from "@/server/db/client";
 import { PG, pgError } from "@/server/db/pg-errors";
 import { type RawQuery, viaPrisma } from "@/server/db/raw-query";
 import { isTransient, retryTransient } from "@/server/db/retry";
-import type { Db, Tx } from "@/server/db/tx";
+import { type Db, inTransaction, type Tx } from "@/server/db/tx";
 import { METRIC_KIND, METRICS, type Metric } from "./catalogue";
 import { BillingError, parseInput } from "./errors";
 import { keyReuseConflict, LEDGER_COLUMNS, type LedgerEntry, type LedgerRow, toLedgerEntry } from "./ledger-entry";
@@ -251,7 +251,7 @@ export class UsageService {
         tx,
       });
     };
-    return options.tx ? work(options.tx) : this.prisma.$transaction(work);
+    return inTransaction(this.prisma, options.tx, work);
   }
 
   /** Drift per (org, metric): SUM(ledger) − cache. Empty means the invariant holds. */

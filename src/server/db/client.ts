@@ -71,7 +71,10 @@ export function statementName(query: { sql: string; args: unknown[] }): string {
   return name;
 }
 
-let shared: DatabaseHandle | undefined;
+// On globalThis, not in module scope: Next.js may load this module once per route bundle,
+// and each copy would open its own pool.
+const SHARED_DATABASE = Symbol.for("ledger-policy-billing.database");
+type WithDatabase = typeof globalThis & { [SHARED_DATABASE]?: DatabaseHandle };
 
 /**
  * The process-wide database, created on first use so that importing this module (or
@@ -79,16 +82,17 @@ let shared: DatabaseHandle | undefined;
  * to the embedded server when the user did not.
  */
 export function db(): DatabaseHandle {
-  if (!shared) {
+  const scope = globalThis as WithDatabase;
+  if (!scope[SHARED_DATABASE]) {
     const url = env().DATABASE_URL;
     if (!url) {
       throw new Error(
         "DATABASE_URL is not set: start the app with `npm start`, which provides the embedded database",
       );
     }
-    shared = createDatabase(url);
+    scope[SHARED_DATABASE] = createDatabase(url);
   }
-  return shared;
+  return scope[SHARED_DATABASE];
 }
 
 export function prisma(): PrismaClient {

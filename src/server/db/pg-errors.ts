@@ -38,3 +38,14 @@ export function pgError(error: unknown): PgErrorInfo | undefined {
   }
   return undefined;
 }
+
+/**
+ * One line for an error stored in a row (a webhook event's, a reconcile report's): the
+ * SQLSTATE and message for database errors, else the last non-empty line of the message.
+ */
+export function errorLine(error: unknown): string {
+  const pg = pgError(error);
+  if (pg) return `database error ${pg.code}: ${pg.message}`;
+  const message = error instanceof Error ? error.message : String(error);
+  return message.trim().split("\n").filter(Boolean).slice(-1)[0] ?? "unknown error";
+}

@@ -1,25 +1,20 @@
 import { env } from "@/server/env";
 import { billing } from "../index";
-import type { BillingService } from "./billing-service";
+import type { DodoBilling } from "./dodo-billing";
 import { createWebhookHandler } from "./webhook-handler";
 
-export {
-  BillingService,
-  WebhookProblem,
-  WEBHOOK_STATUSES,
-  type DodoSubscriptionsApi,
-  type HandleResult,
-  type ReconcileReport,
-  type SyncResult,
-  type WebhookStatus,
-} from "./billing-service";
+export { DodoBilling } from "./dodo-billing";
+export { type HandleResult } from "./webhook-inbox";
+export { WebhookProblem, type SyncResult } from "./subscription-sync";
+export { type DodoSubscriptionsApi, type ReconcileReport } from "./reconcile";
 export { createDodoClient } from "./client";
+export { PROBLEM_STATUSES, WEBHOOK_STATUSES, type WebhookStatus } from "./webhook-status";
 export { parseDelivery, subscriptionDataSchema, webhookEnvelopeSchema, type SubscriptionEvent } from "./events";
 export { createWebhookHandler, MAX_WEBHOOK_BYTES, webhookRejections } from "./webhook-handler";
 export { verifyWebhook } from "./verify";
 
 /** The process-wide Dodo billing service (one of the process-wide domain services). */
-export function dodoBilling(): BillingService {
+export function dodoBilling(): DodoBilling {
   return billing().dodo;
 }
 

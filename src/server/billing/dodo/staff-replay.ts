@@ -1,6 +1,7 @@
 import type { PrismaClient } from "@/server/db/client";
 import { recordAudit } from "../audit-log";
-import type { BillingService, HandleResult } from "./billing-service";
+import type { DodoBilling } from "./dodo-billing";
+import type { HandleResult } from "./webhook-inbox";
 import { getWebhookEvent, type WebhookEventSummary } from "./webhook-events";
 
 /**
@@ -31,7 +32,7 @@ const auditState = (e: WebhookEventSummary) => ({
 
 export async function replayWebhookAsStaff(
   db: PrismaClient,
-  service: Pick<BillingService, "replayWebhook">,
+  service: Pick<DodoBilling, "replayWebhook">,
   webhookId: string,
   actor: string,
 ): Promise<StaffReplayResult> {

@@ -1,7 +1,8 @@
 import type { PrismaClient } from "@/server/db/client";
 import { recordAudit } from "../audit-log";
 import { BillingError } from "../errors";
-import type { BillingService, DodoSubscriptionsApi, ReconcileReport } from "./billing-service";
+import type { DodoBilling } from "./dodo-billing";
+import type { DodoSubscriptionsApi, ReconcileReport } from "./reconcile";
 
 /**
  * A staff "resync from Dodo" of one organization — or, without an org, of every known
@@ -42,7 +43,7 @@ export const DODO_API_KEY_MISSING = "DODO_PAYMENTS_API_KEY is not set";
  */
 export async function resyncOrganization(
   db: PrismaClient,
-  service: Pick<BillingService, "reconcileSubscriptions">,
+  service: Pick<DodoBilling, "reconcileSubscriptions">,
   api: DodoSubscriptionsApi | null,
   orgId: string | undefined,
   actor: string,

@@ -1,6 +1,6 @@
 import type { Db } from "@/server/db/tx";
 import { planForProduct } from "../catalogue";
-import { loadPolicyContext } from "../entitlement-service";
+import { loadPolicyContext } from "../policy-context";
 import { BillingError } from "../errors";
 import { effectivePlan, type Standing } from "../policy";
 

@@ -3,7 +3,7 @@ import { Prisma } from "@/server/db/client";
 import type { Db } from "@/server/db/tx";
 import { BillingError } from "../errors";
 import { orgIdSchema } from "../schemas";
-import { WEBHOOK_STATUSES, type WebhookStatus } from "./billing-service";
+import { WEBHOOK_STATUSES, type WebhookStatus } from "./webhook-status";
 
 /**
  * Staff reads of `webhook_events`: filtered keyset pages (newest first, never OFFSET), one
@@ -11,9 +11,6 @@ import { WEBHOOK_STATUSES, type WebhookStatus } from "./billing-service";
  */
 
 export const webhookStatusSchema = z.enum(WEBHOOK_STATUSES);
-
-/** Statuses staff must look at: a failure Dodo keeps retrying, or one that never will succeed as is. */
-export const PROBLEM_STATUSES = ["failed", "needs_attention"] as const satisfies readonly WebhookStatus[];
 
 export const webhookEventFilterSchema = z
   .object({

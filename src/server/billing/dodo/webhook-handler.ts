@@ -1,4 +1,5 @@
-import type { BillingService, HandleResult } from "./billing-service";
+import type { DodoBilling } from "./dodo-billing";
+import type { HandleResult } from "./webhook-inbox";
 import { type VerifyResult, verifyWebhook, webhookVerifiers } from "./verify";
 
 /**
@@ -13,7 +14,7 @@ export const MAX_WEBHOOK_BYTES = 1024 * 1024;
 export interface WebhookHandlerOptions {
   /** Webhook secrets (`whsec_…`); any of them may sign (key rotation). */
   keys: readonly string[];
-  service: Pick<BillingService, "handleWebhook">;
+  service: Pick<DodoBilling, "handleWebhook">;
   maxBytes?: number;
   log?: (line: string) => void;
 }

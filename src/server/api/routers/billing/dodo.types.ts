@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { outboxCursorSchema, outboxRowsFilterSchema, OUTBOX_STATUSES } from "@/server/billing/dodo/outbox-status";
 import { webhookCursorSchema, webhookEventFilterSchema, webhookStatusSchema } from "@/server/billing/dodo/webhook-events";
-import { WEBHOOK_STATUSES } from "@/server/billing/dodo/billing-service";
+import { WEBHOOK_STATUSES } from "@/server/billing/dodo/webhook-status";
 import { orgIdSchema } from "@/server/billing/schemas";
 
 /** Zod schemas of `billing.dodo.*`: webhooks, usage reporting, the org's subscription, resync. */
