@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { keysetPage, keysetTake, pageLimit } from "@/server/billing/keyset-page";
+import { keysetPage, keysetPageSchema, keysetTake, pageLimit } from "@/server/billing/keyset-page";
+import { z } from "zod";
 
 const rows = (n: number) => Array.from({ length: n }, (_, i) => ({ id: `r${i}` }));
 const cursorOf = (last: { id: string }) => ({ id: last.id });
@@ -24,5 +25,11 @@ describe("keysetPage", () => {
     expect(pageLimit(0, 50, 200)).toBe(1);
     expect(pageLimit(1_000, 50, 200)).toBe(200);
     expect(pageLimit(7, 50, 200)).toBe(7);
+  });
+
+  it("describes a page as items and a nullable cursor", () => {
+    const schema = keysetPageSchema(z.object({ id: z.string() }), z.object({ id: z.string() }));
+    expect(schema.parse({ items: rows(1), nextCursor: null })).toEqual({ items: rows(1), nextCursor: null });
+    expect(schema.safeParse({ items: rows(1) }).success).toBe(false);
   });
 });

@@ -1,3 +1,5 @@
+import { z } from "zod";
+
 /**
  * Keyset pagination, the one way the staff lists page (ledger, webhook events, unsent outbox
  * rows, backfill runs and diffs, audit log): ORDER BY a unique key, WHERE the key is past the
@@ -36,3 +38,7 @@ export function keysetPage<Row, Cursor>(rows: readonly Row[], limit: number, cur
  */
 export const pageLimit = (requested: number | undefined, fallback: number, max: number): number =>
   Math.min(Math.max(requested ?? fallback, 1), max);
+
+/** The output schema of a keyset page of `item`s. */
+export const keysetPageSchema = <Item extends z.ZodType, Cursor extends z.ZodType>(item: Item, cursor: Cursor) =>
+  z.object({ items: z.array(item), nextCursor: cursor.nullable() });
