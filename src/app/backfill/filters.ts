@@ -35,9 +35,3 @@ export function readRunCursor(value: string | string[] | undefined): RunCursor |
 }
 
 export const runCursorParam = (cursor: RunCursor) => `${cursor.startedAt.toISOString()}_${cursor.id}`;
-
-export function queryString(raw: Record<string, string>, extra: Record<string, string> = {}): string {
-  const query = new URLSearchParams();
-  for (const [key, value] of Object.entries({ ...raw, ...extra })) if (value) query.set(key, value);
-  return query.toString();
-}

@@ -46,9 +46,3 @@ export function readCursor(value: string | string[] | undefined): LedgerCursor |
 }
 
 export const cursorParam = (cursor: LedgerCursor) => `${cursor.timestamp.toISOString()}_${cursor.id}`;
-
-export function filterQuery(raw: Record<string, string>, extra: Record<string, string> = {}): string {
-  const query = new URLSearchParams();
-  for (const [key, value] of Object.entries({ ...raw, ...extra })) if (value) query.set(key, value);
-  return query.toString();
-}

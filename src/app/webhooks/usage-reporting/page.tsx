@@ -3,6 +3,7 @@ import Link from "next/link";
 import { UNSENT_STATUSES, type OutboxCursor } from "@/server/billing/dodo/outbox-status";
 import { api } from "@/trpc/server";
 import { formatCount } from "../../_lib/format";
+import { withQuery } from "../../_lib/query-string";
 import { UtcTime } from "../../_components/utc-time";
 import { formatAge, LAG_WARNING_SECONDS } from "../format";
 import { firstParam } from "../../_lib/search-params";
@@ -58,7 +59,6 @@ export default async function UsageReportingPage({ searchParams }: { searchParam
   ]);
   const { counts } = status;
   const only = statuses.length === 1 ? statuses[0] : undefined;
-  const pageQuery = (extra: Record<string, string>) => new URLSearchParams({ ...(only ? { status: only } : {}), ...extra }).toString();
 
   return (
     <>
@@ -139,7 +139,7 @@ export default async function UsageReportingPage({ searchParams }: { searchParam
                       <Link href={`/organizations/${r.orgId}`}>{r.orgName ?? r.orgId}</Link>
                     </td>
                     <td>
-                      <Link href={`/ledger?org=${r.orgId}&metric=${encodeURIComponent(r.metric)}`} title="The org's ledger for this metric">
+                      <Link href={withQuery("/ledger", { org: r.orgId, metric: r.metric })} title="The org's ledger for this metric">
                         <code>{r.ledgerId}</code>
                       </Link>
                     </td>
@@ -162,8 +162,8 @@ export default async function UsageReportingPage({ searchParams }: { searchParam
         )}
         <KeysetPager
           label="Unsent usage pages"
-          firstHref={cursor ? `/webhooks/usage-reporting${only ? `?status=${only}` : ""}` : null}
-          nextHref={rows.nextCursor ? `/webhooks/usage-reporting?${pageQuery({ after: cursorParam(rows.nextCursor) })}` : null}
+          firstHref={cursor ? withQuery("/webhooks/usage-reporting", { status: only }) : null}
+          nextHref={rows.nextCursor ? withQuery("/webhooks/usage-reporting", { status: only, after: cursorParam(rows.nextCursor) }) : null}
           nextLabel="Older rows →"
         />
       </section>
