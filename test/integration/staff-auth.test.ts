@@ -268,8 +268,8 @@ describe("audit log", () => {
     expect(created.password).toMatch(/^\S{16}$/);
     await admin.billing.staff.setRole({ id: created.staff.id, role: "finance" });
 
-    const { entries } = await admin.billing.audit.list({ actor, limit: 200 });
-    const of = (action: string, id: string) => entries.find((e) => e.action === action && e.targetId === id);
+    const { items } = await admin.billing.audit.list({ actor, limit: 200 });
+    const of = (action: string, id: string) => items.find((e) => e.action === action && e.targetId === id);
     expect(of("api_key.create", key.id)).toMatchObject({ actor, targetType: "api_key", before: null, after: { name: "audited", revokedAt: null } });
     expect(JSON.stringify(of("api_key.create", key.id))).not.toContain(secret);
     const revoked = of("api_key.revoke", key.id);
@@ -305,9 +305,9 @@ describe("audit log", () => {
     const first = await listAudit(prisma, { actor, limit: 2 });
     const second = await listAudit(prisma, { actor, limit: 2, cursor: first.nextCursor ?? undefined });
     const third = await listAudit(prisma, { actor, limit: 2, cursor: second.nextCursor ?? undefined });
-    const ids = [...first.entries, ...second.entries, ...third.entries].map((e) => e.id);
+    const ids = [...first.items, ...second.items, ...third.items].map((e) => e.id);
     expect(new Set(ids).size).toBe(5);
     expect(third.nextCursor).toBeNull();
-    await expect(listAudit(prisma, { cursor: "garbage" })).rejects.toMatchObject({ reason: "invalid_cursor" });
+    await expect(listAudit(prisma, { cursor: { createdAt: new Date("garbage"), id: "garbage" } })).rejects.toMatchObject({ code: "BAD_REQUEST", reason: "invalid_input" });
   });
 });

@@ -2,13 +2,19 @@ import type { Metadata } from "next";
 import Link from "next/link";
 import { roleAtLeast } from "@/server/auth";
 import { api, currentStaff } from "@/trpc/server";
+import { KeysetPager } from "../_components/keyset-pager";
 import { UtcTime } from "../_components/utc-time";
+import { instantIdCursorParam } from "../_lib/cursor-param";
+import { queryString, withQuery } from "../_lib/query-string";
 import { firstParam } from "../_lib/search-params";
 
 export const dynamic = "force-dynamic";
 export const metadata: Metadata = { title: "Audit log" };
 
 type SearchParams = Promise<Record<string, string | string[] | undefined>>;
+
+/** The keyset cursor in the URL: `<ISO created at>_<id>`. */
+const auditCursorParam = instantIdCursorParam("createdAt", "id");
 
 function Json({ value }: { value: unknown }) {
   if (value === null || value === undefined) return <span className="muted">—</span>;
@@ -30,8 +36,9 @@ export default async function AuditPage({ searchParams }: { searchParams: Search
   }
   const params = await searchParams;
   const filter = { actor: firstParam(params.actor), action: firstParam(params.action), targetId: firstParam(params.target) };
-  const page = await api.billing.audit.list({ ...filter, cursor: firstParam(params.after), limit: 50 });
-  const query = new URLSearchParams(Object.entries({ actor: filter.actor, action: filter.action, target: filter.targetId }).filter((e): e is [string, string] => Boolean(e[1])));
+  const cursor = auditCursorParam.read(params.after);
+  const page = await api.billing.audit.list({ ...filter, cursor, limit: 50 });
+  const raw = { actor: filter.actor, action: filter.action, target: filter.targetId };
 
   return (
     <>
@@ -51,10 +58,10 @@ export default async function AuditPage({ searchParams }: { searchParams: Search
           <input id="audit-target" name="target" defaultValue={filter.targetId} />
         </div>
         <button type="submit">Filter</button>
-        {query.size ? <Link href="/audit">Clear</Link> : null}
+        {queryString(raw) ? <Link href="/audit">Clear</Link> : null}
       </form>
-      {page.entries.length === 0 ? (
-        <p className="muted">{firstParam(params.after) ? "No older entries." : "No staff writes match."}</p>
+      {page.items.length === 0 ? (
+        <p className="muted">{cursor ? "No older entries." : "No staff writes match."}</p>
       ) : (
         <div className="table-wrap">
           <table className="table">
@@ -69,7 +76,7 @@ export default async function AuditPage({ searchParams }: { searchParams: Search
               </tr>
             </thead>
             <tbody>
-              {page.entries.map((e) => (
+              {page.items.map((e) => (
                 <tr key={e.id}>
                   <td>
                     <UtcTime value={e.createdAt} precision="second" />
@@ -91,11 +98,12 @@ export default async function AuditPage({ searchParams }: { searchParams: Search
           </table>
         </div>
       )}
-      {page.nextCursor ? (
-        <nav aria-label="Audit pages" className="pagination">
-          <Link href={`/audit?${new URLSearchParams([...query, ["after", page.nextCursor]])}`}>Older entries →</Link>
-        </nav>
-      ) : null}
+      <KeysetPager
+        label="Audit pages"
+        firstHref={cursor ? withQuery("/audit", raw) : null}
+        nextHref={page.nextCursor ? withQuery("/audit", raw, { after: auditCursorParam.write(page.nextCursor) }) : null}
+        nextLabel="Older entries →"
+      />
     </>
   );
 }

@@ -1,5 +1,6 @@
-import { type DiffCursor, type DiffFilter, diffFilterSchema, type RunCursor } from "@/server/billing/backfill/dashboard-schemas";
+import { type DiffCursor, type DiffFilter, diffFilterSchema } from "@/server/billing/backfill/dashboard-schemas";
 import { BACKFILL_METRICS } from "@/server/billing/backfill/types";
+import { instantIdCursorParam } from "../_lib/cursor-param";
 import { type Params, firstParam, issueLines } from "../_lib/search-params";
 
 /**
@@ -27,17 +28,6 @@ export function readDiffCursor(value: string | string[] | undefined): DiffCursor
 export const diffCursorParam = (cursor: DiffCursor) => `${cursor.orgId}_${cursor.metric}`;
 
 /** The runs keyset travels as `<ISO started at>_<id>`. */
-export function readRunCursor(value: string | string[] | undefined): RunCursor | undefined {
-  const match = firstParam(value)?.match(new RegExp(`^(.+)_(${UUID})$`, "i"));
-  if (!match) return undefined;
-  const startedAt = new Date(match[1] as string);
-  return Number.isNaN(startedAt.getTime()) ? undefined : { startedAt, id: (match[2] as string).toLowerCase() };
-}
-
-export const runCursorParam = (cursor: RunCursor) => `${cursor.startedAt.toISOString()}_${cursor.id}`;
-
-export function queryString(raw: Record<string, string>, extra: Record<string, string> = {}): string {
-  const query = new URLSearchParams();
-  for (const [key, value] of Object.entries({ ...raw, ...extra })) if (value) query.set(key, value);
-  return query.toString();
-}
+const runCursor = instantIdCursorParam("startedAt", "id");
+export const readRunCursor = runCursor.read;
+export const runCursorParam = runCursor.write;

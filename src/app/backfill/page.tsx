@@ -5,6 +5,7 @@ import { DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY } from "@/server/billing/backfi
 import { MAX_BATCH_SIZE, MAX_CONCURRENCY } from "@/server/billing/backfill/dashboard-schemas";
 import { api, currentStaff } from "@/trpc/server";
 import { formatCount } from "../_lib/format";
+import { withQuery } from "../_lib/query-string";
 import { UtcTime } from "../_components/utc-time";
 import { readRunCursor, runCursorParam } from "./filters";
 import { MODE_LABELS, runTitle, scopeLabel } from "./format";
@@ -95,7 +96,7 @@ export default async function BackfillPage({ searchParams }: { searchParams: Sea
         <KeysetPager
           label="Run pages"
           firstHref={cursor ? "/backfill" : null}
-          nextHref={page.nextCursor ? `/backfill?after=${encodeURIComponent(runCursorParam(page.nextCursor))}` : null}
+          nextHref={page.nextCursor ? withQuery("/backfill", { after: runCursorParam(page.nextCursor) }) : null}
           nextLabel="Older runs →"
         />
       </section>

@@ -1,5 +1,6 @@
 import { METRICS } from "@/server/billing/catalogue";
-import { type LedgerCursor, type LedgerFilter, ledgerFilterSchema } from "@/server/billing/ledger-history";
+import { type LedgerFilter, ledgerFilterSchema } from "@/server/billing/ledger-history";
+import { instantIdCursorParam } from "../_lib/cursor-param";
 import { type Params, firstParam, issueLines, parseInstant } from "../_lib/search-params";
 
 /**
@@ -37,18 +38,6 @@ export function readLedgerFilter(params: Params): { filter: LedgerFilter; proble
 }
 
 /** The keyset cursor travels in the URL as `<ISO timestamp>_<id>`. */
-export function readCursor(value: string | string[] | undefined): LedgerCursor | undefined {
-  const text = firstParam(value);
-  const match = text?.match(/^(.+)_([0-9a-f-]{36})$/i);
-  if (!match) return undefined;
-  const timestamp = new Date(match[1] as string);
-  return Number.isNaN(timestamp.getTime()) ? undefined : { timestamp, id: match[2] as string };
-}
-
-export const cursorParam = (cursor: LedgerCursor) => `${cursor.timestamp.toISOString()}_${cursor.id}`;
-
-export function filterQuery(raw: Record<string, string>, extra: Record<string, string> = {}): string {
-  const query = new URLSearchParams();
-  for (const [key, value] of Object.entries({ ...raw, ...extra })) if (value) query.set(key, value);
-  return query.toString();
-}
+const ledgerCursorParam = instantIdCursorParam("timestamp", "id");
+export const readCursor = ledgerCursorParam.read;
+export const cursorParam = ledgerCursorParam.write;

@@ -3,7 +3,8 @@ import Link from "next/link";
 import { roleAtLeast } from "@/server/auth";
 import { api, currentStaff } from "@/trpc/server";
 import { formatCount, formatSigned } from "../_lib/format";
-import { cursorParam, filterQuery, readCursor, readLedgerFilter } from "./filters";
+import { queryString, withQuery } from "../_lib/query-string";
+import { cursorParam, readCursor, readLedgerFilter } from "./filters";
 import { UtcTime } from "../_components/utc-time";
 import { MetricSelect } from "../_components/metric-select";
 import { FilterProblems } from "../_components/filter-problems";
@@ -25,7 +26,7 @@ export default async function LedgerPage({ searchParams }: { searchParams: Searc
   const [page, totals] = problems.length
     ? [{ items: [], nextCursor: null }, []]
     : await Promise.all([api.billing.ledger.list({ filter, cursor, limit: PAGE_SIZE }), api.billing.ledger.totals({ filter })]);
-  const query = filterQuery(raw);
+  const query = queryString(raw);
 
   return (
     <>
@@ -91,7 +92,7 @@ export default async function LedgerPage({ searchParams }: { searchParams: Searc
         )}
         {canExport ? (
           <p>
-            <a href={`/api/ledger/export${query ? `?${query}` : ""}`} download>
+            <a href={withQuery("/api/ledger/export", raw)} download>
               Download CSV of the whole filtered range
             </a>
           </p>
@@ -121,7 +122,7 @@ export default async function LedgerPage({ searchParams }: { searchParams: Searc
                     <UtcTime value={e.timestamp} precision="millisecond" />
                   </td>
                   <td>
-                    <Link href={`/ledger?${filterQuery({ ...raw, org: e.orgId })}`}>{e.orgName}</Link>
+                    <Link href={withQuery("/ledger", raw, { org: e.orgId })}>{e.orgName}</Link>
                   </td>
                   <td>{e.metric}</td>
                   <td>{formatSigned(e.delta)}</td>
@@ -134,8 +135,8 @@ export default async function LedgerPage({ searchParams }: { searchParams: Searc
         )}
         <KeysetPager
           label="Ledger pages"
-          firstHref={cursor ? `/ledger${query ? `?${query}` : ""}` : null}
-          nextHref={page.nextCursor ? `/ledger?${filterQuery(raw, { after: cursorParam(page.nextCursor) })}` : null}
+          firstHref={cursor ? withQuery("/ledger", raw) : null}
+          nextHref={page.nextCursor ? withQuery("/ledger", raw, { after: cursorParam(page.nextCursor) }) : null}
           nextLabel="Older entries →"
         />
       </section>

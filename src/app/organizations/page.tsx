@@ -3,6 +3,7 @@ import Link from "next/link";
 import { PLANS } from "@/server/billing/catalogue";
 import { api } from "@/trpc/server";
 import { formatBytes, formatCount, formatStatus } from "../_lib/format";
+import { withQuery } from "../_lib/query-string";
 import { UsageBar } from "../_components/usage-bar";
 
 // Reads the database on every request; `next build` must not prerender it.
@@ -38,14 +39,8 @@ type Filters = Omit<ReturnType<typeof readFilters>, "page">;
 const NEAR_LABELS = { 80: "at ≥ 80 % of a limit", 100: "at or over a limit" } as const;
 
 function pageHref(filters: Filters, page: number): string {
-  const query = new URLSearchParams();
-  if (filters.search) query.set("search", filters.search);
-  if (filters.plan) query.set("plan", filters.plan);
-  if (filters.near) query.set("near", String(filters.near));
-  if (filters.sort) query.set("sort", filters.sort);
-  if (page > 1) query.set("page", String(page));
-  const qs = query.toString();
-  return qs ? `/organizations?${qs}` : "/organizations";
+  const { search, plan, near, sort } = filters;
+  return withQuery("/organizations", { search, plan, near, sort, page: page > 1 ? page : undefined });
 }
 
 /** A small usage bar under a count, against the org's effective limit (none when unlimited). */

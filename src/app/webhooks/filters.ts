@@ -8,14 +8,15 @@ import { type Params, firstParam, issueLines, parseInstant } from "../_lib/searc
  * reported as problems, never thrown.
  */
 
-export interface WebhookFilterRaw {
+/** A type, not an interface: the query-string builder takes it as a record of values. */
+export type WebhookFilterRaw = {
   type: string;
   /** Comma-separated statuses, e.g. `failed,needs_attention`. */
   status: string;
   org: string;
   from: string;
   to: string;
-}
+};
 
 export function readWebhookFilter(params: Params): { filter: WebhookEventFilter; problems: string[]; raw: WebhookFilterRaw } {
   const raw: WebhookFilterRaw = {
@@ -58,12 +59,6 @@ export function readWebhookCursor(value: string | string[] | undefined): Webhook
 }
 
 export const webhookCursorParam = (cursor: WebhookCursor) => `${cursor.receivedAt.toISOString()}|${cursor.id}`;
-
-export function webhookQuery(raw: Partial<WebhookFilterRaw>, extra: Record<string, string> = {}): string {
-  const query = new URLSearchParams();
-  for (const [key, value] of Object.entries({ ...raw, ...extra })) if (value) query.set(key, value);
-  return query.toString();
-}
 
 /** The link to one event's page (webhook-ids are Dodo's strings: encode them). */
 export const webhookHref = (id: string) => `/webhooks/${encodeURIComponent(id)}`;

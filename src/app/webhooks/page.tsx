@@ -4,9 +4,10 @@ import { WEBHOOK_STATUSES } from "@/server/billing/dodo/webhook-status";
 import { roleAtLeast } from "@/server/auth";
 import { api, currentStaff } from "@/trpc/server";
 import { formatCount } from "../_lib/format";
+import { queryString, withQuery } from "../_lib/query-string";
 import { ResyncButton } from "../_components/resync-button";
 import { UtcTime } from "../_components/utc-time";
-import { readWebhookCursor, readWebhookFilter, webhookCursorParam, webhookHref, webhookQuery } from "./filters";
+import { readWebhookCursor, readWebhookFilter, webhookCursorParam, webhookHref } from "./filters";
 import { PROBLEMS_FILTER, STATUS_LABELS } from "./format";
 import { FilterProblems } from "../_components/filter-problems";
 import { KeysetPager } from "../_components/keyset-pager";
@@ -28,7 +29,7 @@ export default async function WebhooksPage({ searchParams }: { searchParams: Sea
     problems.length ? EMPTY_PAGE : api.billing.dodo.webhooks.list({ filter, cursor, limit: PAGE_SIZE }),
     currentStaff(),
   ]);
-  const query = webhookQuery(raw);
+  const query = queryString(raw);
   const total = Object.values(page.counts).reduce((a, b) => a + b, 0);
   const problemCount = (page.counts.failed ?? 0) + (page.counts.needs_attention ?? 0);
   // The select offers the usual choices; a hand-written status list in the URL stays selectable.
@@ -39,10 +40,7 @@ export default async function WebhooksPage({ searchParams }: { searchParams: Sea
   ];
   if (raw.status && !statusChoices.some(([value]) => value === raw.status)) statusChoices.push([raw.status, raw.status]);
   /** The same filter with another status (and from the newest page). */
-  const withStatus = (status: string) => {
-    const q = webhookQuery({ ...raw, status });
-    return q ? `/webhooks?${q}` : "/webhooks";
-  };
+  const withStatus = (status: string) => withQuery("/webhooks", raw, { status });
 
   return (
     <>
@@ -157,8 +155,8 @@ export default async function WebhooksPage({ searchParams }: { searchParams: Sea
       )}
       <KeysetPager
         label="Webhook pages"
-        firstHref={cursor ? `/webhooks${query ? `?${query}` : ""}` : null}
-        nextHref={page.nextCursor ? `/webhooks?${webhookQuery(raw, { after: webhookCursorParam(page.nextCursor) })}` : null}
+        firstHref={cursor ? withQuery("/webhooks", raw) : null}
+        nextHref={page.nextCursor ? withQuery("/webhooks", raw, { after: webhookCursorParam(page.nextCursor) }) : null}
         nextLabel="Older events →"
       />
     </>

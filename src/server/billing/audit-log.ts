@@ -1,6 +1,8 @@
+import { z } from "zod";
 import type { Prisma } from "@/server/db/client";
 import type { Db, Tx } from "@/server/db/tx";
-import { BillingError } from "./errors";
+import { BillingError, parseInput } from "./errors";
+import { type KeysetPage, keysetPage, keysetTake, pageLimit } from "./keyset-page";
 
 /**
  * The audit log of staff writes: who (`staff:<email>`), what (`api_key.create`, …), on which
@@ -57,9 +59,13 @@ export async function recordAudit(tx: Tx, input: RecordAuditInput): Promise<Audi
   });
 }
 
+/** The last row of a page: (created_at, id), newest first. */
+export const auditCursorSchema = z.object({ createdAt: z.date(), id: z.uuid() });
+export type AuditCursor = z.infer<typeof auditCursorSchema>;
+
 export interface ListAuditInput {
   /** The `nextCursor` of the previous page. */
-  cursor?: string;
+  cursor?: AuditCursor;
   limit?: number;
   actor?: string;
   action?: string;
@@ -67,44 +73,23 @@ export interface ListAuditInput {
   targetId?: string;
 }
 
-export interface AuditPage {
-  entries: AuditEntry[];
-  /** Pass back as `cursor` for the next (older) page; null on the last page. */
-  nextCursor: string | null;
-}
-
-/** Cursor = `<created_at ISO>|<id>` of the last row shown (newest first, id breaks ties). */
-function encodeCursor(entry: { createdAt: Date; id: string }): string {
-  return Buffer.from(`${entry.createdAt.toISOString()}|${entry.id}`).toString("base64url");
-}
-
-function decodeCursor(cursor: string): { createdAt: Date; id: string } {
-  const [iso, id] = Buffer.from(cursor, "base64url").toString("utf8").split("|");
-  const createdAt = new Date(iso ?? "");
-  if (!id || Number.isNaN(createdAt.getTime()) || !/^[0-9a-f-]{36}$/i.test(id)) {
-    throw new BillingError("BAD_REQUEST", "invalid_cursor", "The page cursor is not valid");
-  }
-  return { createdAt, id };
-}
+/** Newest first: `nextCursor` leads to older entries. */
+export type AuditPage = KeysetPage<AuditEntry, AuditCursor>;
 
 /**
  * Newest first, keyset-paginated on (created_at, id): a page costs the same at row 10 and at
  * row 10 million (no OFFSET), and rows written meanwhile never shift a page.
  */
 export async function listAudit(db: Db, input: ListAuditInput = {}): Promise<AuditPage> {
-  const limit = Math.min(Math.max(input.limit ?? 50, 1), 200);
+  const cursor = input.cursor === undefined ? undefined : parseInput(auditCursorSchema, input.cursor);
+  const limit = pageLimit(input.limit, 50, 200);
   const where: Prisma.AuditLogWhereInput = {
     ...(input.actor ? { actor: input.actor } : {}),
     ...(input.action ? { action: input.action } : {}),
     ...(input.targetType ? { targetType: input.targetType } : {}),
     ...(input.targetId ? { targetId: input.targetId } : {}),
   };
-  if (input.cursor) {
-    const after = decodeCursor(input.cursor);
-    where.OR = [{ createdAt: { lt: after.createdAt } }, { createdAt: after.createdAt, id: { lt: after.id } }];
-  }
-  const rows = await db.auditLog.findMany({ where, orderBy: [{ createdAt: "desc" }, { id: "desc" }], take: limit + 1 });
-  const entries = rows.slice(0, limit);
-  const last = entries.at(-1);
-  return { entries, nextCursor: rows.length > limit && last ? encodeCursor(last) : null };
+  if (cursor) where.OR = [{ createdAt: { lt: cursor.createdAt } }, { createdAt: cursor.createdAt, id: { lt: cursor.id } }];
+  const rows = await db.auditLog.findMany({ where, orderBy: [{ createdAt: "desc" }, { id: "desc" }], take: keysetTake(limit) });
+  return keysetPage(rows, limit, (last) => ({ createdAt: last.createdAt, id: last.id }));
 }

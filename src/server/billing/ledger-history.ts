@@ -4,6 +4,7 @@ import { Prisma } from "@/server/db/client";
 import type { Db } from "@/server/db/tx";
 import { metricSchema } from "./catalogue";
 import { bigintCell, csvLine, csvLines } from "./csv";
+import { type KeysetPage, keysetPage, keysetTake } from "./keyset-page";
 import { LEDGER_COLUMNS, type LedgerEntry, type LedgerRow, toLedgerEntry } from "./ledger-entry";
 import { orgIdSchema, reasonSchema } from "./schemas";
 
@@ -30,11 +31,8 @@ export type LedgerFilter = z.infer<typeof ledgerFilterSchema>;
 export const ledgerCursorSchema = z.object({ timestamp: z.date(), id: z.uuid() });
 export type LedgerCursor = z.infer<typeof ledgerCursorSchema>;
 
-export interface LedgerPage {
-  items: (LedgerEntry & { orgName: string })[];
-  /** Pass back to get the next (older) page; null on the last page. */
-  nextCursor: LedgerCursor | null;
-}
+/** Newest first: `nextCursor` leads to older entries. */
+export type LedgerPage = KeysetPage<LedgerEntry & { orgName: string }, LedgerCursor>;
 
 export interface ReasonTotal {
   reason: string;
@@ -67,10 +65,9 @@ export async function listLedger(db: Db, filter: LedgerFilter, page: { cursor?: 
     FROM usage_ledger l JOIN organizations o ON o.id = l.org_id
     ${whereClause(filter, page.cursor)}
     ORDER BY l.timestamp DESC, l.id DESC
-    LIMIT ${page.limit + 1}`;
-  const items = rows.slice(0, page.limit).map((r) => ({ ...toLedgerEntry(r), orgName: r.org_name }));
-  const last = items.at(-1);
-  return { items, nextCursor: rows.length > page.limit && last ? { timestamp: last.timestamp, id: last.id } : null };
+    LIMIT ${keysetTake(page.limit)}`;
+  const { items, nextCursor } = keysetPage(rows, page.limit, (last) => ({ timestamp: last.timestamp, id: last.id }));
+  return { items: items.map((r) => ({ ...toLedgerEntry(r), orgName: r.org_name })), nextCursor };
 }
 
 export async function ledgerTotals(db: Db, filter: LedgerFilter): Promise<ReasonTotal[]> {

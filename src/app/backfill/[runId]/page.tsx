@@ -7,7 +7,8 @@ import { BACKFILL_METRICS, DIFF_KINDS } from "@/server/billing/backfill/types";
 import { api, currentStaff } from "@/trpc/server";
 import { formatCount, formatSigned } from "../../_lib/format";
 import { UtcTime } from "../../_components/utc-time";
-import { diffCursorParam, queryString, readDiffCursor, readDiffFilter } from "../filters";
+import { queryString, withQuery } from "../../_lib/query-string";
+import { diffCursorParam, readDiffCursor, readDiffFilter } from "../filters";
 import { KIND_LABELS, runTitle, scopeLabel } from "../format";
 import { RunProgress } from "./run-progress";
 import { FilterProblems } from "../../_components/filter-problems";
@@ -128,7 +129,7 @@ export default async function BackfillRunPage({ params, searchParams }: { params
           <FilterProblems problems={problems} />
         ) : (
           <p>
-            <a href={`/api/backfill/${runId}/diffs${filterQuery ? `?${filterQuery}` : ""}`} download>
+            <a href={withQuery(`/api/backfill/${runId}/diffs`, raw)} download>
               Download CSV{filterQuery ? " (filtered)" : ""}
             </a>
           </p>
@@ -184,9 +185,9 @@ export default async function BackfillRunPage({ params, searchParams }: { params
         )}
         <KeysetPager
           label="Diff pages"
-          firstHref={cursor ? `${here}${filterQuery ? `?${filterQuery}` : ""}` : null}
+          firstHref={cursor ? withQuery(here, raw) : null}
           firstLabel="First page"
-          nextHref={diffs.nextCursor ? `${here}?${queryString(raw, { after: diffCursorParam(diffs.nextCursor) })}` : null}
+          nextHref={diffs.nextCursor ? withQuery(here, raw, { after: diffCursorParam(diffs.nextCursor) }) : null}
           nextLabel="Next page →"
         />
       </section>

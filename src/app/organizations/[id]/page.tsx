@@ -5,6 +5,7 @@ import { notFound } from "next/navigation";
 import { roleAtLeast } from "@/server/auth";
 import { api, currentStaff } from "@/trpc/server";
 import { formatBytes, formatDate, formatSigned, formatStatus, formatUtc } from "../../_lib/format";
+import { withQuery } from "../../_lib/query-string";
 import { cursorParam, readCursor } from "../../ledger/filters";
 import { AdjustUsageForm, RevokeOverrideButton, SetOverrideForm } from "./admin-actions";
 import { SubscriptionPanel } from "./subscription-panel";
@@ -243,7 +244,7 @@ export default async function OrganizationPage({ params, searchParams }: { param
         )}
         <nav aria-label="Ledger history pages" className="pagination">
           {cursor ? <Link href={`/organizations/${org.id}`}>Newest</Link> : null}
-          {ledger.nextCursor ? <Link href={`/organizations/${org.id}?after=${encodeURIComponent(cursorParam(ledger.nextCursor))}`}>Older →</Link> : null}
+          {ledger.nextCursor ? <Link href={withQuery(`/organizations/${org.id}`, { after: cursorParam(ledger.nextCursor) })}>Older →</Link> : null}
         </nav>
       </section>
 

@@ -1,8 +1,10 @@
 import type { Metadata } from "next";
 import Link from "next/link";
-import { UNSENT_STATUSES, type OutboxCursor } from "@/server/billing/dodo/outbox-status";
+import { UNSENT_STATUSES } from "@/server/billing/dodo/outbox-status";
 import { api } from "@/trpc/server";
 import { formatCount } from "../../_lib/format";
+import { withQuery } from "../../_lib/query-string";
+import { instantIdCursorParam } from "../../_lib/cursor-param";
 import { UtcTime } from "../../_components/utc-time";
 import { formatAge, LAG_WARNING_SECONDS } from "../format";
 import { firstParam } from "../../_lib/search-params";
@@ -21,13 +23,7 @@ function readStatuses(value: string | undefined): Unsent[] {
 }
 
 /** The keyset cursor in the URL: `<ISO event time>_<ledger id>`. */
-function readCursor(value: string | undefined): OutboxCursor | undefined {
-  const match = value?.match(/^(.+)_([0-9a-f-]{36})$/i);
-  if (!match) return undefined;
-  const eventTimestamp = new Date(match[1] as string);
-  return Number.isNaN(eventTimestamp.getTime()) ? undefined : { eventTimestamp, ledgerId: (match[2] as string).toLowerCase() };
-}
-const cursorParam = (c: OutboxCursor) => `${c.eventTimestamp.toISOString()}_${c.ledgerId}`;
+const outboxCursorParam = instantIdCursorParam("eventTimestamp", "ledgerId");
 
 function Stat({ id, label, value, note, tone }: { id: string; label: string; value: string; note?: string; tone?: "good" | "bad" }) {
   return (
@@ -51,14 +47,13 @@ export default async function UsageReportingPage({ searchParams }: { searchParam
   const params = await searchParams;
   const statusParam = firstParam(params.status);
   const statuses = readStatuses(statusParam);
-  const cursor = readCursor(firstParam(params.after));
+  const cursor = outboxCursorParam.read(params.after);
   const [status, rows] = await Promise.all([
     api.billing.dodo.usageReporting.status({}),
     api.billing.dodo.usageReporting.rows({ filter: { statuses }, cursor, limit: PAGE_SIZE }),
   ]);
   const { counts } = status;
   const only = statuses.length === 1 ? statuses[0] : undefined;
-  const pageQuery = (extra: Record<string, string>) => new URLSearchParams({ ...(only ? { status: only } : {}), ...extra }).toString();
 
   return (
     <>
@@ -139,7 +134,7 @@ export default async function UsageReportingPage({ searchParams }: { searchParam
                       <Link href={`/organizations/${r.orgId}`}>{r.orgName ?? r.orgId}</Link>
                     </td>
                     <td>
-                      <Link href={`/ledger?org=${r.orgId}&metric=${encodeURIComponent(r.metric)}`} title="The org's ledger for this metric">
+                      <Link href={withQuery("/ledger", { org: r.orgId, metric: r.metric })} title="The org's ledger for this metric">
                         <code>{r.ledgerId}</code>
                       </Link>
                     </td>
@@ -162,8 +157,8 @@ export default async function UsageReportingPage({ searchParams }: { searchParam
         )}
         <KeysetPager
           label="Unsent usage pages"
-          firstHref={cursor ? `/webhooks/usage-reporting${only ? `?status=${only}` : ""}` : null}
-          nextHref={rows.nextCursor ? `/webhooks/usage-reporting?${pageQuery({ after: cursorParam(rows.nextCursor) })}` : null}
+          firstHref={cursor ? withQuery("/webhooks/usage-reporting", { status: only }) : null}
+          nextHref={rows.nextCursor ? withQuery("/webhooks/usage-reporting", { status: only, after: outboxCursorParam.write(rows.nextCursor) }) : null}
           nextLabel="Older rows →"
         />
       </section>

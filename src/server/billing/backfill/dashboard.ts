@@ -1,6 +1,7 @@
 import { Prisma, type PrismaClient } from "@/server/db/client";
 import type { Db } from "@/server/db/tx";
 import { BillingError, parseInput } from "../errors";
+import { type KeysetPage, keysetPage, keysetTake, pageLimit } from "../keyset-page";
 import { type BackfillLauncher, backgroundBackfills, type LocalProgress } from "./background";
 import {
   type DiffCursor,
@@ -68,10 +69,7 @@ export interface RunView {
   canResume: boolean;
 }
 
-export interface RunPage {
-  items: RunView[];
-  nextCursor: RunCursor | null;
-}
+export type RunPage = KeysetPage<RunView, RunCursor>;
 
 /** One diff report row, with the organization it is about. */
 export interface DiffItem extends DiffRow {
@@ -80,10 +78,7 @@ export interface DiffItem extends DiffRow {
   orgName: string | null;
 }
 
-export interface DiffPage {
-  items: DiffItem[];
-  nextCursor: DiffCursor | null;
-}
+export type DiffPage = KeysetPage<DiffItem, DiffCursor>;
 
 const seconds = (from: Date, to: Date) => Math.max(0, (to.getTime() - from.getTime()) / 1000);
 
@@ -148,15 +143,14 @@ export async function viewRuns(db: Db, runs: readonly BackfillRun[], launcher: B
 /** Newest first (started at, then id), keyset-paginated: a page costs the same however many runs there are. */
 export async function listRuns(db: Db, input: { cursor?: RunCursor; limit?: number } = {}): Promise<RunPage> {
   const cursor = input.cursor === undefined ? undefined : parseInput(runCursorSchema, input.cursor);
-  const limit = Math.min(Math.max(input.limit ?? 20, 1), PAGE_MAX);
+  const limit = pageLimit(input.limit, 20, PAGE_MAX);
   const rows = await db.backfillRun.findMany({
     where: cursor ? { OR: [{ startedAt: { lt: cursor.startedAt } }, { startedAt: cursor.startedAt, id: { lt: cursor.id } }] } : {},
     orderBy: [{ startedAt: "desc" }, { id: "desc" }],
-    take: limit + 1,
+    take: keysetTake(limit),
   });
-  const items = await viewRuns(db, rows.slice(0, limit));
-  const last = items.at(-1);
-  return { items, nextCursor: rows.length > limit && last ? { startedAt: last.startedAt, id: last.id } : null };
+  const { items, nextCursor } = keysetPage(rows, limit, (last) => ({ startedAt: last.startedAt, id: last.id }));
+  return { items: await viewRuns(db, items), nextCursor };
 }
 
 async function findRunRow(db: Db, runId: string): Promise<BackfillRun> {
@@ -216,15 +210,16 @@ export async function listDiffs(
   const run = await findRunRow(db, runId);
   const filter = parseInput(diffFilterSchema, input.filter ?? {});
   const cursor = input.cursor === undefined ? undefined : parseInput(diffCursorSchema, input.cursor);
-  const limit = Math.min(Math.max(input.limit ?? 50, 1), PAGE_MAX);
+  const limit = pageLimit(input.limit, 50, PAGE_MAX);
   const rows = await db.$queryRaw<DiffRowSql[]>(Prisma.sql`
     SELECT d.org_id::text AS org_id, o.slug AS org_slug, o.name AS org_name, d.metric, d.kind, d.legacy_wrong, d.cache_wrong,
            d.ledger_wrong, d.legacy_value, d.old_count, d.cache_before, d.ledger_before, d.delta_applied, d.cache_repaired
     FROM backfill_diffs d LEFT JOIN organizations o ON o.id = d.org_id
     WHERE ${diffConditions(run.id, filter, cursor)}
     ORDER BY d.org_id, d.metric
-    LIMIT ${limit + 1}`);
-  const items = rows.slice(0, limit).map(
+    LIMIT ${keysetTake(limit)}`);
+  const { items: shown, nextCursor } = keysetPage(rows, limit, (last) => ({ orgId: last.org_id, metric: last.metric }));
+  const items = shown.map(
     (r): DiffItem => ({
       orgId: r.org_id,
       orgSlug: r.org_slug,
@@ -242,6 +237,5 @@ export async function listDiffs(
       cacheRepaired: r.cache_repaired,
     }),
   );
-  const last = items.at(-1);
-  return { items, nextCursor: rows.length > limit && last ? { orgId: last.orgId, metric: last.metric } : null };
+  return { items, nextCursor };
 }

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { Prisma } from "@/server/db/client";
 import type { Db } from "@/server/db/tx";
 import { parseInput } from "../errors";
+import { type KeysetPage, keysetPage, keysetTake } from "../keyset-page";
 import { orgIdSchema } from "../schemas";
 
 /**
@@ -83,10 +84,7 @@ export interface OutboxRow {
   updatedAt: Date;
 }
 
-export interface OutboxRowPage {
-  items: OutboxRow[];
-  nextCursor: OutboxCursor | null;
-}
+export type OutboxRowPage = KeysetPage<OutboxRow, OutboxCursor>;
 
 /** Unsent rows (expired and/or failed), newest event first, keyset-paginated on (event_timestamp, ledger_id). */
 export async function listUnsentOutboxRows(
@@ -120,8 +118,9 @@ export async function listUnsentOutboxRows(
     FROM usage_report_outbox u LEFT JOIN organizations o ON o.id = u.org_id
     WHERE ${Prisma.join(conditions, " AND ")}
     ORDER BY u.event_timestamp DESC, u.ledger_id DESC
-    LIMIT ${page.limit + 1}`;
-  const items: OutboxRow[] = rows.slice(0, page.limit).map((r) => ({
+    LIMIT ${keysetTake(page.limit)}`;
+  const { items: shown, nextCursor } = keysetPage(rows, page.limit, (last) => ({ eventTimestamp: last.event_timestamp, ledgerId: last.ledger_id }));
+  const items: OutboxRow[] = shown.map((r) => ({
     orgId: r.org_id,
     orgName: r.org_name,
     ledgerId: r.ledger_id,
@@ -136,6 +135,5 @@ export async function listUnsentOutboxRows(
     lastError: r.last_error,
     updatedAt: r.updated_at,
   }));
-  const last = items.at(-1);
-  return { items, nextCursor: rows.length > page.limit && last ? { eventTimestamp: last.eventTimestamp, ledgerId: last.ledgerId } : null };
+  return { items, nextCursor };
 }

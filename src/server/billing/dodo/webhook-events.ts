@@ -2,6 +2,7 @@ import { z } from "zod";
 import { Prisma } from "@/server/db/client";
 import type { Db } from "@/server/db/tx";
 import { BillingError } from "../errors";
+import { type KeysetPage, keysetPage, keysetTake } from "../keyset-page";
 import { orgIdSchema } from "../schemas";
 import { WEBHOOK_STATUSES, type WebhookStatus } from "./webhook-status";
 
@@ -51,11 +52,8 @@ export interface WebhookEventDetail extends WebhookEventSummary {
   payload: unknown;
 }
 
-export interface WebhookEventPage {
-  items: WebhookEventSummary[];
-  /** Pass back as `cursor` for the next (older) page; null on the last page. */
-  nextCursor: WebhookCursor | null;
-}
+/** Newest first: `nextCursor` leads to older events. */
+export type WebhookEventPage = KeysetPage<WebhookEventSummary, WebhookCursor>;
 
 interface EventRow {
   id: string;
@@ -120,10 +118,9 @@ export async function listWebhookEvents(
     FROM webhook_events e LEFT JOIN organizations o ON o.id = e.org_id
     ${whereClause(filter, page.cursor)}
     ORDER BY e.received_at DESC, e.id DESC
-    LIMIT ${page.limit + 1}`;
-  const items = rows.slice(0, page.limit).map(toSummary);
-  const last = items.at(-1);
-  return { items, nextCursor: rows.length > page.limit && last ? { receivedAt: last.receivedAt, id: last.id } : null };
+    LIMIT ${keysetTake(page.limit)}`;
+  const { items, nextCursor } = keysetPage(rows, page.limit, (last) => ({ receivedAt: last.received_at, id: last.id }));
+  return { items: items.map(toSummary), nextCursor };
 }
 
 /** One event with its stored payload; NOT_FOUND for an unknown webhook-id. */

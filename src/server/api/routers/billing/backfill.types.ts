@@ -8,6 +8,7 @@ import {
   startRunSchema,
 } from "@/server/billing/backfill/dashboard-schemas";
 import { RUN_STATES } from "@/server/billing/backfill/liveness";
+import { keysetPageSchema } from "@/server/billing/keyset-page";
 import { BACKFILL_METRICS, BACKFILL_MODES, DIFF_KINDS, RUN_STATUSES } from "@/server/billing/backfill/types";
 
 /** Zod schemas of `billing.backfill.*`: the runs, their diff reports, and the admin controls. */
@@ -63,7 +64,7 @@ export const runOutput = z.object({
   canResume: z.boolean(),
 });
 
-export const listRunsOutput = z.object({ items: z.array(runOutput), nextCursor: runCursorSchema.nullable() });
+export const listRunsOutput = keysetPageSchema(runOutput, runCursorSchema);
 
 const amount = z.bigint();
 
@@ -84,7 +85,7 @@ export const diffOutput = z.object({
   cacheRepaired: z.boolean(),
 });
 
-export const listDiffsOutput = z.object({ items: z.array(diffOutput), nextCursor: diffCursorSchema.nullable() });
+export const listDiffsOutput = keysetPageSchema(diffOutput, diffCursorSchema);
 
 export const overviewOutput = z.object({
   lastRun: runOutput.nullable(),

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { outboxCursorSchema, outboxRowsFilterSchema, OUTBOX_STATUSES } from "@/server/billing/dodo/outbox-status";
 import { webhookCursorSchema, webhookEventFilterSchema, webhookStatusSchema } from "@/server/billing/dodo/webhook-events";
 import { WEBHOOK_STATUSES } from "@/server/billing/dodo/webhook-status";
+import { keysetPageSchema } from "@/server/billing/keyset-page";
 import { orgIdSchema } from "@/server/billing/schemas";
 
 /** Zod schemas of `billing.dodo.*`: webhooks, usage reporting, the org's subscription, resync. */
@@ -38,9 +39,7 @@ const statusCounts = z.object(Object.fromEntries(WEBHOOK_STATUSES.map((s) => [s,
   z.ZodNumber
 >);
 
-export const webhookListOutput = z.object({
-  items: z.array(webhookEventSummary),
-  nextCursor: webhookCursorSchema.nullable(),
+export const webhookListOutput = keysetPageSchema(webhookEventSummary, webhookCursorSchema).extend({
   /** Events per status under the same filter minus its statuses (the page's status tabs). */
   counts: statusCounts,
 });
@@ -76,26 +75,23 @@ export const outboxRowsInput = z.object({
   limit: z.number().int().min(1).max(OUTBOX_PAGE_MAX).default(50),
 });
 
-export const outboxRowsOutput = z.object({
-  items: z.array(
-    z.object({
-      orgId: z.string(),
-      orgName: z.string().nullable(),
-      ledgerId: z.string(),
-      metric: z.string(),
-      eventName: z.string(),
-      customerId: z.string(),
-      subscriptionId: z.string(),
-      quantity: z.bigint(),
-      eventTimestamp: z.date(),
-      status: z.string(),
-      attempts: z.number().int(),
-      lastError: z.string().nullable(),
-      updatedAt: z.date(),
-    }),
-  ),
-  nextCursor: outboxCursorSchema.nullable(),
+const outboxRowOutput = z.object({
+  orgId: z.string(),
+  orgName: z.string().nullable(),
+  ledgerId: z.string(),
+  metric: z.string(),
+  eventName: z.string(),
+  customerId: z.string(),
+  subscriptionId: z.string(),
+  quantity: z.bigint(),
+  eventTimestamp: z.date(),
+  status: z.string(),
+  attempts: z.number().int(),
+  lastError: z.string().nullable(),
+  updatedAt: z.date(),
 });
+
+export const outboxRowsOutput = keysetPageSchema(outboxRowOutput, outboxCursorSchema);
 
 export const orgInput = z.object({ orgId: orgIdSchema });
 /** One organization's subscriptions, or (no orgId) every known subscription. */

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { keysetPageSchema } from "@/server/billing/keyset-page";
 import { ledgerCursorSchema, ledgerFilterSchema } from "@/server/billing/ledger-history";
 import { ledgerEntrySchema } from "./usage.types";
 
@@ -12,10 +13,7 @@ export const ledgerListInput = z.object({
   limit: z.number().int().min(1).max(LEDGER_PAGE_MAX).default(50),
 });
 
-export const ledgerListOutput = z.object({
-  items: z.array(ledgerEntrySchema.extend({ orgName: z.string() })),
-  nextCursor: ledgerCursorSchema.nullable(),
-});
+export const ledgerListOutput = keysetPageSchema(ledgerEntrySchema.extend({ orgName: z.string() }), ledgerCursorSchema);
 
 export const ledgerTotalsInput = z.object({ filter: ledgerFilterSchema.default({}) });
 

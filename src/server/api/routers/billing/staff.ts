@@ -13,6 +13,7 @@ import {
   createStaffInput,
   idInput,
   listAuditInput,
+  listAuditOutput,
   listOverridesInput,
   setOverrideInput,
   setRoleInput,
@@ -97,6 +98,7 @@ export const auditRouter = createTRPCRouter({
   /** Newest first, keyset-paginated (`nextCursor`). */
   list: staffProcedure("admin")
     .input(listAuditInput)
+    .output(listAuditOutput)
     .query(({ ctx, input }) => listAudit(ctx.db(), input)),
 });
 

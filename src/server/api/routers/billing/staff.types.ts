@@ -1,6 +1,8 @@
 import { z } from "zod";
 import { apiScopeSchema } from "@/server/billing/api-keys";
+import { auditCursorSchema } from "@/server/billing/audit-log";
 import { metricSchema } from "@/server/billing/catalogue";
+import { keysetPageSchema } from "@/server/billing/keyset-page";
 import { bigIntAmount, orgIdSchema } from "@/server/billing/schemas";
 import { staffRoleSchema } from "@/server/auth/roles";
 
@@ -44,13 +46,27 @@ export const createApiKeyInput = z.object({
 export const idInput = z.object({ id: z.uuid() });
 
 export const listAuditInput = z.object({
-  cursor: z.string().max(200).optional(),
+  cursor: auditCursorSchema.optional(),
   limit: z.number().int().min(1).max(200).default(50),
   actor: z.string().max(200).optional(),
   action: z.string().max(100).optional(),
   targetType: z.string().max(100).optional(),
   targetId: z.string().max(100).optional(),
 });
+
+export const auditEntryOutput = z.object({
+  id: z.uuid(),
+  actor: z.string(),
+  action: z.string(),
+  targetType: z.string(),
+  targetId: z.string(),
+  /** The target's state, as JSON (BigInt as its decimal string); null when there is none. */
+  before: z.unknown(),
+  after: z.unknown(),
+  createdAt: z.date(),
+});
+
+export const listAuditOutput = keysetPageSchema(auditEntryOutput, auditCursorSchema);
 
 export const setOverrideInput = z.object({
   orgId: orgIdSchema,
