@@ -151,9 +151,9 @@ export class EntitlementService {
             WHERE c.org_id = ${input.orgId}::uuid AND c.metric = ${resolved.metric} AND NOT EXISTS (SELECT 1 FROM prior)
             FOR UPDATE
           ), ins AS (
-            INSERT INTO usage_ledger (org_id, metric, delta, reason, idempotency_key, actor, metadata)
+            INSERT INTO usage_ledger (org_id, metric, delta, reason, idempotency_key, actor, metadata, timestamp)
             SELECT ${input.orgId}::uuid, ${resolved.metric}, ${delta}::bigint, ${resolved.reason},
-                   ${input.idempotencyKey}, ${actor}, ${JSON.stringify(input.metadata ?? { action: input.action })}::jsonb
+                   ${input.idempotencyKey}, ${actor}, ${JSON.stringify(input.metadata ?? { action: input.action })}::jsonb, ${this.clock()}::timestamptz
             -- count <= cap - delta, not count + delta <= cap: a cap is set only for a positive
             -- delta, so this cannot overflow; an amount that would pass 2^63-1 is a plain denial.
             FROM locked WHERE ${cap}::bigint IS NULL OR locked.count <= ${cap}::bigint - ${delta}::bigint
@@ -199,7 +199,7 @@ export class EntitlementService {
       const stored = await readByKey(run, input.orgId, input.idempotencyKey);
       if (stored) return replayOf(stored);
       const denied = this.decideFor(
-        { ...context, usage: { ...context.usage, [resolved.metric]: { count: BigInt(row.seen_count), lastUpdated: new Date() } } },
+        { ...context, usage: { ...context.usage, [resolved.metric]: { count: BigInt(row.seen_count), lastUpdated: this.clock() } } },
         input.action,
         input.amount,
       );
@@ -214,8 +214,8 @@ export class EntitlementService {
 
   private async recordDenial(run: RawQuery, orgId: string, action: string, metric: string | null, amount: bigint, decision: Decision, actor: string) {
     await run(Prisma.sql`
-      INSERT INTO entitlement_denials (org_id, action, metric, amount, reason_code, message, actor)
-      VALUES (${orgId}::uuid, ${action}, ${metric}, ${amount}::bigint, ${decision.reason?.code ?? "denied"}, ${decision.reason?.message ?? ""}, ${actor})`);
+      INSERT INTO entitlement_denials (org_id, action, metric, amount, reason_code, message, actor, created_at)
+      VALUES (${orgId}::uuid, ${action}, ${metric}, ${amount}::bigint, ${decision.reason?.code ?? "denied"}, ${decision.reason?.message ?? ""}, ${actor}, ${this.clock()}::timestamptz)`);
   }
 
   /** Usage with limits for every metric: the cache, the plan and overrides, one round trip. */

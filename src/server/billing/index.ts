@@ -21,13 +21,16 @@ export interface BillingServices {
  * `pool`: the pool under `client` (from `createDatabase`); given, `check`, `consume` and
  * `increment` run their statements on it directly when the caller passes no transaction
  * (the hot path: Prisma's query pipeline costs more CPU than the statement itself here).
+ * `clock`: the time the services decide and record at (default: the wall clock); tests and
+ * the demo seed set it to write history as it would have happened.
  */
-export function createBillingServices(client: PrismaClient, options: { pool?: pg.Pool } = {}): BillingServices {
+export function createBillingServices(client: PrismaClient, options: { pool?: pg.Pool; clock?: () => Date } = {}): BillingServices {
   const hotPath = options.pool ? viaPool(options.pool) : undefined;
-  const usage = new UsageService(client, hotPath);
+  const clock = options.clock ?? (() => new Date());
+  const usage = new UsageService(client, hotPath, clock);
   return {
     usage,
-    entitlements: new EntitlementService(client, usage, undefined, hotPath),
+    entitlements: new EntitlementService(client, usage, clock, hotPath),
     apiKeys: new ApiKeyService(client),
     overrides: new LimitOverrideService(client),
     dodo: new DodoBilling(client, usage),

@@ -98,7 +98,7 @@ export async function applyBatch(
   tx: Tx,
   valid: BatchItem[],
   results: (BatchEventResult | undefined)[],
-  options: { fallbackActor: string; ownTransaction: boolean },
+  options: { fallbackActor: string; ownTransaction: boolean; at: Date },
 ): Promise<void> {
   const orgIds = [...new Set(valid.map((v) => v.event.orgId))];
   const known = await tx.$queryRaw<{ id: string }[]>`
@@ -159,8 +159,8 @@ export async function applyBatch(
 
   const insert = tx.$queryRaw<LedgerRow[]>`
     WITH ins AS (
-      INSERT INTO usage_ledger (id, org_id, metric, delta, reason, idempotency_key, actor, metadata)
-      SELECT * FROM unnest(
+      INSERT INTO usage_ledger (id, org_id, metric, delta, reason, idempotency_key, actor, metadata, timestamp)
+      SELECT e.*, ${options.at}::timestamptz FROM unnest(
         ${toInsert.map((v) => v.id)}::uuid[],
         ${toInsert.map((v) => v.event.orgId)}::uuid[],
         ${toInsert.map((v) => v.event.metric)}::text[],
@@ -168,7 +168,7 @@ export async function applyBatch(
         ${toInsert.map((v) => v.event.reason)}::text[],
         ${toInsert.map((v) => v.event.idempotencyKey ?? null)}::text[],
         ${toInsert.map((v) => v.event.actor ?? options.fallbackActor)}::text[],
-        ${toInsert.map((v) => JSON.stringify(v.event.metadata ?? {}))}::jsonb[])
+        ${toInsert.map((v) => JSON.stringify(v.event.metadata ?? {}))}::jsonb[]) AS e
       ON CONFLICT (org_id, idempotency_key) DO NOTHING
       RETURNING *
     )${REPORT_METERED_USAGE}, agg AS (

@@ -74,9 +74,14 @@ export async function readByKey(run: RawQuery, orgId: string, idempotencyKey: st
  */
 export class UsageService {
   /** @param hotPath where `increment` runs its statement without a caller `tx` (see EntitlementService). */
+  /**
+   * @param clock the time a write records (its ledger timestamp): the wall clock, or one a
+   *   test or the demo seed sets, so history can be written as it would have happened.
+   */
   constructor(
     private readonly prisma: PrismaClient,
     private readonly hotPath: RawQuery = viaPrisma(prisma),
+    readonly clock: () => Date = () => new Date(),
   ) {}
 
   /**
@@ -102,6 +107,7 @@ export class UsageService {
     });
     const db: Db = options.tx ?? this.prisma;
     const run = options.tx ? viaPrisma(options.tx) : this.hotPath;
+    const now = this.clock();
     const createCacheRow = () =>
       ensureCacheRow(db, input.orgId, input.metric).catch((e) => Promise.reject(mapWriteError(e, input.orgId, input.metric)));
     // Inside a caller's transaction an error would abort it, so the cache row is created first.
@@ -118,9 +124,9 @@ export class UsageService {
             -- while that one waits for the key: a deadlock.
             SELECT 1 FROM usage_cache WHERE org_id = ${input.orgId}::uuid AND metric = ${input.metric} FOR UPDATE
           ), ins AS (
-            INSERT INTO usage_ledger (org_id, metric, delta, reason, idempotency_key, actor, metadata)
+            INSERT INTO usage_ledger (org_id, metric, delta, reason, idempotency_key, actor, metadata, timestamp)
             SELECT ${input.orgId}::uuid, ${input.metric}, ${input.amount}::bigint, ${input.reason},
-                   ${input.idempotencyKey ?? null}, ${input.actor ?? DEFAULT_ACTOR}, ${JSON.stringify(input.metadata ?? {})}::jsonb
+                   ${input.idempotencyKey ?? null}, ${input.actor ?? DEFAULT_ACTOR}, ${JSON.stringify(input.metadata ?? {})}::jsonb, ${now}::timestamptz
             FROM locked
             ON CONFLICT (org_id, idempotency_key) DO NOTHING
             RETURNING *
@@ -186,7 +192,7 @@ export class UsageService {
     }
     const { results, valid } = parseBatch(events);
     const run = async (tx: Tx) => {
-      if (valid.length > 0) await applyBatch(tx, valid, results, { fallbackActor: options.actor ?? DEFAULT_ACTOR, ownTransaction: !options.tx });
+      if (valid.length > 0) await applyBatch(tx, valid, results, { fallbackActor: options.actor ?? DEFAULT_ACTOR, ownTransaction: !options.tx, at: this.clock() });
       const rejected = results.filter((r) => r?.status === "rejected");
       if (options.atomic && rejected.length > 0) {
         throw new BillingError("BAD_REQUEST", "batch_rejected", `${rejected.length} of ${events.length} events were rejected; nothing was written`, {
