@@ -1,8 +1,8 @@
 import { integerArg, parseOptions, readCommandLine, UsageError } from "./lib/args";
-import { startFakeDodo } from "./fake-dodo/server";
+import { startFakeDodo } from "../tools";
 
 /**
- * A fake Dodo Payments API on 127.0.0.1 (see scripts/fake-dodo/server.ts), for demos:
+ * A fake Dodo Payments API on 127.0.0.1 (see tools/fake-dodo/server.ts), for demos:
  *   tsx scripts/fake-dodo.ts --port 8787 [--api-key KEY] \
  *     [--webhook-url http://localhost:3000/api/webhooks/dodo --webhook-secret whsec_…]
  * then run the app with DODO_PAYMENTS_BASE_URL=http://127.0.0.1:8787,

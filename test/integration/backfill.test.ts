@@ -18,7 +18,7 @@ import { csvLine } from "@/server/billing/csv";
 import { createDatabase } from "@/server/db/client";
 import { migrate } from "@/server/db/migrator";
 import { seedDatabase, slugPrefix } from "@/server/seed";
-import { CLEANUP_MIGRATION, migrationBefore } from "../../scripts/rehearse/migrations";
+import { CLEANUP_MIGRATION, migrationBefore } from "../../tools";
 import { createScratchDatabase, type ScratchDatabase } from "../helpers/databases";
 
 // Every run here is scoped with orgPrefix to the orgs of a seed drawn at random for this

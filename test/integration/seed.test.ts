@@ -12,7 +12,7 @@ import {
   slugPrefix,
   type SeedResult,
 } from "@/server/seed";
-import { CLEANUP_MIGRATION, HOST_TABLES_MIGRATION, migrationBefore } from "../../scripts/rehearse/migrations";
+import { CLEANUP_MIGRATION, HOST_TABLES_MIGRATION, migrationBefore } from "../../tools";
 import { createScratchDatabase, type ScratchDatabase, tableNames } from "../helpers/databases";
 import { testDatabase } from "../helpers/db";
 
