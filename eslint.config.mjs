@@ -1,6 +1,16 @@
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
+/** Imports of these top-level folders (any depth), e.g. "../../scripts/lib/args" or "../tools". */
+const folders = (...names) => names.flatMap((name) => [`**/${name}`, `**/${name}/**`]);
+
+// What never ships (tools/index.ts says why each folder exists): the app in src/ imports
+// none of scripts/, tools/ or test/; a ruled file gets this pattern beside its own.
+const NOT_SHIPPED = {
+  group: folders("scripts", "tools", "test"),
+  message: "src/ is the app: it must not import scripts/, tools/ or test/ (they import it).",
+};
+
 export default tseslint.config(
   {
     ignores: ["node_modules/", ".next/", ".next-*/", "test-results-*/", ".data/", "src/generated/", "test-results/", "playwright-report/", "next-env.d.ts"],
@@ -12,6 +22,20 @@ export default tseslint.config(
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
       "@typescript-eslint/consistent-type-imports": ["error", { fixStyle: "inline-type-imports" }],
       "no-console": "off",
+    },
+  },
+  {
+    files: ["src/**/*.{ts,tsx}"],
+    rules: { "no-restricted-imports": ["error", { patterns: [NOT_SHIPPED] }] },
+  },
+  {
+    // tools/ serves both the scripts and the tests, so it imports neither.
+    files: ["tools/**/*.ts"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        { patterns: [{ group: folders("scripts", "test"), message: "tools/ is shared by scripts/ and test/: it imports neither." }] },
+      ],
     },
   },
   {
@@ -29,6 +53,8 @@ export default tseslint.config(
             { group: ["next/*"], message: "The domain does not know Next: keep it in src/server/api or src/app." },
             { group: ["@/server/api", "@/server/api/*", "**/server/api/**", "../api/*", "../../api/*"], message: "The domain must not import the API layer (it imports the domain)." },
             { group: ["@/app", "@/app/*", "@/trpc", "@/trpc/*"], message: "The domain must not import pages or the React tRPC client." },
+            // This block replaces the src/** one for these files: keep its pattern.
+            NOT_SHIPPED,
           ],
         },
       ],

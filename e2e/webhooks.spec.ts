@@ -1,6 +1,5 @@
 import { expect, type Page, test } from "@playwright/test";
-import { subscriptionPayload, webhookPayload } from "../scripts/fake-dodo/payloads";
-import { startFakeDodo } from "../scripts/fake-dodo/server";
+import { startFakeDodo, subscriptionPayload, webhookPayload } from "../tools/fake-dodo";
 import { E2E_FAILED_WEBHOOK_ID, E2E_WEBHOOK_ORGS, E2E_WEBHOOK_SECRET, seededOrgs } from "./fixtures";
 import { E2E_STAFF, storageStateOf } from "./staff";
 

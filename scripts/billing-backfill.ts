@@ -5,13 +5,13 @@ import { pgError } from "@/server/db/pg-errors";
 import {
   BACKFILL_SERVER_OPTIONS,
   BackfillError,
-  parseBackfillArgs,
   runBackfill,
-  type BackfillArgs,
   type BackfillMode,
   type BackfillResult,
   type RunTotals,
 } from "@/server/billing/backfill";
+import { type BackfillArgs, parseBackfillArgs } from "./backfill/options";
+import { readCommandLine } from "./lib/args";
 import { runScript } from "./lib/run-script";
 import { onShutdown } from "@/server/process/shutdown";
 
@@ -23,14 +23,7 @@ import { onShutdown } from "@/server/process/shutdown";
 
 const COMMAND = "npm run backfill";
 
-let args: BackfillArgs;
-try {
-  args = parseBackfillArgs(process.argv.slice(2));
-} catch (error) {
-  if (!(error instanceof BackfillError)) throw error;
-  console.error(`${COMMAND}: ${error.message}`);
-  process.exit(1);
-}
+const args = readCommandLine(COMMAND, parseBackfillArgs);
 
 const MODE_LABEL: Record<BackfillMode, string> = { dry_run: "dry run", apply: "apply", verify: "verify" };
 

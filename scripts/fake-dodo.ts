@@ -1,38 +1,37 @@
-import { parseArgs } from "node:util";
-import { startFakeDodo } from "./fake-dodo/server";
+import { integerArg, parseOptions, readCommandLine, UsageError } from "./lib/args";
+import { startFakeDodo } from "../tools";
 
 /**
- * A fake Dodo Payments API on 127.0.0.1 (see scripts/fake-dodo/server.ts), for demos:
+ * A fake Dodo Payments API on 127.0.0.1 (see tools/fake-dodo/server.ts), for demos:
  *   tsx scripts/fake-dodo.ts --port 8787 [--api-key KEY] \
  *     [--webhook-url http://localhost:3000/api/webhooks/dodo --webhook-secret whsec_…]
  * then run the app with DODO_PAYMENTS_BASE_URL=http://127.0.0.1:8787,
  * DODO_PAYMENTS_API_KEY=KEY and DODO_PAYMENTS_WEBHOOK_KEY=<the same whsec_…>.
  */
 
-const { values } = parseArgs({
-  options: {
-    port: { type: "string", default: "8787" },
-    "api-key": { type: "string" },
-    "webhook-url": { type: "string" },
-    "webhook-secret": { type: "string" },
-  },
+const args = readCommandLine("npm run fake-dodo", (argv) => {
+  const values = parseOptions(
+    argv,
+    {
+      port: { type: "string" },
+      "api-key": { type: "string" },
+      "webhook-url": { type: "string" },
+      "webhook-secret": { type: "string" },
+    },
+    "usage: npm run fake-dodo -- [--port N] [--api-key KEY] [--webhook-url URL --webhook-secret whsec_…]",
+  );
+  const target = values["webhook-url"];
+  const secret = values["webhook-secret"];
+  if (target && !secret) throw new UsageError("--webhook-url needs --webhook-secret (the whsec_… the app verifies with)");
+  return {
+    // 0: any free port (the tests' choice).
+    port: integerArg("--port", values.port, { min: 0, max: 65_535 }, 8787),
+    apiKey: values["api-key"],
+    webhook: target && secret ? { target, secret } : undefined,
+  };
 });
 
-const port = Number(values.port);
-if (!Number.isInteger(port) || port < 0 || port > 65535) {
-  console.error(`--port must be a port number, got ${values.port}`);
-  process.exit(1);
-}
-if (values["webhook-url"] && !values["webhook-secret"]) {
-  console.error("--webhook-url needs --webhook-secret (the whsec_… the app verifies with)");
-  process.exit(1);
-}
-
-const fake = await startFakeDodo({
-  port,
-  apiKey: values["api-key"],
-  webhook: values["webhook-url"] ? { target: values["webhook-url"], secret: values["webhook-secret"] as string } : undefined,
-});
+const fake = await startFakeDodo(args);
 console.log(`fake Dodo listening on ${fake.url} (API key: ${fake.apiKey})`);
 console.log(`  POST ${fake.url}/_fake/subscriptions  {"orgId":"<org uuid>","product_id":"pdt_billing_pro"}`);
 console.log(`  POST ${fake.url}/_fake/subscriptions/<sub id>/webhook  {"type":"subscription.active"}`);

@@ -3,13 +3,14 @@ import { randomBytes } from "node:crypto";
 import { copyFile, mkdir, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { parseArgs, stripVTControlCharacters } from "node:util";
+import { stripVTControlCharacters } from "node:util";
 import pg from "pg";
 import { createScratchDatabase } from "@/server/db/databases";
 import { startTemporaryCluster, type StartedServer } from "@/server/db/embedded";
 import { migrate } from "@/server/db/migrator";
 import { onShutdown } from "@/server/process/shutdown";
 import { seedDatabase } from "@/server/seed";
+import { choicesArg, parseOptions, readCommandLine } from "./lib/args";
 
 /**
  * npm run test:gate — proves the test command can say no. Each check runs a real runner the
@@ -26,8 +27,13 @@ import { seedDatabase } from "@/server/seed";
  * Exit 0 when every check held, 1 otherwise. `--only vitest,cli` runs a subset.
  */
 
-const { values } = parseArgs({ options: { only: { type: "string" } } });
-const wanted = new Set((values.only ?? "vitest,playwright,cli").split(","));
+// An unknown name is refused: a gate that silently checks nothing would pass.
+const wanted = new Set<string>(
+  readCommandLine("npm run test:gate", (argv) => {
+    const values = parseOptions(argv, { only: { type: "string" } }, "usage: npm run test:gate [-- --only vitest,playwright,cli]");
+    return choicesArg("--only", values.only, ["vitest", "playwright", "cli"], "check");
+  }),
+);
 const temporaryFiles: string[] = [];
 onShutdown(() => removeTemporaryFiles());
 

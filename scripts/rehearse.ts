@@ -1,9 +1,10 @@
 import { writeFile } from "node:fs/promises";
 import { BackfillError } from "@/server/billing/backfill";
 import { SeedError } from "@/server/seed";
+import { readCommandLine } from "./lib/args";
 import { runScript } from "./lib/run-script";
 import { RehearsalError } from "./rehearse/errors";
-import { parseRehearseArgs, type RehearseArgs } from "./rehearse/options";
+import { parseRehearseArgs } from "./rehearse/options";
 import { type RehearsalReport, rehearse } from "./rehearse/rehearsal";
 import { createScratchDatabase, type ScratchDatabase } from "./rehearse/scratch-database";
 import { onShutdown } from "@/server/process/shutdown";
@@ -17,14 +18,7 @@ import { onShutdown } from "@/server/process/shutdown";
 
 const COMMAND = "npm run rehearse";
 
-let args: RehearseArgs;
-try {
-  args = parseRehearseArgs(process.argv.slice(2));
-} catch (error) {
-  if (!(error instanceof RehearsalError)) throw error;
-  console.error(`${COMMAND}: ${error.message}`);
-  process.exit(1);
-}
+const args = readCommandLine(COMMAND, parseRehearseArgs);
 
 let scratch: ScratchDatabase | undefined;
 // Ctrl-C / SIGTERM: drop the scratch database before exiting (its traffic workers see their

@@ -1,9 +1,9 @@
-import { parseArgs } from "node:util";
 import { createDodoClient } from "@/server/billing/dodo";
 import { BillingError } from "@/server/billing/errors";
 import { orgIdSchema } from "@/server/billing/schemas";
 import { INGEST_TIMEOUT_MS, MAX_INGEST_BATCH, reportUsage } from "@/server/billing/usage-reporting";
 import { createDatabase } from "@/server/db/client";
+import { integerArg, parseOptions, readCommandLine, schemaArg } from "./lib/args";
 import { runScript } from "./lib/run-script";
 
 /**
@@ -12,29 +12,33 @@ import { runScript } from "./lib/run-script";
  * --max-wait, default 300 s). Safe beside the web server's own reporter and other copies of
  * this command: each claims different rows. Exit 1 when rows are left failed or unsent.
  */
-const { values } = parseArgs({
-  options: { org: { type: "string" }, "batch-size": { type: "string" }, "max-wait": { type: "string" } },
+const COMMAND = "npm run report-usage";
+
+const args = readCommandLine(COMMAND, (argv) => {
+  const values = parseOptions(
+    argv,
+    { org: { type: "string" }, "batch-size": { type: "string" }, "max-wait": { type: "string" } },
+    "usage: npm run report-usage [-- --org ORG_ID] [--batch-size N] [--max-wait SECONDS]",
+  );
+  return {
+    orgId: schemaArg("--org", values.org, orgIdSchema),
+    batchSize: integerArg("--batch-size", values["batch-size"], { min: 1, max: MAX_INGEST_BATCH }, MAX_INGEST_BATCH),
+    // A day at most: a longer wait is a stuck reporter, not patience.
+    maxWaitSeconds: integerArg("--max-wait", values["max-wait"], { min: 0, max: 86_400 }, 300),
+  };
 });
 
-await runScript("npm run report-usage", async (databaseUrl) => {
-  if (values.org !== undefined && !orgIdSchema.safeParse(values.org).success) {
-    throw new BillingError("BAD_REQUEST", "usage", `--org must be an organization id (UUID), got "${values.org}"`);
-  }
-  const batchSize = values["batch-size"] === undefined ? MAX_INGEST_BATCH : Number(values["batch-size"]);
-  const maxWait = values["max-wait"] === undefined ? 300 : Number(values["max-wait"]);
-  if (!Number.isInteger(maxWait) || maxWait < 0) {
-    throw new BillingError("BAD_REQUEST", "usage", `--max-wait must be a whole number of seconds, got "${values["max-wait"]}"`);
-  }
+await runScript(COMMAND, async (databaseUrl) => {
   // The reporter retries on its own schedule, never inside the SDK while it holds the rows.
   const api = createDodoClient({ maxRetries: 0, timeout: INGEST_TIMEOUT_MS });
   if (!api) throw new BillingError("PRECONDITION_FAILED", "no_api_key", "DODO_PAYMENTS_API_KEY is not set: nowhere to report usage to");
   const database = createDatabase(databaseUrl, { max: 2, applicationName: "report-usage" });
   try {
     const result = await reportUsage(database.prisma, api, {
-      orgId: values.org,
-      batchSize,
+      orgId: args.orgId,
+      batchSize: args.batchSize,
       waitForRetries: true,
-      maxWaitMs: maxWait * 1000,
+      maxWaitMs: args.maxWaitSeconds * 1000,
       onBatch: (b) =>
         console.log(
           `report-usage: batch of ${b.claimed}: ${b.sent} sent, ${b.expired} expired, ${b.failed} failed, ${b.deferred} put off` +

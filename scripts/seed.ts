@@ -1,7 +1,9 @@
 import { createDatabase } from "@/server/db/client";
 import { migrate } from "@/server/db/migrator";
-import { parseSeedArgs, SeedError, seedDatabase, type SeedArgs, type SeedResult } from "@/server/seed";
+import { SeedError, seedDatabase, type SeedResult } from "@/server/seed";
+import { readCommandLine } from "./lib/args";
 import { runScript } from "./lib/run-script";
+import { parseSeedArgs } from "./seed/options";
 
 // npm run seed -- --orgs N [--seed S] [--legacy-only]
 // Adds N demo organizations (appends; never wipes) after applying pending migrations.
@@ -9,15 +11,7 @@ import { runScript } from "./lib/run-script";
 // and the legacy usage JSONB (while its column exists) without any counting, e.g. after
 // `npm run migrate -- --to 20261124000000_host_app_tables` for a migration rehearsal.
 
-let args: SeedArgs;
-try {
-  args = parseSeedArgs(process.argv.slice(2));
-} catch (error) {
-  if (!(error instanceof SeedError)) throw error;
-  // Checked before the database starts, so a typo costs nothing.
-  console.error(`npm run seed: ${error.message}`);
-  process.exit(1);
-}
+const args = readCommandLine("npm run seed", parseSeedArgs);
 
 await runScript("npm run seed", async (databaseUrl) => {
   if (!args.legacyOnly) await migrate(databaseUrl, { log: (line) => console.log(line) });

@@ -4,7 +4,7 @@ import { BACKFILL_SERVER_OPTIONS, runBackfill } from "@/server/billing/backfill"
 import { createDatabase } from "@/server/db/client";
 import { migrate } from "@/server/db/migrator";
 import { seedDatabase, type SeedResult } from "@/server/seed";
-import { CLEANUP_MIGRATION, migrationBefore } from "../rehearse/migrations";
+import { CLEANUP_MIGRATION, migrationBefore } from "../../tools";
 import { createBenchDatabase } from "./database";
 import type { Profile } from "./options";
 

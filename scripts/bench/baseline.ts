@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type pg from "pg";
+import { SUBSCRIPTION_PRECEDENCE } from "@/server/billing/subscription-precedence";
 
 /**
  * The baseline: the minimal SQL for the same work, on a bare `pg` Pool (no Prisma, no
@@ -11,13 +12,16 @@ import type pg from "pg";
  * expressions, so every statement here is a single statement without comments.
  */
 
-/** The one policy-context read (`loadPolicyContext`): subscription, overrides, cache. */
+/**
+ * The one policy-context read (`loadPolicyContext`): subscription (chosen by the services' own
+ * SUBSCRIPTION_PRECEDENCE, so the baseline cannot drift from the rule), overrides, cache.
+ */
 export const POLICY_READ_SQL = `
 SELECT
   (SELECT row_to_json(s) FROM (
      SELECT id, product_id, status, current_period_start, current_period_end, updated_at
      FROM subscriptions WHERE org_id = o.id
-     ORDER BY (status IN ('expired', 'failed')), updated_at DESC LIMIT 1) s) AS subscription,
+     ORDER BY ${SUBSCRIPTION_PRECEDENCE} LIMIT 1) s) AS subscription,
   (SELECT json_agg(v) FROM (
      SELECT DISTINCT ON (metric) metric, kind, value::text AS value, expires_at
      FROM limit_overrides

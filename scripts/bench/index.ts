@@ -8,7 +8,8 @@ import { benchServer, freshDatabase, serverVersion } from "./database";
 import { growLedger, ledgerPages } from "./ledger-pages";
 import { countQueries } from "./instrument";
 import { defer, installSignalHandlers, isShuttingDown, shutdown } from "./lifecycle";
-import { parseOptions, type Section, SECTIONS } from "./options";
+import { readCommandLine } from "../lib/args";
+import { BENCH_HELP, parseBenchOptions, type Section, SECTIONS } from "./options";
 import { pgbenchVersion } from "./pgbench";
 import { evaluateTargets, renderReport, writeJson } from "./report";
 import type { BenchResults } from "./results";
@@ -19,12 +20,16 @@ import { batchIngest, type BenchContext, hotRow, singleOps } from "./workloads";
  * `npm run bench [-- --quick] [--json FILE]`: throughput and latency of the billing
  * services, their tRPC HTTP API and a bare-pg / pgbench baseline, on a fresh database,
  * with the invariant verified after every workload. Not a test: it reports, and exits 1
- * only when the run fails or the invariant is broken.
+ * only when the run fails, the invariant is broken or the command line is wrong.
  */
 
+const options = readCommandLine("npm run bench", parseBenchOptions);
+if (options.help) {
+  console.log(BENCH_HELP);
+  process.exit(0);
+}
 installSignalHandlers();
 countQueries();
-const options = parseOptions();
 const progress = (line: string) => console.error(`[bench] ${line}`);
 const started = performance.now();
 const pgbench = options.pgbench ? pgbenchVersion() : null;

@@ -1,4 +1,4 @@
-import { parseArgs } from "node:util";
+import { choicesArg, parseOptions } from "../lib/args";
 
 /** Durations and counts of one run: `--quick` for a smoke run (≤ 60 s), else the full bench (≈ 4 min). */
 export interface Profile {
@@ -79,13 +79,17 @@ export const SECTIONS = ["single", "hot-row", "batch", "check", "org-size", "led
 export type Section = (typeof SECTIONS)[number];
 
 export interface Options {
+  /** `--help`: print BENCH_HELP and run nothing. */
+  help: boolean;
   profile: Profile;
   json?: string;
   pgbench: boolean;
   sections: ReadonlySet<Section>;
 }
 
-const USAGE = `usage: npm run bench [-- --quick] [--only SECTION,…] [--json FILE] [--no-pgbench]
+const USAGE = "usage: npm run bench [-- --quick] [--only SECTION,…] [--json FILE] [--no-pgbench]";
+
+export const BENCH_HELP = `${USAGE}
 
   --quick        short durations and a smaller backfill (a smoke run)
   --only LIST    run only these parts: ${SECTIONS.join(", ")}
@@ -98,40 +102,24 @@ const USAGE = `usage: npm run bench [-- --quick] [--only SECTION,…] [--json FI
                       (default: a throw-away embedded cluster)
   PGBENCH             the pgbench binary (default: pgbench on PATH)`;
 
-export function parseOptions(argv = process.argv.slice(2)): Options {
-  try {
-    const { values } = parseArgs({
-      args: argv,
-      options: {
-        quick: { type: "boolean", default: false },
-        json: { type: "string" },
-        "no-pgbench": { type: "boolean", default: false },
-        only: { type: "string" },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    });
-    if (values.help) {
-      console.log(USAGE);
-      process.exit(0);
-    }
-    return {
-      profile: PROFILES[values.quick ? "quick" : "full"],
-      json: values.json,
-      pgbench: !values["no-pgbench"],
-      sections: parseSections(values.only),
-    };
-  } catch (error) {
-    console.error(`${error instanceof Error ? error.message : String(error)}\n\n${USAGE}`);
-    process.exit(2);
-  }
-}
-
-export function parseSections(only: string | undefined): ReadonlySet<Section> {
-  if (only === undefined) return new Set(SECTIONS);
-  const names = only.split(",").map((n) => n.trim()).filter((n) => n !== "");
-  const unknown = names.filter((n) => !(SECTIONS as readonly string[]).includes(n));
-  if (names.length === 0 || unknown.length > 0) {
-    throw new Error(`--only: unknown part${unknown.length === 1 ? "" : "s"} "${unknown.join(", ")}" (choose from ${SECTIONS.join(", ")})`);
-  }
-  return new Set(names as Section[]);
+/** The bench's command line; any mistake is a UsageError with one line. */
+export function parseBenchOptions(argv: string[]): Options {
+  const values = parseOptions(
+    argv,
+    {
+      quick: { type: "boolean", default: false },
+      json: { type: "string" },
+      "no-pgbench": { type: "boolean", default: false },
+      only: { type: "string" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+    USAGE,
+  );
+  return {
+    help: values.help,
+    profile: PROFILES[values.quick ? "quick" : "full"],
+    json: values.json,
+    pgbench: !values["no-pgbench"],
+    sections: new Set(choicesArg("--only", values.only, SECTIONS, "part")),
+  };
 }

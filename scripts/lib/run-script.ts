@@ -2,11 +2,13 @@ import { acquireProjectDatabase, EmbeddedDatabaseError } from "@/server/db/embed
 import { MigrationError } from "@/server/db/migrator";
 import { BillingError } from "@/server/billing/errors";
 import { exitOnInvalidEnv } from "@/server/env";
+import { USAGE_EXIT_CODE, UsageError } from "./args";
 
 /**
  * The frame every command-line script runs in: a validated environment, the project
  * database (DATABASE_URL, or the embedded server: the running one, or started for this run
- * and stopped after), and expected failures printed as one line with exit code 1.
+ * and stopped after), and expected failures printed as one line with exit code 1 (a
+ * UsageError found this late too: most are caught before, by readCommandLine).
  */
 export async function runScript(
   command: string,
@@ -22,7 +24,10 @@ export async function runScript(
       await database.release();
     }
   } catch (error) {
-    if (error instanceof MigrationError || error instanceof EmbeddedDatabaseError || error instanceof BillingError) {
+    if (error instanceof UsageError) {
+      console.error(`${command}: ${error.message}`);
+      code = USAGE_EXIT_CODE;
+    } else if (error instanceof MigrationError || error instanceof EmbeddedDatabaseError || error instanceof BillingError) {
       console.error(`${command}: ${error.message}`);
       code = 1;
     } else {

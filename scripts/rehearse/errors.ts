@@ -1,4 +1,4 @@
-/** An expected rehearsal failure (bad arguments, a database it cannot create): one line, exit 1. */
+/** An expected rehearsal failure (a database it cannot create, workers that do not start): one line, exit 1. */
 export class RehearsalError extends Error {
   constructor(message: string) {
     super(message);

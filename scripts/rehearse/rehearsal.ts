@@ -7,7 +7,7 @@ import { seedDatabase } from "@/server/seed";
 import { type BackfillCliRun, runBackfillCli } from "./backfill-cli";
 import { runEnforcementChecks } from "./enforcement";
 import { RehearsalError } from "./errors";
-import { CLEANUP_MIGRATION, CLEANUP_REFUSAL, checkRehearsalMigrations, HOST_TABLES_MIGRATION, migrationBefore } from "./migrations";
+import { CLEANUP_MIGRATION, CLEANUP_REFUSAL, checkRehearsalMigrations, HOST_TABLES_MIGRATION, migrationBefore } from "../../tools";
 import { type PhaseContext, type PhaseReport, PhaseRecorder } from "./phases";
 import { startTraffic } from "./traffic";
 import { agreement, hostTotals, legacyDriftPairs, schemaState } from "./truth";

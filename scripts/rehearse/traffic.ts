@@ -1,6 +1,6 @@
 import type { ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { killWorkers, startWorkerProcess } from "../lib/worker-process";
+import { killWorkers, startWorkerProcess } from "../../tools";
 import { RehearsalError } from "./errors";
 import { emptyWorkloadCounts, type WorkloadCounts } from "./workload";
 

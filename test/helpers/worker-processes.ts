@@ -1,4 +1,4 @@
-import { killWorkers, startWorkerProcess } from "../../scripts/lib/worker-process";
+import { killWorkers, startWorkerProcess } from "../../tools";
 
 /**
  * Runs one script of test/workers/ in several OS processes (each with its own pg pool) and

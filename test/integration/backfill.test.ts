@@ -5,12 +5,10 @@ import path from "node:path";
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import {
-  BackfillError,
   classify,
   CSV_COLUMNS,
   legacyColumnExists,
   measureOrgs,
-  parseBackfillArgs,
   requestCancel,
   runBackfill,
   runIsExecuting,
@@ -20,7 +18,7 @@ import { csvLine } from "@/server/billing/csv";
 import { createDatabase } from "@/server/db/client";
 import { migrate } from "@/server/db/migrator";
 import { seedDatabase, slugPrefix } from "@/server/seed";
-import { CLEANUP_MIGRATION, migrationBefore } from "../../scripts/rehearse/migrations";
+import { CLEANUP_MIGRATION, migrationBefore } from "../../tools";
 import { createScratchDatabase, type ScratchDatabase } from "../helpers/databases";
 
 // Every run here is scoped with orgPrefix to the orgs of a seed drawn at random for this
@@ -113,22 +111,6 @@ describe("classify (the comparison)", () => {
 
   it("quotes CSV fields only when needed", () => {
     expect(csvLine(["plain", 'a "b", c', null, true, -5n])).toBe('plain,"a ""b"", c",,true,-5\r\n');
-  });
-});
-
-describe("parseBackfillArgs", () => {
-  it("defaults to a dry run and reads every option", () => {
-    expect(parseBackfillArgs([])).toMatchObject({ mode: "dry_run", resume: false, batchSize: 1000, concurrency: 4, orgsPerTransaction: 50 });
-    expect(
-      parseBackfillArgs(["--apply", "--resume", "--batch-size", "5", "--concurrency", "2", "--csv", "x.csv", "--org-prefix", "s1-"]),
-    ).toMatchObject({ mode: "apply", resume: true, batchSize: 5, concurrency: 2, csvPath: "x.csv", orgPrefix: "s1-" });
-    expect(parseBackfillArgs(["--verify"]).mode).toBe("verify");
-  });
-
-  it("refuses mistakes with one line", () => {
-    expect(() => parseBackfillArgs(["--apply", "--verify"])).toThrow(/choose one of/);
-    expect(() => parseBackfillArgs(["--batch-size", "0"])).toThrow(/--batch-size must be an integer from 1/);
-    expect(() => parseBackfillArgs(["--bogus"])).toThrow(BackfillError);
   });
 });
 

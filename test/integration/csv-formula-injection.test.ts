@@ -1,3 +1,6 @@
+import { readFile, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
 import { parse } from "csv-parse/sync";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -7,6 +10,7 @@ process.env.BETTER_AUTH_SECRET ??= "vitest-csv-formula-secret-0123456789abcdef";
 const { staffAuth } = await import("@/server/auth");
 const { StaffService } = await import("@/server/auth/staff");
 const { createBillingServices } = await import("@/server/billing");
+const { writeDiffCsv } = await import("@/server/billing/backfill");
 const { newOrg, testDatabase, uniqueSuffix } = await import("../helpers/db");
 const { startRouteServer } = await import("../helpers/route-server");
 
@@ -16,7 +20,7 @@ const { startRouteServer } = await import("../helpers/route-server");
 // while a negative amount (a number, not a formula) stays as it is. Who may download is
 // tested elsewhere; here a finance member of staff does.
 
-const { prisma } = testDatabase();
+const { prisma, pool } = testDatabase();
 const { usage } = createBillingServices(prisma);
 const auth = staffAuth(prisma);
 const server = await startRouteServer();
@@ -73,7 +77,7 @@ describe("CSV exports neutralise formulas (OWASP CSV injection)", () => {
     expect(JSON.parse(byDelta.get("-5")?.metadata as string)).toEqual({ note: "-1" });
   });
 
-  it("the backfill diff report uses the same rule: a formula-like slug is prefixed, a negative delta is not", async () => {
+  it("the backfill diff report (download and --csv file alike) uses the same rule: a formula-like slug is prefixed, a negative delta is not", async () => {
     const suffix = uniqueSuffix();
     const org = await newOrg(prisma, { slug: `@evil-${suffix}`, name: `Evil ${suffix}` });
     const plain = await newOrg(prisma, { slug: `-minus-${suffix}` });
@@ -99,5 +103,15 @@ describe("CSV exports neutralise formulas (OWASP CSV injection)", () => {
       cache_wrong: "false",
     });
     expect(byOrg.get(plain.id)).toMatchObject({ org_slug: `'-minus-${suffix}`, delta_applied: "2", cache_before: "", legacy_value: "" });
+
+    // `npm run backfill -- --csv FILE` writes the same report: the same bytes as the download.
+    const file = path.join(os.tmpdir(), `diffs-${suffix}.csv`);
+    try {
+      await writeDiffCsv(pool, run.id, file);
+      const response = await fetch(`${server.origin}/api/backfill/${run.id}/diffs`, { headers: { cookie } });
+      expect(await readFile(file, "utf8")).toBe(await response.text());
+    } finally {
+      await rm(file, { force: true });
+    }
   });
 });

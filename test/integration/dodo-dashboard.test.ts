@@ -1,8 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { TRPCError } from "@trpc/server";
 import { afterAll, describe, expect, it } from "vitest";
-import { fakeId, subscriptionPayload, webhookPayload } from "../../scripts/fake-dodo/payloads";
-import { type FakeDodo, startFakeDodo } from "../../scripts/fake-dodo/server";
+import { type FakeDodo, fakeId, startFakeDodo, subscriptionPayload, webhookPayload } from "../../tools";
 import type { StaffRole } from "@/server/auth";
 import type { UsageService } from "@/server/billing/usage-service";
 

@@ -1,7 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { MAX_WEBHOOK_BYTES } from "@/server/billing/dodo/webhook-handler";
-import { subscriptionPayload, webhookPayload } from "../../scripts/fake-dodo/payloads";
-import { newWebhookSecret, WebhookSender } from "../../scripts/fake-dodo/webhooks";
+import { newWebhookSecret, subscriptionPayload, webhookPayload, WebhookSender } from "../../tools";
 import { billingClient } from "../helpers/billing-client";
 import { newOrg, testDatabase } from "../helpers/db";
 import { routeServerForFile } from "../helpers/route-server";

@@ -11,8 +11,7 @@ import { DodoBilling } from "@/server/billing/dodo/dodo-billing";
 import { createWebhookHandler } from "@/server/billing/dodo/webhook-handler";
 import type { UsageService } from "@/server/billing/usage-service";
 import { createDatabase, db as processDb } from "@/server/db/client";
-import { fakeId, subscriptionPayload, webhookPayload } from "../../scripts/fake-dodo/payloads";
-import { WebhookSender } from "../../scripts/fake-dodo/webhooks";
+import { fakeId, subscriptionPayload, webhookPayload, WebhookSender } from "../../tools";
 import { newOrg, testDatabase } from "../helpers/db";
 import { type RouteServer, startRouteServer } from "../helpers/route-server";
 

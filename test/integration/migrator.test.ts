@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, inject, it } from "vitest";
 import { runBackfill } from "@/server/billing/backfill";
 import { MIGRATIONS_DIR, migrate, MigrationError, MigrationRefused, readMigrations } from "@/server/db/migrator";
 import { seedDatabase, slugPrefix } from "@/server/seed";
-import { CLEANUP_MIGRATION, CLEANUP_REFUSAL, migrationBefore } from "../../scripts/rehearse/migrations";
+import { CLEANUP_MIGRATION, CLEANUP_REFUSAL, migrationBefore } from "../../tools";
 import { createScratchDatabase, tableNames, withClient, type ScratchDatabase } from "../helpers/databases";
 import { waitFor } from "../helpers/wait";
 

@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { createBillingServices } from "@/server/billing";
 import { DodoBilling } from "@/server/billing/dodo/dodo-billing";
-import { fakeId, subscriptionPayload } from "../../scripts/fake-dodo/payloads";
-import { type FakeDodo, startFakeDodo } from "../../scripts/fake-dodo/server";
+import { type FakeDodo, fakeId, startFakeDodo, subscriptionPayload } from "../../tools";
 import { CLI_TIMEOUT_MS, runScript } from "../helpers/cli";
 import { newOrg, testDatabase } from "../helpers/db";
 

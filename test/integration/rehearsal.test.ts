@@ -4,7 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { readMigrations } from "@/server/db/migrator";
-import { CLEANUP_MIGRATION, CLEANUP_REFUSAL } from "../../scripts/rehearse/migrations";
+import { CLEANUP_MIGRATION, CLEANUP_REFUSAL } from "../../tools";
 import type { PhaseReport } from "../../scripts/rehearse/phases";
 import { rehearse, type RehearsalReport } from "../../scripts/rehearse/rehearsal";
 import { TRAFFIC_ACTOR_PREFIX } from "../../scripts/rehearse/workload";

@@ -9,7 +9,7 @@ import {
   normaliseDefault,
   schemaDrift,
   type SchemaShape,
-} from "@/server/db/schema-drift";
+} from "../helpers/schema-drift";
 import { createScratchDatabase, withClient, type ScratchDatabase } from "../helpers/databases";
 
 // The guard that replaces `prisma migrate diff` here: the database the hand-written

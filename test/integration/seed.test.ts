@@ -7,13 +7,12 @@ import { migrate } from "@/server/db/migrator";
 import {
   databaseIsEmpty,
   generateOrg,
-  parseSeedArgs,
   SeedError,
   seedDatabase,
   slugPrefix,
   type SeedResult,
 } from "@/server/seed";
-import { CLEANUP_MIGRATION, HOST_TABLES_MIGRATION, migrationBefore } from "../../scripts/rehearse/migrations";
+import { CLEANUP_MIGRATION, HOST_TABLES_MIGRATION, migrationBefore } from "../../tools";
 import { createScratchDatabase, type ScratchDatabase, tableNames } from "../helpers/databases";
 import { testDatabase } from "../helpers/db";
 
@@ -382,28 +381,5 @@ describe("generateOrg", () => {
     for (const seed of [0, 1, 99, 2 ** 32 - 1]) {
       expect(generateOrg(seed, 0, NOW).totals.storageBytes).toBeGreaterThan(TWO_POW_31);
     }
-  });
-});
-
-describe("parseSeedArgs", () => {
-  it("defaults to 100 orgs, seed 1, with the ledger", () => {
-    expect(parseSeedArgs([])).toEqual({ orgs: 100, seed: 1, legacyOnly: false });
-    expect(parseSeedArgs(["--orgs", "10000", "--seed", "42", "--legacy-only"])).toEqual({
-      orgs: 10_000,
-      seed: 42,
-      legacyOnly: true,
-    });
-  });
-
-  const invalid = [["--orgs", "abc"], ["--orgs", "0"], ["--orgs", "1.5"], ["--seed", "-3"], ["--seed", "4294967296"], ["--bogus"], ["extra"]];
-  it.each(invalid.map((argv) => [argv.join(" "), argv] as const))("refuses `%s` with one line", (_, argv) => {
-    let error: unknown;
-    try {
-      parseSeedArgs([...argv]);
-    } catch (e) {
-      error = e;
-    }
-    expect(error).toBeInstanceOf(SeedError);
-    expect((error as SeedError).message).not.toMatch(/\n/);
   });
 });

@@ -2,9 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createBillingServices } from "@/server/billing";
 import { DodoBilling } from "@/server/billing/dodo/dodo-billing";
 import { createDodoClient } from "@/server/billing/dodo/client";
-import { type FakeDodo, startFakeDodo } from "../../scripts/fake-dodo/server";
-import { type DodoSubscription, fakeId, type SubscriptionInit, subscriptionPayload, webhookPayload } from "../../scripts/fake-dodo/payloads";
-import { shuffle } from "../../scripts/fake-dodo/webhooks";
+import { type DodoSubscription, type FakeDodo, fakeId, shuffle, startFakeDodo, type SubscriptionInit, subscriptionPayload, webhookPayload } from "../../tools";
 import { newOrg, testDatabase } from "../helpers/db";
 
 // Subscription events are STATE: whatever the order, duplication or lateness of the

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { createBillingServices } from "@/server/billing";
-import { fakeId, subscriptionPayload } from "../../scripts/fake-dodo/payloads";
+import { fakeId, subscriptionPayload } from "../../tools";
 import { newOrg, testDatabase, uniqueSuffix } from "../helpers/db";
 
 const { prisma } = testDatabase();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parseDelivery, subscriptionDataSchema } from "@/server/billing/dodo/events";
-import { subscriptionPayload, webhookPayload } from "../../scripts/fake-dodo/payloads";
+import { subscriptionPayload, webhookPayload } from "../../tools";
 
 describe("Dodo event parsing is lenient", () => {
   it("keeps unknown fields and accepts nulls where Dodo sends them", () => {

@@ -3,8 +3,7 @@ import type { AddressInfo } from "node:net";
 import DodoPayments, { AuthenticationError, NotFoundError, UnprocessableEntityError } from "dodopayments";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { verifyWebhook } from "@/server/billing/dodo/verify";
-import { startFakeDodo, type FakeDodo } from "../../scripts/fake-dodo/server";
-import { newWebhookSecret } from "../../scripts/fake-dodo/webhooks";
+import { type FakeDodo, newWebhookSecret, startFakeDodo } from "../../tools";
 import { CLI_TIMEOUT_MS, startScript } from "../helpers/cli";
 import { waitFor } from "../helpers/wait";
 

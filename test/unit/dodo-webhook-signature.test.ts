@@ -2,8 +2,7 @@ import { describe, expect, it, vi } from "vitest";
 import type { HandleResult } from "@/server/billing/dodo/webhook-inbox";
 import { createWebhookHandler, MAX_WEBHOOK_BYTES, webhookRejections } from "@/server/billing/dodo/webhook-handler";
 import { verifyWebhook } from "@/server/billing/dodo/verify";
-import { subscriptionPayload, webhookPayload } from "../../scripts/fake-dodo/payloads";
-import { newWebhookSecret, type SendOptions, WebhookSender } from "../../scripts/fake-dodo/webhooks";
+import { newWebhookSecret, type SendOptions, subscriptionPayload, webhookPayload, WebhookSender } from "../../tools";
 
 const MINUTE = 60_000;
 const oldKey = newWebhookSecret();

@@ -30,3 +30,15 @@ describe("the domain cannot import tRPC, Next, the API layer or pages (lint)", (
     expect(await restricted("src/server/billing/x.ts", `import { BillingError } from "./errors";\nexport const e = BillingError;\n`)).toEqual([]);
   });
 });
+
+describe("the app cannot import scripts, tools or tests, nor tools the scripts or tests (lint)", () => {
+  it.each([
+    ["src/app/x.ts", `import { startFakeDodo } from "../../tools";\nexport const s = startFakeDodo;\n`],
+    ["src/server/billing/x.ts", `import { UsageError } from "../../../scripts/lib/args";\nexport const e = UsageError;\n`],
+    ["src/server/db/x.ts", `import { schemaDrift } from "../../../test/helpers/schema-drift";\nexport const d = schemaDrift;\n`],
+    ["tools/x.ts", `import { UsageError } from "../scripts/lib/args";\nexport const e = UsageError;\n`],
+    ["tools/fake-dodo/x.ts", `import { waitFor } from "../../test/helpers/wait";\nexport const w = waitFor;\n`],
+  ])("%s: %s fails", async (filePath, code) => {
+    expect(await restricted(filePath, code)).toHaveLength(1);
+  });
+});

@@ -2,13 +2,13 @@ import type pg from "pg";
 import { legacyColumnExists } from "@/server/billing/backfill/measure";
 import { SeedError } from "./errors";
 import { generateOrg, slugPrefix } from "./generate";
-import { MAX_SEED } from "./options";
+import { MAX_SEED } from "./prng";
 import { addBatchCounts, Batch, type BatchCounts, emptyBatchCounts, writeBatch } from "./write";
 
 export { SeedError } from "./errors";
 export { generateOrg, slugPrefix, SEEDED_AT } from "./generate";
 export type { SeedOrg } from "./generate";
-export { parseSeedArgs, DEFAULT_ORGS, DEFAULT_SEED, type SeedArgs } from "./options";
+export { MAX_SEED } from "./prng";
 
 export interface SeedOptions {
   /** How many organizations to add. */

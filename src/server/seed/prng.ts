@@ -8,6 +8,9 @@
  * the UUIDs drawn from it collide no more often than random v4 UUIDs would; a 32-bit
  * generator such as mulberry32 would repeat whole orgs once a database held ~65k of them.
  */
+/** The PRNG takes a 32-bit seed; larger values would silently alias smaller ones. */
+export const MAX_SEED = 0xffff_ffff;
+
 export class Random {
   private a: number;
   private b: number;

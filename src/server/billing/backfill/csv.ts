@@ -1,7 +1,8 @@
 import { createWriteStream } from "node:fs";
 import { once } from "node:events";
-import { bigintCell, type CsvCell, csvLine } from "../csv";
+import { bigintCell, csvLine } from "../csv";
 import type { Queryable } from "./measure";
+import type { DiffRow } from "./types";
 
 export const CSV_COLUMNS = [
   "run_id",
@@ -20,13 +21,65 @@ export const CSV_COLUMNS = [
   "cache_repaired",
 ] as const;
 
-type CsvRow = Record<(typeof CSV_COLUMNS)[number], string | boolean | null>;
+/** A diff-report row as CSV writes it: the row, and the organization's slug (null once it is deleted). */
+export type DiffCsvRow = DiffRow & { orgSlug: string | null };
 
-/** The amount columns, read as `::text` (exact) and written as numbers: `-5` stays `-5`. */
-const NUMERIC = new Set<string>(["legacy_value", "old_count", "cache_before", "ledger_before", "delta_applied"]);
+/**
+ * One line of the diff report, in CSV_COLUMNS order: the one record of both copies of the
+ * report (this file's `--csv` file and the dashboard's download, ./diff-export.ts). Amounts
+ * stay bigints: the encoder leaves a negative number alone (it is not a formula).
+ */
+export function diffCsvLine(runId: string, d: DiffCsvRow): string {
+  return csvLine([
+    runId,
+    d.orgId,
+    d.orgSlug,
+    d.metric,
+    d.kind,
+    d.legacyWrong,
+    d.cacheWrong,
+    d.ledgerWrong,
+    d.legacyValue,
+    d.oldCount,
+    d.cacheBefore,
+    d.ledgerBefore,
+    d.deltaApplied,
+    d.cacheRepaired,
+  ]);
+}
 
-const csvRecord = (row: CsvRow): CsvCell[] =>
-  CSV_COLUMNS.map((c) => (NUMERIC.has(c) ? bigintCell(row[c] as string | null) : row[c]));
+/** The amount columns are read as `::text` (exact in any driver setting) and turned back into bigints. */
+interface DiffSqlRow {
+  org_id: string;
+  org_slug: string | null;
+  metric: DiffRow["metric"];
+  kind: DiffRow["kind"];
+  legacy_wrong: boolean;
+  cache_wrong: boolean;
+  ledger_wrong: boolean;
+  legacy_value: string | null;
+  old_count: string;
+  cache_before: string | null;
+  ledger_before: string;
+  delta_applied: string;
+  cache_repaired: boolean;
+}
+
+const diffCsvRow = (r: DiffSqlRow): DiffCsvRow => ({
+  orgId: r.org_id,
+  orgSlug: r.org_slug,
+  metric: r.metric,
+  kind: r.kind,
+  legacyWrong: r.legacy_wrong,
+  cacheWrong: r.cache_wrong,
+  ledgerWrong: r.ledger_wrong,
+  legacyValue: bigintCell(r.legacy_value),
+  oldCount: BigInt(r.old_count),
+  cacheBefore: bigintCell(r.cache_before),
+  ledgerBefore: BigInt(r.ledger_before),
+  deltaApplied: BigInt(r.delta_applied),
+  cacheRepaired: r.cache_repaired,
+});
 
 /**
  * Writes a run's diff report to `file` (header + one line per row, ordered by org and
@@ -45,8 +98,8 @@ export async function writeDiffCsv(db: Queryable, runId: string, file: string, p
     await write(csvLine(CSV_COLUMNS));
     let after: [string, string] = ["00000000-0000-0000-0000-000000000000", ""];
     for (;;) {
-      const { rows } = await db.query<CsvRow>(
-        `SELECT d.run_id::text, d.org_id::text, o.slug AS org_slug, d.metric, d.kind, d.legacy_wrong, d.cache_wrong,
+      const { rows } = await db.query<DiffSqlRow>(
+        `SELECT d.org_id::text, o.slug AS org_slug, d.metric, d.kind, d.legacy_wrong, d.cache_wrong,
                 d.ledger_wrong, d.legacy_value::text, d.old_count::text, d.cache_before::text, d.ledger_before::text,
                 d.delta_applied::text, d.cache_repaired
          FROM backfill_diffs d LEFT JOIN organizations o ON o.id = d.org_id
@@ -54,11 +107,11 @@ export async function writeDiffCsv(db: Queryable, runId: string, file: string, p
          ORDER BY d.org_id, d.metric LIMIT $4`,
         [runId, after[0], after[1], pageSize],
       );
-      for (const row of rows) await write(csvLine(csvRecord(row)));
+      for (const row of rows) await write(diffCsvLine(runId, diffCsvRow(row)));
       count += rows.length;
       const last = rows.at(-1);
       if (!last || rows.length < pageSize) break;
-      after = [last.org_id as string, last.metric as string];
+      after = [last.org_id, last.metric];
     }
   } finally {
     out.end();

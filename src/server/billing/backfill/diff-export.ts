@@ -1,30 +1,11 @@
 import type { Db } from "@/server/db/tx";
 import { csvLine } from "../csv";
-import { CSV_COLUMNS } from "./csv";
-import { type DiffItem, getRun, listDiffs } from "./dashboard";
+import { CSV_COLUMNS, diffCsvLine } from "./csv";
+import { getRun, listDiffs } from "./dashboard";
 import type { DiffCursor, DiffFilter } from "./dashboard-schemas";
 
 /** Rows per keyset page of the download: memory stays flat for any report size. */
 const EXPORT_PAGE = 500;
-
-const csvRecord = (runId: string, d: DiffItem) =>
-  csvLine([
-    runId,
-    d.orgId,
-    d.orgSlug,
-    d.metric,
-    d.kind,
-    d.legacyWrong,
-    d.cacheWrong,
-    d.ledgerWrong,
-    // Amounts as bigints: the encoder leaves a negative number alone (it is not a formula).
-    d.legacyValue,
-    d.oldCount,
-    d.cacheBefore,
-    d.ledgerBefore,
-    d.deltaApplied,
-    d.cacheRepaired,
-  ]);
 
 /**
  * A run's diff report, filtered like the page, as CSV: the columns and quoting of
@@ -45,7 +26,7 @@ export async function diffCsvStream(db: Db, runId: string, filter: DiffFilter): 
           headerSent = true;
         }
         const page = await listDiffs(db, run.id, { filter, cursor, limit: EXPORT_PAGE });
-        if (page.items.length) controller.enqueue(encoder.encode(page.items.map((d) => csvRecord(run.id, d)).join("")));
+        if (page.items.length) controller.enqueue(encoder.encode(page.items.map((d) => diffCsvLine(run.id, d)).join("")));
         if (!page.nextCursor) controller.close();
         else cursor = page.nextCursor;
       } catch (error) {

@@ -3,7 +3,6 @@ export { applyOrg, applyOrgs, BackfillError, migrationActor, migrationKey, type 
 export { CSV_COLUMNS, writeDiffCsv } from "./csv";
 export { classify, diffRows, orgConsistent, type Classified } from "./diff";
 export { legacyColumnExists, measureOrgs, type Queryable } from "./measure";
-export { BACKFILL_USAGE, parseBackfillArgs, type BackfillArgs } from "./options";
 export {
   BACKFILL_SERVER_OPTIONS,
   countMismatches,
