@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { METRICS } from "./metrics";
+import { METRIC_DEFINITIONS, METRICS } from "./metrics";
 
 /**
  * The plan catalogue: data, validated by zod when the module loads, so an invalid
@@ -10,13 +10,8 @@ export { METRICS } from "./metrics";
 export const metricSchema = z.enum(METRICS);
 export type Metric = z.infer<typeof metricSchema>;
 
-/** Gauges hold a current amount; period counters reset each billing period. */
-export const METRIC_KIND: Record<Metric, "gauge" | "period_counter"> = {
-  members: "gauge",
-  teams: "gauge",
-  storage_bytes: "gauge",
-  api_calls: "period_counter",
-};
+/** Gauges hold a current amount; period counters count in a window that resets (metrics.ts). */
+export const METRIC_KIND = Object.fromEntries(METRICS.map((m) => [m, METRIC_DEFINITIONS[m].kind])) as Record<Metric, "gauge" | "period_counter">;
 
 export const FEATURES = ["sso", "audit_log_export", "custom_roles", "priority_support", "api_access"] as const;
 export const featureSchema = z.enum(FEATURES);
@@ -39,12 +34,8 @@ export const planSchema = z
     name: z.string().min(1),
     /** Dodo product id (pdt_…); null for the free plan, which has no product. */
     dodoProductId: z.string().startsWith("pdt_").nullable(),
-    limits: z.object({
-      members: limitSchema,
-      teams: limitSchema,
-      storage_bytes: limitSchema,
-      api_calls: limitSchema,
-    }).strict(),
+    /** A limit for every metric of metrics.ts, and no other. */
+    limits: z.object(Object.fromEntries(METRICS.map((m) => [m, limitSchema])) as Record<Metric, typeof limitSchema>).strict(),
     features: z.partialRecord(featureSchema, z.boolean()),
     /** Dodo usage meter event names for metered metrics (sent by the usage reporter). */
     meters: z.partialRecord(metricSchema, z.string().min(1)).default({}),
