@@ -1,6 +1,8 @@
 import { z } from "zod";
 import type { PrismaClient } from "@/server/db/client";
 import { PG, pgError } from "@/server/db/pg-errors";
+import type { Db } from "@/server/db/tx";
+import { recordAudit } from "./audit-log";
 import { metricSchema } from "./catalogue";
 import { BillingError, parseInput } from "./errors";
 import { actorSchema, bigIntAmount, orgIdSchema } from "./schemas";
@@ -39,8 +41,9 @@ export interface LimitOverride {
   revokedAt: Date | null;
 }
 
+/** `db` may be a transaction client: the staff writes below run an override's write and its audit row in one. */
 export class LimitOverrideService {
-  constructor(private readonly prisma: PrismaClient) {}
+  constructor(private readonly prisma: Db) {}
 
   async set(input: SetOverrideInput): Promise<LimitOverride> {
     const o = parseInput(setOverrideInput, input);
@@ -56,9 +59,15 @@ export class LimitOverrideService {
     }
   }
 
-  async revoke(id: string): Promise<LimitOverride> {
+  /** One override by id; NOT_FOUND (`override_not_found`) for an unknown one. */
+  async get(id: string): Promise<LimitOverride> {
     const found = await this.prisma.limitOverride.findUnique({ where: { id } });
     if (!found) throw new BillingError("NOT_FOUND", "override_not_found", `Override ${id} does not exist`);
+    return found;
+  }
+
+  async revoke(id: string): Promise<LimitOverride> {
+    const found = await this.get(id);
     if (found.revokedAt) return found;
     return this.prisma.limitOverride.update({ where: { id }, data: { revokedAt: new Date() } });
   }
@@ -67,4 +76,29 @@ export class LimitOverrideService {
   async list(orgId: string): Promise<LimitOverride[]> {
     return this.prisma.limitOverride.findMany({ where: { orgId }, orderBy: { createdAt: "desc" } });
   }
+}
+
+/** A staff member sets an override: the override and its audit row commit together or not at all. */
+export function setOverrideAsStaff(client: PrismaClient, input: Omit<SetOverrideInput, "createdBy">, actor: string): Promise<LimitOverride> {
+  return client.$transaction(async (tx) => {
+    const override = await new LimitOverrideService(tx).set({ ...input, createdBy: actor });
+    await recordAudit(tx, { actor, action: "limit_override.set", target: { type: "limit_override", id: override.id }, after: override });
+    return override;
+  });
+}
+
+/**
+ * A staff member revokes an override, with its audit row in the same transaction. Revoking
+ * one already revoked changes nothing and is not logged; an unknown one is NOT_FOUND.
+ */
+export function revokeOverrideAsStaff(client: PrismaClient, id: string, actor: string): Promise<LimitOverride> {
+  return client.$transaction(async (tx) => {
+    const overrides = new LimitOverrideService(tx);
+    const before = await overrides.get(id);
+    const after = await overrides.revoke(id);
+    if (!before.revokedAt) {
+      await recordAudit(tx, { actor, action: "limit_override.revoke", target: { type: "limit_override", id }, before, after });
+    }
+    return after;
+  });
 }

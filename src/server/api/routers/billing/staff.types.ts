@@ -1,10 +1,7 @@
 import { z } from "zod";
-import { apiScopeSchema } from "@/server/billing/api-keys";
-import { metricSchema } from "@/server/billing/catalogue";
-import { bigIntAmount, orgIdSchema } from "@/server/billing/schemas";
 import { staffRoleSchema } from "@/server/auth/roles";
 
-/** Zod schemas of the staff procedures: `billing.staff.*`, `apiKeys.*`, `audit.*`, `overrides.*`. */
+/** Zod schemas of `billing.staff.*`. */
 
 export const staffIdentityOutput = z.object({
   id: z.string(),
@@ -24,42 +21,3 @@ export const createStaffInput = z.object({
 });
 
 export const setRoleInput = z.object({ id: z.string().min(1).max(100), role: staffRoleSchema });
-
-export const apiKeyOutput = z.object({
-  id: z.uuid(),
-  name: z.string(),
-  prefix: z.string(),
-  scopes: z.array(apiScopeSchema),
-  createdBy: z.string(),
-  createdAt: z.date(),
-  lastUsedAt: z.date().nullable(),
-  revokedAt: z.date().nullable(),
-});
-
-export const createApiKeyInput = z.object({
-  name: z.string().trim().min(1).max(100),
-  scopes: z.array(apiScopeSchema).min(1, "choose at least one scope"),
-});
-
-export const idInput = z.object({ id: z.uuid() });
-
-export const listAuditInput = z.object({
-  cursor: z.string().max(200).optional(),
-  limit: z.number().int().min(1).max(200).default(50),
-  actor: z.string().max(200).optional(),
-  action: z.string().max(100).optional(),
-  targetType: z.string().max(100).optional(),
-  targetId: z.string().max(100).optional(),
-});
-
-export const setOverrideInput = z.object({
-  orgId: orgIdSchema,
-  metric: metricSchema,
-  kind: z.enum(["hard", "soft", "unlimited"]),
-  /** Required for hard and soft, absent for unlimited (the service checks). */
-  value: bigIntAmount.optional(),
-  expiresAt: z.date().optional(),
-  note: z.string().trim().min(3).max(500),
-});
-
-export const listOverridesInput = z.object({ orgId: orgIdSchema });
