@@ -105,7 +105,10 @@ export class ApiKeyService {
   }
 
   private info(row: { id: string; name: string; prefix: string; scopes: string[]; createdBy: string; createdAt: Date; lastUsedAt: Date | null; revokedAt: Date | null }): ApiKeyInfo {
-    return { ...row, scopes: row.scopes as ApiScope[] };
+    // Field by field: the row also holds `secretHash`, which must reach neither an answer nor
+    // the audit log (whose `before`/`after` are these objects).
+    const { id, name, prefix, createdBy, createdAt, lastUsedAt, revokedAt } = row;
+    return { id, name, prefix, scopes: row.scopes as ApiScope[], createdBy, createdAt, lastUsedAt, revokedAt };
   }
 }
 
