@@ -32,7 +32,7 @@ export interface LimitOverride {
   id: string;
   orgId: string;
   metric: string;
-  kind: string;
+  kind: "hard" | "soft" | "unlimited";
   value: bigint | null;
   expiresAt: Date | null;
   note: string;
@@ -41,6 +41,12 @@ export interface LimitOverride {
   revokedAt: Date | null;
 }
 
+/** An override row as the domain types it: the table's CHECK holds `kind` to the three kinds. */
+export const limitOverrideOf = (row: Omit<LimitOverride, "kind"> & { kind: string }): LimitOverride => ({
+  ...row,
+  kind: row.kind as LimitOverride["kind"],
+});
+
 /** `db` may be a transaction client: the staff writes below run an override's write and its audit row in one. */
 export class LimitOverrideService {
   constructor(private readonly prisma: Db) {}
@@ -48,9 +54,10 @@ export class LimitOverrideService {
   async set(input: SetOverrideInput): Promise<LimitOverride> {
     const o = parseInput(setOverrideInput, input);
     try {
-      return await this.prisma.limitOverride.create({
+      const row = await this.prisma.limitOverride.create({
         data: { orgId: o.orgId, metric: o.metric, kind: o.kind, value: o.value ?? null, expiresAt: o.expiresAt ?? null, note: o.note, createdBy: o.createdBy },
       });
+      return limitOverrideOf(row);
     } catch (error) {
       if (pgError(error)?.code === PG.foreignKeyViolation || (error as { code?: string }).code === "P2003") {
         throw new BillingError("NOT_FOUND", "org_not_found", `Organization ${o.orgId} does not exist`);
@@ -63,18 +70,19 @@ export class LimitOverrideService {
   async get(id: string): Promise<LimitOverride> {
     const found = await this.prisma.limitOverride.findUnique({ where: { id } });
     if (!found) throw new BillingError("NOT_FOUND", "override_not_found", `Override ${id} does not exist`);
-    return found;
+    return limitOverrideOf(found);
   }
 
   async revoke(id: string): Promise<LimitOverride> {
     const found = await this.get(id);
     if (found.revokedAt) return found;
-    return this.prisma.limitOverride.update({ where: { id }, data: { revokedAt: new Date() } });
+    return limitOverrideOf(await this.prisma.limitOverride.update({ where: { id }, data: { revokedAt: new Date() } }));
   }
 
   /** Every override of an org, newest first, active or not (the history staff need). */
   async list(orgId: string): Promise<LimitOverride[]> {
-    return this.prisma.limitOverride.findMany({ where: { orgId }, orderBy: { createdAt: "desc" } });
+    const rows = await this.prisma.limitOverride.findMany({ where: { orgId }, orderBy: { createdAt: "desc" } });
+    return rows.map(limitOverrideOf);
   }
 }
 

@@ -1,6 +1,6 @@
 import { createTRPCRouter, staffProcedure } from "@/server/api/trpc";
 import { ApiKeyService, createApiKeyAsStaff, revokeApiKeyAsStaff } from "@/server/billing/api-keys";
-import { apiKeyIdInput, apiKeyOutput, createApiKeyInput } from "./api-keys.types";
+import { apiKeyIdInput, apiKeyOutput, createApiKeyInput, createdApiKeyOutput } from "./api-keys.types";
 
 /**
  * `billing.apiKeys.*`: the product app's API keys (admin). Each write records its audit row
@@ -15,6 +15,7 @@ export const apiKeysRouter = createTRPCRouter({
   /** Creates a key; the secret is in this answer only and is never shown again. */
   create: staffProcedure("admin")
     .input(createApiKeyInput)
+    .output(createdApiKeyOutput)
     .mutation(({ ctx, input }) => createApiKeyAsStaff(ctx.db(), input, ctx.actor)),
 
   revoke: staffProcedure("admin")

@@ -14,6 +14,9 @@ export const apiKeyOutput = z.object({
   revokedAt: z.date().nullable(),
 });
 
+/** The new key and its secret: the only answer that ever holds the secret. */
+export const createdApiKeyOutput = z.object({ key: apiKeyOutput, secret: z.string() });
+
 export const createApiKeyInput = z.object({
   name: z.string().trim().min(1).max(100),
   scopes: z.array(apiScopeSchema).min(1, "choose at least one scope"),

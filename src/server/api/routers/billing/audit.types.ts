@@ -10,3 +10,21 @@ export const listAuditInput = z.object({
   targetType: z.string().max(100).optional(),
   targetId: z.string().max(100).optional(),
 });
+
+export const auditEntryOutput = z.object({
+  id: z.uuid(),
+  actor: z.string(),
+  action: z.string(),
+  targetType: z.string(),
+  targetId: z.string(),
+  /** The target's state as JSON (BigInt as a decimal string, Date as ISO-8601); null when absent. */
+  before: z.unknown(),
+  after: z.unknown(),
+  createdAt: z.date(),
+});
+
+export const listAuditOutput = z.object({
+  entries: z.array(auditEntryOutput),
+  /** Pass back as `cursor` for the next (older) page; null on the last page. */
+  nextCursor: z.string().nullable(),
+});

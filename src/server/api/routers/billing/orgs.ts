@@ -4,7 +4,16 @@ import { listDenials } from "@/server/billing/denials";
 import { getOrganizationDetail } from "@/server/billing/org-insights";
 import { listOrganizations } from "@/server/billing/organizations";
 import { getBillingOverview } from "@/server/billing/overview";
-import { getOrgInput, listDenialsInput, listOrgsInput, listOrgsOutput, orgsStatsOutput } from "./orgs.types";
+import {
+  getOrgInput,
+  listDenialsInput,
+  listDenialsOutput,
+  listOrgsInput,
+  listOrgsOutput,
+  orgDetailOutput,
+  orgsStatsOutput,
+} from "./orgs.types";
+import { incrementOutput } from "./usage.types";
 
 /**
  * `billing.orgs.*`: the staff view of organizations. Thin adapters: validate, call the
@@ -38,11 +47,13 @@ export const orgsRouter = createTRPCRouter({
    */
   get: staffProcedure("viewer")
     .input(getOrgInput)
+    .output(orgDetailOutput)
     .query(({ ctx, input }) => getOrganizationDetail(ctx.db(), ctx.billing().entitlements, input.orgId)),
 
   /** Recorded policy denials, newest first: one org's, or across orgs (the overview). */
   denials: staffProcedure("viewer")
     .input(listDenialsInput)
+    .output(listDenialsOutput)
     .query(({ ctx, input }) => listDenials(ctx.db(), input)),
 
   /**
@@ -52,5 +63,6 @@ export const orgsRouter = createTRPCRouter({
    */
   adjust: staffProcedure("admin")
     .input(adjustUsageInput)
+    .output(incrementOutput)
     .mutation(({ ctx, input }) => ctx.db().$transaction((tx) => adjustUsage(tx, ctx.billing().usage, input, ctx.actor))),
 });

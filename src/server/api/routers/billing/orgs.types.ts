@@ -1,5 +1,7 @@
 import { z } from "zod";
-import { PLANS } from "@/server/billing/catalogue";
+import { metricSchema, PLANS } from "@/server/billing/catalogue";
+import { limitOverrideOutput } from "./overrides.types";
+import { getUsageOutput } from "./usage.types";
 
 /** Zod schemas of `billing.orgs.*`: the wire contract, checked on the way in and out. */
 
@@ -77,4 +79,46 @@ export const getOrgInput = z.object({ orgId: z.uuid({ error: "must be an organiz
 export const listDenialsInput = z.object({
   orgId: z.uuid({ error: "must be an organization id (UUID)" }).optional(),
   limit: z.number().int().min(1).max(200).default(20),
+});
+
+export const denialOutput = z.object({
+  id: z.uuid(),
+  orgId: z.uuid(),
+  /** null for a denial recorded for an unknown org (no foreign key). */
+  orgName: z.string().nullable(),
+  action: z.string(),
+  metric: z.string().nullable(),
+  amount: z.bigint(),
+  reasonCode: z.string(),
+  message: z.string(),
+  actor: z.string(),
+  createdAt: z.date(),
+});
+
+export const listDenialsOutput = z.array(denialOutput);
+
+export const orgDetailOutput = z.object({
+  org: z.object({ id: z.uuid(), name: z.string(), slug: z.string(), createdAt: z.date() }),
+  /** The plan the policy uses; `name` is the id for a plan no longer in the catalogue. */
+  plan: z.object({ id: z.string(), name: z.string() }),
+  subscription: z
+    .object({
+      id: z.string(),
+      productId: z.string(),
+      status: z.string(),
+      currentPeriodStart: z.date().nullable(),
+      currentPeriodEnd: z.date().nullable(),
+      cancelAtPeriodEnd: z.boolean(),
+    })
+    .nullable(),
+  usage: getUsageOutput,
+  overrides: z.array(limitOverrideOutput),
+  denials: listDenialsOutput,
+  series: z.array(
+    z.object({
+      metric: metricSchema,
+      /** `day`: a UTC day, YYYY-MM-DD; `count`: the running total at its end. */
+      points: z.array(z.object({ day: z.string(), count: z.bigint() })),
+    }),
+  ),
 });

@@ -17,3 +17,18 @@ export const setOverrideInput = z.object({
 export const overrideIdInput = z.object({ id: z.uuid() });
 
 export const listOverridesInput = z.object({ orgId: orgIdSchema });
+
+export const limitOverrideOutput = z.object({
+  id: z.uuid(),
+  orgId: z.uuid(),
+  /** Any text: the column has no constraint, and an old row must not fail the org page. */
+  metric: z.string(),
+  kind: z.enum(["hard", "soft", "unlimited"]),
+  /** null for an unlimited override. */
+  value: z.bigint().nullable(),
+  expiresAt: z.date().nullable(),
+  note: z.string(),
+  createdBy: z.string(),
+  createdAt: z.date(),
+  revokedAt: z.date().nullable(),
+});

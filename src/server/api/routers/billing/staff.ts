@@ -1,7 +1,7 @@
 import { createTRPCRouter, staffProcedure } from "@/server/api/trpc";
 import { staffAuth } from "@/server/auth";
 import { StaffService } from "@/server/auth/staff";
-import { createStaffInput, setRoleInput, staffIdentityOutput, staffMemberOutput } from "./staff.types";
+import { createdStaffOutput, createStaffInput, setRoleInput, staffIdentityOutput, staffMemberOutput } from "./staff.types";
 
 /**
  * `billing.staff.*`: who am I, and staff management (admin). Each write records its audit
@@ -20,6 +20,7 @@ export const staffRouter = createTRPCRouter({
   /** Creates a member of staff; a generated password is returned once (`password`). */
   create: staffProcedure("admin")
     .input(createStaffInput)
+    .output(createdStaffOutput)
     .mutation(async ({ ctx, input }) => {
       const { staff, password, generated } = await new StaffService(ctx.db(), staffAuth(ctx.db())).create(input, ctx.actor);
       return { staff, password: generated ? password : null };

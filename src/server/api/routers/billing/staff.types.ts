@@ -20,4 +20,7 @@ export const createStaffInput = z.object({
   password: z.string().min(10).max(128).optional(),
 });
 
+/** The new member; `password` only when it was generated (shown once), else null. */
+export const createdStaffOutput = z.object({ staff: staffMemberOutput, password: z.string().nullable() });
+
 export const setRoleInput = z.object({ id: z.string().min(1).max(100), role: staffRoleSchema });
