@@ -1,5 +1,5 @@
 import { createTRPCRouter, staffProcedure } from "@/server/api/trpc";
-import { ApiKeyService, createApiKeyAsStaff, revokeApiKeyAsStaff } from "@/server/billing/api-keys";
+import { createApiKeyAsStaff, revokeApiKeyAsStaff } from "@/server/billing/api-keys";
 import { apiKeyIdInput, apiKeyOutput, createApiKeyInput, createdApiKeyOutput } from "./api-keys.types";
 
 /**
@@ -10,7 +10,7 @@ export const apiKeysRouter = createTRPCRouter({
   /** Every product-app key with scopes and last use; never a secret (only its hash is stored). */
   list: staffProcedure("admin")
     .output(apiKeyOutput.array())
-    .query(({ ctx }) => new ApiKeyService(ctx.db()).list()),
+    .query(({ ctx }) => ctx.billing().apiKeys.list()),
 
   /** Creates a key; the secret is in this answer only and is never shown again. */
   create: staffProcedure("admin")

@@ -1,5 +1,5 @@
 import { createTRPCRouter, staffProcedure } from "@/server/api/trpc";
-import { adjustUsage, adjustUsageInput } from "@/server/billing/adjustments";
+import { adjustUsageAsStaff, adjustUsageInput } from "@/server/billing/adjustments";
 import { listDenials } from "@/server/billing/denials";
 import { getOrganizationDetail } from "@/server/billing/org-insights";
 import { listOrganizations } from "@/server/billing/organizations";
@@ -64,5 +64,5 @@ export const orgsRouter = createTRPCRouter({
   adjust: staffProcedure("admin")
     .input(adjustUsageInput)
     .output(incrementOutput)
-    .mutation(({ ctx, input }) => ctx.db().$transaction((tx) => adjustUsage(tx, ctx.billing().usage, input, ctx.actor))),
+    .mutation(({ ctx, input }) => adjustUsageAsStaff(ctx.db(), ctx.billing().usage, input, ctx.actor)),
 });

@@ -1,5 +1,5 @@
 import { createTRPCRouter, staffProcedure } from "@/server/api/trpc";
-import { LimitOverrideService, revokeOverrideAsStaff, setOverrideAsStaff } from "@/server/billing/limit-overrides";
+import { revokeOverrideAsStaff, setOverrideAsStaff } from "@/server/billing/limit-overrides";
 import { limitOverrideOutput, listOverridesInput, overrideIdInput, setOverrideInput } from "./overrides.types";
 
 /**
@@ -22,5 +22,5 @@ export const overridesRouter = createTRPCRouter({
   list: staffProcedure("viewer")
     .input(listOverridesInput)
     .output(limitOverrideOutput.array())
-    .query(({ ctx, input }) => new LimitOverrideService(ctx.db()).list(input.orgId)),
+    .query(({ ctx, input }) => ctx.billing().overrides.list(input.orgId)),
 });

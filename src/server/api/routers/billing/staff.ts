@@ -1,6 +1,5 @@
 import { createTRPCRouter, staffProcedure } from "@/server/api/trpc";
-import { staffAuth } from "@/server/auth";
-import { StaffService } from "@/server/auth/staff";
+import { staffService } from "@/server/auth";
 import { createdStaffOutput, createStaffInput, setRoleInput, staffIdentityOutput, staffMemberOutput } from "./staff.types";
 
 /**
@@ -15,14 +14,14 @@ export const staffRouter = createTRPCRouter({
 
   list: staffProcedure("admin")
     .output(staffMemberOutput.array())
-    .query(({ ctx }) => new StaffService(ctx.db(), staffAuth(ctx.db())).list()),
+    .query(({ ctx }) => staffService(ctx.db()).list()),
 
   /** Creates a member of staff; a generated password is returned once (`password`). */
   create: staffProcedure("admin")
     .input(createStaffInput)
     .output(createdStaffOutput)
     .mutation(async ({ ctx, input }) => {
-      const { staff, password, generated } = await new StaffService(ctx.db(), staffAuth(ctx.db())).create(input, ctx.actor);
+      const { staff, password, generated } = await staffService(ctx.db()).create(input, ctx.actor);
       return { staff, password: generated ? password : null };
     }),
 
@@ -30,6 +29,6 @@ export const staffRouter = createTRPCRouter({
     .input(setRoleInput)
     .output(staffMemberOutput)
     .mutation(({ ctx, input }) =>
-      new StaffService(ctx.db(), staffAuth(ctx.db())).setRole(input, { id: ctx.staff.id, label: ctx.actor }),
+      staffService(ctx.db()).setRole(input, { id: ctx.staff.id, label: ctx.actor }),
     ),
 });
