@@ -36,8 +36,8 @@ export const orgsRouter = createTRPCRouter({
     ),
 
   /**
-   * Headline numbers for the overview page: organizations, active subscriptions, and the
-   * cache-vs-ledger integrity check. (May move to a dashboard router with the staff issue.)
+   * Headline numbers for the overview page: organizations, active subscriptions, orgs near
+   * their limits, and the cache-vs-ledger integrity check.
    */
   stats: staffProcedure("viewer").output(orgsStatsOutput).query(({ ctx }) => getBillingOverview(ctx.db())),
 
