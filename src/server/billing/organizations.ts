@@ -4,6 +4,7 @@ import { FREE_PLAN, PLANS, planById, planForProduct, type Metric, type Plan } fr
 import { loadPolicyContext, summarizeUsage } from "./entitlement-service";
 import { BillingError } from "./errors";
 import { type NearLimitThreshold, usagePercentSql } from "./near-limit";
+import { UUID_PATTERN } from "./schemas";
 
 /**
  * Reads for the staff view of organizations. Knows nothing of tRPC or Next: callers pass
@@ -67,8 +68,6 @@ export interface OrganizationList {
   pageSize: number;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /** Escapes LIKE wildcards so a search for "50%" means the characters, not a pattern. */
 function likePattern(search: string): string {
   return `%${search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
@@ -102,7 +101,7 @@ function searchCondition(search: string | undefined): Prisma.Sql {
   if (!term) return Prisma.sql`TRUE`;
   const pattern = likePattern(term);
   const byText = Prisma.sql`o.name ILIKE ${pattern} OR o.slug ILIKE ${pattern}`;
-  return UUID.test(term) ? Prisma.sql`(${byText} OR o.id = ${term.toLowerCase()}::uuid)` : Prisma.sql`(${byText})`;
+  return UUID_PATTERN.test(term) ? Prisma.sql`(${byText} OR o.id = ${term.toLowerCase()}::uuid)` : Prisma.sql`(${byText})`;
 }
 
 interface OrgRow {
