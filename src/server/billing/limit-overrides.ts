@@ -3,7 +3,7 @@ import type { PrismaClient } from "@/server/db/client";
 import { PG, pgError } from "@/server/db/pg-errors";
 import type { Db } from "@/server/db/tx";
 import { recordAudit } from "./audit-log";
-import { metricSchema } from "./catalogue";
+import { type LimitKind, limitKindSchema, metricSchema } from "./catalogue";
 import { BillingError, parseInput } from "./errors";
 import { actorSchema, bigIntAmount, orgIdSchema } from "./schemas";
 
@@ -15,7 +15,7 @@ export const setOverrideInput = z
   .object({
     orgId: orgIdSchema,
     metric: metricSchema,
-    kind: z.enum(["hard", "soft", "unlimited"]),
+    kind: limitKindSchema,
     value: bigIntAmount.refine((v) => v >= 0n, "must not be negative").optional(),
     expiresAt: z.date().optional(),
     note: z.string().trim().min(3, "say why (at least 3 characters)").max(500),
@@ -32,7 +32,7 @@ export interface LimitOverride {
   id: string;
   orgId: string;
   metric: string;
-  kind: "hard" | "soft" | "unlimited";
+  kind: LimitKind;
   value: bigint | null;
   expiresAt: Date | null;
   note: string;
@@ -44,7 +44,7 @@ export interface LimitOverride {
 /** An override row as the domain types it: the table's CHECK holds `kind` to the three kinds. */
 export const limitOverrideOf = (row: Omit<LimitOverride, "kind"> & { kind: string }): LimitOverride => ({
   ...row,
-  kind: row.kind as LimitOverride["kind"],
+  kind: row.kind as LimitKind,
 });
 
 /** `db` may be a transaction client: the staff writes below run an override's write and its audit row in one. */

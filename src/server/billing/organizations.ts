@@ -1,6 +1,6 @@
 import { Prisma } from "@/server/db/client";
 import type { Db } from "@/server/db/tx";
-import { FREE_PLAN, PLANS, planById, planForProduct, type Metric, type Plan } from "./catalogue";
+import { FREE_PLAN, type LimitKind, PLANS, planById, planForProduct, type Metric, type Plan } from "./catalogue";
 import { loadPolicyContext, summarizeUsage } from "./entitlement-service";
 import { BillingError } from "./errors";
 import { type NearLimitThreshold, usagePercentSql } from "./near-limit";
@@ -58,7 +58,7 @@ export interface OrganizationListItem {
   storageBytes: bigint | null;
   apiCalls: bigint | null;
   /** Each metric's effective limit (null = unlimited), as the policy engine applies it. */
-  limits: Partial<Record<Metric, { limit: bigint | null; limitKind: "hard" | "soft" | "unlimited" }>>;
+  limits: Partial<Record<Metric, { limit: bigint | null; limitKind: LimitKind }>>;
 }
 
 export interface OrganizationList {

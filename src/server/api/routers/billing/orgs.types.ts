@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { metricSchema, PLANS } from "@/server/billing/catalogue";
+import { limitKindSchema, metricSchema, PLANS } from "@/server/billing/catalogue";
 import { limitOverrideOutput } from "./overrides.types";
 import { getUsageOutput } from "./usage.types";
 
@@ -45,8 +45,8 @@ export const orgListItem = z.object({
   storageBytes: cachedCount,
   apiCalls: cachedCount,
   limits: z.partialRecord(
-    z.enum(["members", "teams", "storage_bytes", "api_calls"]),
-    z.object({ limit: z.bigint().nullable(), limitKind: z.enum(["hard", "soft", "unlimited"]) }),
+    metricSchema,
+    z.object({ limit: z.bigint().nullable(), limitKind: limitKindSchema }),
   ),
 });
 export type OrgListItem = z.infer<typeof orgListItem>;

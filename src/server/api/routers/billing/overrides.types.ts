@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { metricSchema } from "@/server/billing/catalogue";
+import { limitKindSchema, metricSchema } from "@/server/billing/catalogue";
 import { bigIntAmount, orgIdSchema } from "@/server/billing/schemas";
 
 /** Zod schemas of `billing.overrides.*`. */
@@ -7,7 +7,7 @@ import { bigIntAmount, orgIdSchema } from "@/server/billing/schemas";
 export const setOverrideInput = z.object({
   orgId: orgIdSchema,
   metric: metricSchema,
-  kind: z.enum(["hard", "soft", "unlimited"]),
+  kind: limitKindSchema,
   /** Required for hard and soft, absent for unlimited (the service checks). */
   value: bigIntAmount.optional(),
   expiresAt: z.date().optional(),
@@ -23,7 +23,7 @@ export const limitOverrideOutput = z.object({
   orgId: z.uuid(),
   /** Any text: the column has no constraint, and an old row must not fail the org page. */
   metric: z.string(),
-  kind: z.enum(["hard", "soft", "unlimited"]),
+  kind: limitKindSchema,
   /** null for an unlimited override. */
   value: z.bigint().nullable(),
   expiresAt: z.date().nullable(),

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { metricSchema } from "@/server/billing/catalogue";
+import { limitKindSchema, metricSchema } from "@/server/billing/catalogue";
 import {
   idempotencyKeySchema,
   metadataSchema,
@@ -81,7 +81,7 @@ export const getUsageOutput = z.object({
       count: z.bigint(),
       /** null: unlimited. */
       limit: z.bigint().nullable(),
-      limitKind: z.enum(["hard", "soft", "unlimited"]),
+      limitKind: limitKindSchema,
       limitOverridden: z.boolean(),
       remaining: z.bigint().nullable(),
       lastUpdated: z.date().nullable(),
