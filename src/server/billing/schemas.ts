@@ -13,6 +13,15 @@ export const UUID_SOURCE = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9
 export const UUID_PATTERN = new RegExp(`^${UUID_SOURCE}$`, "i");
 
 /**
+ * The most rows one page of a staff list returns (the ledger, webhook deliveries, unsent
+ * usage, the audit log, denials): enough to scan at once, small enough to render.
+ */
+export const LIST_PAGE_MAX = 200;
+
+/** A page's `limit` input: an integer from 1 to `max`, `fallback` when absent. */
+export const pageLimitSchema = (fallback: number, max: number = LIST_PAGE_MAX) => z.number().int().min(1).max(max).default(fallback);
+
+/**
  * One UUID rule for every procedure: any case is accepted and the canonical lower-case form
  * (what PostgreSQL returns for a uuid) is what the domain sees, so an id compared in
  * JavaScript (a batch's known orgs, its idempotency keys) matches the database's.

@@ -1,15 +1,14 @@
 import { z } from "zod";
 import { ledgerCursorSchema, ledgerFilterSchema } from "@/server/billing/ledger-history";
+import { pageLimitSchema } from "@/server/billing/schemas";
 import { ledgerEntrySchema } from "./usage.types";
 
 /** Zod schemas of `billing.ledger.*`: finance's history across organizations. */
 
-export const LEDGER_PAGE_MAX = 200;
-
 export const ledgerListInput = z.object({
   filter: ledgerFilterSchema.default({}),
   cursor: ledgerCursorSchema.optional(),
-  limit: z.number().int().min(1).max(LEDGER_PAGE_MAX).default(50),
+  limit: pageLimitSchema(50),
 });
 
 export const ledgerListOutput = z.object({

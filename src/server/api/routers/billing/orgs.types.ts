@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { limitKindSchema, metricSchema, PLANS } from "@/server/billing/catalogue";
+import { pageLimitSchema } from "@/server/billing/schemas";
 import { limitOverrideOutput } from "./overrides.types";
 import { getUsageOutput } from "./usage.types";
 
@@ -21,7 +22,7 @@ export const listOrgsInput = z.object({
   page: z.number().int().min(1).default(1),
   /** Same as `page`, and wins over it: lets `useInfiniteQuery` page with `cursor`. */
   cursor: z.number().int().min(1).nullish(),
-  pageSize: z.number().int().min(1).max(PAGE_SIZE_MAX).default(PAGE_SIZE_DEFAULT),
+  pageSize: pageLimitSchema(PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX),
   /** Only orgs at ≥ 80 % / ≥ 100 % of any hard or soft limit. */
   near: z.union([z.literal(80), z.literal(100)]).optional(),
   /** name (default), members or storage (most first). */
@@ -78,7 +79,7 @@ export const getOrgInput = z.object({ orgId: z.uuid({ error: "must be an organiz
 
 export const listDenialsInput = z.object({
   orgId: z.uuid({ error: "must be an organization id (UUID)" }).optional(),
-  limit: z.number().int().min(1).max(200).default(20),
+  limit: pageLimitSchema(20),
 });
 
 export const denialOutput = z.object({
