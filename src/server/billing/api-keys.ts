@@ -3,12 +3,19 @@ import { z } from "zod";
 import type { PrismaClient } from "@/server/db/client";
 import type { Db } from "@/server/db/tx";
 import { recordAudit } from "./audit-log";
-import { BillingError } from "./errors";
+import { BillingError, parseInput } from "./errors";
 
 /** What a product-app key may do. Each procedure for the product app names one scope. */
 export const API_SCOPES = ["usage:read", "usage:write", "entitlements:read"] as const;
 export const apiScopeSchema = z.enum(API_SCOPES);
 export type ApiScope = z.infer<typeof apiScopeSchema>;
+
+/** A new key: a name for people, and at least one scope. */
+export const createApiKeyInput = z.object({
+  name: z.string().trim().min(1).max(100),
+  scopes: z.array(apiScopeSchema).min(1, "choose at least one scope"),
+});
+export type CreateApiKeyInput = z.input<typeof createApiKeyInput>;
 
 export interface ApiKeyInfo {
   id: string;
@@ -46,9 +53,8 @@ export class ApiKeyService {
   constructor(private readonly prisma: Db) {}
 
   /** Creates a key; the returned secret is never stored or shown again. */
-  async create(input: { name: string; scopes: ApiScope[]; createdBy: string }): Promise<{ key: ApiKeyInfo; secret: string }> {
-    const name = z.string().trim().min(1).max(100).parse(input.name);
-    const scopes = z.array(apiScopeSchema).min(1).parse(input.scopes);
+  async create(input: CreateApiKeyInput & { createdBy: string }): Promise<{ key: ApiKeyInfo; secret: string }> {
+    const { name, scopes } = parseInput(createApiKeyInput, input);
     const prefix = randomBytes(6).toString("hex").slice(0, 8);
     const secret = `bk_${prefix}_${randomBytes(32).toString("base64url")}`;
     const row = await this.prisma.apiKey.create({
@@ -118,7 +124,7 @@ export class ApiKeyService {
  */
 export function createApiKeyAsStaff(
   client: PrismaClient,
-  input: { name: string; scopes: ApiScope[] },
+  input: CreateApiKeyInput,
   actor: string,
 ): Promise<{ key: ApiKeyInfo; secret: string }> {
   return client.$transaction(async (tx) => {

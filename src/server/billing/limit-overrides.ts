@@ -11,22 +11,27 @@ import { actorSchema, bigIntAmount, orgIdSchema } from "./schemas";
  * Per-org limit overrides: staff raise (or lower) one metric's limit for one org, with a
  * note and an optional expiry. The policy uses the newest active one (see loadPolicyContext).
  */
-export const setOverrideInput = z
-  .object({
-    orgId: orgIdSchema,
-    metric: metricSchema,
-    kind: limitKindSchema,
-    value: bigIntAmount.refine((v) => v >= 0n, "must not be negative").optional(),
-    expiresAt: z.date().optional(),
-    note: z.string().trim().min(3, "say why (at least 3 characters)").max(500),
-    createdBy: actorSchema,
-  })
-  .superRefine((o, ctx) => {
-    if (o.kind === "unlimited" && o.value !== undefined) ctx.addIssue({ code: "custom", path: ["value"], message: "an unlimited override has no value" });
-    if (o.kind !== "unlimited" && o.value === undefined) ctx.addIssue({ code: "custom", path: ["value"], message: "a hard or soft override needs a value" });
-    if (o.expiresAt && o.expiresAt.getTime() <= Date.now()) ctx.addIssue({ code: "custom", path: ["expiresAt"], message: "must be in the future" });
-  });
-export type SetOverrideInput = z.input<typeof setOverrideInput>;
+const overrideFields = z.object({
+  orgId: orgIdSchema,
+  metric: metricSchema,
+  kind: limitKindSchema,
+  /** Required for hard and soft, absent for unlimited. */
+  value: bigIntAmount.refine((v) => v >= 0n, "must not be negative").optional(),
+  expiresAt: z.date().optional(),
+  note: z.string().trim().min(3, "say why (at least 3 characters)").max(500),
+});
+
+function checkOverride(o: z.infer<typeof overrideFields>, ctx: z.RefinementCtx): void {
+  if (o.kind === "unlimited" && o.value !== undefined) ctx.addIssue({ code: "custom", path: ["value"], message: "an unlimited override has no value" });
+  if (o.kind !== "unlimited" && o.value === undefined) ctx.addIssue({ code: "custom", path: ["value"], message: "a hard or soft override needs a value" });
+  if (o.expiresAt && o.expiresAt.getTime() <= Date.now()) ctx.addIssue({ code: "custom", path: ["expiresAt"], message: "must be in the future" });
+}
+
+/** What staff send to set an override (`billing.overrides.set`); the actor comes from the session. */
+export const setOverrideInput = overrideFields.superRefine(checkOverride);
+/** An override as the service stores it: the staff input plus who set it. */
+const newOverrideSchema = overrideFields.extend({ createdBy: actorSchema }).superRefine(checkOverride);
+export type SetOverrideInput = z.input<typeof newOverrideSchema>;
 
 export interface LimitOverride {
   id: string;
@@ -52,7 +57,7 @@ export class LimitOverrideService {
   constructor(private readonly prisma: Db) {}
 
   async set(input: SetOverrideInput): Promise<LimitOverride> {
-    const o = parseInput(setOverrideInput, input);
+    const o = parseInput(newOverrideSchema, input);
     try {
       const row = await this.prisma.limitOverride.create({
         data: { orgId: o.orgId, metric: o.metric, kind: o.kind, value: o.value ?? null, expiresAt: o.expiresAt ?? null, note: o.note, createdBy: o.createdBy },
@@ -87,7 +92,7 @@ export class LimitOverrideService {
 }
 
 /** A staff member sets an override: the override and its audit row commit together or not at all. */
-export function setOverrideAsStaff(client: PrismaClient, input: Omit<SetOverrideInput, "createdBy">, actor: string): Promise<LimitOverride> {
+export function setOverrideAsStaff(client: PrismaClient, input: z.input<typeof setOverrideInput>, actor: string): Promise<LimitOverride> {
   return client.$transaction(async (tx) => {
     const override = await new LimitOverrideService(tx).set({ ...input, createdBy: actor });
     await recordAudit(tx, { actor, action: "limit_override.set", target: { type: "limit_override", id: override.id }, after: override });

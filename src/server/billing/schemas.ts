@@ -12,6 +12,9 @@ import { metadataProblem, unstorableText } from "./storable";
 export const UUID_SOURCE = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
 export const UUID_PATTERN = new RegExp(`^${UUID_SOURCE}$`, "i");
 
+/** `{ id }` of a row addressed by its UUID (an API key, a limit override). */
+export const rowIdInput = z.object({ id: z.uuid() });
+
 /**
  * The most rows one page of a staff list returns (the ledger, webhook deliveries, unsent
  * usage, the audit log, denials): enough to scan at once, small enough to render.

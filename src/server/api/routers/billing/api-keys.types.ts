@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { apiScopeSchema } from "@/server/billing/api-keys";
 
-/** Zod schemas of `billing.apiKeys.*`. */
+/** Zod schemas of `billing.apiKeys.*`. The inputs are the domain's (`createApiKeyInput`, `rowIdInput`). */
 
 export const apiKeyOutput = z.object({
   id: z.uuid(),
@@ -16,10 +16,3 @@ export const apiKeyOutput = z.object({
 
 /** The new key and its secret: the only answer that ever holds the secret. */
 export const createdApiKeyOutput = z.object({ key: apiKeyOutput, secret: z.string() });
-
-export const createApiKeyInput = z.object({
-  name: z.string().trim().min(1).max(100),
-  scopes: z.array(apiScopeSchema).min(1, "choose at least one scope"),
-});
-
-export const apiKeyIdInput = z.object({ id: z.uuid() });

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { limitKindSchema, metricSchema, PLANS } from "@/server/billing/catalogue";
-import { pageLimitSchema } from "@/server/billing/schemas";
+import { orgIdSchema, pageLimitSchema } from "@/server/billing/schemas";
 import { limitOverrideOutput } from "./overrides.types";
 import { getUsageOutput } from "./usage.types";
 
@@ -75,10 +75,10 @@ export const orgsStatsOutput = z.object({
 });
 export type OrgsStatsOutput = z.infer<typeof orgsStatsOutput>;
 
-export const getOrgInput = z.object({ orgId: z.uuid({ error: "must be an organization id (UUID)" }) });
+export const getOrgInput = z.object({ orgId: orgIdSchema });
 
 export const listDenialsInput = z.object({
-  orgId: z.uuid({ error: "must be an organization id (UUID)" }).optional(),
+  orgId: orgIdSchema.optional(),
   limit: pageLimitSchema(20),
 });
 

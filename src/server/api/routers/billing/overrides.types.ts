@@ -1,20 +1,8 @@
 import { z } from "zod";
-import { limitKindSchema, metricSchema } from "@/server/billing/catalogue";
-import { bigIntAmount, orgIdSchema } from "@/server/billing/schemas";
+import { limitKindSchema } from "@/server/billing/catalogue";
+import { orgIdSchema } from "@/server/billing/schemas";
 
-/** Zod schemas of `billing.overrides.*`. */
-
-export const setOverrideInput = z.object({
-  orgId: orgIdSchema,
-  metric: metricSchema,
-  kind: limitKindSchema,
-  /** Required for hard and soft, absent for unlimited (the service checks). */
-  value: bigIntAmount.optional(),
-  expiresAt: z.date().optional(),
-  note: z.string().trim().min(3).max(500),
-});
-
-export const overrideIdInput = z.object({ id: z.uuid() });
+/** Zod schemas of `billing.overrides.*`. Setting and revoking take the domain's inputs (`setOverrideInput`, `rowIdInput`). */
 
 export const listOverridesInput = z.object({ orgId: orgIdSchema });
 

@@ -1,6 +1,7 @@
 import { createTRPCRouter, staffProcedure } from "@/server/api/trpc";
 import { staffService } from "@/server/auth";
-import { createdStaffOutput, createStaffInput, setRoleInput, staffIdentityOutput, staffMemberOutput } from "./staff.types";
+import { createStaffInput } from "@/server/auth/staff";
+import { createdStaffOutput, setRoleInput, staffIdentityOutput, staffMemberOutput } from "./staff.types";
 
 /**
  * `billing.staff.*`: who am I, and staff management (admin). Each write records its audit

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { staffRoleSchema } from "@/server/auth/roles";
 
-/** Zod schemas of `billing.staff.*`. */
+/** Zod schemas of `billing.staff.*`. Creating a member takes the domain's `createStaffInput` (@/server/auth/staff). */
 
 export const staffIdentityOutput = z.object({
   id: z.string(),
@@ -11,14 +11,6 @@ export const staffIdentityOutput = z.object({
 });
 
 export const staffMemberOutput = staffIdentityOutput.extend({ createdAt: z.date() });
-
-export const createStaffInput = z.object({
-  email: z.email().max(254),
-  name: z.string().trim().min(1).max(100).optional(),
-  role: staffRoleSchema,
-  /** Omitted: a password is generated and returned once. */
-  password: z.string().min(10).max(128).optional(),
-});
 
 /** The new member; `password` only when it was generated (shown once), else null. */
 export const createdStaffOutput = z.object({ staff: staffMemberOutput, password: z.string().nullable() });
