@@ -1,7 +1,6 @@
 import { createTRPCRouter, staffProcedure } from "@/server/api/trpc";
-import { createApiKeyAsStaff, createApiKeyInput, revokeApiKeyAsStaff } from "@/server/billing/api-keys";
-import { rowIdInput } from "@/server/billing/schemas";
-import { apiKeyOutput, createdApiKeyOutput } from "./api-keys.types";
+import { createApiKeyAsStaff, revokeApiKeyAsStaff } from "@/server/billing/api-keys";
+import { apiKeyIdInput, apiKeyOutput, createApiKeyInput, createdApiKeyOutput } from "./api-keys.types";
 
 /**
  * `billing.apiKeys.*`: the product app's API keys (admin). Each write records its audit row
@@ -20,7 +19,7 @@ export const apiKeysRouter = createTRPCRouter({
     .mutation(({ ctx, input }) => createApiKeyAsStaff(ctx.db(), input, ctx.actor)),
 
   revoke: staffProcedure("admin")
-    .input(rowIdInput)
+    .input(apiKeyIdInput)
     .output(apiKeyOutput)
     .mutation(({ ctx, input }) => revokeApiKeyAsStaff(ctx.db(), input.id, ctx.actor)),
 });

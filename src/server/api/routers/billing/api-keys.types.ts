@@ -1,7 +1,10 @@
 import { z } from "zod";
 import { apiScopeSchema } from "@/server/billing/api-keys";
 
-/** Zod schemas of `billing.apiKeys.*`. The inputs are the domain's (`createApiKeyInput`, `rowIdInput`). */
+/** Zod schemas of `billing.apiKeys.*`. The inputs are the domain's, re-exported (never re-declared). */
+
+export { createApiKeyInput } from "@/server/billing/api-keys";
+export { rowIdInput as apiKeyIdInput } from "@/server/billing/schemas";
 
 export const apiKeyOutput = z.object({
   id: z.uuid(),

@@ -1,10 +1,11 @@
 import { createTRPCRouter, staffProcedure } from "@/server/api/trpc";
-import { adjustUsageAsStaff, adjustUsageInput } from "@/server/billing/adjustments";
+import { adjustUsageAsStaff } from "@/server/billing/adjustments";
 import { listDenials } from "@/server/billing/denials";
 import { getOrganizationDetail } from "@/server/billing/org-insights";
 import { listOrganizations } from "@/server/billing/organizations";
 import { getBillingOverview } from "@/server/billing/overview";
 import {
+  adjustUsageInput,
   getOrgInput,
   listDenialsInput,
   listDenialsOutput,

@@ -6,6 +6,9 @@ import { getUsageOutput } from "./usage.types";
 
 /** Zod schemas of `billing.orgs.*`: the wire contract, checked on the way in and out. */
 
+/** A manual adjustment: the domain's input, re-exported (never re-declared). */
+export { adjustUsageInput } from "@/server/billing/adjustments";
+
 const planIds = PLANS.map((p) => p.id) as [string, ...string[]];
 
 export const planIdSchema = z.enum(planIds);

@@ -1,7 +1,6 @@
 import { createTRPCRouter, staffProcedure } from "@/server/api/trpc";
-import { revokeOverrideAsStaff, setOverrideAsStaff, setOverrideInput } from "@/server/billing/limit-overrides";
-import { rowIdInput } from "@/server/billing/schemas";
-import { limitOverrideOutput, listOverridesInput } from "./overrides.types";
+import { revokeOverrideAsStaff, setOverrideAsStaff } from "@/server/billing/limit-overrides";
+import { limitOverrideOutput, listOverridesInput, overrideIdInput, setOverrideInput } from "./overrides.types";
 
 /**
  * `billing.overrides.*`: per-org limit overrides. Viewers read them; setting and revoking
@@ -15,7 +14,7 @@ export const overridesRouter = createTRPCRouter({
     .mutation(({ ctx, input }) => setOverrideAsStaff(ctx.db(), input, ctx.actor)),
 
   revoke: staffProcedure("admin")
-    .input(rowIdInput)
+    .input(overrideIdInput)
     .output(limitOverrideOutput)
     .mutation(({ ctx, input }) => revokeOverrideAsStaff(ctx.db(), input.id, ctx.actor)),
 

@@ -2,7 +2,10 @@ import { z } from "zod";
 import { limitKindSchema } from "@/server/billing/catalogue";
 import { orgIdSchema } from "@/server/billing/schemas";
 
-/** Zod schemas of `billing.overrides.*`. Setting and revoking take the domain's inputs (`setOverrideInput`, `rowIdInput`). */
+/** Zod schemas of `billing.overrides.*`. Setting and revoking take the domain's inputs, re-exported (never re-declared). */
+
+export { setOverrideInput } from "@/server/billing/limit-overrides";
+export { rowIdInput as overrideIdInput } from "@/server/billing/schemas";
 
 export const listOverridesInput = z.object({ orgId: orgIdSchema });
 

@@ -1,7 +1,6 @@
 import { createTRPCRouter, staffProcedure } from "@/server/api/trpc";
 import { staffService } from "@/server/auth";
-import { createStaffInput } from "@/server/auth/staff";
-import { createdStaffOutput, setRoleInput, staffIdentityOutput, staffMemberOutput } from "./staff.types";
+import { createdStaffOutput, createStaffInput, setRoleInput, staffIdentityOutput, staffMemberOutput } from "./staff.types";
 
 /**
  * `billing.staff.*`: who am I, and staff management (admin). Each write records its audit

@@ -1,7 +1,9 @@
 import { z } from "zod";
 import { staffRoleSchema } from "@/server/auth/roles";
 
-/** Zod schemas of `billing.staff.*`. Creating a member takes the domain's `createStaffInput` (@/server/auth/staff). */
+/** Zod schemas of `billing.staff.*`. Creating a member takes the domain's input, re-exported (never re-declared). */
+
+export { createStaffInput } from "@/server/auth/staff";
 
 export const staffIdentityOutput = z.object({
   id: z.string(),
