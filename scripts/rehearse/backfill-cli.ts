@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type pg from "pg";
+import { UUID_SOURCE } from "@/server/billing/schemas";
 import { RehearsalError } from "./errors";
 
 /**
@@ -49,7 +50,7 @@ export async function runBackfillCli(databaseUrl: string, pool: pg.Pool, args: s
     child.on("error", (error) => reject(new RehearsalError(`npm run backfill could not start: ${error.message}`)));
     child.on("exit", (code, signal) => resolve({ exitCode: code ?? (signal ? 128 : 1), output }));
   });
-  const runId = /\brun ([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\b/.exec(output)?.[1] ?? null;
+  const runId = new RegExp(`\\brun (${UUID_SOURCE})\\b`).exec(output)?.[1] ?? null;
   const legacy = /legacy organizations\.usage column (present|absent)/.exec(output)?.[1] as "present" | "absent" | undefined;
   let run: BackfillCliRun["run"] = null;
   if (runId) {

@@ -272,6 +272,7 @@ describe("audit log", () => {
     const of = (action: string, id: string) => items.find((e) => e.action === action && e.targetId === id);
     expect(of("api_key.create", key.id)).toMatchObject({ actor, targetType: "api_key", before: null, after: { name: "audited", revokedAt: null } });
     expect(JSON.stringify(of("api_key.create", key.id))).not.toContain(secret);
+    expect(JSON.stringify(of("api_key.create", key.id))).not.toContain("secretHash");
     const revoked = of("api_key.revoke", key.id);
     expect(revoked).toMatchObject({ before: { revokedAt: null } });
     expect((revoked?.after as { revokedAt: string }).revokedAt).toEqual(expect.any(String));

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { resolveAction } from "@/server/billing/actions";
-import { FREE_PLAN, type Limit, type Plan, planById } from "@/server/billing/catalogue";
+import { FREE_PLAN, type Limit, LIMIT_KINDS, type LimitKind as Kind, type Plan, planById } from "@/server/billing/catalogue";
 import {
   decide,
   type EffectivePlan,
@@ -60,7 +60,6 @@ const effectiveWith = (plan: Plan, standing: Standing): EffectivePlan => ({
 });
 
 const LIMIT = 10n;
-type Kind = "hard" | "soft" | "unlimited";
 type Position = "under" | "at" | "over";
 const usedFor: Record<Position, bigint> = { under: LIMIT - 2n, at: LIMIT, over: LIMIT + 3n };
 
@@ -87,7 +86,7 @@ const limitOf = (kind: Kind): Limit => (kind === "unlimited" ? "unlimited" : { k
 const overrideOf = (kind: Kind): OverrideState => ({ kind, value: kind === "unlimited" ? null : LIMIT, expiresAt: at(5) });
 
 const matrix = (["good", "grace", "lapsed"] as Standing[]).flatMap((standing) =>
-  (["hard", "soft", "unlimited"] as Kind[]).flatMap((kind) =>
+  LIMIT_KINDS.flatMap((kind) =>
     (["under", "at", "over"] as Position[]).flatMap((position) =>
       (["plan", "override"] as const).map((source) => ({ standing, kind, position, source })),
     ),

@@ -1,5 +1,6 @@
 import { type DiffCursor, type DiffFilter, diffFilterSchema } from "@/server/billing/backfill/dashboard-schemas";
 import { BACKFILL_METRICS } from "@/server/billing/backfill/types";
+import { UUID_SOURCE } from "@/server/billing/schemas";
 import { instantIdCursorParam } from "../_lib/cursor-param";
 import { type Params, firstParam, issueLines } from "../_lib/search-params";
 
@@ -7,8 +8,6 @@ import { type Params, firstParam, issueLines } from "../_lib/search-params";
  * URL parameters of the Backfill pages and the diff CSV download: the page and the CSV read
  * the same filter, so a shared link or a download matches what is on screen.
  */
-
-const UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
 
 /** `metric`, `kind` and `org` (an org id, or the start of its slug); problems are reported, not thrown. */
 export function readDiffFilter(params: Params): { filter: DiffFilter; problems: string[]; raw: Record<string, string> } {
@@ -20,7 +19,7 @@ export function readDiffFilter(params: Params): { filter: DiffFilter; problems: 
 
 /** The diff keyset travels as `<org id>_<metric>`. */
 export function readDiffCursor(value: string | string[] | undefined): DiffCursor | undefined {
-  const match = firstParam(value)?.match(new RegExp(`^(${UUID})_([a-z_]+)$`, "i"));
+  const match = firstParam(value)?.match(new RegExp(`^(${UUID_SOURCE})_([a-z_]+)$`, "i"));
   const metric = BACKFILL_METRICS.find((m) => m === match?.[2]);
   return match && metric ? { orgId: (match[1] as string).toLowerCase(), metric } : undefined;
 }

@@ -2,7 +2,7 @@
  * The tRPC frame of the billing API: request context, the error contract and the base
  * procedure. Routers under `routers/` are thin adapters over `src/server/billing`.
  *
- * Error contract (see DESIGN.md, invariant 6):
+ * Error contract (see ARCHITECTURE.md):
  * - bad input → BAD_REQUEST with `data.zodIssues: [{ path, message, code }]` and
  *   `data.reason: "invalid_input"`; input the edge refuses before any schema runs
  *   (`input-edge.ts`) → BAD_REQUEST with its own reason (no zodIssues);

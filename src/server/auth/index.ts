@@ -1,6 +1,7 @@
 import { prisma, type PrismaClient } from "@/server/db/client";
 import { createStaffAuth, type StaffAuth } from "./auth";
 import { type StaffSession, staffRoleSchema } from "./roles";
+import { StaffService } from "./staff";
 
 export { createStaffAuth, type StaffAuth } from "./auth";
 export { roleAtLeast, STAFF_ROLES, staffRoleSchema, type StaffIdentity, type StaffRole, type StaffSession } from "./roles";
@@ -17,6 +18,12 @@ export function staffAuth(client?: PrismaClient): StaffAuth {
     instances.set(db, auth);
   }
   return auth;
+}
+
+/** Staff management over `client` (default: the process-wide one), hashing with its better-auth instance. */
+export function staffService(client?: PrismaClient): StaffService {
+  const db = client ?? prisma();
+  return new StaffService(db, staffAuth(db));
 }
 
 /**

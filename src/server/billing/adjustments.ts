@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { PrismaClient } from "@/server/db/client";
 import type { Tx } from "@/server/db/tx";
 import { recordAudit } from "./audit-log";
 import { metricSchema } from "./catalogue";
@@ -41,4 +42,9 @@ export async function adjustUsage(tx: Tx, usage: UsageService, input: AdjustUsag
     });
   }
   return result;
+}
+
+/** `adjustUsage` in a transaction of its own: what a staff member's adjustment runs. */
+export function adjustUsageAsStaff(client: PrismaClient, usage: UsageService, input: AdjustUsageInput, actor: string): Promise<IncrementResult> {
+  return client.$transaction((tx) => adjustUsage(tx, usage, input, actor));
 }

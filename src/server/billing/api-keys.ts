@@ -1,12 +1,21 @@
 import { createHash, randomBytes } from "node:crypto";
 import { z } from "zod";
 import type { PrismaClient } from "@/server/db/client";
-import { BillingError } from "./errors";
+import type { Db } from "@/server/db/tx";
+import { recordAudit } from "./audit-log";
+import { BillingError, parseInput } from "./errors";
 
 /** What a product-app key may do. Each procedure for the product app names one scope. */
 export const API_SCOPES = ["usage:read", "usage:write", "entitlements:read"] as const;
 export const apiScopeSchema = z.enum(API_SCOPES);
 export type ApiScope = z.infer<typeof apiScopeSchema>;
+
+/** A new key: a name for people, and at least one scope. */
+export const createApiKeyInput = z.object({
+  name: z.string().trim().min(1).max(100),
+  scopes: z.array(apiScopeSchema).min(1, "choose at least one scope"),
+});
+export type CreateApiKeyInput = z.input<typeof createApiKeyInput>;
 
 export interface ApiKeyInfo {
   id: string;
@@ -39,13 +48,13 @@ export const AUTH_CACHE_MS = 5_000;
 const AUTH_CACHE_MAX = 1_000;
 const recentlyAuthenticated = new Map<string, { key: AuthenticatedKey; until: number }>();
 
+/** `db` may be a transaction client: the staff writes below run a key's write and its audit row in one. */
 export class ApiKeyService {
-  constructor(private readonly prisma: PrismaClient) {}
+  constructor(private readonly prisma: Db) {}
 
   /** Creates a key; the returned secret is never stored or shown again. */
-  async create(input: { name: string; scopes: ApiScope[]; createdBy: string }): Promise<{ key: ApiKeyInfo; secret: string }> {
-    const name = z.string().trim().min(1).max(100).parse(input.name);
-    const scopes = z.array(apiScopeSchema).min(1).parse(input.scopes);
+  async create(input: CreateApiKeyInput & { createdBy: string }): Promise<{ key: ApiKeyInfo; secret: string }> {
+    const { name, scopes } = parseInput(createApiKeyInput, input);
     const prefix = randomBytes(6).toString("hex").slice(0, 8);
     const secret = `bk_${prefix}_${randomBytes(32).toString("base64url")}`;
     const row = await this.prisma.apiKey.create({
@@ -59,9 +68,13 @@ export class ApiKeyService {
     return rows.map((r) => this.info(r));
   }
 
+  /** One key by id; NOT_FOUND (`api_key_not_found`) for an unknown one. */
+  async get(id: string): Promise<ApiKeyInfo> {
+    return this.info(await this.find(id));
+  }
+
   async revoke(id: string): Promise<ApiKeyInfo> {
-    const found = await this.prisma.apiKey.findUnique({ where: { id } });
-    if (!found) throw new BillingError("NOT_FOUND", "api_key_not_found", `API key ${id} does not exist`);
+    const found = await this.find(id);
     const row = found.revokedAt ? found : await this.prisma.apiKey.update({ where: { id }, data: { revokedAt: new Date() } });
     recentlyAuthenticated.delete(row.secretHash);
     return this.info(row);
@@ -91,9 +104,50 @@ export class ApiKeyService {
     return key;
   }
 
-  private info(row: { id: string; name: string; prefix: string; scopes: string[]; createdBy: string; createdAt: Date; lastUsedAt: Date | null; revokedAt: Date | null }): ApiKeyInfo {
-    return { ...row, scopes: row.scopes as ApiScope[] };
+  private async find(id: string) {
+    const found = await this.prisma.apiKey.findUnique({ where: { id } });
+    if (!found) throw new BillingError("NOT_FOUND", "api_key_not_found", `API key ${id} does not exist`);
+    return found;
   }
+
+  private info(row: { id: string; name: string; prefix: string; scopes: string[]; createdBy: string; createdAt: Date; lastUsedAt: Date | null; revokedAt: Date | null }): ApiKeyInfo {
+    // Field by field: the row also holds `secretHash`, which must reach neither an answer nor
+    // the audit log (whose `before`/`after` are these objects).
+    const { id, name, prefix, createdBy, createdAt, lastUsedAt, revokedAt } = row;
+    return { id, name, prefix, scopes: row.scopes as ApiScope[], createdBy, createdAt, lastUsedAt, revokedAt };
+  }
+}
+
+/**
+ * A staff member creates a key: the key and its audit row (`api_key.create`, the key without
+ * its secret) commit together or not at all.
+ */
+export function createApiKeyAsStaff(
+  client: PrismaClient,
+  input: CreateApiKeyInput,
+  actor: string,
+): Promise<{ key: ApiKeyInfo; secret: string }> {
+  return client.$transaction(async (tx) => {
+    const created = await new ApiKeyService(tx).create({ ...input, createdBy: actor });
+    await recordAudit(tx, { actor, action: "api_key.create", target: { type: "api_key", id: created.key.id }, after: created.key });
+    return created;
+  });
+}
+
+/**
+ * A staff member revokes a key, with its audit row in the same transaction. Revoking a key
+ * already revoked changes nothing and is not logged; an unknown key is NOT_FOUND.
+ */
+export function revokeApiKeyAsStaff(client: PrismaClient, id: string, actor: string): Promise<ApiKeyInfo> {
+  return client.$transaction(async (tx) => {
+    const keys = new ApiKeyService(tx);
+    const before = await keys.get(id);
+    const after = await keys.revoke(id);
+    if (!before.revokedAt) {
+      await recordAudit(tx, { actor, action: "api_key.revoke", target: { type: "api_key", id }, before, after });
+    }
+    return after;
+  });
 }
 
 export function requireScope(key: AuthenticatedKey, scope: ApiScope): void {

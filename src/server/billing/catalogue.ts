@@ -22,9 +22,17 @@ const nonNegativeBigInt = z
   .transform((v) => BigInt(v))
   .refine((v) => v >= 0n, "must not be negative");
 
+/**
+ * How a limit applies: `hard` refuses past it, `soft` allows and flags, `unlimited` has no
+ * number. One list for the plans, the overrides, the policy's answers and the API schemas.
+ */
+export const LIMIT_KINDS = ["hard", "soft", "unlimited"] as const;
+export const limitKindSchema = z.enum(LIMIT_KINDS);
+export type LimitKind = z.infer<typeof limitKindSchema>;
+
 export const limitSchema = z.union([
   z.literal("unlimited"),
-  z.object({ kind: z.enum(["hard", "soft"]), value: nonNegativeBigInt }).strict(),
+  z.object({ kind: limitKindSchema.exclude(["unlimited"]), value: nonNegativeBigInt }).strict(),
 ]);
 export type Limit = z.infer<typeof limitSchema>;
 

@@ -1,4 +1,5 @@
 import type { Db } from "@/server/db/tx";
+import { LIST_PAGE_MAX } from "./schemas";
 
 /**
  * Recorded policy denials (`entitlement_denials`, written by `EntitlementService.consume`),
@@ -22,12 +23,12 @@ export interface Denial {
 export interface ListDenialsInput {
   /** One org's denials (uses the (org_id, created_at) index); all orgs when absent. */
   orgId?: string;
-  /** 1–200; default 20. */
+  /** 1–LIST_PAGE_MAX; default 20. */
   limit?: number;
 }
 
 export async function listDenials(db: Db, input: ListDenialsInput = {}): Promise<Denial[]> {
-  const limit = Math.min(Math.max(Math.trunc(input.limit ?? 20), 1), 200);
+  const limit = Math.min(Math.max(Math.trunc(input.limit ?? 20), 1), LIST_PAGE_MAX);
   const rows = await db.entitlementDenial.findMany({
     where: input.orgId ? { orgId: input.orgId } : {},
     orderBy: [{ createdAt: "desc" }, { id: "desc" }],

@@ -6,7 +6,7 @@ import type { EntitlementService } from "./entitlement-service";
 import type { UsageSummary } from "./policy-context";
 import { BillingError } from "./errors";
 import { SUBSCRIPTION_PRECEDENCE } from "./subscription-precedence";
-import type { LimitOverride } from "./limit-overrides";
+import { type LimitOverride, limitOverrideOf } from "./limit-overrides";
 
 /**
  * Staff insights about one organization: its header, usage against limits, active
@@ -103,10 +103,12 @@ export async function getOrganizationDetail(db: Db, entitlements: EntitlementSer
       { id: string; product_id: string; status: string; current_period_start: Date | null; current_period_end: Date | null; cancel_at_period_end: boolean }[]
     >`SELECT id, product_id, status, current_period_start, current_period_end, cancel_at_period_end
       FROM subscriptions WHERE org_id = ${orgId}::uuid ORDER BY ${Prisma.raw(SUBSCRIPTION_PRECEDENCE)} LIMIT 1`,
-    db.limitOverride.findMany({
-      where: { orgId, revokedAt: null, OR: [{ expiresAt: null }, { expiresAt: { gt: now } }] },
-      orderBy: { createdAt: "desc" },
-    }),
+    db.limitOverride
+      .findMany({
+        where: { orgId, revokedAt: null, OR: [{ expiresAt: null }, { expiresAt: { gt: now } }] },
+        orderBy: { createdAt: "desc" },
+      })
+      .then((rows) => rows.map(limitOverrideOf)),
     listDenials(db, { orgId, limit: 20 }),
     usageSeries(db, orgId, { now }),
   ]);

@@ -1,9 +1,10 @@
 import { Prisma } from "@/server/db/client";
 import type { Db } from "@/server/db/tx";
-import { FREE_PLAN, PLANS, planById, planForProduct, type Metric, type Plan } from "./catalogue";
+import { FREE_PLAN, type LimitKind, PLANS, planById, planForProduct, type Metric, type Plan } from "./catalogue";
 import { loadPolicyContext, summarizeUsage } from "./policy-context";
 import { BillingError } from "./errors";
 import { type NearLimitThreshold, usagePercentSql } from "./near-limit";
+import { UUID_PATTERN } from "./schemas";
 
 /**
  * Reads for the staff view of organizations. Knows nothing of tRPC or Next: callers pass
@@ -57,7 +58,7 @@ export interface OrganizationListItem {
   storageBytes: bigint | null;
   apiCalls: bigint | null;
   /** Each metric's effective limit (null = unlimited), as the policy engine applies it. */
-  limits: Partial<Record<Metric, { limit: bigint | null; limitKind: "hard" | "soft" | "unlimited" }>>;
+  limits: Partial<Record<Metric, { limit: bigint | null; limitKind: LimitKind }>>;
 }
 
 export interface OrganizationList {
@@ -66,8 +67,6 @@ export interface OrganizationList {
   page: number;
   pageSize: number;
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Escapes LIKE wildcards so a search for "50%" means the characters, not a pattern. */
 function likePattern(search: string): string {
@@ -102,7 +101,7 @@ function searchCondition(search: string | undefined): Prisma.Sql {
   if (!term) return Prisma.sql`TRUE`;
   const pattern = likePattern(term);
   const byText = Prisma.sql`o.name ILIKE ${pattern} OR o.slug ILIKE ${pattern}`;
-  return UUID.test(term) ? Prisma.sql`(${byText} OR o.id = ${term.toLowerCase()}::uuid)` : Prisma.sql`(${byText})`;
+  return UUID_PATTERN.test(term) ? Prisma.sql`(${byText} OR o.id = ${term.toLowerCase()}::uuid)` : Prisma.sql`(${byText})`;
 }
 
 interface OrgRow {

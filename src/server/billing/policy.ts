@@ -1,5 +1,5 @@
 import type { ResolvedAction } from "./actions";
-import { FREE_PLAN, type Limit, type Metric, type Plan, planForProduct } from "./catalogue";
+import { FREE_PLAN, type Limit, type LimitKind, type Metric, type Plan, planForProduct } from "./catalogue";
 
 /**
  * The policy itself, as pure functions of (plan, subscription, override, usage, now): no
@@ -36,7 +36,7 @@ export interface SubscriptionState {
 }
 
 export interface OverrideState {
-  kind: "hard" | "soft" | "unlimited";
+  kind: LimitKind;
   value: bigint | null;
   expiresAt: Date | null;
 }
@@ -97,7 +97,7 @@ export interface Decision {
   metric?: Metric;
   /** null = unlimited. */
   limit?: bigint | null;
-  limitKind?: "hard" | "soft" | "unlimited";
+  limitKind?: LimitKind;
   limitOverridden?: boolean;
   used?: bigint;
   /** null = unlimited. */

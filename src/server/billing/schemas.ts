@@ -5,6 +5,26 @@ import { metadataProblem, unstorableText } from "./storable";
 /** Shared input shapes of the domain; the tRPC `.types.ts` files compose them. */
 
 /**
+ * A UUID as text, any case: the one pattern for telling an id from other text (a search
+ * term, a URL segment) before it reaches a uuid column. `UUID_PATTERN` matches a whole
+ * string; `UUID_SOURCE` is for composing larger patterns.
+ */
+export const UUID_SOURCE = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
+export const UUID_PATTERN = new RegExp(`^${UUID_SOURCE}$`, "i");
+
+/** `{ id }` of a row addressed by its UUID (an API key, a limit override). */
+export const rowIdInput = z.object({ id: z.uuid() });
+
+/**
+ * The most rows one page of a staff list returns (the ledger, webhook deliveries, unsent
+ * usage, the audit log, denials): enough to scan at once, small enough to render.
+ */
+export const LIST_PAGE_MAX = 200;
+
+/** A page's `limit` input: an integer from 1 to `max`, `fallback` when absent. */
+export const pageLimitSchema = (fallback: number, max: number = LIST_PAGE_MAX) => z.number().int().min(1).max(max).default(fallback);
+
+/**
  * One UUID rule for every procedure: any case is accepted and the canonical lower-case form
  * (what PostgreSQL returns for a uuid) is what the domain sees, so an id compared in
  * JavaScript (a batch's known orgs, its idempotency keys) matches the database's.

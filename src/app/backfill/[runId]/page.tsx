@@ -4,6 +4,7 @@ import Link from "next/link";
 import { notFound } from "next/navigation";
 import { roleAtLeast } from "@/server/auth";
 import { BACKFILL_METRICS, DIFF_KINDS } from "@/server/billing/backfill/types";
+import { UUID_PATTERN } from "@/server/billing/schemas";
 import { api, currentStaff } from "@/trpc/server";
 import { formatCount, formatSigned } from "../../_lib/format";
 import { UtcTime } from "../../_components/utc-time";
@@ -18,7 +19,6 @@ export const dynamic = "force-dynamic";
 export const metadata: Metadata = { title: "Backfill run" };
 
 const PAGE_SIZE = 50;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 type Params = Promise<{ runId: string }>;
 type SearchParams = Promise<Record<string, string | string[] | undefined>>;
@@ -37,7 +37,7 @@ const amount = (value: bigint | null) => (value === null ? "—" : formatCount(v
 
 export default async function BackfillRunPage({ params, searchParams }: { params: Params; searchParams: SearchParams }) {
   const { runId: rawId } = await params;
-  if (!UUID.test(rawId)) notFound();
+  if (!UUID_PATTERN.test(rawId)) notFound();
   const runId = rawId.toLowerCase();
   const query = await searchParams;
   const { filter, problems, raw } = readDiffFilter(query);

@@ -4,6 +4,7 @@ import { useRouter } from "next/navigation";
 import { type FormEvent, useState } from "react";
 import { api } from "@/trpc/react";
 import { MetricSelect } from "../../_components/metric-select";
+import type { LimitKind } from "@/server/billing/catalogue";
 import type { MetricName } from "@/server/billing/metrics";
 
 /**
@@ -65,7 +66,7 @@ export function AdjustUsageForm({ orgId }: { orgId: string }) {
 
 export function SetOverrideForm({ orgId }: { orgId: string }) {
   const router = useRouter();
-  const [kind, setKind] = useState<"hard" | "soft" | "unlimited">("hard");
+  const [kind, setKind] = useState<LimitKind>("hard");
   const [done, setDone] = useState<string | null>(null);
   const set = api.billing.overrides.set.useMutation({
     onSuccess: (o) => {

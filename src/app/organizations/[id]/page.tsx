@@ -3,6 +3,7 @@ import type { Metadata } from "next";
 import Link from "next/link";
 import { notFound } from "next/navigation";
 import { roleAtLeast } from "@/server/auth";
+import { UUID_PATTERN } from "@/server/billing/schemas";
 import { api, currentStaff } from "@/trpc/server";
 import { formatBytes, formatDate, formatSigned, formatStatus, formatUtc } from "../../_lib/format";
 import { withQuery } from "../../_lib/query-string";
@@ -18,7 +19,6 @@ export const dynamic = "force-dynamic";
 export const metadata: Metadata = { title: "Organization" };
 
 const LEDGER_PAGE = 50;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 
 type Params = Promise<{ id: string }>;
@@ -40,7 +40,7 @@ async function load(orgId: string) {
 
 export default async function OrganizationPage({ params, searchParams }: { params: Params; searchParams: SearchParams }) {
   const { id } = await params;
-  if (!UUID.test(id)) notFound();
+  if (!UUID_PATTERN.test(id)) notFound();
   const query = await searchParams;
   const cursor = readCursor(query.after);
   const [detail, ledger, session] = await Promise.all([

@@ -10,12 +10,13 @@ import {
 import { RUN_STATES } from "@/server/billing/backfill/liveness";
 import { keysetPageSchema } from "@/server/billing/keyset-page";
 import { BACKFILL_METRICS, BACKFILL_MODES, DIFF_KINDS, RUN_STATUSES } from "@/server/billing/backfill/types";
+import { pageLimitSchema } from "@/server/billing/schemas";
 
 /** Zod schemas of `billing.backfill.*`: the runs, their diff reports, and the admin controls. */
 
 export const listRunsInput = z.object({
   cursor: runCursorSchema.optional(),
-  limit: z.number().int().min(1).max(PAGE_MAX).default(20),
+  limit: pageLimitSchema(20, PAGE_MAX),
 });
 
 export const runIdInput = z.object({ runId: runIdSchema });
@@ -24,7 +25,7 @@ export const listDiffsInput = z.object({
   runId: runIdSchema,
   filter: diffFilterSchema.default({}),
   cursor: diffCursorSchema.optional(),
-  limit: z.number().int().min(1).max(PAGE_MAX).default(50),
+  limit: pageLimitSchema(50, PAGE_MAX),
 });
 
 export const startRunInput = startRunSchema;

@@ -3,12 +3,9 @@ import { outboxCursorSchema, outboxRowsFilterSchema, OUTBOX_STATUSES } from "@/s
 import { webhookCursorSchema, webhookEventFilterSchema, webhookStatusSchema } from "@/server/billing/dodo/webhook-events";
 import { WEBHOOK_STATUSES } from "@/server/billing/dodo/webhook-status";
 import { keysetPageSchema } from "@/server/billing/keyset-page";
-import { orgIdSchema } from "@/server/billing/schemas";
+import { orgIdSchema, pageLimitSchema } from "@/server/billing/schemas";
 
 /** Zod schemas of `billing.dodo.*`: webhooks, usage reporting, the org's subscription, resync. */
-
-export const WEBHOOK_PAGE_MAX = 200;
-export const OUTBOX_PAGE_MAX = 200;
 
 /** A `webhook-id` as Dodo sends it (Standard Webhooks: `msg_…`); stored as given. */
 export const webhookIdSchema = z.string().trim().min(1).max(200);
@@ -16,7 +13,7 @@ export const webhookIdSchema = z.string().trim().min(1).max(200);
 export const webhookListInput = z.object({
   filter: webhookEventFilterSchema.default({}),
   cursor: webhookCursorSchema.optional(),
-  limit: z.number().int().min(1).max(WEBHOOK_PAGE_MAX).default(50),
+  limit: pageLimitSchema(50),
 });
 
 const webhookEventSummary = z.object({
@@ -72,7 +69,7 @@ export const outboxStatusOutput = z.object({
 export const outboxRowsInput = z.object({
   filter: outboxRowsFilterSchema.default({ statuses: ["expired", "failed"] }),
   cursor: outboxCursorSchema.optional(),
-  limit: z.number().int().min(1).max(OUTBOX_PAGE_MAX).default(50),
+  limit: pageLimitSchema(50),
 });
 
 const outboxRowOutput = z.object({

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { actionSchema } from "@/server/billing/actions";
-import { metricSchema } from "@/server/billing/catalogue";
+import { limitKindSchema, metricSchema } from "@/server/billing/catalogue";
 import { REASON_CODES } from "@/server/billing/policy";
 import { idempotencyKeySchema, metadataSchema, orgIdSchema, positiveAmount } from "@/server/billing/schemas";
 import { ledgerEntrySchema } from "./usage.types";
@@ -20,7 +20,7 @@ export const decisionSchema = z.object({
   metric: metricSchema.optional(),
   /** null: unlimited. */
   limit: z.bigint().nullable().optional(),
-  limitKind: z.enum(["hard", "soft", "unlimited"]).optional(),
+  limitKind: limitKindSchema.optional(),
   limitOverridden: z.boolean().optional(),
   used: z.bigint().optional(),
   remaining: z.bigint().nullable().optional(),

@@ -1,16 +1,15 @@
 import { z } from "zod";
 import { keysetPageSchema } from "@/server/billing/keyset-page";
 import { ledgerCursorSchema, ledgerFilterSchema } from "@/server/billing/ledger-history";
+import { pageLimitSchema } from "@/server/billing/schemas";
 import { ledgerEntrySchema } from "./usage.types";
 
 /** Zod schemas of `billing.ledger.*`: finance's history across organizations. */
 
-export const LEDGER_PAGE_MAX = 200;
-
 export const ledgerListInput = z.object({
   filter: ledgerFilterSchema.default({}),
   cursor: ledgerCursorSchema.optional(),
-  limit: z.number().int().min(1).max(LEDGER_PAGE_MAX).default(50),
+  limit: pageLimitSchema(50),
 });
 
 export const ledgerListOutput = keysetPageSchema(ledgerEntrySchema.extend({ orgName: z.string() }), ledgerCursorSchema);

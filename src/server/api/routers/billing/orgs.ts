@@ -1,10 +1,20 @@
 import { createTRPCRouter, staffProcedure } from "@/server/api/trpc";
-import { adjustUsage, adjustUsageInput } from "@/server/billing/adjustments";
+import { adjustUsageAsStaff } from "@/server/billing/adjustments";
 import { listDenials } from "@/server/billing/denials";
 import { getOrganizationDetail } from "@/server/billing/org-insights";
 import { listOrganizations } from "@/server/billing/organizations";
 import { getBillingOverview } from "@/server/billing/overview";
-import { getOrgInput, listDenialsInput, listOrgsInput, listOrgsOutput, orgsStatsOutput } from "./orgs.types";
+import {
+  adjustUsageInput,
+  getOrgInput,
+  listDenialsInput,
+  listDenialsOutput,
+  listOrgsInput,
+  listOrgsOutput,
+  orgDetailOutput,
+  orgsStatsOutput,
+} from "./orgs.types";
+import { incrementOutput } from "./usage.types";
 
 /**
  * `billing.orgs.*`: the staff view of organizations. Thin adapters: validate, call the
@@ -27,8 +37,8 @@ export const orgsRouter = createTRPCRouter({
     ),
 
   /**
-   * Headline numbers for the overview page: organizations, active subscriptions, and the
-   * cache-vs-ledger integrity check. (May move to a dashboard router with the staff issue.)
+   * Headline numbers for the overview page: organizations, active subscriptions, orgs near
+   * their limits, and the cache-vs-ledger integrity check.
    */
   stats: staffProcedure("viewer").output(orgsStatsOutput).query(({ ctx }) => getBillingOverview(ctx.db())),
 
@@ -38,11 +48,13 @@ export const orgsRouter = createTRPCRouter({
    */
   get: staffProcedure("viewer")
     .input(getOrgInput)
+    .output(orgDetailOutput)
     .query(({ ctx, input }) => getOrganizationDetail(ctx.db(), ctx.billing().entitlements, input.orgId)),
 
   /** Recorded policy denials, newest first: one org's, or across orgs (the overview). */
   denials: staffProcedure("viewer")
     .input(listDenialsInput)
+    .output(listDenialsOutput)
     .query(({ ctx, input }) => listDenials(ctx.db(), input)),
 
   /**
@@ -52,5 +64,6 @@ export const orgsRouter = createTRPCRouter({
    */
   adjust: staffProcedure("admin")
     .input(adjustUsageInput)
-    .mutation(({ ctx, input }) => ctx.db().$transaction((tx) => adjustUsage(tx, ctx.billing().usage, input, ctx.actor))),
+    .output(incrementOutput)
+    .mutation(({ ctx, input }) => adjustUsageAsStaff(ctx.db(), ctx.billing().usage, input, ctx.actor)),
 });

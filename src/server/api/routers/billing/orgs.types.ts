@@ -1,7 +1,13 @@
 import { z } from "zod";
-import { PLANS } from "@/server/billing/catalogue";
+import { limitKindSchema, metricSchema, PLANS } from "@/server/billing/catalogue";
+import { orgIdSchema, pageLimitSchema } from "@/server/billing/schemas";
+import { limitOverrideOutput } from "./overrides.types";
+import { getUsageOutput } from "./usage.types";
 
 /** Zod schemas of `billing.orgs.*`: the wire contract, checked on the way in and out. */
+
+/** A manual adjustment: the domain's input, re-exported (never re-declared). */
+export { adjustUsageInput } from "@/server/billing/adjustments";
 
 const planIds = PLANS.map((p) => p.id) as [string, ...string[]];
 
@@ -19,7 +25,7 @@ export const listOrgsInput = z.object({
   page: z.number().int().min(1).default(1),
   /** Same as `page`, and wins over it: lets `useInfiniteQuery` page with `cursor`. */
   cursor: z.number().int().min(1).nullish(),
-  pageSize: z.number().int().min(1).max(PAGE_SIZE_MAX).default(PAGE_SIZE_DEFAULT),
+  pageSize: pageLimitSchema(PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX),
   /** Only orgs at ≥ 80 % / ≥ 100 % of any hard or soft limit. */
   near: z.union([z.literal(80), z.literal(100)]).optional(),
   /** name (default), members or storage (most first). */
@@ -43,8 +49,8 @@ export const orgListItem = z.object({
   storageBytes: cachedCount,
   apiCalls: cachedCount,
   limits: z.partialRecord(
-    z.enum(["members", "teams", "storage_bytes", "api_calls"]),
-    z.object({ limit: z.bigint().nullable(), limitKind: z.enum(["hard", "soft", "unlimited"]) }),
+    metricSchema,
+    z.object({ limit: z.bigint().nullable(), limitKind: limitKindSchema }),
   ),
 });
 export type OrgListItem = z.infer<typeof orgListItem>;
@@ -72,9 +78,51 @@ export const orgsStatsOutput = z.object({
 });
 export type OrgsStatsOutput = z.infer<typeof orgsStatsOutput>;
 
-export const getOrgInput = z.object({ orgId: z.uuid({ error: "must be an organization id (UUID)" }) });
+export const getOrgInput = z.object({ orgId: orgIdSchema });
 
 export const listDenialsInput = z.object({
-  orgId: z.uuid({ error: "must be an organization id (UUID)" }).optional(),
-  limit: z.number().int().min(1).max(200).default(20),
+  orgId: orgIdSchema.optional(),
+  limit: pageLimitSchema(20),
+});
+
+export const denialOutput = z.object({
+  id: z.uuid(),
+  orgId: z.uuid(),
+  /** null for a denial recorded for an unknown org (no foreign key). */
+  orgName: z.string().nullable(),
+  action: z.string(),
+  metric: z.string().nullable(),
+  amount: z.bigint(),
+  reasonCode: z.string(),
+  message: z.string(),
+  actor: z.string(),
+  createdAt: z.date(),
+});
+
+export const listDenialsOutput = z.array(denialOutput);
+
+export const orgDetailOutput = z.object({
+  org: z.object({ id: z.uuid(), name: z.string(), slug: z.string(), createdAt: z.date() }),
+  /** The plan the policy uses; `name` is the id for a plan no longer in the catalogue. */
+  plan: z.object({ id: z.string(), name: z.string() }),
+  subscription: z
+    .object({
+      id: z.string(),
+      productId: z.string(),
+      status: z.string(),
+      currentPeriodStart: z.date().nullable(),
+      currentPeriodEnd: z.date().nullable(),
+      cancelAtPeriodEnd: z.boolean(),
+    })
+    .nullable(),
+  usage: getUsageOutput,
+  overrides: z.array(limitOverrideOutput),
+  denials: listDenialsOutput,
+  series: z.array(
+    z.object({
+      metric: metricSchema,
+      /** `day`: a UTC day, YYYY-MM-DD; `count`: the running total at its end. */
+      points: z.array(z.object({ day: z.string(), count: z.bigint() })),
+    }),
+  ),
 });

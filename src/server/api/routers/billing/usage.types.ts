@@ -1,12 +1,6 @@
 import { z } from "zod";
-import { metricSchema } from "@/server/billing/catalogue";
-import {
-  idempotencyKeySchema,
-  metadataSchema,
-  nonZeroAmount,
-  orgIdSchema,
-  reasonSchema,
-} from "@/server/billing/schemas";
+import { limitKindSchema, metricSchema } from "@/server/billing/catalogue";
+import { incrementInputSchema, orgIdSchema } from "@/server/billing/schemas";
 import { MAX_BATCH } from "@/server/billing/usage-service";
 
 /** Zod schemas of `billing.usage.*`: the product app's wire contract, in and out. */
@@ -23,15 +17,8 @@ export const ledgerEntrySchema = z.object({
   metadata: z.record(z.string(), z.unknown()),
 });
 
-export const incrementInput = z.object({
-  orgId: orgIdSchema,
-  metric: metricSchema,
-  /** Signed: negative to free usage. BigInt, or an integer / digit string. */
-  amount: nonZeroAmount,
-  reason: reasonSchema,
-  idempotencyKey: idempotencyKeySchema.optional(),
-  metadata: metadataSchema.optional(),
-});
+/** The domain's increment (signed `amount`: negative frees usage); the actor is the API key, never input. */
+export const incrementInput = incrementInputSchema.omit({ actor: true });
 
 export const incrementOutput = z.object({
   entry: ledgerEntrySchema,
@@ -81,7 +68,7 @@ export const getUsageOutput = z.object({
       count: z.bigint(),
       /** null: unlimited. */
       limit: z.bigint().nullable(),
-      limitKind: z.enum(["hard", "soft", "unlimited"]),
+      limitKind: limitKindSchema,
       limitOverridden: z.boolean(),
       remaining: z.bigint().nullable(),
       lastUpdated: z.date().nullable(),
