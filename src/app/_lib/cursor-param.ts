@@ -1,3 +1,4 @@
+import { UUID_SOURCE } from "@/server/billing/uuid";
 import { firstParam } from "./search-params";
 
 /**
@@ -9,7 +10,7 @@ import { firstParam } from "./search-params";
 
 type InstantIdCursor<At extends string, Id extends string> = { [K in At]: Date } & { [K in Id]: string };
 
-const INSTANT_ID = /^(.+)_([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/i;
+const INSTANT_ID = new RegExp(`^(.+)_(${UUID_SOURCE})$`, "i");
 
 /** The URL form of a cursor whose instant is the field `at` and whose UUID is the field `id`. */
 export function instantIdCursorParam<At extends string, Id extends string>(at: At, id: Id) {

@@ -1,6 +1,6 @@
 import { type DiffCursor, type DiffFilter, diffFilterSchema } from "@/server/billing/backfill/dashboard-schemas";
 import { BACKFILL_METRICS } from "@/server/billing/backfill/types";
-import { UUID_SOURCE } from "@/server/billing/schemas";
+import { UUID_SOURCE } from "@/server/billing/uuid";
 import { instantIdCursorParam } from "../_lib/cursor-param";
 import { type Params, firstParam, issueLines } from "../_lib/search-params";
 

@@ -3,6 +3,7 @@ import type { Prisma } from "@/server/db/client";
 import type { Db, Tx } from "@/server/db/tx";
 import { BillingError, parseInput } from "./errors";
 import { type KeysetPage, keysetPage, keysetTake, pageLimit } from "./keyset-page";
+import { LIST_PAGE_MAX } from "./schemas";
 
 /**
  * The audit log of staff writes: who (`staff:<email>`), what (`api_key.create`, …), on which
@@ -82,7 +83,7 @@ export type AuditPage = KeysetPage<AuditEntry, AuditCursor>;
  */
 export async function listAudit(db: Db, input: ListAuditInput = {}): Promise<AuditPage> {
   const cursor = input.cursor === undefined ? undefined : parseInput(auditCursorSchema, input.cursor);
-  const limit = pageLimit(input.limit, 50, 200);
+  const limit = pageLimit(input.limit, 50, LIST_PAGE_MAX);
   const where: Prisma.AuditLogWhereInput = {
     ...(input.actor ? { actor: input.actor } : {}),
     ...(input.action ? { action: input.action } : {}),

@@ -21,8 +21,15 @@ export interface ConsumeResult extends Decision {
   replayed: boolean;
 }
 
-const checkInputSchema = z.object({ orgId: orgIdSchema, action: actionSchema, amount: positiveAmount.optional() });
-const consumeInputSchema = checkInputSchema.extend({
+/** `check`'s input; the entitlements router takes it as it is. */
+export const checkInputSchema = z.object({
+  orgId: orgIdSchema,
+  action: actionSchema,
+  /** Bytes for file.upload / file.delete; defaults to 1 for the other actions. */
+  amount: positiveAmount.optional(),
+});
+/** `consume`'s input; the router takes it without `actor` (that is the API key's label). */
+export const consumeInputSchema = checkInputSchema.extend({
   idempotencyKey: idempotencyKeySchema,
   actor: actorSchema.optional(),
   // The same metadata rule as increment's, so an in-process caller gets a typed refusal too.

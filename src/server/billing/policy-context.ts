@@ -1,7 +1,7 @@
 import { Prisma } from "@/server/db/client";
 import { type RawQuery, viaPrisma } from "@/server/db/raw-query";
 import type { Db } from "@/server/db/tx";
-import { METRICS, type Metric } from "./catalogue";
+import { type LimitKind, METRICS, type Metric } from "./catalogue";
 import { effectiveLimit, effectivePlan, type OverrideState, remainingOf, type SubscriptionState } from "./policy";
 import { SUBSCRIPTION_PRECEDENCE } from "./subscription-precedence";
 
@@ -26,7 +26,7 @@ export interface UsageSummary {
     metric: Metric;
     count: bigint;
     limit: bigint | null;
-    limitKind: "hard" | "soft" | "unlimited";
+    limitKind: LimitKind;
     limitOverridden: boolean;
     remaining: bigint | null;
     lastUpdated: Date | null;

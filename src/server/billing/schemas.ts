@@ -4,13 +4,7 @@ import { metadataProblem, unstorableText } from "./storable";
 
 /** Shared input shapes of the domain; the tRPC `.types.ts` files compose them. */
 
-/**
- * A UUID as text, any case: the one pattern for telling an id from other text (a search
- * term, a URL segment) before it reaches a uuid column. `UUID_PATTERN` matches a whole
- * string; `UUID_SOURCE` is for composing larger patterns.
- */
-export const UUID_SOURCE = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
-export const UUID_PATTERN = new RegExp(`^${UUID_SOURCE}$`, "i");
+export { UUID_PATTERN, UUID_SOURCE } from "./uuid";
 
 /** `{ id }` of a row addressed by its UUID (an API key, a limit override). */
 export const rowIdInput = z.object({ id: z.uuid() });

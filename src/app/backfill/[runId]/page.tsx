@@ -4,7 +4,7 @@ import Link from "next/link";
 import { notFound } from "next/navigation";
 import { roleAtLeast } from "@/server/auth";
 import { BACKFILL_METRICS, DIFF_KINDS } from "@/server/billing/backfill/types";
-import { UUID_PATTERN } from "@/server/billing/schemas";
+import { UUID_PATTERN } from "@/server/billing/uuid";
 import { api, currentStaff } from "@/trpc/server";
 import { formatCount, formatSigned } from "../../_lib/format";
 import { UtcTime } from "../../_components/utc-time";

@@ -3,7 +3,7 @@ import type { Metadata } from "next";
 import Link from "next/link";
 import { notFound } from "next/navigation";
 import { roleAtLeast } from "@/server/auth";
-import { UUID_PATTERN } from "@/server/billing/schemas";
+import { UUID_PATTERN } from "@/server/billing/uuid";
 import { api, currentStaff } from "@/trpc/server";
 import { formatBytes, formatDate, formatSigned, formatStatus, formatUtc } from "../../_lib/format";
 import { withQuery } from "../../_lib/query-string";

@@ -1,6 +1,7 @@
 import { Prisma, type PrismaClient } from "@/server/db/client";
 import type { Db } from "@/server/db/tx";
 import { BillingError, parseInput } from "../errors";
+import { UUID_PATTERN } from "../uuid";
 import { type KeysetPage, keysetPage, keysetTake, pageLimit } from "../keyset-page";
 import { type BackfillLauncher, backgroundBackfills, type LocalProgress } from "./background";
 import {
@@ -165,7 +166,6 @@ export async function getRun(db: Db, runId: string, launcher: BackfillLauncher =
   return view as RunView;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const escapeLike = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
 
 /** The WHERE clause of a run's filtered diff report (shared by the page and the CSV). */
@@ -175,7 +175,7 @@ export function diffConditions(runId: string, filter: DiffFilter, after?: DiffCu
   if (filter.kind) conditions.push(Prisma.sql`d.kind = ${filter.kind}`);
   if (filter.org) {
     conditions.push(
-      UUID.test(filter.org)
+      UUID_PATTERN.test(filter.org)
         ? Prisma.sql`d.org_id = ${filter.org.toLowerCase()}::uuid`
         : Prisma.sql`o.slug LIKE ${`${escapeLike(filter.org)}%`} ESCAPE '\\'`,
     );

@@ -1,6 +1,7 @@
 import type { Db, Tx } from "@/server/db/tx";
 import { planForProduct } from "../catalogue";
 import { BillingError } from "../errors";
+import { UUID_PATTERN } from "../uuid";
 import type { UsageService } from "../usage-service";
 import { catchUpMeteredUsage } from "../usage-reporting/outbox-sql";
 import { describeIssues, subscriptionDataSchema, type SubscriptionData, type SubscriptionEvent } from "./events";
@@ -28,7 +29,6 @@ export class WebhookProblem extends BillingError {
   }
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Period counters reset when a subscription enters a new billing period. */
 const PERIOD_COUNTERS = ["api_calls"] as const;
@@ -140,7 +140,7 @@ async function resolveOrg(
     ["customer metadata org_id", metadataOrgId(data.customer.metadata)],
   ] as const) {
     if (!candidate) continue;
-    if (UUID.test(candidate)) {
+    if (UUID_PATTERN.test(candidate)) {
       const [found] = await db.$queryRaw<{ id: string }[]>`SELECT id::text FROM organizations WHERE id = ${candidate}::uuid`;
       if (found) return { orgId: found.id, source: "metadata" };
     }

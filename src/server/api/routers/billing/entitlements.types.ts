@@ -1,18 +1,12 @@
 import { z } from "zod";
-import { actionSchema } from "@/server/billing/actions";
+import { checkInputSchema, consumeInputSchema } from "@/server/billing/entitlement-service";
 import { limitKindSchema, metricSchema } from "@/server/billing/catalogue";
 import { REASON_CODES } from "@/server/billing/policy";
-import { idempotencyKeySchema, metadataSchema, orgIdSchema, positiveAmount } from "@/server/billing/schemas";
 import { ledgerEntrySchema } from "./usage.types";
 
 /** Zod schemas of `billing.entitlements.*`. A denial is a normal output, not an error. */
 
-export const checkInput = z.object({
-  orgId: orgIdSchema,
-  action: actionSchema,
-  /** Bytes for file.upload / file.delete; defaults to 1 for the other actions. */
-  amount: positiveAmount.optional(),
-});
+export const checkInput = checkInputSchema;
 
 export const decisionSchema = z.object({
   allowed: z.boolean(),
@@ -28,10 +22,7 @@ export const decisionSchema = z.object({
   subscriptionStatus: z.string(),
 });
 
-export const consumeInput = checkInput.extend({
-  idempotencyKey: idempotencyKeySchema,
-  metadata: metadataSchema.optional(),
-});
+export const consumeInput = consumeInputSchema.omit({ actor: true });
 
 export const consumeOutput = decisionSchema.extend({
   entry: ledgerEntrySchema.optional(),
