@@ -8,7 +8,12 @@ import { configDefaults, defineConfig } from "vitest/config";
 export default defineConfig({
   resolve: {
     // The `@/` alias of tsconfig.json (only `@/…`, so `@prisma/…` is untouched).
-    alias: [{ find: /^@\//, replacement: fileURLToPath(new URL("./src/", import.meta.url)) }],
+    alias: [
+      { find: /^@\//, replacement: fileURLToPath(new URL("./src/", import.meta.url)) },
+      // Server modules are marked `import "server-only"`; tests are server code: the marker's
+      // empty module, as Next gives server bundles (and scripts get with --conditions=react-server).
+      { find: /^server-only$/, replacement: fileURLToPath(new URL("./node_modules/server-only/empty.js", import.meta.url)) },
+    ],
   },
   test: {
     include: ["test/**/*.test.ts"],

@@ -102,7 +102,7 @@ const cliCheck: Check = async () => {
     const pool = new pg.Pool({ connectionString: scratch.url, max: 2, application_name: "gate-selfcheck" });
     // An idle connection the server ends while the cluster stops is expected here, not a crash.
     pool.on("error", () => undefined);
-    const verify = () => run("npx", ["tsx", "scripts/billing-backfill.ts", "--verify"], { DATABASE_URL: scratch.url });
+    const verify = () => run("npx", ["tsx", "--conditions=react-server", "scripts/billing-backfill.ts", "--verify"], { DATABASE_URL: scratch.url });
     try {
       await seedDatabase(pool, { orgs: 3, seed: 7, legacyOnly: false });
       const agreeing = await verify();

@@ -18,7 +18,7 @@ export function startWorkerProcess<T>(
   options: { env: Record<string, string>; cwd?: string; name: string; fail?: (message: string) => Error },
 ): WorkerProcess<T> {
   const fail = options.fail ?? ((message: string) => new Error(message));
-  const child = spawn(process.execPath, ["--import", "tsx", script], {
+  const child = spawn(process.execPath, ["--conditions=react-server", "--import", "tsx", script], {
     cwd: options.cwd,
     env: { ...process.env, ...options.env },
     stdio: ["pipe", "pipe", "pipe"],

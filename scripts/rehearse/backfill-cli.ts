@@ -38,7 +38,7 @@ export interface BackfillCliRun {
 export async function runBackfillCli(databaseUrl: string, pool: pg.Pool, args: string[]): Promise<BackfillCliRun> {
   const started = performance.now();
   const { exitCode, output } = await new Promise<{ exitCode: number; output: string }>((resolve, reject) => {
-    const child = spawn(TSX, [CLI, ...args], {
+    const child = spawn(TSX, ["--conditions=react-server", CLI, ...args], {
       cwd: ROOT,
       // DATABASE_URL set: the CLI uses that database, never the embedded default.
       env: { ...process.env, DATABASE_URL: databaseUrl },

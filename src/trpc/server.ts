@@ -1,3 +1,4 @@
+import "server-only"; // the RSC caller: request headers and the database: a client component importing this fails the build
 import { createHydrationHelpers } from "@trpc/react-query/rsc";
 import { headers } from "next/headers";
 import { cache } from "react";

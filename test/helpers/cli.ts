@@ -35,7 +35,7 @@ export interface ScriptRun {
 }
 
 export function startScript(script: string, args: string[], env: Record<string, string | undefined> = {}): ScriptRun {
-  const child = spawn(process.execPath, ["--import", "tsx", path.resolve(script), ...args], {
+  const child = spawn(process.execPath, ["--conditions=react-server", "--import", "tsx", path.resolve(script), ...args], {
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -1,11 +1,10 @@
 "use client";
 
 import { type FormEvent, useState } from "react";
-import type { ApiScope } from "@/server/billing/api-keys";
+import { API_SCOPES, type ApiScope } from "@/server/billing/api-scopes";
 import { api } from "@/trpc/react";
 
 // The scopes of src/server/billing/api-keys.ts (that module is server-only: node:crypto).
-const API_SCOPES = ["usage:read", "usage:write", "entitlements:read"] as const satisfies readonly ApiScope[];
 
 const dateTime = (d: Date | null) => (d ? `${d.toISOString().slice(0, 16).replace("T", " ")} UTC` : "never");
 

@@ -1,3 +1,4 @@
+import "server-only"; // the API context: the database and the staff session: a client component importing this fails the build
 /**
  * The tRPC frame of the billing API: request context, the error contract and the base
  * procedure. Routers under `routers/` are thin adapters over `src/server/billing`.

@@ -1,3 +1,4 @@
+import "server-only"; // staff auth: secrets and sessions: a client component importing this fails the build
 import { betterAuth } from "better-auth";
 import { prismaAdapter } from "better-auth/adapters/prisma";
 import type { PrismaClient } from "@/server/db/client";

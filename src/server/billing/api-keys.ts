@@ -5,10 +5,10 @@ import type { Db } from "@/server/db/tx";
 import { recordAudit } from "./audit-log";
 import { BillingError, parseInput } from "./errors";
 
-/** What a product-app key may do. Each procedure for the product app names one scope. */
-export const API_SCOPES = ["usage:read", "usage:write", "entitlements:read"] as const;
+import { API_SCOPES, type ApiScope } from "./api-scopes";
+
+export { API_SCOPES, type ApiScope };
 export const apiScopeSchema = z.enum(API_SCOPES);
-export type ApiScope = z.infer<typeof apiScopeSchema>;
 
 /** A new key: a name for people, and at least one scope. */
 export const createApiKeyInput = z.object({

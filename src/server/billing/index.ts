@@ -1,3 +1,4 @@
+import "server-only"; // the services over the database: a client component importing this fails the build
 import type pg from "pg";
 import { db, type PrismaClient } from "@/server/db/client";
 import { viaPool } from "@/server/db/raw-query";

@@ -1,3 +1,4 @@
+import "server-only"; // the database client and its credentials: a client component importing this fails the build
 import { createHash } from "node:crypto";
 import { PrismaPg } from "@prisma/adapter-pg";
 import pg from "pg";
