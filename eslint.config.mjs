@@ -13,7 +13,17 @@ const NOT_SHIPPED = {
 
 export default tseslint.config(
   {
-    ignores: ["node_modules/", ".next/", ".next-*/", "test-results-*/", ".data/", "src/generated/", "test-results/", "playwright-report/", "next-env.d.ts"],
+    ignores: [
+      "node_modules/",
+      ".next/",
+      ".next-*/",
+      "test-results-*/",
+      ".data/",
+      "src/generated/",
+      "test-results/",
+      "playwright-report/",
+      "next-env.d.ts",
+    ],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,
@@ -51,7 +61,10 @@ export default tseslint.config(
           patterns: [
             { group: ["@trpc/*"], message: "The domain does not know tRPC: throw a BillingError and let src/server/api map it." },
             { group: ["next/*"], message: "The domain does not know Next: keep it in src/server/api or src/app." },
-            { group: ["@/server/api", "@/server/api/*", "**/server/api/**", "../api/*", "../../api/*"], message: "The domain must not import the API layer (it imports the domain)." },
+            {
+              group: ["@/server/api", "@/server/api/*", "**/server/api/**", "../api/*", "../../api/*"],
+              message: "The domain must not import the API layer (it imports the domain).",
+            },
             { group: ["@/app", "@/app/*", "@/trpc", "@/trpc/*"], message: "The domain must not import pages or the React tRPC client." },
             // This block replaces the src/** one for these files: keep its pattern.
             NOT_SHIPPED,

@@ -1,5 +1,7 @@
 import { existsSync } from "node:fs";
+
 import { chromium, defineConfig } from "@playwright/test";
+
 import { E2E_OUTPUT_DIR, storageStateOf } from "./e2e/staff";
 
 /**

@@ -1,5 +1,6 @@
 import os from "node:os";
 import { fileURLToPath } from "node:url";
+
 import { configDefaults, defineConfig } from "vitest/config";
 
 // Unit and integration tests share one project: every file under test/ may need the

@@ -1,4 +1,5 @@
-import { expect, type Page, test } from "@playwright/test";
+import { expect, test, type Page } from "@playwright/test";
+
 import { storageStateOf } from "./staff";
 
 const nav = (page: Page) => page.getByRole("navigation", { name: "Main" });

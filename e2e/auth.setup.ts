@@ -1,5 +1,7 @@
 import { expect, test as setup } from "@playwright/test";
+
 import { STAFF_ROLES } from "@/server/auth/roles";
+
 import { E2E_STAFF, storageStateOf } from "./staff";
 
 // Signs each role in once through the real form and keeps its session cookie, so the specs

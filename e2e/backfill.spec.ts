@@ -1,7 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import { expect, type Page, test } from "@playwright/test";
+
+import { expect, test, type Page } from "@playwright/test";
 import { parse } from "csv-parse/sync";
+
 import { seededOrgs } from "./fixtures";
 import { storageStateOf } from "./staff";
 
@@ -47,7 +49,15 @@ test.describe("admin", () => {
     // Two runs and a dozen pages: twice the suite's limit (it took 1.8 min at load average 40).
     test.setTimeout(240_000);
     const adjust = await page.request.post("/api/trpc/billing.orgs.adjust", {
-      data: { json: { orgId: drifted.id, metric: "members", amount: String(EXTRA), note: "e2e: seats counted twice", idempotencyKey: randomUUID() } },
+      data: {
+        json: {
+          orgId: drifted.id,
+          metric: "members",
+          amount: String(EXTRA),
+          note: "e2e: seats counted twice",
+          idempotencyKey: randomUUID(),
+        },
+      },
     });
     expect(adjust.status()).toBe(200);
 
@@ -84,7 +94,10 @@ test.describe("admin", () => {
     await expect(diffRows(page)).toHaveCount(1);
 
     // The CSV is the filtered report.
-    const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("link", { name: "Download CSV (filtered)" }).click()]);
+    const [download] = await Promise.all([
+      page.waitForEvent("download"),
+      page.getByRole("link", { name: "Download CSV (filtered)" }).click(),
+    ]);
     const records = parse(await readFile(await download.path(), "utf8"), { columns: true }) as Record<string, string>[];
     expect(records).toHaveLength(1);
     expect(records[0]).toMatchObject({
@@ -126,7 +139,9 @@ test.describe("viewer", () => {
   test("sees the runs and a run's report but no controls, and the server refuses a start", async ({ page, playwright, baseURL }) => {
     // A run to look at, started by an admin (over a prefix no organization has).
     const admin = await playwright.request.newContext({ baseURL, storageState: storageStateOf("admin") });
-    const started = await admin.post("/api/trpc/billing.backfill.start", { data: { json: { mode: "dry_run", orgPrefix: `none-${randomUUID()}` } } });
+    const started = await admin.post("/api/trpc/billing.backfill.start", {
+      data: { json: { mode: "dry_run", orgPrefix: `none-${randomUUID()}` } },
+    });
     expect(started.status()).toBe(200);
     const runId = ((await started.json()) as { result: { data: { json: { id: string } } } }).result.data.json.id;
     await admin.dispose();

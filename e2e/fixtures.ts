@@ -1,6 +1,7 @@
-import { generateOrg, type SeedOrg } from "@/server/seed/generate";
 import { planForProduct } from "@/server/billing/catalogue";
-import { subscriptionPayload, type WebhookPayload, webhookPayload } from "../tools/fake-dodo";
+import { generateOrg, type SeedOrg } from "@/server/seed/generate";
+
+import { subscriptionPayload, webhookPayload, type WebhookPayload } from "../tools/fake-dodo";
 
 /**
  * The e2e data set: `scripts/e2e-server.ts` seeds exactly this into a fresh database with the

@@ -1,6 +1,8 @@
 import { readFile } from "node:fs/promises";
-import { expect, type Page, test } from "@playwright/test";
+
+import { expect, test, type Page } from "@playwright/test";
 import { parse } from "csv-parse/sync";
+
 import { seededOrgs } from "./fixtures";
 import { storageStateOf } from "./staff";
 
@@ -44,11 +46,15 @@ test.describe("viewer", () => {
   test("pages to older entries by keyset and back to the newest", async ({ page }) => {
     await page.goto("/ledger");
     await expect(entryRows(page)).toHaveCount(50);
-    const firstPage = await entryRows(page).locator("time").evaluateAll((els) => els.map((e) => e.getAttribute("datetime") ?? ""));
+    const firstPage = await entryRows(page)
+      .locator("time")
+      .evaluateAll((els) => els.map((e) => e.getAttribute("datetime") ?? ""));
     await page.getByRole("link", { name: "Older entries →" }).click();
     await expect(page).toHaveURL(/[?&]after=/);
     await expect(entryRows(page).first()).toBeVisible();
-    const secondPage = await entryRows(page).locator("time").evaluateAll((els) => els.map((e) => e.getAttribute("datetime") ?? ""));
+    const secondPage = await entryRows(page)
+      .locator("time")
+      .evaluateAll((els) => els.map((e) => e.getAttribute("datetime") ?? ""));
     expect(secondPage.length).toBeGreaterThan(0);
     // Newest first across pages: nothing on page 2 is newer than the end of page 1.
     expect(secondPage[0]! <= firstPage.at(-1)!).toBe(true);

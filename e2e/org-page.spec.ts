@@ -1,4 +1,5 @@
-import { expect, type Page, test } from "@playwright/test";
+import { expect, test, type Page } from "@playwright/test";
+
 import { seededOrgs } from "./fixtures";
 import { E2E_STAFF, storageStateOf } from "./staff";
 
@@ -21,7 +22,11 @@ async function trpc(page: Page, kind: "query" | "mutation", path: string, input:
       ? await page.request.get(`/api/trpc/${path}?input=${encodeURIComponent(JSON.stringify({ json: input }))}`, { headers })
       : await page.request.post(`/api/trpc/${path}`, { data: { json: input }, headers });
   const body = (await response.json()) as { result?: { data?: { json?: unknown } }; error?: { json?: { data?: { code?: string } } } };
-  return { status: response.status(), data: body.result?.data?.json as Record<string, unknown> | undefined, code: body.error?.json?.data?.code ?? null };
+  return {
+    status: response.status(),
+    data: body.result?.data?.json as Record<string, unknown> | undefined,
+    code: body.error?.json?.data?.code ?? null,
+  };
 }
 
 test.describe("admin", () => {
@@ -90,17 +95,32 @@ test.describe("admin", () => {
     await expect(page.getByRole("table", { name: "Active overrides" })).toContainText("e2e pilot seats");
 
     // The product app's view through an API key answers with the new limit.
-    const created = await trpc(page, "mutation", "billing.apiKeys.create", { name: `e2e override ${Date.now()}`, scopes: ["entitlements:read"] });
+    const created = await trpc(page, "mutation", "billing.apiKeys.create", {
+      name: `e2e override ${Date.now()}`,
+      scopes: ["entitlements:read"],
+    });
     expect(created.status).toBe(200);
     const secret = String(created.data?.secret);
-    const check = await trpc(page, "query", "billing.entitlements.check", { orgId: overridden.id, action: "member.add" }, { authorization: `Bearer ${secret}` });
+    const check = await trpc(
+      page,
+      "query",
+      "billing.entitlements.check",
+      { orgId: overridden.id, action: "member.add" },
+      { authorization: `Bearer ${secret}` },
+    );
     expect(check.status).toBe(200);
     expect(check.data).toMatchObject({ allowed: true, metric: "members", limit: String(limit), used: String(used) });
 
     // Revoking it restores the plan's limit.
     await page.getByRole("button", { name: "Revoke the members override" }).click();
     await expect(members.getByTestId("usage-limit")).not.toHaveText(String(limit));
-    const after = await trpc(page, "query", "billing.entitlements.check", { orgId: overridden.id, action: "member.add" }, { authorization: `Bearer ${secret}` });
+    const after = await trpc(
+      page,
+      "query",
+      "billing.entitlements.check",
+      { orgId: overridden.id, action: "member.add" },
+      { authorization: `Bearer ${secret}` },
+    );
     expect(after.data?.limit).not.toBe(String(limit));
   });
 });
@@ -112,11 +132,26 @@ test.describe("admin: denials", () => {
     await page.goto(`/organizations/${denied.id}`);
     const used = await numberIn(page, "Members", "usage-used");
     // A hard limit at the current count: the next member.add is denied.
-    const set = await trpc(page, "mutation", "billing.overrides.set", { orgId: denied.id, metric: "members", kind: "hard", value: used, note: "e2e: full" });
+    const set = await trpc(page, "mutation", "billing.overrides.set", {
+      orgId: denied.id,
+      metric: "members",
+      kind: "hard",
+      value: used,
+      note: "e2e: full",
+    });
     expect(set.status).toBe(200);
-    const created = await trpc(page, "mutation", "billing.apiKeys.create", { name: `e2e denial ${Date.now()}`, scopes: ["entitlements:read", "usage:write"] });
+    const created = await trpc(page, "mutation", "billing.apiKeys.create", {
+      name: `e2e denial ${Date.now()}`,
+      scopes: ["entitlements:read", "usage:write"],
+    });
     const auth = { authorization: `Bearer ${String(created.data?.secret)}` };
-    const consume = await trpc(page, "mutation", "billing.entitlements.consume", { orgId: denied.id, action: "member.add", idempotencyKey: `e2e-${Date.now()}` }, auth);
+    const consume = await trpc(
+      page,
+      "mutation",
+      "billing.entitlements.consume",
+      { orgId: denied.id, action: "member.add", idempotencyKey: `e2e-${Date.now()}` },
+      auth,
+    );
     expect(consume.status).toBe(200);
     expect(consume.data).toMatchObject({ allowed: false, reason: { code: "limit_exceeded" } });
 

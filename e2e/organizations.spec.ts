@@ -1,4 +1,5 @@
-import { expect, type Page, test } from "@playwright/test";
+import { expect, test, type Page } from "@playwright/test";
+
 import { E2E_ORGS, planIdOf, seededOrgs } from "./fixtures";
 import { storageStateOf } from "./staff";
 
@@ -35,8 +36,14 @@ test("overview shows the navigation and real numbers", async ({ page }) => {
   await expect(page.getByRole("region", { name: "Active subscriptions" })).toContainText(String(active));
   // The seed writes ledger and cache together, so every count matches its ledger.
   await expect(page.getByRole("region", { name: "Usage integrity" })).toContainText("OK");
-  await expect(page.getByRole("region", { name: "At ≥ 80 % of a limit" }).getByRole("link")).toHaveAttribute("href", "/organizations?near=80");
-  await expect(page.getByRole("region", { name: "At or over a limit" }).getByRole("link")).toHaveAttribute("href", "/organizations?near=100");
+  await expect(page.getByRole("region", { name: "At ≥ 80 % of a limit" }).getByRole("link")).toHaveAttribute(
+    "href",
+    "/organizations?near=80",
+  );
+  await expect(page.getByRole("region", { name: "At or over a limit" }).getByRole("link")).toHaveAttribute(
+    "href",
+    "/organizations?near=100",
+  );
   await expect(page.getByRole("heading", { level: 2, name: "Recent denials" })).toBeVisible();
 });
 

@@ -1,4 +1,5 @@
-import { expect, type Page, test } from "@playwright/test";
+import { expect, test, type Page } from "@playwright/test";
+
 import { E2E_STAFF, storageStateOf } from "./staff";
 
 const nav = (page: Page) => page.getByRole("navigation", { name: "Main" });
@@ -43,7 +44,10 @@ test.describe("signed out", () => {
 
   test("the API refuses anonymous staff calls with UNAUTHORIZED", async ({ page }) => {
     await page.goto("/sign-in");
-    expect(await mutate(page, "billing.apiKeys.create", { name: "anon", scopes: ["usage:read"] })).toEqual({ status: 401, code: "UNAUTHORIZED" });
+    expect(await mutate(page, "billing.apiKeys.create", { name: "anon", scopes: ["usage:read"] })).toEqual({
+      status: 401,
+      code: "UNAUTHORIZED",
+    });
     const list = await page.request.get(`/api/trpc/billing.orgs.list?input=${encodeURIComponent(JSON.stringify({ json: {} }))}`);
     expect(list.status()).toBe(401);
   });
@@ -62,7 +66,10 @@ test.describe("viewer", () => {
     await expect(page.getByText("Admins only.")).toBeVisible();
     await expect(page.getByRole("button", { name: "Create key" })).toHaveCount(0);
 
-    expect(await mutate(page, "billing.apiKeys.create", { name: "sneaky", scopes: ["usage:read"] })).toEqual({ status: 403, code: "FORBIDDEN" });
+    expect(await mutate(page, "billing.apiKeys.create", { name: "sneaky", scopes: ["usage:read"] })).toEqual({
+      status: 403,
+      code: "FORBIDDEN",
+    });
     expect(await mutate(page, "billing.staff.create", { email: "x@e2e.test", role: "admin" })).toEqual({ status: 403, code: "FORBIDDEN" });
   });
 });
@@ -74,7 +81,10 @@ test.describe("finance", () => {
     await page.goto("/organizations");
     await expect(page.getByTestId("signed-in-role")).toHaveText("finance");
     await expect(nav(page).getByRole("link", { name: "API keys" })).toHaveCount(0);
-    expect(await mutate(page, "billing.apiKeys.revoke", { id: "0d9c8b7a-6f5e-4d3c-8b2a-1f0e9d8c7b6a" })).toEqual({ status: 403, code: "FORBIDDEN" });
+    expect(await mutate(page, "billing.apiKeys.revoke", { id: "0d9c8b7a-6f5e-4d3c-8b2a-1f0e9d8c7b6a" })).toEqual({
+      status: 403,
+      code: "FORBIDDEN",
+    });
   });
 });
 
@@ -100,9 +110,12 @@ test.describe("admin", () => {
     await expect(row).toContainText("Active");
 
     // The key works for the product app…
-    const usage = await page.request.get(`/api/trpc/billing.usage.get?input=${encodeURIComponent(JSON.stringify({ json: { orgId: "0d9c8b7a-6f5e-4d3c-8b2a-1f0e9d8c7b6a" } }))}`, {
-      headers: { authorization: `Bearer ${secretText}` },
-    });
+    const usage = await page.request.get(
+      `/api/trpc/billing.usage.get?input=${encodeURIComponent(JSON.stringify({ json: { orgId: "0d9c8b7a-6f5e-4d3c-8b2a-1f0e9d8c7b6a" } }))}`,
+      {
+        headers: { authorization: `Bearer ${secretText}` },
+      },
+    );
     expect(usage.status()).toBe(404); // authenticated; the org does not exist
 
     // …and its secret is never shown again.
@@ -115,9 +128,12 @@ test.describe("admin", () => {
     await row.getByRole("button", { name: `Revoke ${name}` }).click();
     await expect(row).toContainText("Revoked");
     await expect(row.getByRole("button", { name: /Revoke/ })).toHaveCount(0);
-    const after = await page.request.get(`/api/trpc/billing.usage.get?input=${encodeURIComponent(JSON.stringify({ json: { orgId: "0d9c8b7a-6f5e-4d3c-8b2a-1f0e9d8c7b6a" } }))}`, {
-      headers: { authorization: `Bearer ${secretText}` },
-    });
+    const after = await page.request.get(
+      `/api/trpc/billing.usage.get?input=${encodeURIComponent(JSON.stringify({ json: { orgId: "0d9c8b7a-6f5e-4d3c-8b2a-1f0e9d8c7b6a" } }))}`,
+      {
+        headers: { authorization: `Bearer ${secretText}` },
+      },
+    );
     expect(after.status()).toBe(401);
   });
 });

@@ -1,4 +1,5 @@
-import { expect, type Page, test } from "@playwright/test";
+import { expect, test, type Page } from "@playwright/test";
+
 import { startFakeDodo, subscriptionPayload, webhookPayload } from "../tools/fake-dodo";
 import { E2E_FAILED_WEBHOOK_ID, E2E_WEBHOOK_ORGS, E2E_WEBHOOK_SECRET, seededOrgs } from "./fixtures";
 import { E2E_STAFF, storageStateOf } from "./staff";
@@ -6,7 +7,8 @@ import { E2E_STAFF, storageStateOf } from "./staff";
 const orgs = seededOrgs();
 const planChange = orgs[E2E_WEBHOOK_ORGS.planChange];
 const failedRenewal = orgs[E2E_WEBHOOK_ORGS.failedRenewal];
-if (!planChange?.subscription || !failedRenewal?.subscription) throw new Error("the e2e data set has no subscribed orgs at the webhook indices");
+if (!planChange?.subscription || !failedRenewal?.subscription)
+  throw new Error("the e2e data set has no subscribed orgs at the webhook indices");
 
 const panel = (page: Page) => page.getByRole("region", { name: "Subscription", exact: true });
 
@@ -67,9 +69,15 @@ test.describe("admin", () => {
       // A delivery signed with another key is refused and changes nothing.
       const forged = await fake
         .sender()
-        .send(webhookPayload("subscription.plan_changed", subscriptionPayload({ subscription_id: sub.id, orgId: planChange.id, product_id: "pdt_billing_pro" })), {
-          badSignature: true,
-        });
+        .send(
+          webhookPayload(
+            "subscription.plan_changed",
+            subscriptionPayload({ subscription_id: sub.id, orgId: planChange.id, product_id: "pdt_billing_pro" }),
+          ),
+          {
+            badSignature: true,
+          },
+        );
       expect(forged.status).toBe(401);
 
       const delivery = await fake.sendSubscriptionEvent(sub.id, "subscription.plan_changed");

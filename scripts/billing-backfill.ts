@@ -1,7 +1,7 @@
 import os from "node:os";
+
 import cliProgress from "cli-progress";
-import { createDatabase } from "@/server/db/client";
-import { pgError } from "@/server/db/pg-errors";
+
 import {
   BACKFILL_SERVER_OPTIONS,
   BackfillError,
@@ -10,10 +10,13 @@ import {
   type BackfillResult,
   type RunTotals,
 } from "@/server/billing/backfill";
-import { type BackfillArgs, parseBackfillArgs } from "./backfill/options";
+import { createDatabase } from "@/server/db/client";
+import { pgError } from "@/server/db/pg-errors";
+import { onShutdown } from "@/server/process/shutdown";
+
+import { parseBackfillArgs, type BackfillArgs } from "./backfill/options";
 import { readCommandLine } from "./lib/args";
 import { runScript } from "./lib/run-script";
-import { onShutdown } from "@/server/process/shutdown";
 
 // npm run backfill -- [--dry-run | --apply | --verify] [--resume] [--batch-size N]
 //   [--concurrency N] [--orgs-per-tx N] [--csv FILE] [--org-prefix PREFIX] [--progress-every N] [--no-final-verify]
@@ -50,7 +53,11 @@ await runScript(COMMAND, (databaseUrl) => {
 });
 
 async function backfill(databaseUrl: string): Promise<number> {
-  const database = createDatabase(databaseUrl, { max: args.concurrency + 2, applicationName: COMMAND, serverOptions: BACKFILL_SERVER_OPTIONS });
+  const database = createDatabase(databaseUrl, {
+    max: args.concurrency + 2,
+    applicationName: COMMAND,
+    serverOptions: BACKFILL_SERVER_OPTIONS,
+  });
   const progress = progressReporter(args);
   const running = runBackfill(database.pool, {
     mode: args.mode,
@@ -116,14 +123,22 @@ function summary(r: BackfillResult): string {
       `(${Math.round(r.orgsScanned / Math.max(seconds, 0.001))} orgs/s)`,
     `  billing mismatches (cache ≠ SUM(ledger) or SUM(ledger) ≠ old count): ${r.mismatches}`,
   ];
-  if (r.legacyColumn && r.mode !== "verify") lines.push(`  legacy organizations.usage values that differ from the old count: ${r.legacyMismatches}`);
+  if (r.legacyColumn && r.mode !== "verify")
+    lines.push(`  legacy organizations.usage values that differ from the old count: ${r.legacyMismatches}`);
   if (r.mode === "apply") {
     lines.push(`  migration ledger rows written: ${r.deltasApplied}; cache rows repaired to SUM(ledger): ${r.cacheRepairs}`);
   }
   if (r.remaining !== null) {
-    lines.push(r.remaining === 0 ? "  verified: cache == SUM(ledger) == old count for every organization and gauge" : `  STILL DIFFERENT: ${r.remaining} (org, metric) pairs`);
+    lines.push(
+      r.remaining === 0
+        ? "  verified: cache == SUM(ledger) == old count for every organization and gauge"
+        : `  STILL DIFFERENT: ${r.remaining} (org, metric) pairs`,
+    );
   }
-  if (r.status === "cancelled") lines.push(`  stopped on request; continue with: ${COMMAND} -- --${r.mode.replace("_", "-")} --resume${args.orgPrefix ? ` --org-prefix ${args.orgPrefix}` : ""}`);
+  if (r.status === "cancelled")
+    lines.push(
+      `  stopped on request; continue with: ${COMMAND} -- --${r.mode.replace("_", "-")} --resume${args.orgPrefix ? ` --org-prefix ${args.orgPrefix}` : ""}`,
+    );
   if (r.csvRows !== null) lines.push(`  diff report: ${r.csvRows} rows written to ${args.csvPath}`);
   lines.push(`  diff report rows are in backfill_diffs (run_id = '${r.runId}')`);
   return lines.join("\n");

@@ -1,5 +1,6 @@
-import { API_SCOPES, type ApiScope, ApiKeyService, apiScopeSchema } from "@/server/billing/api-keys";
+import { API_SCOPES, ApiKeyService, apiScopeSchema, type ApiScope } from "@/server/billing/api-keys";
 import { createDatabase } from "@/server/db/client";
+
 import { parseOptions, readCommandLine, UsageError } from "./lib/args";
 import { runScript } from "./lib/run-script";
 
@@ -26,7 +27,10 @@ const request = readCommandLine(COMMAND, (argv): Request => {
   );
   if (values.list) return { list: true };
   if (values.revoke) return { revoke: values.revoke };
-  const scopes = (values.scopes ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+  const scopes = (values.scopes ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
   const invalid = scopes.filter((s) => !apiScopeSchema.safeParse(s).success);
   if (!values.name || scopes.length === 0 || invalid.length > 0) {
     throw new UsageError(`${invalid.length ? `unknown scope ${invalid.join(", ")}; ` : ""}${USAGE}`);
@@ -41,7 +45,9 @@ await runScript(COMMAND, async (databaseUrl) => {
     if ("list" in request) {
       for (const key of await keys.list()) {
         const state = key.revokedAt ? `revoked ${key.revokedAt.toISOString()}` : "active";
-        console.log(`${key.id}  ${key.prefix}  ${key.name}  [${key.scopes.join(",")}]  ${state}  last used ${key.lastUsedAt?.toISOString() ?? "never"}`);
+        console.log(
+          `${key.id}  ${key.prefix}  ${key.name}  [${key.scopes.join(",")}]  ${state}  last used ${key.lastUsedAt?.toISOString() ?? "never"}`,
+        );
       }
       return;
     }
@@ -51,7 +57,9 @@ await runScript(COMMAND, async (databaseUrl) => {
       return;
     }
     const { key, secret } = await keys.create({ name: request.name, scopes: request.scopes, createdBy: request.by });
-    console.log(`API key "${key.name}" (${key.prefix}) with scopes ${key.scopes.join(", ")}:\n\n  ${secret}\n\nThis secret is shown once; only its hash is stored.`);
+    console.log(
+      `API key "${key.name}" (${key.prefix}) with scopes ${key.scopes.join(", ")}:\n\n  ${secret}\n\nThis secret is shown once; only its hash is stored.`,
+    );
   } finally {
     await database.close();
   }

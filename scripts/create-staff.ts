@@ -1,10 +1,12 @@
 import { createInterface } from "node:readline";
 import { Writable } from "node:stream";
+
 import { createStaffAuth } from "@/server/auth/auth";
-import { STAFF_ROLES, type StaffRole, staffRoleSchema } from "@/server/auth/roles";
+import { STAFF_ROLES, staffRoleSchema, type StaffRole } from "@/server/auth/roles";
 import { StaffService } from "@/server/auth/staff";
 import { BillingError } from "@/server/billing/errors";
 import { createDatabase } from "@/server/db/client";
+
 import { parseOptions, readCommandLine, UsageError } from "./lib/args";
 import { runScript } from "./lib/run-script";
 

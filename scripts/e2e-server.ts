@@ -1,21 +1,23 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+
+import { createStaffAuth } from "@/server/auth/auth";
+import { StaffService } from "@/server/auth/staff";
+import { DodoBilling } from "@/server/billing/dodo/dodo-billing";
+import type { UsageService } from "@/server/billing/usage-service";
+import { createDatabase } from "@/server/db/client";
 import { databaseOn, withOneClient } from "@/server/db/databases";
 import { startTemporaryCluster, type StartedServer } from "@/server/db/embedded";
 import { migrate } from "@/server/db/migrator";
+import { onShutdown } from "@/server/process/shutdown";
 import { seedDatabase } from "@/server/seed";
-import { createStaffAuth } from "@/server/auth/auth";
-import { StaffService } from "@/server/auth/staff";
-import { createDatabase } from "@/server/db/client";
-import { DodoBilling } from "@/server/billing/dodo/dodo-billing";
-import type { UsageService } from "@/server/billing/usage-service";
+
 import { E2E_FAILED_WEBHOOK_ID, E2E_ORGS, E2E_SEED, E2E_WEBHOOK_SECRET, failedRenewalPayload } from "../e2e/fixtures";
 import { E2E_STAFF } from "../e2e/staff";
-import { onShutdown } from "@/server/process/shutdown";
 
 /**
  * The web server Playwright starts (`webServer.command` in playwright.config.ts): a FRESH
@@ -38,7 +40,8 @@ let clusterDir: string | undefined;
 let dropDatabase: (() => Promise<void>) | undefined;
 let shuttingDown: Promise<void> | undefined;
 
-const adminQuery = (adminUrl: string, sql: string) => withOneClient(adminUrl, "e2e-server", (client) => client.query(sql)).then(() => undefined);
+const adminQuery = (adminUrl: string, sql: string) =>
+  withOneClient(adminUrl, "e2e-server", (client) => client.query(sql)).then(() => undefined);
 
 const timeout = (ms: number) => new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), ms).unref());
 
@@ -148,7 +151,11 @@ async function main(): Promise<void> {
   try {
     const staff = new StaffService(handle.prisma, createStaffAuth(handle.prisma, { secret, baseURL: "http://localhost" }));
     for (const user of Object.values(E2E_STAFF)) await staff.create(user, "e2e-server");
-    log(`created staff ${Object.values(E2E_STAFF).map((u) => u.email).join(", ")}`);
+    log(
+      `created staff ${Object.values(E2E_STAFF)
+        .map((u) => u.email)
+        .join(", ")}`,
+    );
   } finally {
     await handle.close();
   }

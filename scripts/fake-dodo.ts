@@ -1,5 +1,5 @@
-import { integerArg, parseOptions, readCommandLine, UsageError } from "./lib/args";
 import { startFakeDodo } from "../tools";
+import { integerArg, parseOptions, readCommandLine, UsageError } from "./lib/args";
 
 /**
  * A fake Dodo Payments API on 127.0.0.1 (see tools/fake-dodo/server.ts), for demos:

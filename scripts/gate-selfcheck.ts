@@ -4,12 +4,15 @@ import { copyFile, mkdir, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { stripVTControlCharacters } from "node:util";
+
 import pg from "pg";
+
 import { createScratchDatabase } from "@/server/db/databases";
 import { startTemporaryCluster, type StartedServer } from "@/server/db/embedded";
 import { migrate } from "@/server/db/migrator";
 import { onShutdown } from "@/server/process/shutdown";
 import { seedDatabase } from "@/server/seed";
+
 import { choicesArg, parseOptions, readCommandLine } from "./lib/args";
 
 /**
@@ -77,7 +80,9 @@ const vitestCheck: Check = async () => {
   const passing = await run("npx", ["vitest", "run", file, "-t", "passes"]);
   const problems: string[] = [];
   if (failing.code === 0 || !/Tests\s+1 failed \| 1 passed/.test(plain(failing.output))) {
-    problems.push(`vitest: a run with one failing test exited ${failing.code}; wanted non-zero with "1 failed | 1 passed"\n${plain(failing.output).slice(-1500)}`);
+    problems.push(
+      `vitest: a run with one failing test exited ${failing.code}; wanted non-zero with "1 failed | 1 passed"\n${plain(failing.output).slice(-1500)}`,
+    );
   }
   if (passing.code !== 0) problems.push(`vitest: the passing test alone exited ${passing.code}\n${plain(passing.output).slice(-1500)}`);
   return problems;
@@ -89,7 +94,9 @@ const playwrightCheck: Check = async () => {
   const result = await run("npx", ["playwright", "test", path.basename(file), "--project", "chromium", "--no-deps", "--reporter", "list"]);
   const text = plain(result.output);
   if (result.code !== 0 && /\b1 failed\b/.test(text) && /\b1 passed\b/.test(text)) return [];
-  return [`playwright: a run with one failing spec exited ${result.code}; wanted non-zero with "1 failed" and "1 passed"\n${text.slice(-2000)}`];
+  return [
+    `playwright: a run with one failing spec exited ${result.code}; wanted non-zero with "1 failed" and "1 passed"\n${text.slice(-2000)}`,
+  ];
 };
 
 const cliCheck: Check = async () => {
@@ -102,7 +109,8 @@ const cliCheck: Check = async () => {
     const pool = new pg.Pool({ connectionString: scratch.url, max: 2, application_name: "gate-selfcheck" });
     // An idle connection the server ends while the cluster stops is expected here, not a crash.
     pool.on("error", () => undefined);
-    const verify = () => run("npx", ["tsx", "--conditions=react-server", "scripts/billing-backfill.ts", "--verify"], { DATABASE_URL: scratch.url });
+    const verify = () =>
+      run("npx", ["tsx", "--conditions=react-server", "scripts/billing-backfill.ts", "--verify"], { DATABASE_URL: scratch.url });
     try {
       await seedDatabase(pool, { orgs: 3, seed: 7, legacyOnly: false });
       const agreeing = await verify();
@@ -111,8 +119,10 @@ const cliCheck: Check = async () => {
       );
       const drifted = await verify();
       const problems: string[] = [];
-      if (agreeing.code !== 0) problems.push(`cli: backfill --verify on agreeing counts exited ${agreeing.code}\n${agreeing.output.slice(-1500)}`);
-      if (drifted.code !== 1) problems.push(`cli: backfill --verify on a drifted database exited ${drifted.code}; wanted 1\n${drifted.output.slice(-1500)}`);
+      if (agreeing.code !== 0)
+        problems.push(`cli: backfill --verify on agreeing counts exited ${agreeing.code}\n${agreeing.output.slice(-1500)}`);
+      if (drifted.code !== 1)
+        problems.push(`cli: backfill --verify on a drifted database exited ${drifted.code}; wanted 1\n${drifted.output.slice(-1500)}`);
       return problems;
     } finally {
       await pool.end();

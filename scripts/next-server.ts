@@ -1,6 +1,8 @@
 import { createServer } from "node:http";
 import { parseArgs } from "node:util";
+
 import next from "next";
+
 import { exitOnInvalidEnv } from "@/server/env";
 import { stampClientIp } from "@/server/http/client-ip";
 import { onShutdown } from "@/server/process/shutdown";

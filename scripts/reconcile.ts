@@ -1,8 +1,9 @@
 import { createBillingServices } from "@/server/billing";
-import { BillingError } from "@/server/billing/errors";
 import { createDodoClient } from "@/server/billing/dodo";
+import { BillingError } from "@/server/billing/errors";
 import { orgIdSchema } from "@/server/billing/schemas";
 import { createDatabase } from "@/server/db/client";
+
 import { parseOptions, readCommandLine, schemaArg } from "./lib/args";
 import { runScript } from "./lib/run-script";
 
@@ -24,7 +25,9 @@ await runScript(COMMAND, async (databaseUrl) => {
   const database = createDatabase(databaseUrl, { max: 2, applicationName: "reconcile" });
   try {
     const report = await createBillingServices(database.prisma).dodo.reconcileSubscriptions(api, { orgId });
-    console.log(`reconcile: ${report.checked} checked, ${report.synced} synced, ${report.stale} already newer, ${report.problems.length} problems`);
+    console.log(
+      `reconcile: ${report.checked} checked, ${report.synced} synced, ${report.stale} already newer, ${report.problems.length} problems`,
+    );
     for (const p of report.problems) console.log(`  ${p.subscriptionId}: ${p.error}`);
     return report.problems.length ? 1 : 0;
   } finally {

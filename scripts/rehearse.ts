@@ -1,13 +1,15 @@
 import { writeFile } from "node:fs/promises";
+
 import { BackfillError } from "@/server/billing/backfill";
+import { onShutdown } from "@/server/process/shutdown";
 import { SeedError } from "@/server/seed";
+
 import { readCommandLine } from "./lib/args";
 import { runScript } from "./lib/run-script";
 import { RehearsalError } from "./rehearse/errors";
 import { parseRehearseArgs } from "./rehearse/options";
-import { type RehearsalReport, rehearse } from "./rehearse/rehearsal";
+import { rehearse, type RehearsalReport } from "./rehearse/rehearsal";
 import { createScratchDatabase, type ScratchDatabase } from "./rehearse/scratch-database";
-import { onShutdown } from "@/server/process/shutdown";
 
 // npm run rehearse -- [--orgs N] [--seed S] [--traffic-seconds N] [--traffic-processes N]
 //   [--traffic-loops N] [--batch-size N] [--concurrency N] [--orgs-per-tx N]

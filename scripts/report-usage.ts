@@ -3,6 +3,7 @@ import { BillingError } from "@/server/billing/errors";
 import { orgIdSchema } from "@/server/billing/schemas";
 import { INGEST_TIMEOUT_MS, MAX_INGEST_BATCH, reportUsage } from "@/server/billing/usage-reporting";
 import { createDatabase } from "@/server/db/client";
+
 import { integerArg, parseOptions, readCommandLine, schemaArg } from "./lib/args";
 import { runScript } from "./lib/run-script";
 

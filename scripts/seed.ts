@@ -1,6 +1,7 @@
 import { createDatabase } from "@/server/db/client";
 import { migrate } from "@/server/db/migrator";
-import { SeedError, seedDatabase, type SeedResult } from "@/server/seed";
+import { seedDatabase, SeedError, type SeedResult } from "@/server/seed";
+
 import { readCommandLine } from "./lib/args";
 import { runScript } from "./lib/run-script";
 import { parseSeedArgs } from "./seed/options";

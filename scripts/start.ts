@@ -1,10 +1,11 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
+
 import { createDatabase } from "@/server/db/client";
 import { acquireProjectDatabase, EmbeddedDatabaseError, PG_DIR, type ProjectDatabase } from "@/server/db/embedded";
-import { MigrationError, migrate } from "@/server/db/migrator";
+import { migrate, MigrationError } from "@/server/db/migrator";
 import { exitOnInvalidEnv } from "@/server/env";
 import { onShutdown } from "@/server/process/shutdown";
 
@@ -113,7 +114,9 @@ async function main(): Promise<void> {
   }
 
   if (env.DATABASE_URL && !process.env.BETTER_AUTH_SECRET) {
-    console.warn("BETTER_AUTH_SECRET is not set: staff sessions are signed with the secret in .data/auth-secret; set it (the same value on every instance) in production");
+    console.warn(
+      "BETTER_AUTH_SECRET is not set: staff sessions are signed with the secret in .data/auth-secret; set it (the same value on every instance) in production",
+    );
   }
   // On the embedded default: one demo member of staff per role (printed when ready).
   let demoStaff: Awaited<ReturnType<typeof seedDemoStaff>> = [];
@@ -160,8 +163,7 @@ async function main(): Promise<void> {
 }
 
 main().catch(async (error: unknown) => {
-  const expected =
-    error instanceof EmbeddedDatabaseError || error instanceof MigrationError || (error as Error)?.name === "CatalogueError";
+  const expected = error instanceof EmbeddedDatabaseError || error instanceof MigrationError || (error as Error)?.name === "CatalogueError";
   console.error(`npm start: ${expected ? (error as Error).message : error instanceof Error ? error.stack : error}`);
   stopping = true;
   await shutdown();

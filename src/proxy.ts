@@ -1,5 +1,5 @@
 import { getSessionCookie } from "better-auth/cookies";
-import { type NextRequest, NextResponse } from "next/server";
+import { NextResponse, type NextRequest } from "next/server";
 
 /**
  * Next 16's request proxy (formerly `middleware.ts`): a cheap first gate for dashboard pages.

@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 
 /**
  * One worker OS process of the project's own (rehearsal traffic, test workers): a TypeScript
@@ -40,7 +40,8 @@ export function startWorkerProcess<T>(
       const last = out.trim().split("\n").pop() ?? "";
       const result = code === 0 ? parseJson(last) : undefined;
       if (result !== undefined) resolve(result as T);
-      else reject(fail(`${options.name} exited ${signal ?? code}: ${err.trim().split("\n").slice(-8).join(" | ") || `last line: ${last}`}`));
+      else
+        reject(fail(`${options.name} exited ${signal ?? code}: ${err.trim().split("\n").slice(-8).join(" | ") || `last line: ${last}`}`));
     });
   });
   return { child, ready: Promise.race([ready, done.then(() => undefined)]), done };

@@ -1,9 +1,5 @@
-import {
-  DEFAULT_BATCH_SIZE,
-  DEFAULT_CONCURRENCY,
-  DEFAULT_ORGS_PER_TRANSACTION,
-  type BackfillMode,
-} from "@/server/billing/backfill";
+import { DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY, DEFAULT_ORGS_PER_TRANSACTION, type BackfillMode } from "@/server/billing/backfill";
+
 import { exclusiveFlag, fileArg, integerArg, parseOptions } from "../lib/args";
 
 export const BACKFILL_USAGE =

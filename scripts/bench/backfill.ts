@@ -1,9 +1,12 @@
 import { performance } from "node:perf_hooks";
+
 import type pg from "pg";
+
 import { BACKFILL_SERVER_OPTIONS, runBackfill } from "@/server/billing/backfill";
 import { createDatabase } from "@/server/db/client";
 import { migrate } from "@/server/db/migrator";
 import { seedDatabase, type SeedResult } from "@/server/seed";
+
 import { CLEANUP_MIGRATION, migrationBefore } from "../../tools";
 import { createBenchDatabase } from "./database";
 import type { Profile } from "./options";
@@ -64,7 +67,6 @@ export const BACKFILL_VARIANTS: BackfillVariant[] = [
   { name: "--orgs-per-tx 500 --batch-size 2000 --concurrency 2", batchSize: 2000, concurrency: 2, orgsPerTransaction: 500 },
 ];
 
-
 const BASELINE_SQL = `
   INSERT INTO bench_backfill_baseline (org_id, members, teams, storage_bytes)
   SELECT o.id, COALESCE(m.n, 0), COALESCE(t.n, 0), COALESCE(f.n, 0)
@@ -106,7 +108,9 @@ async function writeFloor(pool: pg.Pool): Promise<number> {
        LEFT JOIN (SELECT org_id, count(*) AS n FROM teams GROUP BY org_id) t ON t.org_id = o.id
        LEFT JOIN (SELECT org_id, sum(size_bytes) AS n FROM stored_files GROUP BY org_id) f ON f.org_id = o.id`,
     );
-    await client.query(`INSERT INTO usage_cache (org_id, metric, count) SELECT org_id, metric, 0 FROM old_counts ORDER BY 1, 2 ON CONFLICT DO NOTHING`);
+    await client.query(
+      `INSERT INTO usage_cache (org_id, metric, count) SELECT org_id, metric, 0 FROM old_counts ORDER BY 1, 2 ON CONFLICT DO NOTHING`,
+    );
     await client.query(`SELECT 1 FROM usage_cache ORDER BY org_id, metric FOR UPDATE`);
     await client.query(
       `INSERT INTO usage_ledger (org_id, metric, delta, reason, idempotency_key, actor, metadata)
@@ -115,7 +119,9 @@ async function writeFloor(pool: pg.Pool): Promise<number> {
        FROM old_counts WHERE old_count <> 0`,
       [runId],
     );
-    await client.query(`UPDATE usage_cache c SET count = x.old_count, last_updated = now() FROM old_counts x WHERE c.org_id = x.org_id AND c.metric = x.metric`);
+    await client.query(
+      `UPDATE usage_cache c SET count = x.old_count, last_updated = now() FROM old_counts x WHERE c.org_id = x.org_id AND c.metric = x.metric`,
+    );
     await client.query(
       `INSERT INTO backfill_diffs (run_id, org_id, metric, kind, legacy_wrong, cache_wrong, ledger_wrong, legacy_value, old_count,
                                    cache_before, ledger_before, delta_applied, cache_repaired)
@@ -136,7 +142,11 @@ async function writeFloor(pool: pg.Pool): Promise<number> {
 /** A copy of the template, reached with the session settings `npm run backfill` uses (JIT off). */
 async function withCopy<T>(template: string, work: (pool: pg.Pool) => Promise<T>, options: { max?: number } = {}): Promise<T> {
   const copy = await createBenchDatabase("billing_bench_backfill", { template });
-  const handle = createDatabase(copy.url, { max: options.max ?? 8, applicationName: "bench-backfill", serverOptions: BACKFILL_SERVER_OPTIONS });
+  const handle = createDatabase(copy.url, {
+    max: options.max ?? 8,
+    applicationName: "bench-backfill",
+    serverOptions: BACKFILL_SERVER_OPTIONS,
+  });
   try {
     return await work(handle.pool);
   } finally {
@@ -166,40 +176,46 @@ export async function backfillBench(profile: Profile, progress: (line: string) =
   } finally {
     await seeding.close();
   }
-  progress(`backfill: ${seeded.members.toLocaleString("en-US")} members, ${seeded.files.toLocaleString("en-US")} files in ${(seeded.elapsedMs / 1000).toFixed(1)} s`);
+  progress(
+    `backfill: ${seeded.members.toLocaleString("en-US")} members, ${seeded.files.toLocaleString("en-US")} files in ${(seeded.elapsedMs / 1000).toFixed(1)} s`,
+  );
 
   const baselineRuns: number[] = [];
   const variants: BackfillVariantResult[] = [];
   for (const variant of BACKFILL_VARIANTS) {
     progress(`backfill: --apply, ${variant.name}…`);
     variants.push(
-      await withCopy(template.name, async (pool) => {
-        // The baseline on this very copy, before the apply (a warm-up run first, untimed).
-        const runs = (await baseline(pool, 3)).slice(1);
-        baselineRuns.push(...runs);
-        const started = performance.now();
-        const apply = await runBackfill(pool, {
-          mode: "apply",
-          batchSize: variant.batchSize,
-          concurrency: variant.concurrency,
-          orgsPerTransaction: variant.orgsPerTransaction,
-          verifyAfterApply: false,
-          startedBy: "npm run bench",
-        });
-        const ms = performance.now() - started;
-        const verifyStarted = performance.now();
-        const verify = await runBackfill(pool, { mode: "verify", batchSize: 1000, startedBy: "npm run bench" });
-        return {
-          ...variant,
-          ms,
-          orgsPerSec: (apply.orgsScanned / ms) * 1000,
-          baselineMs: median(runs),
-          share: apply.orgsScanned / ms / (orgs / median(runs)),
-          migrationRows: apply.deltasApplied,
-          verifyMs: performance.now() - verifyStarted,
-          verifyRemaining: verify.remaining,
-        };
-      }, { max: variant.concurrency + 4 }),
+      await withCopy(
+        template.name,
+        async (pool) => {
+          // The baseline on this very copy, before the apply (a warm-up run first, untimed).
+          const runs = (await baseline(pool, 3)).slice(1);
+          baselineRuns.push(...runs);
+          const started = performance.now();
+          const apply = await runBackfill(pool, {
+            mode: "apply",
+            batchSize: variant.batchSize,
+            concurrency: variant.concurrency,
+            orgsPerTransaction: variant.orgsPerTransaction,
+            verifyAfterApply: false,
+            startedBy: "npm run bench",
+          });
+          const ms = performance.now() - started;
+          const verifyStarted = performance.now();
+          const verify = await runBackfill(pool, { mode: "verify", batchSize: 1000, startedBy: "npm run bench" });
+          return {
+            ...variant,
+            ms,
+            orgsPerSec: (apply.orgsScanned / ms) * 1000,
+            baselineMs: median(runs),
+            share: apply.orgsScanned / ms / (orgs / median(runs)),
+            migrationRows: apply.deltasApplied,
+            verifyMs: performance.now() - verifyStarted,
+            verifyRemaining: verify.remaining,
+          };
+        },
+        { max: variant.concurrency + 4 },
+      ),
     );
   }
   progress("backfill: the set-based floor of the same writes…");

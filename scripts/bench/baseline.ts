@@ -1,5 +1,7 @@
 import { randomUUID } from "node:crypto";
+
 import type pg from "pg";
+
 import { SUBSCRIPTION_PRECEDENCE } from "@/server/billing/subscription-precedence";
 
 /**
@@ -136,7 +138,13 @@ export interface BatchColumns {
 
 export async function baselineBatch(pool: pg.Pool, batch: BatchColumns): Promise<number> {
   const { rows } = await pool.query<{ applied: number }>(BATCH_SQL, [
-    batch.orgIds, batch.metrics, batch.deltas, batch.reasons, batch.keys, batch.actors, batch.metadata,
+    batch.orgIds,
+    batch.metrics,
+    batch.deltas,
+    batch.reasons,
+    batch.keys,
+    batch.actors,
+    batch.metadata,
   ]);
   return rows[0]?.applied ?? 0;
 }

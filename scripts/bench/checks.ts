@@ -45,33 +45,41 @@ export async function orgSizeLatency(ctx: BenchContext): Promise<OrgSizeLatency>
   const { checkCalls, checkWarmup, oldWayCalls, oldWayWarmup } = ctx.profile;
   const small = orgId(SMALL_ORG);
   const big = orgId(BIG_ORG);
-  return withLevel(ctx.url, 1, ctx.apiKey, async (level) => {
-    const service = await latencies({
-      warmup: checkWarmup,
-      count: checkCalls,
-      variants: {
-        small: () => level.services.entitlements.check(small, "member.add"),
-        big: () => level.services.entitlements.check(big, "member.add"),
-      },
-    });
-    const oldWay = await latencies({
-      warmup: oldWayWarmup,
-      count: oldWayCalls,
-      variants: { small: () => oldWayCheck(level.pool, small), big: () => oldWayCheck(level.pool, big) },
-    });
-    const flatness = service.big.p50 / service.small.p50;
-    const speedUp = oldWay.big.p50 / service.big.p50;
-    ctx.progress(`check, 10 members: p50 ${ms(service.small.p50)}; 100 000 members: p50 ${ms(service.big.p50)} (×${flatness.toFixed(2)})`);
-    ctx.progress(`old way, 100 000 members: p50 ${ms(oldWay.big.p50)} (${speedUp.toFixed(1)}× slower than check)`);
-    return {
-      calls: checkCalls,
-      oldWayCalls,
-      members: { small: SMALL_MEMBERS, big: BIG_MEMBERS },
-      files: { small: SMALL_FILES, big: BIG_FILES },
-      service,
-      oldWay,
-      flatness,
-      speedUp,
-    };
-  }, { http: false });
+  return withLevel(
+    ctx.url,
+    1,
+    ctx.apiKey,
+    async (level) => {
+      const service = await latencies({
+        warmup: checkWarmup,
+        count: checkCalls,
+        variants: {
+          small: () => level.services.entitlements.check(small, "member.add"),
+          big: () => level.services.entitlements.check(big, "member.add"),
+        },
+      });
+      const oldWay = await latencies({
+        warmup: oldWayWarmup,
+        count: oldWayCalls,
+        variants: { small: () => oldWayCheck(level.pool, small), big: () => oldWayCheck(level.pool, big) },
+      });
+      const flatness = service.big.p50 / service.small.p50;
+      const speedUp = oldWay.big.p50 / service.big.p50;
+      ctx.progress(
+        `check, 10 members: p50 ${ms(service.small.p50)}; 100 000 members: p50 ${ms(service.big.p50)} (×${flatness.toFixed(2)})`,
+      );
+      ctx.progress(`old way, 100 000 members: p50 ${ms(oldWay.big.p50)} (${speedUp.toFixed(1)}× slower than check)`);
+      return {
+        calls: checkCalls,
+        oldWayCalls,
+        members: { small: SMALL_MEMBERS, big: BIG_MEMBERS },
+        files: { small: SMALL_FILES, big: BIG_FILES },
+        service,
+        oldWay,
+        flatness,
+        speedUp,
+      };
+    },
+    { http: false },
+  );
 }

@@ -3,10 +3,13 @@ import { existsSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+
 import type pg from "pg";
+
+import { databaseOn, dropDatabase, withOneClient } from "@/server/db/databases";
 import { startTemporaryCluster } from "@/server/db/embedded";
 import { migrate } from "@/server/db/migrator";
-import { databaseOn, dropDatabase, withOneClient } from "@/server/db/databases";
+
 import { defer } from "./lifecycle";
 import { startReaper } from "./reaper";
 
@@ -65,7 +68,10 @@ export function benchServer(): Promise<BenchServer> {
  * A new empty database `<prefix>_<random>` on the run's server, dropped at the end of the
  * run (on the embedded cluster the whole cluster goes). `template`: a copy of that database.
  */
-export async function createBenchDatabase(prefix: string, options: { template?: string } = {}): Promise<{ name: string; url: string; drop(): Promise<void> }> {
+export async function createBenchDatabase(
+  prefix: string,
+  options: { template?: string } = {},
+): Promise<{ name: string; url: string; drop(): Promise<void> }> {
   const { adminUrl, shared } = await benchServer();
   const name = `${prefix}_${randomBytes(6).toString("hex")}`;
   if (shared) startReaper({ adminUrl, database: name });

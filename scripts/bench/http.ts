@@ -1,11 +1,14 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
+
 import { createHTTPHandler } from "@trpc/server/adapters/standalone";
-import { type BillingClient, createBillingClient } from "@/client";
+
+import { createBillingClient, type BillingClient } from "@/client";
 import { appRouter } from "@/server/api/root";
 import { createTRPCContext } from "@/server/api/trpc";
 import type { BillingServices } from "@/server/billing";
 import type { PrismaClient } from "@/server/db/client";
+
 import { defer } from "./lifecycle";
 
 /**

@@ -1,20 +1,22 @@
 import os from "node:os";
 import { performance } from "node:perf_hooks";
+
 import { createBillingServices } from "@/server/billing";
 import { createDatabase } from "@/server/db/client";
-import { checkLatency, orgSizeLatency } from "./checks";
-import { backfillBench } from "./backfill";
-import { benchServer, freshDatabase, serverVersion } from "./database";
-import { growLedger, ledgerPages } from "./ledger-pages";
-import { countQueries } from "./instrument";
-import { defer, installSignalHandlers, isShuttingDown, shutdown } from "./lifecycle";
+
 import { readCommandLine } from "../lib/args";
-import { BENCH_HELP, parseBenchOptions, type Section, SECTIONS } from "./options";
+import { backfillBench } from "./backfill";
+import { checkLatency, orgSizeLatency } from "./checks";
+import { benchServer, freshDatabase, serverVersion } from "./database";
+import { countQueries } from "./instrument";
+import { growLedger, ledgerPages } from "./ledger-pages";
+import { defer, installSignalHandlers, isShuttingDown, shutdown } from "./lifecycle";
+import { BENCH_HELP, parseBenchOptions, SECTIONS, type Section } from "./options";
 import { pgbenchVersion } from "./pgbench";
 import { evaluateTargets, renderReport, writeJson } from "./report";
 import type { BenchResults } from "./results";
 import { createApiKey, createOrgs, createOrgSizeFixtures } from "./setup";
-import { batchIngest, type BenchContext, hotRow, singleOps } from "./workloads";
+import { batchIngest, hotRow, singleOps, type BenchContext } from "./workloads";
 
 /**
  * `npm run bench [-- --quick] [--json FILE]`: throughput and latency of the billing
@@ -54,7 +56,12 @@ const results: BenchResults = {
 let failed = false;
 const runs = (section: Section) => options.sections.has(section);
 try {
-  progress(`${options.profile.name} run (${[...options.sections].join(", ")}); load average ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}`);
+  progress(
+    `${options.profile.name} run (${[...options.sections].join(", ")}); load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(" ")}`,
+  );
   if (options.pgbench && !pgbench) progress("pgbench not found: its columns will read n/a");
   const server = await benchServer();
   results.meta.database = server.where;

@@ -1,8 +1,11 @@
 import { performance } from "node:perf_hooks";
+
 import type pg from "pg";
+
 import { listLedger } from "@/server/billing/ledger-history";
 import type { PrismaClient } from "@/server/db/client";
-import { type Latency, summarize } from "./measure";
+
+import { summarize, type Latency } from "./measure";
 
 /**
  * Finance's ledger page at scale: the ledger grown to `rows` entries (set-based, with the

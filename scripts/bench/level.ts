@@ -1,7 +1,9 @@
 import pg from "pg";
+
 import type { BillingClient } from "@/client";
-import { type BillingServices, createBillingServices } from "@/server/billing";
+import { createBillingServices, type BillingServices } from "@/server/billing";
 import { createDatabase, type DatabaseHandle } from "@/server/db/client";
+
 import { billingClients, startApiServer } from "./http";
 import { defer } from "./lifecycle";
 

@@ -47,7 +47,10 @@ export function shutdown(): Promise<void> {
  */
 export function installSignalHandlers(): void {
   let received = 0;
-  for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+  for (const [signal, code] of [
+    ["SIGINT", 130],
+    ["SIGTERM", 143],
+  ] as const) {
     process.on(signal, () => {
       received++;
       if (received === 1) {

@@ -1,4 +1,5 @@
 import { performance } from "node:perf_hooks";
+
 import { cpuMs, queryCount } from "./instrument";
 
 /** Timing primitives: closed-loop throughput over a fixed window, and latency samples. */
@@ -79,7 +80,10 @@ export function combine(samples: Sample[]): Throughput {
  * compared run back to back and a load spike on this shared machine hits them alike
  * instead of whichever happened to be running then. A step may return null (skipped).
  */
-export async function inRounds(rounds: number, steps: [string, (round: number) => Promise<Sample | null>][]): Promise<Map<string, Sample[]>> {
+export async function inRounds(
+  rounds: number,
+  steps: [string, (round: number) => Promise<Sample | null>][],
+): Promise<Map<string, Sample[]>> {
   const samples = new Map<string, Sample[]>(steps.map(([name]) => [name, []]));
   for (let round = 0; round < rounds; round++) {
     for (const [name, step] of steps) {

@@ -2,6 +2,7 @@ import { execFile, spawnSync } from "node:child_process";
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+
 import { CONSUME_SQL, INCREMENT_SQL, POLICY_READ_SQL } from "./baseline";
 import { defer } from "./lifecycle";
 import { HOT_ORG, orgIdSql, SPREAD_ORGS } from "./setup";

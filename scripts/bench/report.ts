@@ -1,4 +1,5 @@
 import { writeFile } from "node:fs/promises";
+
 import type { BackfillBenchResult, BackfillVariantResult } from "./backfill";
 import type { Cost, Latency } from "./measure";
 import type { BenchResults, Target, ThroughputRow } from "./results";
@@ -26,29 +27,64 @@ export function evaluateTargets(results: BenchResults): Target[] {
   const at8 = results.throughput.find((r) => r.op === "consume" && r.clients === 8);
   if (at8) {
     const s = at8.service / at8.baseline;
-    targets.push({ name: "service consume, 8 clients", figure: `${(s * 100).toFixed(0)} % of bare pg`, target: `≥ ${TARGETS.serviceConsume * 100} %`, met: s >= TARGETS.serviceConsume });
+    targets.push({
+      name: "service consume, 8 clients",
+      figure: `${(s * 100).toFixed(0)} % of bare pg`,
+      target: `≥ ${TARGETS.serviceConsume * 100} %`,
+      met: s >= TARGETS.serviceConsume,
+    });
     if (at8.http !== null) {
       const h = at8.http / at8.baseline;
-      targets.push({ name: "HTTP consume, 8 clients", figure: `${(h * 100).toFixed(0)} % of bare pg`, target: `≥ ${TARGETS.httpConsume * 100} %`, met: h >= TARGETS.httpConsume });
+      targets.push({
+        name: "HTTP consume, 8 clients",
+        figure: `${(h * 100).toFixed(0)} % of bare pg`,
+        target: `≥ ${TARGETS.httpConsume * 100} %`,
+        met: h >= TARGETS.httpConsume,
+      });
     }
   }
   if (results.batch) {
     const b = results.batch.service;
-    targets.push({ name: "batched ingest (incrementMany), service", figure: `${int(b)} events/s`, target: `≥ ${int(TARGETS.batchEventsPerSec)} events/s`, met: b >= TARGETS.batchEventsPerSec });
+    targets.push({
+      name: "batched ingest (incrementMany), service",
+      figure: `${int(b)} events/s`,
+      target: `≥ ${int(TARGETS.batchEventsPerSec)} events/s`,
+      met: b >= TARGETS.batchEventsPerSec,
+    });
   }
   if (results.check) {
     const p99 = results.check.http.p99;
-    targets.push({ name: "check p99 over HTTP", figure: `${ms(p99)} ms`, target: `≤ ${TARGETS.httpCheckP99Ms} ms`, met: p99 <= TARGETS.httpCheckP99Ms });
+    targets.push({
+      name: "check p99 over HTTP",
+      figure: `${ms(p99)} ms`,
+      target: `≤ ${TARGETS.httpCheckP99Ms} ms`,
+      met: p99 <= TARGETS.httpCheckP99Ms,
+    });
   }
   if (results.orgSize) {
     const { flatness, speedUp } = results.orgSize;
-    targets.push({ name: "check flat in org size (100 000 ÷ 10 members, p50)", figure: `×${flatness.toFixed(2)}`, target: `within ${TARGETS.flatness * 100} %`, met: Math.abs(flatness - 1) <= TARGETS.flatness });
-    targets.push({ name: "check vs old way at 100 000 members (p50)", figure: `${speedUp.toFixed(1)}× faster`, target: `≥ ${TARGETS.speedUp}×`, met: speedUp >= TARGETS.speedUp });
+    targets.push({
+      name: "check flat in org size (100 000 ÷ 10 members, p50)",
+      figure: `×${flatness.toFixed(2)}`,
+      target: `within ${TARGETS.flatness * 100} %`,
+      met: Math.abs(flatness - 1) <= TARGETS.flatness,
+    });
+    targets.push({
+      name: "check vs old way at 100 000 members (p50)",
+      figure: `${speedUp.toFixed(1)}× faster`,
+      target: `≥ ${TARGETS.speedUp}×`,
+      met: speedUp >= TARGETS.speedUp,
+    });
   }
   if (results.ledgerPages) {
     const l = results.ledgerPages;
     const worst = Math.max(l.first.p99, l.deep.p99, l.byOrg.p99, l.rareReason.p99);
-    targets.push({ name: `ledger page at ${int(l.ledgerRows)} rows (worst p99)`, figure: `${ms(worst)} ms`, target: `< ${TARGETS.ledgerPageMs} ms`, met: worst < TARGETS.ledgerPageMs });
+    targets.push({
+      name: `ledger page at ${int(l.ledgerRows)} rows (worst p99)`,
+      figure: `${ms(worst)} ms`,
+      target: `< ${TARGETS.ledgerPageMs} ms`,
+      met: worst < TARGETS.ledgerPageMs,
+    });
   }
   if (results.backfill) {
     const best = bestBackfillVariant(results.backfill);
@@ -60,7 +96,12 @@ export function evaluateTargets(results: BenchResults): Target[] {
     });
   }
   const drift = results.invariants.reduce((sum, i) => sum + i.driftRows, 0);
-  targets.push({ name: "invariant cache == SUM(ledger) after every workload", figure: `${drift} drift rows`, target: "0", met: drift === 0 });
+  targets.push({
+    name: "invariant cache == SUM(ledger) after every workload",
+    figure: `${drift} drift rows`,
+    target: "0",
+    met: drift === 0,
+  });
   return targets;
 }
 
@@ -80,7 +121,17 @@ function throughputTable(rows: ThroughputRow[], hot = false): string {
           ? `svc ≥ 70 % ${mark(r.service / r.baseline >= TARGETS.serviceConsume)}` +
             (r.http === null ? "" : `, http ≥ 40 % ${mark(r.http / r.baseline >= TARGETS.httpConsume)}`)
           : "";
-      return [r.op, hot ? `${r.clients} (1 org)` : String(r.clients), int(r.baseline), int(r.pgbench), int(r.service), pct(r.service, r.baseline), int(r.http), pct(r.http, r.baseline), target];
+      return [
+        r.op,
+        hot ? `${r.clients} (1 org)` : String(r.clients),
+        int(r.baseline),
+        int(r.pgbench),
+        int(r.service),
+        pct(r.service, r.baseline),
+        int(r.http),
+        pct(r.http, r.baseline),
+        target,
+      ];
     }),
     "lrrrrrrrl",
   );
@@ -91,7 +142,13 @@ const costText = (c: Cost | null, digits = 2) => (c ? `${c.queriesPerOp.toFixed(
 function costTable(rows: ThroughputRow[], hot = false): string {
   return table(
     ["op", "clients", "bare pg", "service", "HTTP"],
-    rows.map((r) => [r.op, hot ? `${r.clients} (1 org)` : String(r.clients), costText(r.cost.baseline), costText(r.cost.service), costText(r.cost.http)]),
+    rows.map((r) => [
+      r.op,
+      hot ? `${r.clients} (1 org)` : String(r.clients),
+      costText(r.cost.baseline),
+      costText(r.cost.service),
+      costText(r.cost.http),
+    ]),
     "lrrrr",
   );
 }
@@ -126,12 +183,20 @@ export function renderReport(results: BenchResults): string {
   }
   if (results.batch) {
     const b = results.batch;
-    out.push(`3. Batched ingest: ${b.batches} × ${int(b.batchSize)}-event incrementMany over ${b.orgs} orgs, unique keys, one client (events/s)`);
+    out.push(
+      `3. Batched ingest: ${b.batches} × ${int(b.batchSize)}-event incrementMany over ${b.orgs} orgs, unique keys, one client (events/s)`,
+    );
     out.push(
       table(
         ["", "bare pg (1 statement)", "service", "svc/pg", "target"],
         [
-          ["events/s", int(b.baseline), int(b.service), pct(b.service, b.baseline), `≥ ${int(TARGETS.batchEventsPerSec)} ${mark(b.service >= TARGETS.batchEventsPerSec)}`],
+          [
+            "events/s",
+            int(b.baseline),
+            int(b.service),
+            pct(b.service, b.baseline),
+            `≥ ${int(TARGETS.batchEventsPerSec)} ${mark(b.service >= TARGETS.batchEventsPerSec)}`,
+          ],
           ["per batch: q · CPU", costText(b.cost.baseline, 1), costText(b.cost.service, 1), "", ""],
         ],
         "lrrrl",
@@ -179,17 +244,20 @@ export function renderReport(results: BenchResults): string {
   }
   if (results.ledgerPages) {
     const l = results.ledgerPages;
-    out.push(`6. Ledger page for finance: ${int(l.ledgerRows)} ledger rows, ${l.pageSize} per page, keyset, ${int(l.calls)} loads each (server time, ms)`);
+    out.push(
+      `6. Ledger page for finance: ${int(l.ledgerRows)} ledger rows, ${l.pageSize} per page, keyset, ${int(l.calls)} loads each (server time, ms)`,
+    );
     out.push(
       table(
         ["page", "p50", "p99", "max", "target"],
-        ([["newest", l.first], ["middle of the history", l.deep], ["one org, middle", l.byOrg], ["rare reason, middle", l.rareReason]] as const).map(([name, t]) => [
-          name,
-          ms(t.p50),
-          ms(t.p99),
-          ms(t.max),
-          `< ${TARGETS.ledgerPageMs} ms ${mark(t.p99 < TARGETS.ledgerPageMs)}`,
-        ]),
+        (
+          [
+            ["newest", l.first],
+            ["middle of the history", l.deep],
+            ["one org, middle", l.byOrg],
+            ["rare reason, middle", l.rareReason],
+          ] as const
+        ).map(([name, t]) => [name, ms(t.p50), ms(t.p99), ms(t.max), `< ${TARGETS.ledgerPageMs} ms ${mark(t.p99 < TARGETS.ledgerPageMs)}`]),
         "lrrrl",
       ),
       "",
@@ -197,9 +265,22 @@ export function renderReport(results: BenchResults): string {
   }
   if (results.backfill) out.push(...backfillSection(results.backfill), "");
   out.push("Invariant after each workload: usage.verify() — cache == SUM(ledger) for every (org, metric); after a backfill, its --verify");
-  out.push(table(["after", "drift rows", "ledger rows"], results.invariants.map((i) => [i.after, `${i.driftRows} ${mark(i.driftRows === 0)}`, int(i.ledgerRows)]), "lrr"), "");
+  out.push(
+    table(
+      ["after", "drift rows", "ledger rows"],
+      results.invariants.map((i) => [i.after, `${i.driftRows} ${mark(i.driftRows === 0)}`, int(i.ledgerRows)]),
+      "lrr",
+    ),
+    "",
+  );
   out.push("Targets");
-  out.push(table(["", "target", "figure", ""], results.targets.map((t) => [t.name, t.target, t.figure, mark(t.met)]), "lrrl"));
+  out.push(
+    table(
+      ["", "target", "figure", ""],
+      results.targets.map((t) => [t.name, t.target, t.figure, mark(t.met)]),
+      "lrrl",
+    ),
+  );
   return out.join("\n");
 }
 
@@ -229,7 +310,16 @@ function backfillSection(b: BackfillBenchResult): string[] {
           String(v.verifyRemaining ?? "?"),
           `≥ ${TARGETS.backfillShare * 100} % ${mark(v.share >= TARGETS.backfillShare)}`,
         ]),
-        ["set-based floor: the same writes, plain SQL, 1 transaction", seconds(b.writeFloor.ms), int(b.writeFloor.orgsPerSec), pct(b.writeFloor.share, 1), "", "", "", ""],
+        [
+          "set-based floor: the same writes, plain SQL, 1 transaction",
+          seconds(b.writeFloor.ms),
+          int(b.writeFloor.orgsPerSec),
+          pct(b.writeFloor.share, 1),
+          "",
+          "",
+          "",
+          "",
+        ],
       ],
       "lrrrrrrl",
     ),

@@ -1,6 +1,6 @@
 import type { BackfillBenchResult } from "./backfill";
-import type { Cost, Latency } from "./measure";
 import type { LedgerPagesResult } from "./ledger-pages";
+import type { Cost, Latency } from "./measure";
 import type { Profile } from "./options";
 
 /** The figures of one run: what the table prints and `--json` writes. */

@@ -1,6 +1,7 @@
 import type pg from "pg";
-import { API_SCOPES } from "@/server/billing/api-keys";
+
 import type { BillingServices } from "@/server/billing";
+import { API_SCOPES } from "@/server/billing/api-keys";
 import type { PrismaClient } from "@/server/db/client";
 
 /**

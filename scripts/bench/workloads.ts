@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
-import { baselineBatch, type BatchColumns, baselineConsume, baselineIncrement } from "./baseline";
-import { type Level, withLevel } from "./level";
-import { combine, type Cost, inRounds, type Sample, sampled, type Throughput, window } from "./measure";
+
+import { baselineBatch, baselineConsume, baselineIncrement, type BatchColumns } from "./baseline";
+import { withLevel, type Level } from "./level";
+import { combine, inRounds, sampled, window, type Cost, type Sample, type Throughput } from "./measure";
 import type { Profile } from "./options";
 import { runPgbench, scripts } from "./pgbench";
 import type { BatchResult, ThroughputRow } from "./results";
@@ -70,7 +71,13 @@ async function measureOp(ctx: BenchContext, level: Level, op: Op, options: { hot
         const api = level.http[client];
         if (!api) throw new Error(`no HTTP client #${client}`);
         if (op === "increment") {
-          return api.billing.usage.increment.mutate({ orgId: org(), metric: "api_calls", amount: 1n, reason: "api_call", idempotencyKey: randomUUID() });
+          return api.billing.usage.increment.mutate({
+            orgId: org(),
+            metric: "api_calls",
+            amount: 1n,
+            reason: "api_call",
+            idempotencyKey: randomUUID(),
+          });
         }
         const result = await api.billing.entitlements.consume.mutate({ orgId: org(), action: "api.call", idempotencyKey: randomUUID() });
         if (!result.allowed) denied++;
@@ -88,9 +95,7 @@ async function measureOp(ctx: BenchContext, level: Level, op: Op, options: { hot
   const pgb = figure("pgbench");
   const web = figure("HTTP");
   const label = `${options.hot ? "hot-row " : ""}${op} ×${clients}`;
-  ctx.progress(
-    `${label}: bare pg ${fmt(base.opsPerSec)} ops/s (${costText(base)})` + (pgb ? `; pgbench ${fmt(pgb.opsPerSec)} tps` : ""),
-  );
+  ctx.progress(`${label}: bare pg ${fmt(base.opsPerSec)} ops/s (${costText(base)})` + (pgb ? `; pgbench ${fmt(pgb.opsPerSec)} tps` : ""));
   ctx.progress(`${label}: service ${fmt(svc.opsPerSec)} ops/s, ${share(svc.opsPerSec, base.opsPerSec)} (${costText(svc)})`);
   if (web) ctx.progress(`${label}: HTTP ${fmt(web.opsPerSec)} ops/s, ${share(web.opsPerSec, base.opsPerSec)} (${costText(web)})`);
   return {
@@ -162,37 +167,48 @@ export async function batchIngest(ctx: BenchContext): Promise<BatchResult> {
   const serviceBatches = Array.from({ length: total }, (_, b) => makeBatch(profile, `svc-${run}`, b));
   const baselineBatches = Array.from({ length: total }, (_, b) => toColumns(makeBatch(profile, `pg-${run}`, b)));
 
-  return withLevel(ctx.url, 1, ctx.apiKey, async (level) => {
-    const applyBaseline = async (b: number) => {
-      const applied = await baselineBatch(level.pool, baselineBatches[b] as BatchColumns);
-      if (applied !== profile.batchSize) throw new Error(`baseline batch ${b}: ${applied} of ${profile.batchSize} applied`);
-    };
-    const applyService = async (b: number) => {
-      const results = await level.services.usage.incrementMany(serviceBatches[b] as BatchEvent[]);
-      const applied = results.filter((r) => r.status === "applied").length;
-      if (applied !== profile.batchSize) throw new Error(`service batch ${b}: ${applied} of ${profile.batchSize} applied`);
-    };
-    for (let b = 0; b < profile.warmupBatches; b++) {
-      await applyBaseline(b);
-      await applyService(b);
-    }
-    const samples = await inRounds(profile.batches, [
-      ["bare pg", (round) => sampled(profile.batchSize, () => applyBaseline(profile.warmupBatches + round))],
-      ["service", (round) => sampled(profile.batchSize, () => applyService(profile.warmupBatches + round))],
-    ]);
-    const base = combine(samples.get("bare pg") ?? []);
-    const svc = combine(samples.get("service") ?? []);
-    const perBatch = (t: Throughput): Cost => ({ queriesPerOp: t.queriesPerOp * profile.batchSize, cpuMsPerOp: t.cpuMsPerOp * profile.batchSize });
-    const text = (c: Cost) => `${c.queriesPerOp.toFixed(1)} queries, ${c.cpuMsPerOp.toFixed(1)} ms CPU per batch`;
-    ctx.progress(`incrementMany: bare pg ${fmt(base.opsPerSec)} events/s (${text(perBatch(base))})`);
-    ctx.progress(`incrementMany: service ${fmt(svc.opsPerSec)} events/s, ${share(svc.opsPerSec, base.opsPerSec)} (${text(perBatch(svc))})`);
-    return {
-      batchSize: profile.batchSize,
-      batches: profile.batches,
-      orgs: profile.batchOrgs,
-      baseline: base.opsPerSec,
-      service: svc.opsPerSec,
-      cost: { baseline: perBatch(base), service: perBatch(svc) },
-    };
-  }, { http: false });
+  return withLevel(
+    ctx.url,
+    1,
+    ctx.apiKey,
+    async (level) => {
+      const applyBaseline = async (b: number) => {
+        const applied = await baselineBatch(level.pool, baselineBatches[b] as BatchColumns);
+        if (applied !== profile.batchSize) throw new Error(`baseline batch ${b}: ${applied} of ${profile.batchSize} applied`);
+      };
+      const applyService = async (b: number) => {
+        const results = await level.services.usage.incrementMany(serviceBatches[b] as BatchEvent[]);
+        const applied = results.filter((r) => r.status === "applied").length;
+        if (applied !== profile.batchSize) throw new Error(`service batch ${b}: ${applied} of ${profile.batchSize} applied`);
+      };
+      for (let b = 0; b < profile.warmupBatches; b++) {
+        await applyBaseline(b);
+        await applyService(b);
+      }
+      const samples = await inRounds(profile.batches, [
+        ["bare pg", (round) => sampled(profile.batchSize, () => applyBaseline(profile.warmupBatches + round))],
+        ["service", (round) => sampled(profile.batchSize, () => applyService(profile.warmupBatches + round))],
+      ]);
+      const base = combine(samples.get("bare pg") ?? []);
+      const svc = combine(samples.get("service") ?? []);
+      const perBatch = (t: Throughput): Cost => ({
+        queriesPerOp: t.queriesPerOp * profile.batchSize,
+        cpuMsPerOp: t.cpuMsPerOp * profile.batchSize,
+      });
+      const text = (c: Cost) => `${c.queriesPerOp.toFixed(1)} queries, ${c.cpuMsPerOp.toFixed(1)} ms CPU per batch`;
+      ctx.progress(`incrementMany: bare pg ${fmt(base.opsPerSec)} events/s (${text(perBatch(base))})`);
+      ctx.progress(
+        `incrementMany: service ${fmt(svc.opsPerSec)} events/s, ${share(svc.opsPerSec, base.opsPerSec)} (${text(perBatch(svc))})`,
+      );
+      return {
+        batchSize: profile.batchSize,
+        batches: profile.batches,
+        orgs: profile.batchOrgs,
+        baseline: base.opsPerSec,
+        service: svc.opsPerSec,
+        cost: { baseline: perBatch(base), service: perBatch(svc) },
+      };
+    },
+    { http: false },
+  );
 }

@@ -1,4 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
+
 import type { z } from "zod";
 
 /**
@@ -82,10 +83,15 @@ export function exclusiveFlag<const F extends string>(values: Partial<Record<F, 
 /** A comma-separated subset of `choices` (`all` when absent); `noun` names one choice in the message. */
 export function choicesArg<const C extends string>(name: string, raw: string | undefined, choices: readonly C[], noun: string): C[] {
   if (raw === undefined) return [...choices];
-  const names = raw.split(",").map((n) => n.trim()).filter((n) => n !== "");
+  const names = raw
+    .split(",")
+    .map((n) => n.trim())
+    .filter((n) => n !== "");
   const unknown = names.filter((n) => !(choices as readonly string[]).includes(n));
   if (names.length === 0 || unknown.length > 0) {
-    throw new UsageError(`${name}: unknown ${noun}${unknown.length === 1 ? "" : "s"} "${unknown.join(", ")}" (choose from ${choices.join(", ")})`);
+    throw new UsageError(
+      `${name}: unknown ${noun}${unknown.length === 1 ? "" : "s"} "${unknown.join(", ")}" (choose from ${choices.join(", ")})`,
+    );
   }
   return names as C[];
 }

@@ -1,7 +1,8 @@
+import { BillingError } from "@/server/billing/errors";
 import { acquireProjectDatabase, EmbeddedDatabaseError } from "@/server/db/embedded";
 import { MigrationError } from "@/server/db/migrator";
-import { BillingError } from "@/server/billing/errors";
 import { exitOnInvalidEnv } from "@/server/env";
+
 import { USAGE_EXIT_CODE, UsageError } from "./args";
 
 /**
@@ -10,10 +11,7 @@ import { USAGE_EXIT_CODE, UsageError } from "./args";
  * and stopped after), and expected failures printed as one line with exit code 1 (a
  * UsageError found this late too: most are caught before, by readCommandLine).
  */
-export async function runScript(
-  command: string,
-  main: (databaseUrl: string) => Promise<number | void>,
-): Promise<never> {
+export async function runScript(command: string, main: (databaseUrl: string) => Promise<number | void>): Promise<never> {
   const env = exitOnInvalidEnv();
   let code = 0;
   try {

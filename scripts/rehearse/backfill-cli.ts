@@ -1,7 +1,10 @@
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
+
 import type pg from "pg";
+
 import { UUID_SOURCE } from "@/server/billing/schemas";
+
 import { RehearsalError } from "./errors";
 
 /**

@@ -1,8 +1,11 @@
 import { randomUUID } from "node:crypto";
+
 import type pg from "pg";
+
 import type { BillingServices } from "@/server/billing";
 import { FREE_PLAN_ID, planById } from "@/server/billing/catalogue";
 import type { PrismaClient } from "@/server/db/client";
+
 import { RehearsalError } from "./errors";
 
 /**
@@ -39,7 +42,10 @@ async function freeOrgs(pool: pg.Pool): Promise<Candidate[]> {
   return rows.map((r) => ({ id: r.id, members: r.members, bytes: BigInt(r.bytes) }));
 }
 
-async function countsOf(pool: pg.Pool, orgId: string): Promise<{ members: number; cacheMembers: bigint; bytes: bigint; cacheBytes: bigint }> {
+async function countsOf(
+  pool: pg.Pool,
+  orgId: string,
+): Promise<{ members: number; cacheMembers: bigint; bytes: bigint; cacheBytes: bigint }> {
   const { rows } = await pool.query<{ members: number; cache_members: string; bytes: string; cache_bytes: string }>(
     `SELECT (SELECT count(*) FROM members WHERE org_id = $1::uuid)::int AS members,
             (SELECT COALESCE(max(count), 0) FROM usage_cache WHERE org_id = $1::uuid AND metric = 'members')::text AS cache_members,
@@ -59,7 +65,8 @@ async function countsOf(pool: pg.Pool, orgId: string): Promise<{ members: number
 /** A hard limit of the free plan, from the catalogue. */
 function freeHardLimit(metric: "members" | "storage_bytes"): bigint {
   const limit = planById(FREE_PLAN_ID)?.limits[metric];
-  if (!limit || limit === "unlimited" || limit.kind !== "hard") throw new RehearsalError(`the catalogue's free plan has no hard ${metric} limit to enforce`);
+  if (!limit || limit === "unlimited" || limit.kind !== "hard")
+    throw new RehearsalError(`the catalogue's free plan has no hard ${metric} limit to enforce`);
   return limit.value;
 }
 
@@ -127,7 +134,11 @@ export async function runEnforcementChecks(prisma: PrismaClient, pool: pg.Pool, 
   // 2. Over the limit (members the old app let in): adding is denied, removing is allowed.
   const over = orgs.find((o) => BigInt(o.members) > memberCap);
   if (!over) {
-    checks.push({ name: "over the limit: add denied, remove allowed", ok: false, detail: `no free-plan org with more than ${memberCap} members` });
+    checks.push({
+      name: "over the limit: add denied, remove allowed",
+      ok: false,
+      detail: `no free-plan org with more than ${memberCap} members`,
+    });
   } else {
     const add = await addMember(over.id);
     const remove = await removeMember(over.id);
@@ -152,14 +163,24 @@ export async function runEnforcementChecks(prisma: PrismaClient, pool: pg.Pool, 
     const room = storageCap - roomy.bytes;
     const tooBig = await services.entitlements.check(roomy.id, "file.upload", { amount: room + 1n });
     const fits = await prisma.$transaction(async (tx) => {
-      const result = await services.entitlements.consume(roomy.id, "file.upload", { amount: room, idempotencyKey: randomUUID(), actor: ACTOR, tx });
+      const result = await services.entitlements.consume(roomy.id, "file.upload", {
+        amount: room,
+        idempotencyKey: randomUUID(),
+        actor: ACTOR,
+        tx,
+      });
       if (result.allowed) await tx.storedFile.create({ data: { orgId: roomy.id, name: "phase-c-fill.bin", sizeBytes: room } });
       return result;
     });
     const after = await countsOf(pool, roomy.id);
     checks.push({
       name: "file.upload up to the storage limit",
-      ok: !tooBig.allowed && tooBig.reason?.code === "limit_exceeded" && fits.allowed && after.bytes === storageCap && after.cacheBytes === storageCap,
+      ok:
+        !tooBig.allowed &&
+        tooBig.reason?.code === "limit_exceeded" &&
+        fits.allowed &&
+        after.bytes === storageCap &&
+        after.cacheBytes === storageCap,
       detail: `org ${roomy.id} using ${roomy.bytes} of ${storageCap} bytes: ${room + 1n} bytes ${tooBig.allowed ? "allowed" : `denied "${tooBig.reason?.code}"`}, ${room} bytes ${fits.allowed ? "allowed" : "denied"}; now ${after.bytes} bytes, cache ${after.cacheBytes}`,
     });
   }

@@ -1,4 +1,5 @@
 import { MAX_SEED } from "@/server/seed";
+
 import { fileArg, integerArg, parseOptions } from "../lib/args";
 
 export const REHEARSE_USAGE =
@@ -45,7 +46,12 @@ export function parseRehearseArgs(argv: string[]): RehearseArgs {
     orgs: integerArg("--orgs", values.orgs, { min: 50, max: 1_000_000 }, REHEARSE_DEFAULTS.orgs),
     seed: integerArg("--seed", values.seed, { min: 0, max: MAX_SEED }, REHEARSE_DEFAULTS.seed),
     trafficSeconds: integerArg("--traffic-seconds", values["traffic-seconds"], { min: 1, max: 86_400 }, REHEARSE_DEFAULTS.trafficSeconds),
-    trafficProcesses: integerArg("--traffic-processes", values["traffic-processes"], { min: 1, max: 32 }, REHEARSE_DEFAULTS.trafficProcesses),
+    trafficProcesses: integerArg(
+      "--traffic-processes",
+      values["traffic-processes"],
+      { min: 1, max: 32 },
+      REHEARSE_DEFAULTS.trafficProcesses,
+    ),
     trafficLoops: integerArg("--traffic-loops", values["traffic-loops"], { min: 1, max: 16 }, REHEARSE_DEFAULTS.trafficLoops),
     batchSize: integerArg("--batch-size", values["batch-size"], { min: 1, max: 100_000 }),
     concurrency: integerArg("--concurrency", values.concurrency, { min: 1, max: 64 }),

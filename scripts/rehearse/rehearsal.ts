@@ -1,14 +1,17 @@
 import { setTimeout as sleep } from "node:timers/promises";
+
 import type pg from "pg";
+
 import { createBillingServices } from "@/server/billing";
 import { createDatabase } from "@/server/db/client";
 import { migrate, MigrationError } from "@/server/db/migrator";
 import { seedDatabase } from "@/server/seed";
-import { type BackfillCliRun, runBackfillCli } from "./backfill-cli";
+
+import { checkRehearsalMigrations, CLEANUP_MIGRATION, CLEANUP_REFUSAL, HOST_TABLES_MIGRATION, migrationBefore } from "../../tools";
+import { runBackfillCli, type BackfillCliRun } from "./backfill-cli";
 import { runEnforcementChecks } from "./enforcement";
 import { RehearsalError } from "./errors";
-import { CLEANUP_MIGRATION, CLEANUP_REFUSAL, checkRehearsalMigrations, HOST_TABLES_MIGRATION, migrationBefore } from "../../tools";
-import { type PhaseContext, type PhaseReport, PhaseRecorder } from "./phases";
+import { PhaseRecorder, type PhaseContext, type PhaseReport } from "./phases";
 import { startTraffic } from "./traffic";
 import { agreement, hostTotals, legacyDriftPairs, schemaState } from "./truth";
 import { TRAFFIC_ACTOR_PREFIX, type WorkloadCounts } from "./workload";
@@ -108,7 +111,11 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
       const result = await migrate(databaseUrl, { to });
       const state = await schemaState(pool);
       const ledger = await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM usage_ledger");
-      Object.assign(phase.counts, { migrationsApplied: result.applied.length, pending: result.pending.length, ledgerRows: ledger.rows[0]?.n ?? -1 });
+      Object.assign(phase.counts, {
+        migrationsApplied: result.applied.length,
+        pending: result.pending.length,
+        ledgerRows: ledger.rows[0]?.n ?? -1,
+      });
       phase.expect(result.pending.length === 1 && result.pending[0] === CLEANUP_MIGRATION, `only ${CLEANUP_MIGRATION} may be left pending`);
       phase.expect(state.billingTables && state.legacyColumn, "expected the billing tables beside organizations.usage");
       phase.expect(ledger.rows[0]?.n === 0, "the ledger must start empty");
@@ -125,56 +132,69 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
         legacyMismatches: run?.legacyMismatches ?? null,
       });
       // Nothing is on the ledger yet: every non-zero old count is missing from it.
-      phase.expect(run?.mismatches === totals.nonZeroPairs, `expected ${totals.nonZeroPairs} billing mismatches (every non-zero old count), got ${run?.mismatches}`);
-      phase.expect(run?.legacyMismatches === drift.pairs, `expected ${drift.pairs} legacy mismatches (the seeded drift), got ${run?.legacyMismatches}`);
+      phase.expect(
+        run?.mismatches === totals.nonZeroPairs,
+        `expected ${totals.nonZeroPairs} billing mismatches (every non-zero old count), got ${run?.mismatches}`,
+      );
+      phase.expect(
+        run?.legacyMismatches === drift.pairs,
+        `expected ${drift.pairs} legacy mismatches (the seeded drift), got ${run?.legacyMismatches}`,
+      );
       phase.expect(ledger.rows[0]?.n === 0, "a dry run must not write the ledger");
     });
 
-    await recorder.run("phase_b_apply_under_traffic", `Phase B: npm run backfill -- --apply under live traffic (${options.trafficProcesses} processes × ${options.trafficLoops} transactions, ${options.trafficSeconds} s)`, async (phase) => {
-      const live = startTraffic({
-        databaseUrl,
-        processes: options.trafficProcesses,
-        loops: options.trafficLoops,
-        seed: options.seed,
-        uncountedProcesses: options.uncountedProcesses,
-      });
-      let run: BackfillCliRun["run"] = null;
-      try {
-        await live.ready;
-        const trafficStarted = performance.now();
-        const args = ["--apply"];
-        if (options.batchSize) args.push("--batch-size", String(options.batchSize));
-        if (options.concurrency) args.push("--concurrency", String(options.concurrency));
-        if (options.orgsPerTransaction) args.push("--orgs-per-tx", String(options.orgsPerTransaction));
-        run = await backfill(phase, args);
-        const left = options.trafficSeconds * 1000 - (performance.now() - trafficStarted);
-        if (left > 0) await sleep(left);
-        phase.counts.trafficSeconds = Number(((performance.now() - trafficStarted) / 1000).toFixed(1));
-        traffic = await live.stop();
-      } finally {
-        live.kill();
-      }
-      const interleaving = run ? await trafficAround(pool, run.id, run.startedAt, run.finishedAt) : null;
-      const t = traffic as WorkloadCounts | null;
-      Object.assign(phase.counts, {
-        orgsApplied: run?.orgsScanned ?? null,
-        migrationRows: run?.deltasApplied ?? null,
-        applySeconds: run?.finishedAt ? Number(((run.finishedAt.getTime() - run.startedAt.getTime()) / 1000).toFixed(2)) : null,
-        consumesApplied: t?.consumesApplied ?? null,
-        consumesDuringApply: interleaving?.duringApply ?? null,
-        consumesBeforeApplyReachedOrg: interleaving?.beforeMigrationRow ?? null,
-        denied: t?.denied ?? null,
-        refusedBelowZero: t?.refused ?? null,
-        membersAdded: t?.membersAdded ?? null,
-        membersRemoved: t?.membersRemoved ?? null,
-        filesUploaded: t?.filesUploaded ?? null,
-        filesDeleted: t?.filesDeleted ?? null,
-        ...(options.uncountedProcesses ? { uncountedWrites: t?.uncountedWrites ?? null } : {}),
-      });
-      phase.expect(run?.status === "completed", `the apply run ended ${run?.status ?? "without a run"}`);
-      phase.expect((t?.errors ?? 1) === 0, `the traffic hit ${t?.errors} unexpected errors${t?.firstError ? `, first: ${t.firstError}` : ""}`);
-      phase.expect((interleaving?.duringApply ?? 0) > 0, "no consume committed while the apply ran: the traffic did not overlap it");
-    });
+    await recorder.run(
+      "phase_b_apply_under_traffic",
+      `Phase B: npm run backfill -- --apply under live traffic (${options.trafficProcesses} processes × ${options.trafficLoops} transactions, ${options.trafficSeconds} s)`,
+      async (phase) => {
+        const live = startTraffic({
+          databaseUrl,
+          processes: options.trafficProcesses,
+          loops: options.trafficLoops,
+          seed: options.seed,
+          uncountedProcesses: options.uncountedProcesses,
+        });
+        let run: BackfillCliRun["run"] = null;
+        try {
+          await live.ready;
+          const trafficStarted = performance.now();
+          const args = ["--apply"];
+          if (options.batchSize) args.push("--batch-size", String(options.batchSize));
+          if (options.concurrency) args.push("--concurrency", String(options.concurrency));
+          if (options.orgsPerTransaction) args.push("--orgs-per-tx", String(options.orgsPerTransaction));
+          run = await backfill(phase, args);
+          const left = options.trafficSeconds * 1000 - (performance.now() - trafficStarted);
+          if (left > 0) await sleep(left);
+          phase.counts.trafficSeconds = Number(((performance.now() - trafficStarted) / 1000).toFixed(1));
+          traffic = await live.stop();
+        } finally {
+          live.kill();
+        }
+        const interleaving = run ? await trafficAround(pool, run.id, run.startedAt, run.finishedAt) : null;
+        const t = traffic as WorkloadCounts | null;
+        Object.assign(phase.counts, {
+          orgsApplied: run?.orgsScanned ?? null,
+          migrationRows: run?.deltasApplied ?? null,
+          applySeconds: run?.finishedAt ? Number(((run.finishedAt.getTime() - run.startedAt.getTime()) / 1000).toFixed(2)) : null,
+          consumesApplied: t?.consumesApplied ?? null,
+          consumesDuringApply: interleaving?.duringApply ?? null,
+          consumesBeforeApplyReachedOrg: interleaving?.beforeMigrationRow ?? null,
+          denied: t?.denied ?? null,
+          refusedBelowZero: t?.refused ?? null,
+          membersAdded: t?.membersAdded ?? null,
+          membersRemoved: t?.membersRemoved ?? null,
+          filesUploaded: t?.filesUploaded ?? null,
+          filesDeleted: t?.filesDeleted ?? null,
+          ...(options.uncountedProcesses ? { uncountedWrites: t?.uncountedWrites ?? null } : {}),
+        });
+        phase.expect(run?.status === "completed", `the apply run ended ${run?.status ?? "without a run"}`);
+        phase.expect(
+          (t?.errors ?? 1) === 0,
+          `the traffic hit ${t?.errors} unexpected errors${t?.firstError ? `, first: ${t.firstError}` : ""}`,
+        );
+        phase.expect((interleaving?.duringApply ?? 0) > 0, "no consume committed while the apply ran: the traffic did not overlap it");
+      },
+    );
 
     await recorder.run("verify", "npm run backfill -- --verify, and cache == SUM(ledger) == old count by SQL", async (phase) => {
       await verifyPhase(phase, (args) => backfill(phase, args), pool, "present");
@@ -216,13 +236,19 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
       });
       if (refusal !== null) {
         // Never a pass: Step 6 did not happen. Expected when the verify failed, a fault otherwise.
-        phase.expect(false, verified ? `refused although the verify passed: ${refusal}` : `refused, as it must be after a failed verify: ${refusal}`);
+        phase.expect(
+          false,
+          verified ? `refused although the verify passed: ${refusal}` : `refused, as it must be after a failed verify: ${refusal}`,
+        );
         phase.expect(state.legacyColumn, "the refused migration dropped organizations.usage anyway");
         phase.expect(recorded.rowCount === 0, `the refused ${CLEANUP_MIGRATION} is recorded in _prisma_migrations`);
         return;
       }
       phase.expect(verified, `${CLEANUP_MIGRATION} was applied although the verify failed`);
-      phase.expect(applied.length === 1 && applied[0] === CLEANUP_MIGRATION, `expected exactly ${CLEANUP_MIGRATION}, applied ${applied.join(", ")}`);
+      phase.expect(
+        applied.length === 1 && applied[0] === CLEANUP_MIGRATION,
+        `expected exactly ${CLEANUP_MIGRATION}, applied ${applied.join(", ")}`,
+      );
       phase.expect(!state.legacyColumn, "organizations.usage still exists");
     });
 
@@ -242,7 +268,12 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
 }
 
 /** Runs the CLI; a non-zero exit is a failed check (its output kept), not an exception. */
-async function runBackfillCliChecked(phase: PhaseContext, databaseUrl: string, pool: pg.Pool, args: string[]): Promise<BackfillCliRun["run"]> {
+async function runBackfillCliChecked(
+  phase: PhaseContext,
+  databaseUrl: string,
+  pool: pg.Pool,
+  args: string[],
+): Promise<BackfillCliRun["run"]> {
   const result = await runBackfillCli(databaseUrl, pool, args);
   phase.keepOutput(result.output);
   phase.counts.exitCode = result.exitCode;
@@ -280,7 +311,12 @@ async function verifyPhase(
  * those written on an (org, gauge) before the run's migration row for it — traffic the
  * apply had to absorb through its lock-then-recount protocol.
  */
-async function trafficAround(pool: pg.Pool, runId: string, startedAt: Date, finishedAt: Date | null): Promise<{ duringApply: number; beforeMigrationRow: number }> {
+async function trafficAround(
+  pool: pg.Pool,
+  runId: string,
+  startedAt: Date,
+  finishedAt: Date | null,
+): Promise<{ duringApply: number; beforeMigrationRow: number }> {
   const { rows } = await pool.query<{ during: number; before: number }>(
     `SELECT (SELECT count(*) FROM usage_ledger
               WHERE actor LIKE $1 || '%' AND "timestamp" > $2 AND "timestamp" < COALESCE($3, now()))::int AS during,

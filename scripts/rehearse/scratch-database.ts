@@ -1,4 +1,5 @@
 import { createScratchDatabase as createOnServer, type ScratchDatabase } from "@/server/db/databases";
+
 import { RehearsalError } from "./errors";
 
 /**

@@ -7,6 +7,7 @@
 import { createBillingServices } from "@/server/billing";
 import { createDatabase } from "@/server/db/client";
 import { Random } from "@/server/seed/prng";
+
 import { runWorkload, TRAFFIC_ACTOR_PREFIX } from "./workload";
 
 const url = process.env.REHEARSAL_DATABASE_URL;

@@ -1,5 +1,6 @@
 import type { ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
+
 import { killWorkers, startWorkerProcess } from "../../tools";
 import { RehearsalError } from "./errors";
 import { emptyWorkloadCounts, type WorkloadCounts } from "./workload";
@@ -74,7 +75,10 @@ export function startTraffic(options: TrafficOptions): Traffic {
   for (const w of workers) w.done.catch(() => undefined);
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new RehearsalError(`the traffic workers did not start within ${READY_TIMEOUT_MS / 1000} s`)), READY_TIMEOUT_MS);
+    timer = setTimeout(
+      () => reject(new RehearsalError(`the traffic workers did not start within ${READY_TIMEOUT_MS / 1000} s`)),
+      READY_TIMEOUT_MS,
+    );
   });
   const ready = Promise.race([Promise.all(workers.map((w) => w.ready)), timeout]).then(
     () => clearTimeout(timer),

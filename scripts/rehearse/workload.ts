@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+
 import type { BillingServices } from "@/server/billing";
 import type { ActionName } from "@/server/billing/actions";
 import { BillingError } from "@/server/billing/errors";

@@ -1,4 +1,5 @@
 import { MAX_SEED } from "@/server/seed";
+
 import { integerArg, parseOptions } from "../lib/args";
 
 export interface SeedArgs {

@@ -2,9 +2,13 @@ import type { Metadata } from "next";
 import { headers } from "next/headers";
 import { redirect } from "next/navigation";
 import type { ReactNode } from "react";
+
 import { TRPCReactProvider } from "@/trpc/react";
+
 import { Nav } from "./_components/nav";
+
 import "./globals.css";
+
 import { currentStaff } from "@/trpc/server";
 
 export const metadata: Metadata = {

@@ -1,8 +1,10 @@
 import Link from "next/link";
 import type { ReactNode } from "react";
+
 import { api } from "@/trpc/server";
-import { formatCount } from "./_lib/format";
+
 import { DenialsTable } from "./_components/denials-table";
+import { formatCount } from "./_lib/format";
 import { BackfillOverviewCard } from "./backfill/overview-card";
 import { formatAge, LAG_WARNING_SECONDS, PROBLEMS_FILTER } from "./webhooks/format";
 
@@ -40,16 +42,8 @@ export default async function OverviewPage() {
     <>
       <h1>Overview</h1>
       <div className="stats">
-        <Stat
-          id="stat-organizations"
-          label="Organizations"
-          value={<Link href="/organizations">{formatCount(stats.organizations)}</Link>}
-        />
-        <Stat
-          id="stat-subscriptions"
-          label="Active subscriptions"
-          value={formatCount(stats.activeSubscriptions)}
-        />
+        <Stat id="stat-organizations" label="Organizations" value={<Link href="/organizations">{formatCount(stats.organizations)}</Link>} />
+        <Stat id="stat-subscriptions" label="Active subscriptions" value={formatCount(stats.activeSubscriptions)} />
         <Stat
           id="stat-integrity"
           label="Usage integrity"
@@ -105,11 +99,7 @@ export default async function OverviewPage() {
 
       <section aria-labelledby="denials-title">
         <h2 id="denials-title">Recent denials</h2>
-        {denials.length === 0 ? (
-          <p className="muted">No denials recorded yet.</p>
-        ) : (
-          <DenialsTable denials={denials} showOrg={true} />
-        )}
+        {denials.length === 0 ? <p className="muted">No denials recorded yet.</p> : <DenialsTable denials={denials} showOrg={true} />}
       </section>
     </>
   );

@@ -1,4 +1,5 @@
 import { createTRPCClient, httpBatchLink, httpLink, splitLink } from "@trpc/client";
+
 import type { AppRouter } from "../server/api/root";
 import { transformer } from "../trpc/transformer";
 

@@ -1,11 +1,10 @@
 import { z } from "zod";
+
 import { parseTrustedProxies } from "./http/client-ip";
 
 // Validated once, at the first call; a bad value stops the process with one clear line
 // (see `exitOnInvalidEnv`), never a stack trace.
-const postgresUrl = z
-  .url({ protocol: /^postgres(ql)?$/, error: "must be a postgresql:// URL" })
-  .optional();
+const postgresUrl = z.url({ protocol: /^postgres(ql)?$/, error: "must be a postgresql:// URL" }).optional();
 
 const keyList = z
   .string()

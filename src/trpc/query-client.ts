@@ -1,4 +1,5 @@
 import { defaultShouldDehydrateQuery, QueryClient } from "@tanstack/react-query";
+
 import { transformer } from "./transformer";
 
 /**

@@ -1,10 +1,12 @@
 "use client";
 
-import { type QueryClient, QueryClientProvider } from "@tanstack/react-query";
+import { QueryClientProvider, type QueryClient } from "@tanstack/react-query";
 import { httpBatchLink, loggerLink } from "@trpc/client";
 import { createTRPCReact } from "@trpc/react-query";
-import { type ReactNode, useState } from "react";
+import { useState, type ReactNode } from "react";
+
 import type { AppRouter } from "@/server/api/root";
+
 import { createQueryClient } from "./query-client";
 import { transformer } from "./transformer";
 
@@ -28,8 +30,7 @@ export function TRPCReactProvider({ children }: { children: ReactNode }) {
     api.createClient({
       links: [
         loggerLink({
-          enabled: (op) =>
-            process.env.NODE_ENV === "development" || (op.direction === "down" && op.result instanceof Error),
+          enabled: (op) => process.env.NODE_ENV === "development" || (op.direction === "down" && op.result instanceof Error),
         }),
         httpBatchLink({
           url: "/api/trpc",

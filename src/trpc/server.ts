@@ -1,10 +1,13 @@
 import "server-only"; // the RSC caller: request headers and the database: a client component importing this fails the build
+
 import { createHydrationHelpers } from "@trpc/react-query/rsc";
 import { headers } from "next/headers";
 import { cache } from "react";
-import { type AppRouter, createCaller } from "@/server/api/root";
+
+import { createCaller, type AppRouter } from "@/server/api/root";
 import { createTRPCContext } from "@/server/api/trpc";
 import { getStaffSession } from "@/server/auth";
+
 import { createQueryClient } from "./query-client";
 
 /**

@@ -1,8 +1,10 @@
 import { TRPCClientError } from "@trpc/client";
 import { expect } from "vitest";
-import { type BillingClient, createBillingClient } from "@/client";
-import { type ApiScope, ApiKeyService } from "@/server/billing/api-keys";
+
+import { createBillingClient, type BillingClient } from "@/client";
+import { ApiKeyService, type ApiScope } from "@/server/billing/api-keys";
 import type { PrismaClient } from "@/server/db/client";
+
 import type { RouteServer } from "./route-server";
 
 export const ALL_SCOPES: ApiScope[] = ["usage:read", "usage:write", "entitlements:read"];
@@ -18,7 +20,11 @@ export async function billingClient(
   scopes: ApiScope[] = ALL_SCOPES,
   options: { batch?: boolean } = {},
 ): Promise<{ client: BillingClient; secret: string; keyId: string }> {
-  const { key, secret } = await new ApiKeyService(prisma).create({ name: `http-${scopes.join("+") || "none"}`, scopes, createdBy: "vitest" });
+  const { key, secret } = await new ApiKeyService(prisma).create({
+    name: `http-${scopes.join("+") || "none"}`,
+    scopes,
+    createdBy: "vitest",
+  });
   return { client: createBillingClient({ url: `${server.origin}/api/trpc`, apiKey: secret, batch: options.batch }), secret, keyId: key.id };
 }
 

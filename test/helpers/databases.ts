@@ -1,5 +1,6 @@
 import type pg from "pg";
-import { createScratchDatabase as createOnServer, type ScratchDatabase, withOneClient } from "@/server/db/databases";
+
+import { createScratchDatabase as createOnServer, withOneClient, type ScratchDatabase } from "@/server/db/databases";
 
 /**
  * Scratch databases on the test server: each gets a random name, so concurrent runs and

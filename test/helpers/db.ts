@@ -1,7 +1,10 @@
 import { randomBytes } from "node:crypto";
+
 import { inject } from "vitest";
+
 import { createDatabase, type DatabaseHandle, type Prisma } from "@/server/db/client";
 import type { Db } from "@/server/db/tx";
+
 import { current } from "./db-handle";
 
 export { closeTestDatabase } from "./db-handle";

@@ -1,8 +1,10 @@
 import superjson from "superjson";
+
 import { ApiKeyService } from "@/server/billing/api-keys";
 import type { PrismaClient } from "@/server/db/client";
 import type { Db } from "@/server/db/tx";
-import { type RouteServer, startRouteServer } from "./route-server";
+
+import { startRouteServer, type RouteServer } from "./route-server";
 
 /**
  * The product API as the product app meets it: the real tRPC route over HTTP, a key with
@@ -64,7 +66,10 @@ export async function startProductApi(prisma: PrismaClient): Promise<ProductApi>
       } catch {
         body = null;
       }
-      const parsed = body as { error?: { json?: { data?: ApiAnswer["error"] } }; result?: { data?: Parameters<typeof superjson.deserialize>[0] } } | null;
+      const parsed = body as {
+        error?: { json?: { data?: ApiAnswer["error"] } };
+        result?: { data?: Parameters<typeof superjson.deserialize>[0] };
+      } | null;
       return {
         status: response.status,
         body,

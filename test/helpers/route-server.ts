@@ -1,9 +1,11 @@
-import { createServer, type IncomingMessage, request as httpRequest, type ServerResponse } from "node:http";
+import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Readable } from "node:stream";
+
 import { afterAll } from "vitest";
-import * as backfillDiffsRoute from "@/app/api/backfill/[runId]/diffs/route";
+
 import * as authRoute from "@/app/api/auth/[...all]/route";
+import * as backfillDiffsRoute from "@/app/api/backfill/[runId]/diffs/route";
 import * as healthRoute from "@/app/api/health/route";
 import * as ledgerExportRoute from "@/app/api/ledger/export/route";
 import * as trpcRoute from "@/app/api/trpc/[trpc]/route";
@@ -113,7 +115,9 @@ export async function startRouteServer(options: RouteServerOptions = {}): Promis
         return void res.end();
       }
       const params = route.params?.(pathname.match(route.pattern) as RegExpMatchArray) ?? {};
-      const response = await handler(toRequest(req, origin, options.stampClientIp === false ? null : trusted), { params: Promise.resolve(params) });
+      const response = await handler(toRequest(req, origin, options.stampClientIp === false ? null : trusted), {
+        params: Promise.resolve(params),
+      });
       await writeResponse(res, response);
     })().catch((error: unknown) => {
       // A handler that throws is what Next answers with 500: let the test see that status.
@@ -135,7 +139,9 @@ export async function startRouteServer(options: RouteServerOptions = {}): Promis
   const health = await fetch(`${origin}/api/health`).catch((error: unknown) => error as Error);
   if (health instanceof Error || health.status !== 200) {
     await close();
-    throw new Error(`route server: GET /api/health answered ${health instanceof Error ? health.message : `${health.status} ${await health.text()}`}`);
+    throw new Error(
+      `route server: GET /api/health answered ${health instanceof Error ? health.message : `${health.status} ${await health.text()}`}`,
+    );
   }
   return { origin, close };
 }

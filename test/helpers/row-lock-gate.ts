@@ -54,7 +54,9 @@ export async function holdRowLock(pool: pg.Pool, lockSql: string, params: unknow
   return {
     release,
     async waitForWaiters(count, stopIf = () => false) {
-      await expect.poll(async () => (stopIf() ? Infinity : await waiters()), { timeout: 60_000, interval: 25 }).toBeGreaterThanOrEqual(count);
+      await expect
+        .poll(async () => (stopIf() ? Infinity : await waiters()), { timeout: 60_000, interval: 25 })
+        .toBeGreaterThanOrEqual(count);
     },
   };
 }

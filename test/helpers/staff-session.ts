@@ -1,8 +1,11 @@
 import { randomInt } from "node:crypto";
+
 import { expect } from "vitest";
+
 import { staffAuth, type StaffRole } from "@/server/auth";
 import { StaffService } from "@/server/auth/staff";
 import type { PrismaClient } from "@/server/db/client";
+
 import { uniqueSuffix } from "./db";
 
 // Sessions are signed with this secret. Set before the first staffAuth() (it is read then):
@@ -36,10 +39,19 @@ export interface SignInOptions {
 }
 
 /** POST /api/auth/sign-in/email on a route server (`origin` = its http://127.0.0.1:port), as the sign-in page does. */
-export function signInOverHttp(serverOrigin: string, email: string, password = STAFF_PASSWORD, options: SignInOptions = {}): Promise<Response> {
+export function signInOverHttp(
+  serverOrigin: string,
+  email: string,
+  password = STAFF_PASSWORD,
+  options: SignInOptions = {},
+): Promise<Response> {
   return fetch(`${serverOrigin}/api/auth/sign-in/email`, {
     method: "POST",
-    headers: { "content-type": "application/json", origin: options.origin ?? serverOrigin, "x-forwarded-for": options.ip ?? testClientIp() },
+    headers: {
+      "content-type": "application/json",
+      origin: options.origin ?? serverOrigin,
+      "x-forwarded-for": options.ip ?? testClientIp(),
+    },
     body: JSON.stringify({ email, password }),
   });
 }

@@ -1,11 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import type { BillingClient } from "@/client";
 import { appRouter } from "@/server/api/root";
 import { API_SCOPES, type ApiScope } from "@/server/billing/api-keys";
 import { db as processDb } from "@/server/db/client";
+
 import { billingClient, errorData } from "../helpers/billing-client";
 import { newOrg, testDatabase } from "../helpers/db";
-import { type RouteServer, startRouteServer } from "../helpers/route-server";
+import { startRouteServer, type RouteServer } from "../helpers/route-server";
 
 /**
  * The API-key scope matrix over real HTTP through the app's tRPC route: every product-app
@@ -28,7 +30,10 @@ const REQUIRED: Record<Procedure, ApiScope[]> = {
 
 /** A valid call of each procedure on a fresh org, and the ledger rows it writes when allowed. */
 const CALLS: Record<Procedure, { call: (c: BillingClient, orgId: string) => Promise<unknown>; writes: number }> = {
-  "usage.increment": { call: (c, orgId) => c.billing.usage.increment.mutate({ orgId, metric: "members", amount: 1n, reason: "member_added" }), writes: 1 },
+  "usage.increment": {
+    call: (c, orgId) => c.billing.usage.increment.mutate({ orgId, metric: "members", amount: 1n, reason: "member_added" }),
+    writes: 1,
+  },
   "usage.incrementMany": {
     call: (c, orgId) =>
       c.billing.usage.incrementMany.mutate({
@@ -73,7 +78,11 @@ describe("API-key scope matrix over HTTP", () => {
     expect(SCOPE_SETS).toHaveLength(2 ** API_SCOPES.length);
     const declared = appRouter._def.procedures as unknown as Record<string, { _def: { meta?: { auth: string; scopes?: string[] } } }>;
     const productApp = Object.keys(declared).filter((path) => declared[path]?._def.meta?.auth === "api_key");
-    expect(productApp.sort()).toEqual(Object.keys(REQUIRED).map((p) => `billing.${p}`).sort());
+    expect(productApp.sort()).toEqual(
+      Object.keys(REQUIRED)
+        .map((p) => `billing.${p}`)
+        .sort(),
+    );
     for (const [procedure, scopes] of Object.entries(REQUIRED)) {
       expect([...(declared[`billing.${procedure}`]?._def.meta?.scopes ?? [])].sort(), procedure).toEqual([...scopes].sort());
     }

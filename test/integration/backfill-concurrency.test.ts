@@ -1,10 +1,13 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { randomInt } from "node:crypto";
 import path from "node:path";
+
 import { afterAll, describe, expect, inject, it } from "vitest";
+
 import { runBackfill } from "@/server/billing/backfill";
 import { createDatabase } from "@/server/db/client";
 import { seedDatabase, slugPrefix } from "@/server/seed";
+
 import { waitFor } from "../helpers/wait";
 
 // The apply protocol under live traffic: worker processes add and remove members (and
@@ -54,48 +57,61 @@ async function workerLedgerRows(prefix: string): Promise<number> {
 }
 
 describe("apply under live traffic", () => {
-  it.each([1, 10])("2 traffic processes adding/removing members and teams during --apply over 150 orgs (%i org(s) per transaction): verify passes, nothing lost or doubled", async (orgsPerTransaction) => {
-    const seed = randomInt(1_000, 2 ** 32 - 1);
-    const prefix = slugPrefix(seed);
-    await seedDatabase(handle.pool, { orgs: 150, seed, legacyOnly: true, batchSize: 50 });
-    const { rows: ids } = await handle.pool.query<{ id: string }>(`SELECT id::text FROM organizations WHERE slug LIKE $1 ORDER BY id`, [`${prefix}%`]);
-    const orgIds = ids.map((r) => r.id);
+  it.each([1, 10])(
+    "2 traffic processes adding/removing members and teams during --apply over 150 orgs (%i org(s) per transaction): verify passes, nothing lost or doubled",
+    async (orgsPerTransaction) => {
+      const seed = randomInt(1_000, 2 ** 32 - 1);
+      const prefix = slugPrefix(seed);
+      await seedDatabase(handle.pool, { orgs: 150, seed, legacyOnly: true, batchSize: 50 });
+      const { rows: ids } = await handle.pool.query<{ id: string }>(`SELECT id::text FROM organizations WHERE slug LIKE $1 ORDER BY id`, [
+        `${prefix}%`,
+      ]);
+      const orgIds = ids.map((r) => r.id);
 
-    const workers = [startWorker(orgIds, seed), startWorker(orgIds, seed + 1)];
-    try {
-      await Promise.all(workers.map((w) => w.ready));
-      const trafficBefore = await workerLedgerRows(prefix);
-      const apply = await runBackfill(handle.pool, {
-        mode: "apply",
-        orgPrefix: prefix,
-        batchSize: orgsPerTransaction === 1 ? 5 : 30,
-        concurrency: 3,
-        orgsPerTransaction,
-        startedBy: "test",
-      });
-      const trafficAfterApply = await workerLedgerRows(prefix);
-      const trafficDuring = trafficAfterApply - trafficBefore;
-      // The traffic goes on after the apply, on the corrected counts: some more changes
-      // committed (a count of rows, not a pause that a loaded machine may spend idle).
-      await waitFor("traffic committed after the apply", async () => (await workerLedgerRows(prefix)) >= trafficAfterApply + 10, { timeoutMs: 60_000 });
-      for (const w of workers) w.child.stdin?.end();
-      const reports = await Promise.all(workers.map((w) => w.done));
+      const workers = [startWorker(orgIds, seed), startWorker(orgIds, seed + 1)];
+      try {
+        await Promise.all(workers.map((w) => w.ready));
+        const trafficBefore = await workerLedgerRows(prefix);
+        const apply = await runBackfill(handle.pool, {
+          mode: "apply",
+          orgPrefix: prefix,
+          batchSize: orgsPerTransaction === 1 ? 5 : 30,
+          concurrency: 3,
+          orgsPerTransaction,
+          startedBy: "test",
+        });
+        const trafficAfterApply = await workerLedgerRows(prefix);
+        const trafficDuring = trafficAfterApply - trafficBefore;
+        // The traffic goes on after the apply, on the corrected counts: some more changes
+        // committed (a count of rows, not a pause that a loaded machine may spend idle).
+        await waitFor("traffic committed after the apply", async () => (await workerLedgerRows(prefix)) >= trafficAfterApply + 10, {
+          timeoutMs: 60_000,
+        });
+        for (const w of workers) w.child.stdin?.end();
+        const reports = await Promise.all(workers.map((w) => w.done));
 
-      expect(apply.status).toBe("completed");
-      expect(apply.orgsScanned).toBe(150);
-      expect(apply.remaining).toBe(0); // its closing verification, taken while the traffic ran
-      expect(trafficDuring).toBeGreaterThan(0); // the traffic really flowed while the apply ran
-      expect(reports.reduce((n, r) => n + r.committed, 0)).toBeGreaterThan(20);
-    } finally {
-      for (const w of workers) if (w.child.exitCode === null) w.child.kill("SIGKILL");
-    }
+        expect(apply.status).toBe("completed");
+        expect(apply.orgsScanned).toBe(150);
+        expect(apply.remaining).toBe(0); // its closing verification, taken while the traffic ran
+        expect(trafficDuring).toBeGreaterThan(0); // the traffic really flowed while the apply ran
+        expect(reports.reduce((n, r) => n + r.committed, 0)).toBeGreaterThan(20);
+      } finally {
+        for (const w of workers) if (w.child.exitCode === null) w.child.kill("SIGKILL");
+      }
 
-    const verify = await runBackfill(handle.pool, { mode: "verify", orgPrefix: prefix, startedBy: "test" });
-    expect(verify).toMatchObject({ status: "completed", mismatches: 0, remaining: 0 });
+      const verify = await runBackfill(handle.pool, { mode: "verify", orgPrefix: prefix, startedBy: "test" });
+      expect(verify).toMatchObject({ status: "completed", mismatches: 0, remaining: 0 });
 
-    // The same, the slow way, straight from the tables.
-    const { rows } = await handle.pool.query<{ org_id: string; metric: string; old: string; cache: string | null; ledger: string; migrations: number }>(
-      `SELECT o.id::text AS org_id, m.metric,
+      // The same, the slow way, straight from the tables.
+      const { rows } = await handle.pool.query<{
+        org_id: string;
+        metric: string;
+        old: string;
+        cache: string | null;
+        ledger: string;
+        migrations: number;
+      }>(
+        `SELECT o.id::text AS org_id, m.metric,
          (CASE m.metric WHEN 'members' THEN (SELECT count(*) FROM members WHERE org_id = o.id)
                         WHEN 'teams' THEN (SELECT count(*) FROM teams WHERE org_id = o.id)
                         ELSE (SELECT COALESCE(sum(size_bytes), 0) FROM stored_files WHERE org_id = o.id) END)::text AS old,
@@ -104,13 +120,15 @@ describe("apply under live traffic", () => {
          (SELECT count(*)::int FROM usage_ledger WHERE org_id = o.id AND metric = m.metric AND reason = 'migration') AS migrations
        FROM organizations o CROSS JOIN unnest(ARRAY['members', 'teams', 'storage_bytes']) AS m(metric)
        WHERE o.slug LIKE $1`,
-      [`${prefix}%`],
-    );
-    expect(rows).toHaveLength(450);
-    for (const row of rows) {
-      expect(row.ledger, `${row.org_id} ${row.metric}`).toBe(row.old);
-      expect(row.cache ?? "0", `${row.org_id} ${row.metric}`).toBe(row.old);
-      expect(row.migrations).toBeLessThanOrEqual(1);
-    }
-  }, 120_000);
+        [`${prefix}%`],
+      );
+      expect(rows).toHaveLength(450);
+      for (const row of rows) {
+        expect(row.ledger, `${row.org_id} ${row.metric}`).toBe(row.old);
+        expect(row.cache ?? "0", `${row.org_id} ${row.metric}`).toBe(row.old);
+        expect(row.migrations).toBeLessThanOrEqual(1);
+      }
+    },
+    120_000,
+  );
 });

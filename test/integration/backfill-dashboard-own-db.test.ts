@@ -1,5 +1,6 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+
 import { countMismatches, runBackfill } from "@/server/billing/backfill";
 import { BackfillLauncher } from "@/server/billing/backfill/background";
 import { cancelRun, startRun } from "@/server/billing/backfill/control";
@@ -8,6 +9,7 @@ import { backfillOverview, measureDrift } from "@/server/billing/backfill/drift"
 import { createDatabase, type DatabaseHandle } from "@/server/db/client";
 import { migrate } from "@/server/db/migrator";
 import { seedDatabase } from "@/server/seed";
+
 import { createScratchDatabase, type ScratchDatabase } from "../helpers/databases";
 
 // A database of this file's own: the Overview's "would --verify pass now?" figure is over
@@ -41,7 +43,9 @@ describe("the drift figure (cache vs SUM(ledger) vs old count, all organizations
     expect(await measureDrift(db.prisma)).toMatchObject({ measured: true, mismatches: 0, pairs: 90 });
 
     const { rows } = await db.pool.query<{ id: string }>(`SELECT id::text FROM organizations ORDER BY slug LIMIT 1`);
-    await db.pool.query(`INSERT INTO members (org_id, email, name) VALUES ($1::uuid, 'uncounted@example.com', 'Not counted')`, [rows[0]?.id]);
+    await db.pool.query(`INSERT INTO members (org_id, email, name) VALUES ($1::uuid, 'uncounted@example.com', 'Not counted')`, [
+      rows[0]?.id,
+    ]);
     expect(await measureDrift(db.prisma)).toMatchObject({ measured: true, mismatches: 1 });
     expect(await countMismatches(db.pool, null)).toBe(1);
   });
@@ -121,7 +125,12 @@ describe("cancelling a run that has not started its first batch", () => {
       expect(await cancelRun(db.prisma, run.id, "staff:early@staff.test", launcher)).toMatchObject({ status: "cancelling" });
       await release();
       expect(await launcher.settled(run.id)).toMatchObject({ status: "cancelled", error: null });
-      expect(await getRun(db.prisma, run.id, launcher)).toMatchObject({ status: "cancelled", orgsScanned: 0, orgsTotal: 30, canResume: true });
+      expect(await getRun(db.prisma, run.id, launcher)).toMatchObject({
+        status: "cancelled",
+        orgsScanned: 0,
+        orgsTotal: 30,
+        canResume: true,
+      });
     });
   });
 
@@ -134,12 +143,20 @@ describe("cancelling a run that has not started its first batch", () => {
       const run = await startRun(db.prisma, { mode: "dry_run", batchSize: 1 }, "staff:early@staff.test", executing);
       await waitUntilBlocked();
       expect(other.isRunningHere(run.id)).toBe(false);
-      expect(await cancelRun(db.prisma, run.id, "staff:other@staff.test", other)).toMatchObject({ status: "cancelling", state: "cancelling" });
+      expect(await cancelRun(db.prisma, run.id, "staff:other@staff.test", other)).toMatchObject({
+        status: "cancelling",
+        state: "cancelling",
+      });
       await release();
       // The runner's start no longer overwrites `cancelling` with `running`: it stops before
       // its first batch instead of scanning all 30 organizations.
       expect(await executing.settled(run.id)).toMatchObject({ status: "cancelled", error: null });
-      expect(await getRun(db.prisma, run.id, executing)).toMatchObject({ status: "cancelled", orgsScanned: 0, orgsTotal: 30, canResume: true });
+      expect(await getRun(db.prisma, run.id, executing)).toMatchObject({
+        status: "cancelled",
+        orgsScanned: 0,
+        orgsTotal: 30,
+        canResume: true,
+      });
     });
   });
 });

@@ -1,8 +1,10 @@
 import { randomInt } from "node:crypto";
+
 import { TRPCError } from "@trpc/server";
 import { parse } from "csv-parse/sync";
 import pg from "pg";
 import { beforeAll, describe, expect, inject, it } from "vitest";
+
 import { waitFor } from "../helpers/wait";
 
 // Before the auth module reads it (its instance is created on first use, below).
@@ -52,9 +54,10 @@ async function seedOrgs(orgs: number): Promise<{ prefix: string; ids: string[]; 
   const seed = randomInt(1_000, 2 ** 32 - 1);
   const prefix = slugPrefix(seed);
   await seedDatabase(pool, { orgs, seed, legacyOnly: true, batchSize: 50 });
-  const { rows } = await pool.query<{ id: string; slug: string }>(`SELECT id::text, slug FROM organizations WHERE slug LIKE $1 ORDER BY id`, [
-    `${prefix}%`,
-  ]);
+  const { rows } = await pool.query<{ id: string; slug: string }>(
+    `SELECT id::text, slug FROM organizations WHERE slug LIKE $1 ORDER BY id`,
+    [`${prefix}%`],
+  );
   return { prefix, ids: rows.map((r) => r.id), slugs: rows.map((r) => r.slug) };
 }
 
@@ -115,7 +118,13 @@ beforeAll(async () => {
     await staff.create({ email, role, password: PASSWORD }, "vitest");
     const response = await auth.api.signInEmail({ body: { email, password: PASSWORD }, asResponse: true });
     expect(response.status).toBe(200);
-    users[role] = { email, cookie: response.headers.getSetCookie().map((c) => c.split(";")[0]).join("; ") };
+    users[role] = {
+      email,
+      cookie: response.headers
+        .getSetCookie()
+        .map((c) => c.split(";")[0])
+        .join("; "),
+    };
   }
 });
 
@@ -387,10 +396,9 @@ describe("a run whose server died", () => {
     // It continued after its cursor (org 4): orgs 5–9 were its to fix (org 10, the last, was
     // already fixed by the other run), orgs 1–4 never were — so its closing verification of
     // the whole prefix reports exactly their non-zero gauges as remaining.
-    const migrated = await pool.query<{ org_id: string }>(
-      `SELECT DISTINCT org_id::text FROM usage_ledger WHERE actor = $1 ORDER BY 1`,
-      [`backfill:${runId}`],
-    );
+    const migrated = await pool.query<{ org_id: string }>(`SELECT DISTINCT org_id::text FROM usage_ledger WHERE actor = $1 ORDER BY 1`, [
+      `backfill:${runId}`,
+    ]);
     expect(migrated.rows.map((r) => r.org_id)).toEqual(scope.ids.slice(4, 9));
     const { rows } = await pool.query<{ n: number }>(
       `SELECT (SELECT count(*) FILTER (WHERE n > 0) FROM (

@@ -2,8 +2,10 @@ import { randomInt } from "node:crypto";
 import { readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+
 import {
   classify,
   CSV_COLUMNS,
@@ -18,6 +20,7 @@ import { csvLine } from "@/server/billing/csv";
 import { createDatabase } from "@/server/db/client";
 import { migrate } from "@/server/db/migrator";
 import { seedDatabase, slugPrefix } from "@/server/seed";
+
 import { CLEANUP_MIGRATION, migrationBefore } from "../../tools";
 import { createScratchDatabase, type ScratchDatabase } from "../helpers/databases";
 
@@ -76,7 +79,14 @@ async function ledgerRowCount(db: pg.Pool, prefix: string): Promise<number> {
   return rows[0]?.n ?? 0;
 }
 
-const state = (s: Partial<MetricState>): MetricState => ({ oldCount: 0n, legacyValue: null, cache: null, ledgerSum: 0n, ledgerRows: 0, ...s });
+const state = (s: Partial<MetricState>): MetricState => ({
+  oldCount: 0n,
+  legacyValue: null,
+  cache: null,
+  ledgerSum: 0n,
+  ledgerRows: 0,
+  ...s,
+});
 
 describe("classify (the comparison)", () => {
   it("names each kind of mismatch and the delta to write", () => {
@@ -124,7 +134,9 @@ describe("backfill over legacy data (dry run, apply, verify)", () => {
   beforeAll(async () => {
     // Host rows and the legacy JSONB only (about one org in ten has a drifted JSONB value).
     await seedDatabase(pool(), { orgs: 40, seed, legacyOnly: true, batchSize: 10 });
-    const { rows } = await pool().query<{ id: string }>(`SELECT id::text FROM organizations WHERE slug LIKE $1 ORDER BY id`, [`${prefix}%`]);
+    const { rows } = await pool().query<{ id: string }>(`SELECT id::text FROM organizations WHERE slug LIKE $1 ORDER BY id`, [
+      `${prefix}%`,
+    ]);
     cacheWrongOrg = rows[3]?.id as string;
     ledgerWrongOrg = rows[7]?.id as string;
     // A cache that disagrees with its own ledger (invariant 1 broken by some old bug) …
@@ -151,7 +163,14 @@ describe("backfill over legacy data (dry run, apply, verify)", () => {
     expect(result).toMatchObject({ status: "completed", orgsScanned: 40, orgsTotal: 40, legacyColumn: true, deltasApplied: 0 });
     expect(await ledgerRowCount(pool(), prefix)).toBe(before);
 
-    const diffs = await pool().query<{ org_id: string; metric: string; kind: string; old_count: string; cache_before: string | null; ledger_before: string }>(
+    const diffs = await pool().query<{
+      org_id: string;
+      metric: string;
+      kind: string;
+      old_count: string;
+      cache_before: string | null;
+      ledger_before: string;
+    }>(
       `SELECT org_id::text, metric, kind, old_count::text, cache_before::text, ledger_before::text FROM backfill_diffs WHERE run_id = $1`,
       [result.runId],
     );
@@ -197,17 +216,26 @@ describe("backfill over legacy data (dry run, apply, verify)", () => {
     expect(BigInt(migration[0]?.delta as string)).toBeLessThan(0n);
 
     // The repaired cache: set back to its ledger (2), plus the migration delta.
-    const { rows: repaired } = await pool().query<{ cache_repaired: boolean; cache_before: string; ledger_before: string; delta_applied: string; old_count: string }>(
+    const { rows: repaired } = await pool().query<{
+      cache_repaired: boolean;
+      cache_before: string;
+      ledger_before: string;
+      delta_applied: string;
+      old_count: string;
+    }>(
       `SELECT cache_repaired, cache_before::text, ledger_before::text, delta_applied::text, old_count::text FROM backfill_diffs
        WHERE run_id = $1 AND org_id = $2::uuid AND metric = 'teams'`,
       [result.runId, cacheWrongOrg],
     );
     expect(repaired[0]).toMatchObject({ cache_repaired: true, cache_before: "9", ledger_before: "2" });
-    expect(BigInt(repaired[0]?.ledger_before as string) + BigInt(repaired[0]?.delta_applied as string)).toBe(BigInt(repaired[0]?.old_count as string));
+    expect(BigInt(repaired[0]?.ledger_before as string) + BigInt(repaired[0]?.delta_applied as string)).toBe(
+      BigInt(repaired[0]?.old_count as string),
+    );
 
-    const { rows: run } = await pool().query(`SELECT status, cursor::text, orgs_scanned, deltas_applied, remaining, finished_at FROM backfill_runs WHERE id = $1`, [
-      result.runId,
-    ]);
+    const { rows: run } = await pool().query(
+      `SELECT status, cursor::text, orgs_scanned, deltas_applied, remaining, finished_at FROM backfill_runs WHERE id = $1`,
+      [result.runId],
+    );
     expect(run[0]).toMatchObject({ status: "completed", orgs_scanned: 40, deltas_applied: result.deltasApplied, remaining: 0 });
     expect(run[0].finished_at).toBeInstanceOf(Date);
   });
@@ -222,7 +250,9 @@ describe("backfill over legacy data (dry run, apply, verify)", () => {
   });
 
   it("verify finds a member added without counting, and only that", async () => {
-    await pool().query(`INSERT INTO members (org_id, email, name) VALUES ($1::uuid, 'uncounted@example.com', 'Uncounted')`, [cacheWrongOrg]);
+    await pool().query(`INSERT INTO members (org_id, email, name) VALUES ($1::uuid, 'uncounted@example.com', 'Uncounted')`, [
+      cacheWrongOrg,
+    ]);
     const verify = await runBackfill(pool(), { mode: "verify", orgPrefix: prefix, startedBy: "test" });
     expect(verify.remaining).toBe(1);
     const { rows } = await pool().query(`SELECT org_id::text, metric, kind FROM backfill_diffs WHERE run_id = $1`, [verify.runId]);
@@ -254,10 +284,14 @@ describe("stopping and resuming", () => {
     });
     expect(first).toMatchObject({ status: "cancelled", orgsScanned: 8, remaining: null });
     const { rows } = await pool().query(`SELECT status, cursor::text FROM backfill_runs WHERE id = $1`, [first.runId]);
-    const { rows: ids } = await pool().query<{ id: string }>(`SELECT id::text FROM organizations WHERE slug LIKE $1 ORDER BY id`, [`${prefix}%`]);
+    const { rows: ids } = await pool().query<{ id: string }>(`SELECT id::text FROM organizations WHERE slug LIKE $1 ORDER BY id`, [
+      `${prefix}%`,
+    ]);
     expect(rows[0]).toEqual({ status: "cancelled", cursor: ids[7]?.id });
     // Orgs after the cursor are untouched.
-    const untouched = await pool().query(`SELECT count(*)::int AS n FROM usage_ledger WHERE org_id = ANY($1::uuid[])`, [ids.slice(8).map((r) => r.id)]);
+    const untouched = await pool().query(`SELECT count(*)::int AS n FROM usage_ledger WHERE org_id = ANY($1::uuid[])`, [
+      ids.slice(8).map((r) => r.id),
+    ]);
     expect(untouched.rows[0].n).toBe(0);
 
     const rest = await runBackfill(pool(), { mode: "apply", orgPrefix: prefix, resume: true, batchSize: 4, startedBy: "test" });
@@ -267,7 +301,9 @@ describe("stopping and resuming", () => {
       expect(row.ledger).toBe(row.old_count);
     }
     // Nothing left to resume.
-    await expect(runBackfill(pool(), { mode: "apply", orgPrefix: prefix, resume: true })).rejects.toThrow(/completed; there is nothing to resume/);
+    await expect(runBackfill(pool(), { mode: "apply", orgPrefix: prefix, resume: true })).rejects.toThrow(
+      /completed; there is nothing to resume/,
+    );
     await expect(runBackfill(pool(), { mode: "dry_run", orgPrefix: `${prefix}nothing-`, resume: true })).rejects.toThrow(/no dry_run run/);
   });
 });
@@ -302,7 +338,13 @@ describe("cancelling from another process (the dashboard's cancel)", () => {
     const seed = freshSeed();
     const prefix = slugPrefix(seed);
     await seedDatabase(pool(), { orgs: 6, seed, legacyOnly: true });
-    const first = await runBackfill(pool(), { mode: "dry_run", orgPrefix: prefix, batchSize: 2, startedBy: "test", signal: AbortSignal.abort() });
+    const first = await runBackfill(pool(), {
+      mode: "dry_run",
+      orgPrefix: prefix,
+      batchSize: 2,
+      startedBy: "test",
+      signal: AbortSignal.abort(),
+    });
     expect(first).toMatchObject({ status: "cancelled", orgsScanned: 0 });
 
     // Executed by id (the dashboard's launch) after a stop was requested meanwhile, e.g.

@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
+
 import { createBillingClient } from "@/client";
+
 import { billingClient, errorData } from "../helpers/billing-client";
 import { newOrg, testDatabase } from "../helpers/db";
 import { routeServerForFile } from "../helpers/route-server";
@@ -19,7 +21,12 @@ describe("billing API over HTTP through the real route", () => {
     const { client } = await billingClient(prisma, server);
     const org = await newOrg(prisma);
     const big = 3n * 2n ** 31n;
-    const result = await client.billing.usage.increment.mutate({ orgId: org.id, metric: "storage_bytes", amount: big, reason: "file_upload" });
+    const result = await client.billing.usage.increment.mutate({
+      orgId: org.id,
+      metric: "storage_bytes",
+      amount: big,
+      reason: "file_upload",
+    });
     expect(result.count).toBe(big);
     const [check, usage] = await Promise.all([
       client.billing.entitlements.check.query({ orgId: org.id, action: "feature.sso" }),
@@ -47,14 +54,25 @@ describe("billing API over HTTP through the real route", () => {
     const org = await newOrg(prisma);
     const first = 2n ** 62n + 1n;
     const second = 2n ** 62n - 2n; // first + second = 2^63 - 1, the largest int64
-    const storage = async () => (await client.billing.usage.get.query({ orgId: org.id })).metrics.find((m) => m.metric === "storage_bytes")?.count;
+    const storage = async () =>
+      (await client.billing.usage.get.query({ orgId: org.id })).metrics.find((m) => m.metric === "storage_bytes")?.count;
 
-    const one = await client.billing.usage.increment.mutate({ orgId: org.id, metric: "storage_bytes", amount: first, reason: "file_upload" });
+    const one = await client.billing.usage.increment.mutate({
+      orgId: org.id,
+      metric: "storage_bytes",
+      amount: first,
+      reason: "file_upload",
+    });
     expect(one.count).toBe(first);
     expect(one.entry.delta).toBe(first);
     expect(await storage()).toBe(first);
 
-    const two = await client.billing.usage.increment.mutate({ orgId: org.id, metric: "storage_bytes", amount: second, reason: "file_upload" });
+    const two = await client.billing.usage.increment.mutate({
+      orgId: org.id,
+      metric: "storage_bytes",
+      amount: second,
+      reason: "file_upload",
+    });
     expect(two.count).toBe(2n ** 63n - 1n);
     expect(two.entry.delta).toBe(second);
     expect(await storage()).toBe(2n ** 63n - 1n);
@@ -78,7 +96,9 @@ describe("billing API over HTTP through the real route", () => {
     await client.billing.usage.increment.mutate({ orgId: org.id, metric: "members", amount: limit - BigInt(left), reason: "member_added" });
 
     const results = await Promise.all(
-      Array.from({ length: 32 }, (_, i) => client.billing.entitlements.consume.mutate({ orgId: org.id, action: "member.add", idempotencyKey: `seat-${i}` })),
+      Array.from({ length: 32 }, (_, i) =>
+        client.billing.entitlements.consume.mutate({ orgId: org.id, action: "member.add", idempotencyKey: `seat-${i}` }),
+      ),
     );
     const allowed = results.filter((r) => r.allowed);
     const denied = results.filter((r) => !r.allowed);

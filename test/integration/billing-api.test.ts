@@ -1,8 +1,10 @@
 import { TRPCError } from "@trpc/server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import { createCaller } from "@/server/api/root";
 import { createTRPCContext } from "@/server/api/trpc";
 import { ApiKeyService, type ApiScope } from "@/server/billing/api-keys";
+
 import { newOrg, testDatabase } from "../helpers/db";
 
 const { prisma } = testDatabase();
@@ -46,7 +48,13 @@ describe("billing API through createCaller", () => {
     const { bearer } = await keyWith(ALL);
     const api = await callerWith(bearer);
     const org = await newOrg(prisma);
-    const inc = await api.billing.usage.increment({ orgId: org.id, metric: "members", amount: 2n, reason: "member_added", idempotencyKey: "a" });
+    const inc = await api.billing.usage.increment({
+      orgId: org.id,
+      metric: "members",
+      amount: 2n,
+      reason: "member_added",
+      idempotencyKey: "a",
+    });
     expect(inc).toMatchObject({ count: 2n, replayed: false, entry: { actor: "api_key:test-usage:read+usage:write+entitlements:read" } });
     const many = await api.billing.usage.incrementMany({
       events: [
@@ -70,7 +78,9 @@ describe("billing API through createCaller", () => {
     const org = await newOrg(prisma);
     const input = { orgId: org.id, action: "member.add" as const };
     expect(await failure(async () => (await callerWith()).billing.entitlements.check(input))).toMatchObject({ code: "UNAUTHORIZED" });
-    expect(await failure(async () => (await callerWith("Bearer nope")).billing.entitlements.check(input))).toMatchObject({ code: "UNAUTHORIZED" });
+    expect(await failure(async () => (await callerWith("Bearer nope")).billing.entitlements.check(input))).toMatchObject({
+      code: "UNAUTHORIZED",
+    });
     const revoked = await keyWith(ALL);
     await keys.revoke(revoked.key.id);
     expect(await failure(async () => (await callerWith(revoked.bearer)).billing.entitlements.check(input))).toMatchObject({
@@ -80,7 +90,9 @@ describe("billing API through createCaller", () => {
     const readOnly = await keyWith(["usage:read"]);
     const api = await callerWith(readOnly.bearer);
     expect(await failure(() => api.billing.entitlements.check(input))).toMatchObject({ code: "FORBIDDEN", reason: "scope_missing" });
-    expect(await failure(() => api.billing.usage.increment({ orgId: org.id, metric: "members", amount: 1n, reason: "member_added" }))).toMatchObject({
+    expect(
+      await failure(() => api.billing.usage.increment({ orgId: org.id, metric: "members", amount: 1n, reason: "member_added" })),
+    ).toMatchObject({
       code: "FORBIDDEN",
     });
     expect(await failure(() => api.billing.entitlements.consume({ ...input, idempotencyKey: "x" }))).toMatchObject({ code: "FORBIDDEN" });
@@ -179,7 +191,9 @@ describe("malformed input: BAD_REQUEST with a zod path, nothing written", () => 
   for (const [procedure, cases] of Object.entries(malformed)) {
     it.each(cases.map(([path, make], i) => ({ i, path, make })))(`${procedure} #$i → BAD_REQUEST at $path`, async ({ path, make }) => {
       const route = procedure === "check" || procedure === "consume" ? api.billing.entitlements : api.billing.usage;
-      const call = (route as unknown as Record<string, (input: unknown) => Promise<unknown>>)[procedure] as (input: unknown) => Promise<unknown>;
+      const call = (route as unknown as Record<string, (input: unknown) => Promise<unknown>>)[procedure] as (
+        input: unknown,
+      ) => Promise<unknown>;
       const result = await failure(() => call(make()));
       expect(result.code).toBe("BAD_REQUEST");
       expect(result.paths.some((p) => p === path || p.startsWith(`${path}.`))).toBe(true);

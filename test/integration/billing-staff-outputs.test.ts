@@ -1,7 +1,10 @@
 import { randomUUID } from "node:crypto";
+
 import { describe, expect, it } from "vitest";
+
 import { createCaller } from "@/server/api/root";
 import { createTRPCContext } from "@/server/api/trpc";
+
 import { newOrg, testDatabase, uniqueSuffix } from "../helpers/db";
 
 /**
@@ -26,7 +29,14 @@ describe("staff procedure outputs on real data", () => {
     const { api, actor } = await adminCaller();
     const org = await newOrg(prisma);
     await prisma.subscription.create({
-      data: { id: `sub_${uniqueSuffix()}`, orgId: org.id, productId: "pdt_billing_pro", status: "active", currentPeriodStart: new Date(), currentPeriodEnd: null },
+      data: {
+        id: `sub_${uniqueSuffix()}`,
+        orgId: org.id,
+        productId: "pdt_billing_pro",
+        status: "active",
+        currentPeriodStart: new Date(),
+        currentPeriodEnd: null,
+      },
     });
     const denial = { action: "member.add", amount: 1n, reasonCode: "limit_exceeded", message: "over", actor: "api_key:test" };
     await prisma.entitlementDenial.create({ data: { ...denial, orgId: org.id, metric: "members" } });
@@ -34,10 +44,23 @@ describe("staff procedure outputs on real data", () => {
     const unknownOrg = randomUUID();
     await prisma.entitlementDenial.create({ data: { ...denial, orgId: unknownOrg, metric: null } });
 
-    const adjusted = await api.orgs.adjust({ orgId: org.id, metric: "storage_bytes", amount: 2n ** 40n, note: "outputs test", idempotencyKey: randomUUID() });
+    const adjusted = await api.orgs.adjust({
+      orgId: org.id,
+      metric: "storage_bytes",
+      amount: 2n ** 40n,
+      note: "outputs test",
+      idempotencyKey: randomUUID(),
+    });
     expect(adjusted).toMatchObject({ count: 2n ** 40n, replayed: false, entry: { delta: 2n ** 40n, reason: "manual_adjustment" } });
 
-    const hard = await api.overrides.set({ orgId: org.id, metric: "members", kind: "hard", value: 7n, note: "outputs test", expiresAt: new Date(Date.now() + 60_000) });
+    const hard = await api.overrides.set({
+      orgId: org.id,
+      metric: "members",
+      kind: "hard",
+      value: 7n,
+      note: "outputs test",
+      expiresAt: new Date(Date.now() + 60_000),
+    });
     expect(hard).toMatchObject({ kind: "hard", value: 7n, revokedAt: null, createdBy: actor });
     const unlimited = await api.overrides.set({ orgId: org.id, metric: "teams", kind: "unlimited", note: "outputs test" });
     expect(unlimited).toMatchObject({ value: null, expiresAt: null });
@@ -56,13 +79,24 @@ describe("staff procedure outputs on real data", () => {
     expect(denials.find((d) => d.orgId === unknownOrg)).toMatchObject({ orgName: null, metric: null, amount: 1n });
 
     const audit = await api.audit.list({ actor, limit: 10 });
-    expect(audit.items.map((e) => e.action).sort()).toEqual(["limit_override.revoke", "limit_override.set", "limit_override.set", "usage.adjust"]);
+    expect(audit.items.map((e) => e.action).sort()).toEqual([
+      "limit_override.revoke",
+      "limit_override.set",
+      "limit_override.set",
+      "usage.adjust",
+    ]);
     expect(audit.nextCursor).toBeNull();
   });
 
   it("revoking an unknown API key or override is NOT_FOUND, with the domain's reason", async () => {
     const { api } = await adminCaller();
-    await expect(api.apiKeys.revoke({ id: randomUUID() })).rejects.toMatchObject({ code: "NOT_FOUND", cause: { reason: "api_key_not_found" } });
-    await expect(api.overrides.revoke({ id: randomUUID() })).rejects.toMatchObject({ code: "NOT_FOUND", cause: { reason: "override_not_found" } });
+    await expect(api.apiKeys.revoke({ id: randomUUID() })).rejects.toMatchObject({
+      code: "NOT_FOUND",
+      cause: { reason: "api_key_not_found" },
+    });
+    await expect(api.overrides.revoke({ id: randomUUID() })).rejects.toMatchObject({
+      code: "NOT_FOUND",
+      cause: { reason: "override_not_found" },
+    });
   });
 });

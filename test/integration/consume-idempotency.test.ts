@@ -1,13 +1,15 @@
 import { TRPCClientError } from "@trpc/client";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { type BillingClient, createBillingClient } from "@/client";
-import { type BillingServices, createBillingServices } from "@/server/billing";
+
+import { createBillingClient, type BillingClient } from "@/client";
+import { createBillingServices, type BillingServices } from "@/server/billing";
 import type { ActionName } from "@/server/billing/actions";
 import { ApiKeyService } from "@/server/billing/api-keys";
 import type { Metric } from "@/server/billing/catalogue";
 import type { ConsumeResult } from "@/server/billing/entitlement-service";
 import { isBillingError } from "@/server/billing/errors";
-import { createDatabase, type DatabaseHandle, db } from "@/server/db/client";
+import { createDatabase, db, type DatabaseHandle } from "@/server/db/client";
+
 import { newOrg, testDatabase, uniqueSuffix } from "../helpers/db";
 import { startRouteServer } from "../helpers/route-server";
 import { holdRowLock } from "../helpers/row-lock-gate";
@@ -101,7 +103,11 @@ describe("bursts on 50 connections", () => {
         const orgId = await orgWithOneSeatLeft();
         const key = `invite-accepted:${uniqueSuffix()}`;
         const fire = () =>
-          Promise.all(Array.from({ length: BURST }, (_, i) => services.entitlements.consume(orgId, "member.add", { idempotencyKey: key, actor: `retry-${i}` })));
+          Promise.all(
+            Array.from({ length: BURST }, (_, i) =>
+              services.entitlements.consume(orgId, "member.add", { idempotencyKey: key, actor: `retry-${i}` }),
+            ),
+          );
         const results = round % 2 === 0 ? await gated(orgId, BURST, fire) : await fire();
         expectOneAppliedRestReplayed(results);
         await expectBurstRecordedOnce(orgId, key);
@@ -188,7 +194,9 @@ async function perform(services: BillingServices, orgId: string, key: string, op
       return { kind: r.replayed ? "replayed" : "applied", entryId: r.entry.id };
     }
     if (op.via === "incrementMany") {
-      const [r] = await services.usage.incrementMany([{ orgId, metric: op.metric, amount: op.amount, reason: "test", idempotencyKey: key }]);
+      const [r] = await services.usage.incrementMany([
+        { orgId, metric: op.metric, amount: op.amount, reason: "test", idempotencyKey: key },
+      ]);
       if (r?.status === "applied") return { kind: "applied", entryId: r.entry.id };
       if (r?.status === "duplicate") return { kind: "replayed", entryId: r.entryId as string };
       return { kind: "conflict", reason: r?.status === "rejected" ? r.reason.code : "?" };
@@ -218,7 +226,12 @@ const MATRIX: [keyof typeof FIRST, string, Op, typeof REPLAY | typeof CONFLICT][
   ["increment api_calls +2", "consume api.call ×5", { via: "consume", action: "api.call", amount: 5n }, CONFLICT],
   ["increment api_calls +2", "consume member.add", { via: "consume", action: "member.add" }, CONFLICT],
   ["increment api_calls +2", "an incrementMany event of the same work", { via: "incrementMany", metric: "api_calls", amount: 2n }, REPLAY],
-  ["increment api_calls +2", "an incrementMany event of another amount", { via: "incrementMany", metric: "api_calls", amount: 3n }, CONFLICT],
+  [
+    "increment api_calls +2",
+    "an incrementMany event of another amount",
+    { via: "incrementMany", metric: "api_calls", amount: 3n },
+    CONFLICT,
+  ],
   ["consume api.call ×2", "the same call", { via: "consume", action: "api.call", amount: 2n }, REPLAY],
   ["consume api.call ×2", "another amount", { via: "consume", action: "api.call", amount: 5n }, CONFLICT],
   ["consume api.call ×2", "another action (member.add)", { via: "consume", action: "member.add" }, CONFLICT],
@@ -255,9 +268,18 @@ describe.each(pathsOver(testDatabase()))("a key reused, on %s", (_, services) =>
   it("a key repeated inside one batch: the same work is a duplicate, other work is rejected; atomic, nothing is written", async () => {
     const org = await newOrg(prisma);
     const key = `b-${uniqueSuffix()}`;
-    const event = (amount: bigint, metric: Metric = "api_calls") => ({ orgId: org.id, metric, amount, reason: "api_call", idempotencyKey: key });
+    const event = (amount: bigint, metric: Metric = "api_calls") => ({
+      orgId: org.id,
+      metric,
+      amount,
+      reason: "api_call",
+      idempotencyKey: key,
+    });
     const before = await stateOf(org.id);
-    await expect(services.usage.incrementMany([event(2n), event(5n)], { atomic: true })).rejects.toMatchObject({ code: "BAD_REQUEST", reason: "batch_rejected" });
+    await expect(services.usage.incrementMany([event(2n), event(5n)], { atomic: true })).rejects.toMatchObject({
+      code: "BAD_REQUEST",
+      reason: "batch_rejected",
+    });
     expect(await stateOf(org.id)).toEqual(before);
 
     const results = await services.usage.incrementMany([event(2n), event(5n), event(2n, "members"), event(2n)]);
@@ -275,8 +297,14 @@ describe.each(pathsOver(testDatabase()))("a key reused, on %s", (_, services) =>
     const orgId = await orgWithOneSeatLeft();
     await setup.usage.increment(orgId, "members", 1n, "member_added"); // full
     const key = `denied-${uniqueSuffix()}`;
-    expect(await perform(services, orgId, key, { via: "consume", action: "member.add" })).toEqual({ kind: "denied", reason: "limit_exceeded" });
-    expect(await perform(services, orgId, key, { via: "consume", action: "member.add" })).toEqual({ kind: "denied", reason: "limit_exceeded" });
+    expect(await perform(services, orgId, key, { via: "consume", action: "member.add" })).toEqual({
+      kind: "denied",
+      reason: "limit_exceeded",
+    });
+    expect(await perform(services, orgId, key, { via: "consume", action: "member.add" })).toEqual({
+      kind: "denied",
+      reason: "limit_exceeded",
+    });
     await setup.usage.increment(orgId, "members", -1n, "member_removed"); // a seat frees up
     const applied = await perform(services, orgId, key, { via: "consume", action: "member.add" });
     expect(applied.kind).toBe("applied");
@@ -363,7 +391,11 @@ describe("over HTTP through the real route", () => {
     // As many as the server's pool lets into the database at once (DATABASE_POOL_SIZE).
     const inDatabase = Math.min(BURST, db().pool.options.max ?? BURST);
     const results = await gated(orgId, inDatabase, () =>
-      Promise.all(Array.from({ length: BURST }, () => client.billing.entitlements.consume.mutate({ orgId, action: "member.add", idempotencyKey: key }))),
+      Promise.all(
+        Array.from({ length: BURST }, () =>
+          client.billing.entitlements.consume.mutate({ orgId, action: "member.add", idempotencyKey: key }),
+        ),
+      ),
     );
     expectOneAppliedRestReplayed(results as ConsumeResult[]);
     await expectBurstRecordedOnce(orgId, key);

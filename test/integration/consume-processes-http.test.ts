@@ -1,7 +1,10 @@
-import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
+import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import path from "node:path";
+
 import { describe, expect, it } from "vitest";
+
 import { createBillingServices } from "@/server/billing";
+
 import { billingClient } from "../helpers/billing-client";
 import { newOrg, testDatabase } from "../helpers/db";
 import { routeServerForFile } from "../helpers/route-server";
@@ -39,7 +42,11 @@ function clientProcess(env: Record<string, string>) {
     });
   });
   // A process that dies before "ready" fails the test instead of leaving it waiting.
-  return { ready: Promise.race([ready, results.then(() => Promise.reject(new Error(`no "ready" from the client: ${out}`)))]), results, start: () => child.stdin.end("go\n") };
+  return {
+    ready: Promise.race([ready, results.then(() => Promise.reject(new Error(`no "ready" from the client: ${out}`)))]),
+    results,
+    start: () => child.stdin.end("go\n"),
+  };
 }
 
 describe("consume from several client processes over HTTP", () => {

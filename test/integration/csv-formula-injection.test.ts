@@ -1,6 +1,7 @@
 import { readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+
 import { parse } from "csv-parse/sync";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -69,7 +70,12 @@ describe("CSV exports neutralise formulas (OWASP CSV injection)", () => {
     // Rows written within one millisecond have no fixed order: find each by its delta.
     const byDelta = new Map(records.map((r) => [r.delta, r]));
     expect([...byDelta.keys()].sort()).toEqual(["-5", "1", "10"]);
-    expect(byDelta.get("10")).toMatchObject({ idempotency_key: `'${HYPERLINK}`, org_name: `'\tTab org ${suffix}`, reason: "api_call", actor: "app" });
+    expect(byDelta.get("10")).toMatchObject({
+      idempotency_key: `'${HYPERLINK}`,
+      org_name: `'\tTab org ${suffix}`,
+      reason: "api_call",
+      actor: "app",
+    });
     expect(byDelta.get("-5")).toMatchObject({ idempotency_key: `'\tkey-${suffix}`, reason: "'+correction", actor: "'@SUM(1+1)" });
     expect(byDelta.get("1")).toMatchObject({ idempotency_key: `'-2+3-${suffix}`, actor: "'+app" });
     // Metadata is JSON text (it starts with `{`): never a formula, and still valid JSON.
@@ -82,9 +88,25 @@ describe("CSV exports neutralise formulas (OWASP CSV injection)", () => {
     const org = await newOrg(prisma, { slug: `@evil-${suffix}`, name: `Evil ${suffix}` });
     const plain = await newOrg(prisma, { slug: `-minus-${suffix}` });
     const run = await prisma.backfillRun.create({
-      data: { mode: "dry_run", status: "completed", orgPrefix: `csv-${suffix}`, batchSize: 10, concurrency: 1, startedBy: "vitest-csv", finishedAt: new Date() },
+      data: {
+        mode: "dry_run",
+        status: "completed",
+        orgPrefix: `csv-${suffix}`,
+        batchSize: 10,
+        concurrency: 1,
+        startedBy: "vitest-csv",
+        finishedAt: new Date(),
+      },
     });
-    const diff = { runId: run.id, metric: "members", kind: "ledger_wrong", legacyWrong: false, cacheWrong: false, ledgerWrong: true, ledgerBefore: 7n };
+    const diff = {
+      runId: run.id,
+      metric: "members",
+      kind: "ledger_wrong",
+      legacyWrong: false,
+      cacheWrong: false,
+      ledgerWrong: true,
+      ledgerBefore: 7n,
+    };
     await prisma.backfillDiff.createMany({
       data: [
         { ...diff, orgId: org.id, oldCount: 2n, cacheBefore: 7n, legacyValue: -3n, deltaApplied: -5n },

@@ -1,11 +1,13 @@
 import { parse } from "csv-parse/sync";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import type { StaffRole } from "@/server/auth";
 import { createBillingServices } from "@/server/billing";
 import { db as processDb } from "@/server/db/client";
+
 import { newOrg, testDatabase, uniqueSuffix } from "../helpers/db";
-import { type RouteServer, startRouteServer } from "../helpers/route-server";
-import { type SignedInStaff, signedInStaff } from "../helpers/staff-session";
+import { startRouteServer, type RouteServer } from "../helpers/route-server";
+import { signedInStaff, type SignedInStaff } from "../helpers/staff-session";
 
 /**
  * Authorization outside tRPC: the CSV download routes (route handlers, since they stream)
@@ -24,11 +26,28 @@ beforeAll(async () => {
   orgId = org.id;
   await createBillingServices(prisma).usage.increment(orgId, "members", 7n, "member_added", { idempotencyKey: "csv-auth" });
   const run = await prisma.backfillRun.create({
-    data: { mode: "dry_run", status: "completed", orgPrefix: `csv-auth-${uniqueSuffix()}`, batchSize: 1, concurrency: 1, startedBy: "vitest" },
+    data: {
+      mode: "dry_run",
+      status: "completed",
+      orgPrefix: `csv-auth-${uniqueSuffix()}`,
+      batchSize: 1,
+      concurrency: 1,
+      startedBy: "vitest",
+    },
   });
   runId = run.id;
   await prisma.backfillDiff.create({
-    data: { runId, orgId, metric: "members", kind: "ledger_missing", legacyWrong: false, cacheWrong: false, ledgerWrong: true, oldCount: 7n, ledgerBefore: 0n },
+    data: {
+      runId,
+      orgId,
+      metric: "members",
+      kind: "ledger_missing",
+      legacyWrong: false,
+      cacheWrong: false,
+      ledgerWrong: true,
+      oldCount: 7n,
+      ledgerBefore: 0n,
+    },
   });
 });
 afterAll(async () => {

@@ -1,9 +1,12 @@
 import { randomUUID } from "node:crypto";
+
 import { TRPCError } from "@trpc/server";
 import { afterAll, describe, expect, it } from "vitest";
-import { type FakeDodo, fakeId, startFakeDodo, subscriptionPayload, webhookPayload } from "../../tools";
+
 import type { StaffRole } from "@/server/auth";
 import type { UsageService } from "@/server/billing/usage-service";
+
+import { fakeId, startFakeDodo, subscriptionPayload, webhookPayload, type FakeDodo } from "../../tools";
 
 // The resync procedure builds its Dodo client from the environment (env() is read once, on
 // first use): point it at a fake Dodo served from this process before anything reads it.
@@ -117,7 +120,13 @@ describe("webhook events: filters and keyset pages", () => {
     expect(await ids({ type: `${type}.nope` })).toEqual([]);
 
     const page = await listWebhookEvents(prisma, { type, orgId: org.id }, { limit: 50 });
-    expect(page.items[0]).toMatchObject({ orgId: org.id, orgName: org.name, status: "failed", attempts: 1, error: expect.stringContaining("deadlock") });
+    expect(page.items[0]).toMatchObject({
+      orgId: org.id,
+      orgName: org.name,
+      status: "failed",
+      attempts: 1,
+      error: expect.stringContaining("deadlock"),
+    });
 
     expect(await countWebhookEvents(prisma, { type })).toEqual({ received: 0, processed: 1, ignored: 1, failed: 2, needs_attention: 1 });
     expect(await countWebhookEvents(prisma, { type, statuses: ["failed", "needs_attention"] })).toEqual({
@@ -140,7 +149,11 @@ describe("webhook events: filters and keyset pages", () => {
     expect(listed.items.map((e) => e.id)).toEqual([newest?.id]);
     // Counts ignore the status filter: they are the page's status tabs.
     expect(listed.counts).toMatchObject({ failed: 1, processed: 1 });
-    expect(await api.billing.dodo.webhooks.get({ id: newest?.id ?? "" })).toMatchObject({ type, status: "failed", payload: { type, n: 1 } });
+    expect(await api.billing.dodo.webhooks.get({ id: newest?.id ?? "" })).toMatchObject({
+      type,
+      status: "failed",
+      payload: { type, n: 1 },
+    });
 
     expect(await codeOf(() => api.billing.dodo.webhooks.get({ id: "msg_does_not_exist" }))).toBe("NOT_FOUND");
     expect(await codeOf(() => api.billing.dodo.webhooks.list({ filter: { from: new Date(2), to: new Date(1) } }))).toBe("BAD_REQUEST");
@@ -180,7 +193,14 @@ describe("replay from the dashboard", () => {
 
     const replayed = await api.billing.dodo.webhooks.replay({ id: webhookId });
     expect(replayed.result).toMatchObject({ webhookId, duplicate: false, status: "processed", attempts: 2 });
-    expect(replayed.event).toMatchObject({ id: webhookId, status: "processed", attempts: 2, error: null, orgId: org.id, subscriptionId: sub.subscription_id });
+    expect(replayed.event).toMatchObject({
+      id: webhookId,
+      status: "processed",
+      attempts: 2,
+      error: null,
+      orgId: org.id,
+      subscriptionId: sub.subscription_id,
+    });
     expect(replayed.event.processedAt).toBeInstanceOf(Date);
     expect(await prisma.subscription.findUnique({ where: { id: sub.subscription_id } })).toMatchObject({
       orgId: org.id,
@@ -269,7 +289,11 @@ describe("usage-reporting status", () => {
     expect(status.oldestPendingAgeSeconds).toBe(7 * 60);
 
     const empty = await outboxStatus(prisma, { orgId: (await newOrg(prisma)).id });
-    expect(empty).toMatchObject({ counts: { pending: 0n, sent: 0n, failed: 0n, expired: 0n }, oldestPendingAt: null, oldestPendingAgeSeconds: null });
+    expect(empty).toMatchObject({
+      counts: { pending: 0n, sent: 0n, failed: 0n, expired: 0n },
+      oldestPendingAt: null,
+      oldestPendingAgeSeconds: null,
+    });
 
     // Overall includes this org's rows (other test files may add their own meanwhile).
     const overall = await outboxStatus(prisma);
@@ -294,19 +318,34 @@ describe("usage-reporting status", () => {
       ],
       now,
     );
-    const unsent = rows.filter((r) => r.status === "expired" || r.status === "failed").sort((a, b) => b.eventTimestamp.getTime() - a.eventTimestamp.getTime());
+    const unsent = rows
+      .filter((r) => r.status === "expired" || r.status === "failed")
+      .sort((a, b) => b.eventTimestamp.getTime() - a.eventTimestamp.getTime());
 
     const { api } = await callerAs("viewer");
     const first = await api.billing.dodo.usageReporting.rows({ filter: { orgId: org.id }, limit: 3 });
-    const second = await api.billing.dodo.usageReporting.rows({ filter: { orgId: org.id }, limit: 3, cursor: first.nextCursor ?? undefined });
+    const second = await api.billing.dodo.usageReporting.rows({
+      filter: { orgId: org.id },
+      limit: 3,
+      cursor: first.nextCursor ?? undefined,
+    });
     expect([...first.items, ...second.items].map((r) => r.ledgerId)).toEqual(unsent.map((r) => r.ledgerId));
     expect(second.nextCursor).toBeNull();
-    expect(first.items[0]).toMatchObject({ orgId: org.id, orgName: org.name, status: "failed", quantity: 3n, metric: "api_calls", lastError: "422 DUPLICATE_EVENT_ID" });
+    expect(first.items[0]).toMatchObject({
+      orgId: org.id,
+      orgName: org.name,
+      status: "failed",
+      quantity: 3n,
+      metric: "api_calls",
+      lastError: "422 DUPLICATE_EVENT_ID",
+    });
 
     const expired = await listUnsentOutboxRows(prisma, { orgId: org.id, statuses: ["expired"] }, { limit: 50 });
     expect(expired.items.map((r) => r.status)).toEqual(["expired", "expired", "expired"]);
 
-    expect(await api.billing.dodo.usageReporting.status({ orgId: org.id })).toMatchObject({ counts: { expired: 3n, failed: 1n, sent: 1n, pending: 1n } });
+    expect(await api.billing.dodo.usageReporting.status({ orgId: org.id })).toMatchObject({
+      counts: { expired: 3n, failed: 1n, sent: 1n, pending: 1n },
+    });
     expect(await codeOf(() => api.billing.dodo.usageReporting.rows({ filter: { statuses: ["sent" as never] } }))).toBe("BAD_REQUEST");
   });
 });
@@ -327,7 +366,12 @@ describe("subscription panel and resync", () => {
   it("shows the synced state; a resync from Dodo repairs a lost webhook and is audit-logged", async () => {
     const org = await newOrg(prisma);
     const periodStart = new Date(Date.UTC(2026, 2, 1));
-    const sub = subscriptionPayload({ orgId: org.id, product_id: "pdt_billing_business", periodStart, periodEnd: new Date(Date.UTC(2026, 3, 1)) });
+    const sub = subscriptionPayload({
+      orgId: org.id,
+      product_id: "pdt_billing_business",
+      periodStart,
+      periodEnd: new Date(Date.UTC(2026, 3, 1)),
+    });
     const delivery = await billing.dodo.handleWebhook({
       webhookId: fakeId("msg"),
       rawBody: JSON.stringify(webhookPayload("subscription.active", sub, new Date(Date.now() - 3_600_000))),
@@ -352,7 +396,12 @@ describe("subscription panel and resync", () => {
 
     // The cancellation webhook was lost; Dodo has the subscription expired.
     const expiresAt = new Date(Date.now() - 60_000);
-    fake.putSubscription({ ...sub, status: "expired", cancelled_at: new Date(Date.now() - 120_000).toISOString(), expires_at: expiresAt.toISOString() });
+    fake.putSubscription({
+      ...sub,
+      status: "expired",
+      cancelled_at: new Date(Date.now() - 120_000).toISOString(),
+      expires_at: expiresAt.toISOString(),
+    });
     expect(await codeOf(() => viewer.billing.dodo.resync({ orgId: org.id }))).toBe("FORBIDDEN");
     const { api: admin, actor } = await callerAs("admin");
     expect(await admin.billing.dodo.resync({ orgId: org.id })).toEqual({ checked: 1, synced: 1, stale: 0, problems: [] });
@@ -375,7 +424,12 @@ describe("subscription panel and resync", () => {
   it("a subscription Dodo does not know is a reported problem, not an error; an unknown org is NOT_FOUND", async () => {
     const org = await newOrg(prisma);
     const sub = subscriptionPayload({ orgId: org.id });
-    await billing.dodo.syncSubscription({ id: fakeId("msg"), type: "subscription.active", timestamp: new Date(Date.now() - 60_000), data: sub });
+    await billing.dodo.syncSubscription({
+      id: fakeId("msg"),
+      type: "subscription.active",
+      timestamp: new Date(Date.now() - 60_000),
+      data: sub,
+    });
     const { api } = await callerAs("admin");
     const report = await api.billing.dodo.resync({ orgId: org.id });
     expect(report).toMatchObject({ checked: 1, synced: 0, stale: 0 });
@@ -387,7 +441,12 @@ describe("subscription panel and resync", () => {
   it("without an org, every known subscription is reconciled (what npm run reconcile does), audit-logged with the report", async () => {
     const org = await newOrg(prisma);
     const sub = subscriptionPayload({ orgId: org.id, product_id: "pdt_billing_business" });
-    await billing.dodo.syncSubscription({ id: fakeId("msg"), type: "subscription.active", timestamp: new Date(Date.now() - 3_600_000), data: sub });
+    await billing.dodo.syncSubscription({
+      id: fakeId("msg"),
+      type: "subscription.active",
+      timestamp: new Date(Date.now() - 3_600_000),
+      data: sub,
+    });
     fake.putSubscription({ ...sub, status: "expired", expires_at: new Date(Date.now() - 60_000).toISOString() });
     const { api: viewer } = await callerAs("viewer");
     expect(await codeOf(() => viewer.billing.dodo.resync({}))).toBe("FORBIDDEN");
@@ -402,7 +461,12 @@ describe("subscription panel and resync", () => {
     expect(await prisma.subscription.findUnique({ where: { id: sub.subscription_id } })).toMatchObject({ status: "expired" });
     const audits = await prisma.auditLog.findMany({ where: { action: "subscription.reconcile_all", actor } });
     expect(audits).toHaveLength(1);
-    expect(audits[0]).toMatchObject({ targetType: "subscriptions", targetId: "all", before: null, after: { report: { checked: report.checked, synced: report.synced } } });
+    expect(audits[0]).toMatchObject({
+      targetType: "subscriptions",
+      targetId: "all",
+      before: null,
+      after: { report: { checked: report.checked, synced: report.synced } },
+    });
   });
 
   it("without an API key the resync is PRECONDITION_FAILED and writes nothing", async () => {

@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
+
 import { MAX_WEBHOOK_BYTES } from "@/server/billing/dodo/webhook-handler";
+
 import { newWebhookSecret, subscriptionPayload, webhookPayload, WebhookSender } from "../../tools";
 import { billingClient } from "../helpers/billing-client";
 import { newOrg, testDatabase } from "../helpers/db";
@@ -52,7 +54,9 @@ describe("signed webhook → policy, end to end over HTTP", () => {
       used: 5n,
       remaining: 20n,
     });
-    expect(await client.billing.entitlements.check.query({ orgId: org.id, action: "feature.audit_log_export" })).toMatchObject({ allowed: true });
+    expect(await client.billing.entitlements.check.query({ orgId: org.id, action: "feature.audit_log_export" })).toMatchObject({
+      allowed: true,
+    });
   });
 
   it("refuses a body over 1 MiB sent chunked (no content-length) with 413, and stores nothing", async () => {

@@ -1,7 +1,8 @@
 import { beforeAll, describe, expect, it } from "vitest";
+
 import { newOrg, testDatabase } from "../helpers/db";
 import { routeServerForFile } from "../helpers/route-server";
-import { type SignedInStaff, signedInStaff } from "../helpers/staff-session";
+import { signedInStaff, type SignedInStaff } from "../helpers/staff-session";
 
 // No Dodo API key in this process (env() is read once, on the first request: set before it).
 process.env.DODO_PAYMENTS_API_KEY = "";

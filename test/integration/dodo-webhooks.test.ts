@@ -1,19 +1,20 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 
-// The route reads these on first use (env() is cached): set them before any request.
-const WEBHOOK_KEY = `whsec_${Buffer.from("dodo-webhooks-test-key-0123456789").toString("base64")}`;
-process.env.DODO_PAYMENTS_WEBHOOK_KEY = `${WEBHOOK_KEY}`;
-// The route's process-wide pool: ≥ 16 connections, so 50 parallel deliveries really overlap.
-process.env.DATABASE_POOL_SIZE = "20";
-
 import { createBillingServices } from "@/server/billing";
 import { DodoBilling } from "@/server/billing/dodo/dodo-billing";
 import { createWebhookHandler } from "@/server/billing/dodo/webhook-handler";
 import type { UsageService } from "@/server/billing/usage-service";
 import { createDatabase, db as processDb } from "@/server/db/client";
+
 import { fakeId, subscriptionPayload, webhookPayload, WebhookSender } from "../../tools";
 import { newOrg, testDatabase } from "../helpers/db";
-import { type RouteServer, startRouteServer } from "../helpers/route-server";
+import { startRouteServer, type RouteServer } from "../helpers/route-server";
+
+// The route reads these on first use (env() is cached): set them before any request.
+const WEBHOOK_KEY = `whsec_${Buffer.from("dodo-webhooks-test-key-0123456789").toString("base64")}`;
+process.env.DODO_PAYMENTS_WEBHOOK_KEY = `${WEBHOOK_KEY}`;
+// The route's process-wide pool: ≥ 16 connections, so 50 parallel deliveries really overlap.
+process.env.DATABASE_POOL_SIZE = "20";
 
 const { prisma } = testDatabase();
 const billing = createBillingServices(prisma);
@@ -173,7 +174,9 @@ describe("POST /api/webhooks/dodo", () => {
       status: "needs_attention",
       error: expect.stringContaining("unknown product pdt_not_in_catalogue"),
     });
-    expect(await prisma.subscription.count({ where: { id: { in: [unknownOrg.subscription_id, unknownProduct.subscription_id] } } })).toBe(0);
+    expect(await prisma.subscription.count({ where: { id: { in: [unknownOrg.subscription_id, unknownProduct.subscription_id] } } })).toBe(
+      0,
+    );
 
     const again = await route.send(webhookPayload("subscription.active", unknownProduct), { webhookId: productDelivery.webhookId });
     expect(JSON.parse(again.body)).toMatchObject({ duplicate: true, status: "needs_attention" });
@@ -283,8 +286,13 @@ describe("staff replay", () => {
 
   it("replays a stored body that was not JSON (still needs attention), and refuses an unknown id", async () => {
     const delivery = await route.send("{oops");
-    expect(await service.replayWebhook(delivery.webhookId)).toMatchObject({ status: "needs_attention", error: expect.stringContaining("not JSON") });
-    await expect(service.replayWebhook("msg_does_not_exist")).rejects.toMatchObject({ code: "NOT_FOUND", reason: "webhook_event_not_found" });
+    expect(await service.replayWebhook(delivery.webhookId)).toMatchObject({
+      status: "needs_attention",
+      error: expect.stringContaining("not JSON"),
+    });
+    await expect(service.replayWebhook("msg_does_not_exist")).rejects.toMatchObject({
+      code: "NOT_FOUND",
+      reason: "webhook_event_not_found",
+    });
   });
 });
-

@@ -1,7 +1,8 @@
-import { describe, expect, it } from "vitest";
-import { type BillingServices, createBillingServices } from "@/server/billing";
+import { describe, expect, inject, it } from "vitest";
+
+import { createBillingServices, type BillingServices } from "@/server/billing";
 import { createDatabase } from "@/server/db/client";
-import { inject } from "vitest";
+
 import { newOrg, testDatabase, uniqueSuffix } from "../helpers/db";
 import { runWorkerProcesses } from "../helpers/worker-processes";
 import type { UsageWorkerConfig, UsageWorkerReport } from "../workers/usage-worker";
@@ -62,11 +63,32 @@ describe("EntitlementService against the database", () => {
     await billing.usage.increment(org.id, "members", 5n, "member_added");
     expect(await billing.entitlements.check(org.id, "member.add")).toMatchObject({ allowed: false, reason: { code: "limit_exceeded" } });
     await prisma.limitOverride.create({
-      data: { orgId: org.id, metric: "members", kind: "hard", value: 8n, note: "pilot", createdBy: "test", expiresAt: new Date(Date.now() + 3_600_000) },
+      data: {
+        orgId: org.id,
+        metric: "members",
+        kind: "hard",
+        value: 8n,
+        note: "pilot",
+        createdBy: "test",
+        expiresAt: new Date(Date.now() + 3_600_000),
+      },
     });
-    expect(await billing.entitlements.check(org.id, "member.add")).toMatchObject({ allowed: true, limit: 8n, limitOverridden: true, remaining: 3n });
+    expect(await billing.entitlements.check(org.id, "member.add")).toMatchObject({
+      allowed: true,
+      limit: 8n,
+      limitOverridden: true,
+      remaining: 3n,
+    });
     await prisma.limitOverride.create({
-      data: { orgId: org.id, metric: "members", kind: "unlimited", value: null, note: "expired", createdBy: "test", expiresAt: new Date(Date.now() - 1000) },
+      data: {
+        orgId: org.id,
+        metric: "members",
+        kind: "unlimited",
+        value: null,
+        note: "expired",
+        createdBy: "test",
+        expiresAt: new Date(Date.now() - 1000),
+      },
     });
     expect(await billing.entitlements.check(org.id, "member.add")).toMatchObject({ limit: 8n });
   });
@@ -93,8 +115,13 @@ describe("EntitlementService against the database", () => {
 
   it("file uploads need an amount; feature actions cannot be consumed", async () => {
     const org = await newOrg(prisma);
-    await expect(billing.entitlements.check(org.id, "file.upload")).rejects.toMatchObject({ code: "BAD_REQUEST", reason: "amount_required" });
-    await expect(billing.entitlements.consume(org.id, "feature.sso", { idempotencyKey: "f" })).rejects.toMatchObject({ reason: "not_metered" });
+    await expect(billing.entitlements.check(org.id, "file.upload")).rejects.toMatchObject({
+      code: "BAD_REQUEST",
+      reason: "amount_required",
+    });
+    await expect(billing.entitlements.consume(org.id, "feature.sso", { idempotencyKey: "f" })).rejects.toMatchObject({
+      reason: "not_metered",
+    });
   });
 
   it("an in-process consume with metadata the metadata rule refuses is a typed BAD_REQUEST and writes nothing", async () => {
@@ -102,12 +129,17 @@ describe("EntitlementService against the database", () => {
     const cyclic: Record<string, unknown> = {};
     cyclic.self = cyclic;
     for (const metadata of [{ n: 1n }, cyclic, { s: "a\u0000b" }]) {
-      await expect(billing.entitlements.consume(org.id, "member.add", { idempotencyKey: `meta-${uniqueSuffix()}`, metadata })).rejects.toMatchObject({
+      await expect(
+        billing.entitlements.consume(org.id, "member.add", { idempotencyKey: `meta-${uniqueSuffix()}`, metadata }),
+      ).rejects.toMatchObject({
         code: "BAD_REQUEST",
       });
     }
     expect(await prisma.usageLedger.count({ where: { orgId: org.id } })).toBe(0);
-    const ok = await billing.entitlements.consume(org.id, "member.add", { idempotencyKey: `meta-${uniqueSuffix()}`, metadata: { invite: "i-1" } });
+    const ok = await billing.entitlements.consume(org.id, "member.add", {
+      idempotencyKey: `meta-${uniqueSuffix()}`,
+      metadata: { invite: "i-1" },
+    });
     expect(ok.entry?.metadata).toEqual({ invite: "i-1" });
   });
 
@@ -146,7 +178,9 @@ describe.each([
       await subscribe(org.id, "pdt_billing_pro"); // members: hard 25
       await services.usage.increment(org.id, "members", 20n, "member_added");
       const results = await Promise.all(
-        Array.from({ length: 32 }, (_, i) => services.entitlements.consume(org.id, "member.add", { idempotencyKey: `c-${i}`, actor: `worker-${i}` })),
+        Array.from({ length: 32 }, (_, i) =>
+          services.entitlements.consume(org.id, "member.add", { idempotencyKey: `c-${i}`, actor: `worker-${i}` }),
+        ),
       );
       expect(results.filter((r) => r.allowed)).toHaveLength(5);
       const denied = results.filter((r) => !r.allowed);
@@ -174,17 +208,28 @@ describe.each([
       if (!existingRow) results = await consumeAll();
       else {
         await services.usage.increment(org.id, "api_calls", 1n, "api_call");
-        const { queued } = await prisma.$transaction(async (tx) => {
-          await tx.$queryRaw`SELECT 1 FROM usage_cache WHERE org_id = ${org.id}::uuid AND metric = 'api_calls' FOR UPDATE`;
-          const queued = consumeAll();
-          queued.catch(() => undefined); // awaited once the row is released
-          await expect
-            .poll(async () => (await pool.query(`SELECT 1 FROM pg_stat_activity WHERE application_name = 'vitest-consume-20' AND wait_event_type = 'Lock'`)).rowCount, {
-              timeout: 30_000,
-            })
-            .toBe(20);
-          return { queued };
-        }, { timeout: 60_000 });
+        const { queued } = await prisma.$transaction(
+          async (tx) => {
+            await tx.$queryRaw`SELECT 1 FROM usage_cache WHERE org_id = ${org.id}::uuid AND metric = 'api_calls' FOR UPDATE`;
+            const queued = consumeAll();
+            queued.catch(() => undefined); // awaited once the row is released
+            await expect
+              .poll(
+                async () =>
+                  (
+                    await pool.query(
+                      `SELECT 1 FROM pg_stat_activity WHERE application_name = 'vitest-consume-20' AND wait_event_type = 'Lock'`,
+                    )
+                  ).rowCount,
+                {
+                  timeout: 30_000,
+                },
+              )
+              .toBe(20);
+            return { queued };
+          },
+          { timeout: 60_000 },
+        );
         results = await queued;
       }
       expect(results.every((r) => r.allowed)).toBe(true);
@@ -192,7 +237,8 @@ describe.each([
       expect(new Set(results.map((r) => r.entry?.id)).size).toBe(1);
       expect(await prisma.usageLedger.count({ where: { orgId: org.id, idempotencyKey: "same-call" } })).toBe(1);
       expect(await services.usage.verify(org.id)).toEqual([]);
-    }));
+    }),
+  );
 });
 
 describe("consume from several OS processes, on the server's path", () => {
@@ -223,7 +269,10 @@ describe("consume from several OS processes, on the server's path", () => {
     };
     const reports = await runWorkerProcesses<UsageWorkerReport>(
       "test/workers/usage-worker.ts",
-      Array.from({ length: 4 }, (_, i) => ({ WORKER_DATABASE_URL: inject("databaseUrl"), WORKER_CONFIG: JSON.stringify({ ...config, seed: 7_000 + i }) })),
+      Array.from({ length: 4 }, (_, i) => ({
+        WORKER_DATABASE_URL: inject("databaseUrl"),
+        WORKER_CONFIG: JSON.stringify({ ...config, seed: 7_000 + i }),
+      })),
     );
 
     expect(reports.flatMap((r) => r.overLimit)).toEqual([]);
@@ -240,7 +289,10 @@ describe("consume from several OS processes, on the server's path", () => {
       const capacity = (p.limit - p.start) / p.amount;
       expect(tally.allowed, label).toBe(Number(capacity));
       expect(tally.denied, `${label}: more attempts than capacity`).toBeGreaterThan(0);
-      expect(ledger.filter((row) => row.orgId === p.orgId && row.metric === p.metric), label).toHaveLength(Number(capacity));
+      expect(
+        ledger.filter((row) => row.orgId === p.orgId && row.metric === p.metric),
+        label,
+      ).toHaveLength(Number(capacity));
       const cache = await prisma.usageCache.findUniqueOrThrow({ where: { orgId_metric: { orgId: p.orgId, metric: p.metric } } });
       expect(cache.count, label).toBe(p.start + capacity * p.amount);
       expect(cache.count <= p.limit, label).toBe(true);
@@ -256,7 +308,14 @@ describe("consume from several OS processes, on the server's path", () => {
 describe("LimitOverrideService", () => {
   it("sets, honours and revokes an override; refuses bad ones", async () => {
     const org = await newOrg(prisma);
-    const override = await billing.overrides.set({ orgId: org.id, metric: "teams", kind: "soft", value: 50n, note: "migration pilot", createdBy: "staff:ana" });
+    const override = await billing.overrides.set({
+      orgId: org.id,
+      metric: "teams",
+      kind: "soft",
+      value: 50n,
+      note: "migration pilot",
+      createdBy: "staff:ana",
+    });
     expect(await billing.entitlements.check(org.id, "team.create")).toMatchObject({ limit: 50n, limitKind: "soft", limitOverridden: true });
     await billing.overrides.revoke(override.id);
     expect(await billing.entitlements.check(org.id, "team.create")).toMatchObject({ limit: 2n, limitOverridden: false });
@@ -268,10 +327,19 @@ describe("LimitOverrideService", () => {
       { kind: "hard", value: 1n, expiresAt: new Date(Date.now() - 1000) },
       { kind: "hard", value: 1n, note: "" },
     ] as const) {
-      await expect(billing.overrides.set({ orgId: org.id, metric: "teams", note: "because", createdBy: "staff:ana", ...bad })).rejects.toMatchObject({ code: "BAD_REQUEST" });
+      await expect(
+        billing.overrides.set({ orgId: org.id, metric: "teams", note: "because", createdBy: "staff:ana", ...bad }),
+      ).rejects.toMatchObject({ code: "BAD_REQUEST" });
     }
     await expect(
-      billing.overrides.set({ orgId: "2b3c4d5e-6f70-4182-93a4-b5c6d7e8f901", metric: "teams", kind: "hard", value: 1n, note: "nobody", createdBy: "x" }),
+      billing.overrides.set({
+        orgId: "2b3c4d5e-6f70-4182-93a4-b5c6d7e8f901",
+        metric: "teams",
+        kind: "hard",
+        value: 1n,
+        note: "nobody",
+        createdBy: "x",
+      }),
     ).rejects.toMatchObject({ code: "NOT_FOUND" });
   });
 });

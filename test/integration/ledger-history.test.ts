@@ -1,7 +1,9 @@
 import { parse } from "csv-parse/sync";
 import { describe, expect, it } from "vitest";
+
 import { createBillingServices } from "@/server/billing";
 import { CSV_COLUMNS, ledgerCsvStream, ledgerTotals, listLedger } from "@/server/billing/ledger-history";
+
 import { newOrg, testDatabase } from "../helpers/db";
 
 const { prisma, pool } = testDatabase();

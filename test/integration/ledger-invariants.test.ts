@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+
 import { newOrg, testDatabase, uniqueSuffix } from "../helpers/db";
 
 // Invariants the DATABASE enforces, whoever writes to it (DESIGN.md invariants 2, 3, 7 and
@@ -29,9 +30,7 @@ describe("usage_ledger is append-only", () => {
     const org = await newOrg(prisma);
     const row = await ledgerRow(org.id, 10n);
 
-    await expect(
-      prisma.$executeRaw`UPDATE usage_ledger SET delta = 11 WHERE id = ${row.id}::uuid`,
-    ).rejects.toThrow(/append-only/);
+    await expect(prisma.$executeRaw`UPDATE usage_ledger SET delta = 11 WHERE id = ${row.id}::uuid`).rejects.toThrow(/append-only/);
     expect(await pgFailure(`UPDATE usage_ledger SET reason = 'edited' WHERE org_id = $1`, [org.id])).toMatchObject({
       code: "23001", // restrict_violation
       message: expect.stringMatching(/usage_ledger is append-only: UPDATE is not allowed/),
@@ -83,14 +82,15 @@ describe("usage_cache", () => {
   it("refuses a negative count (CHECK constraint)", async () => {
     const org = await newOrg(prisma);
     await expect(prisma.usageCache.create({ data: { orgId: org.id, metric: "members", count: -1n } })).rejects.toThrow();
-    expect(
-      await pgFailure(`INSERT INTO usage_cache (org_id, metric, count) VALUES ($1, 'members', -1)`, [org.id]),
-    ).toMatchObject({ code: "23514", message: expect.stringMatching(/usage_cache_count_non_negative/) });
+    expect(await pgFailure(`INSERT INTO usage_cache (org_id, metric, count) VALUES ($1, 'members', -1)`, [org.id])).toMatchObject({
+      code: "23514",
+      message: expect.stringMatching(/usage_cache_count_non_negative/),
+    });
 
     await prisma.usageCache.create({ data: { orgId: org.id, metric: "members", count: 2n } });
-    expect(
-      await pgFailure(`UPDATE usage_cache SET count = count - 3 WHERE org_id = $1 AND metric = 'members'`, [org.id]),
-    ).toMatchObject({ code: "23514" });
+    expect(await pgFailure(`UPDATE usage_cache SET count = count - 3 WHERE org_id = $1 AND metric = 'members'`, [org.id])).toMatchObject({
+      code: "23514",
+    });
     const cache = await prisma.usageCache.findUniqueOrThrow({ where: { orgId_metric: { orgId: org.id, metric: "members" } } });
     expect(cache.count).toBe(2n);
   });
@@ -114,10 +114,9 @@ describe("64-bit counts", () => {
     });
     expect(cache.count).toBe(value);
     // And as the database itself stores it (node-postgres returns int8 as a string).
-    const { rows } = await pool.query<{ count: string }>(
-      `SELECT count FROM usage_cache WHERE org_id = $1 AND metric = 'storage_bytes'`,
-      [org.id],
-    );
+    const { rows } = await pool.query<{ count: string }>(`SELECT count FROM usage_cache WHERE org_id = $1 AND metric = 'storage_bytes'`, [
+      org.id,
+    ]);
     expect(rows[0]?.count).toBe(value.toString());
   });
 

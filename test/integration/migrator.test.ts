@@ -1,12 +1,15 @@
 import { createHash, randomBytes } from "node:crypto";
-import { cp, mkdir, readFile, rm, writeFile, appendFile } from "node:fs/promises";
+import { appendFile, cp, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+
 import pg from "pg";
 import { afterEach, beforeEach, describe, expect, inject, it } from "vitest";
+
 import { runBackfill } from "@/server/billing/backfill";
-import { MIGRATIONS_DIR, migrate, MigrationError, MigrationRefused, readMigrations } from "@/server/db/migrator";
+import { migrate, MigrationError, MigrationRefused, MIGRATIONS_DIR, readMigrations } from "@/server/db/migrator";
 import { seedDatabase, slugPrefix } from "@/server/seed";
+
 import { CLEANUP_MIGRATION, CLEANUP_REFUSAL, migrationBefore } from "../../tools";
 import { createScratchDatabase, tableNames, withClient, type ScratchDatabase } from "../helpers/databases";
 import { waitFor } from "../helpers/wait";
@@ -133,9 +136,7 @@ describe("migrate()", () => {
   });
 
   it("refuses an unknown `to` name before touching the database", async () => {
-    await expect(migrate(database.url, { to: "20990101000000_nope" })).rejects.toThrow(
-      /no migration named "20990101000000_nope"/,
-    );
+    await expect(migrate(database.url, { to: "20990101000000_nope" })).rejects.toThrow(/no migration named "20990101000000_nope"/);
     expect(await tableNames(database.url)).toEqual([]);
   });
 
@@ -227,10 +228,16 @@ describe("the cleanup migration's guard (Step 6 drops organizations.usage)", () 
     await expectRefused(differing("verify", failing.runId, failing.remaining!));
 
     // An apply that skipped its closing verification proves nothing (remaining not measured)…
-    expect(await runBackfill(pool, { mode: "apply", verifyAfterApply: false, startedBy: "test" })).toMatchObject({ status: "completed", remaining: null });
+    expect(await runBackfill(pool, { mode: "apply", verifyAfterApply: false, startedBy: "test" })).toMatchObject({
+      status: "completed",
+      remaining: null,
+    });
     await expectRefused(differing("verify", failing.runId, failing.remaining!));
     // …nor does a verify that passed over some organizations only.
-    expect(await runBackfill(pool, { mode: "verify", orgPrefix: slugPrefix(5), startedBy: "test" })).toMatchObject({ status: "completed", remaining: 0 });
+    expect(await runBackfill(pool, { mode: "verify", orgPrefix: slugPrefix(5), startedBy: "test" })).toMatchObject({
+      status: "completed",
+      remaining: 0,
+    });
     await expectRefused(differing("verify", failing.runId, failing.remaining!));
 
     const passing = await runBackfill(pool, { mode: "verify", startedBy: "test" });
@@ -287,10 +294,15 @@ describe("the cleanup migration's guard (Step 6 drops organizations.usage)", () 
       // It gives up on its own: the holder is still open when the migration fails.
       const error = await migrating;
       expect(error).toBeInstanceOf(MigrationError);
-      expect((error as MigrationError).message).toBe(`Migration ${CLEANUP_MIGRATION} failed and was rolled back: canceling statement due to lock timeout`);
+      expect((error as MigrationError).message).toBe(
+        `Migration ${CLEANUP_MIGRATION} failed and was rolled back: canceling statement due to lock timeout`,
+      );
       // After the 5 s lock_timeout, not sooner: measured on the server from when the wait began
       // (a lower bound, which load cannot break; no upper bound, which load can).
-      const { rows } = await holder.query<{ waited: number }>(`SELECT extract(epoch FROM clock_timestamp() - $1::timestamptz)::float8 AS waited`, [waiting.waitstart]);
+      const { rows } = await holder.query<{ waited: number }>(
+        `SELECT extract(epoch FROM clock_timestamp() - $1::timestamptz)::float8 AS waited`,
+        [waiting.waitstart],
+      );
       expect(rows[0]?.waited).toBeGreaterThanOrEqual(4.9);
     } finally {
       await holder.query("ROLLBACK");

@@ -1,11 +1,14 @@
 import { randomUUID } from "node:crypto";
+
 import { describe, expect, it } from "vitest";
+
 import { createBillingServices } from "@/server/billing";
 import { adjustUsage } from "@/server/billing/adjustments";
 import { listDenials } from "@/server/billing/denials";
 import { nearLimitCounts } from "@/server/billing/near-limit";
 import { getOrganizationDetail, usageSeries } from "@/server/billing/org-insights";
 import { listOrganizations } from "@/server/billing/organizations";
+
 import { newOrg, testDatabase, uniqueSuffix } from "../helpers/db";
 
 const { prisma } = testDatabase();
@@ -91,7 +94,12 @@ describe("organization detail and manual adjustment", () => {
     const first = await prisma.$transaction((tx) => adjustUsage(tx, billing.usage, input, "staff:admin@test"));
     const again = await prisma.$transaction((tx) => adjustUsage(tx, billing.usage, input, "staff:admin@test"));
     expect(first).toMatchObject({ count: 2n, replayed: false });
-    expect(first.entry).toMatchObject({ reason: "manual_adjustment", actor: "staff:admin@test", delta: 2n, metadata: { note: input.note } });
+    expect(first.entry).toMatchObject({
+      reason: "manual_adjustment",
+      actor: "staff:admin@test",
+      delta: 2n,
+      metadata: { note: input.note },
+    });
     expect(again).toMatchObject({ replayed: true, count: 2n });
     expect(again.entry.id).toBe(first.entry.id);
     const audits = await prisma.auditLog.findMany({ where: { targetType: "organization", targetId: org.id } });
@@ -100,12 +108,21 @@ describe("organization detail and manual adjustment", () => {
 
     // Below zero: a typed CONFLICT, and nothing written (no ledger row, no audit row).
     await expect(
-      prisma.$transaction((tx) => adjustUsage(tx, billing.usage, { ...input, amount: -5n, idempotencyKey: randomUUID() }, "staff:admin@test")),
+      prisma.$transaction((tx) =>
+        adjustUsage(tx, billing.usage, { ...input, amount: -5n, idempotencyKey: randomUUID() }, "staff:admin@test"),
+      ),
     ).rejects.toMatchObject({ code: "CONFLICT", reason: "gauge_below_zero" });
     expect(await prisma.usageLedger.count({ where: { orgId: org.id } })).toBe(1);
     expect(await prisma.auditLog.count({ where: { targetType: "organization", targetId: org.id } })).toBe(1);
 
-    await billing.overrides.set({ orgId: org.id, metric: "members", kind: "hard", value: 40n, note: "pilot", createdBy: "staff:admin@test" });
+    await billing.overrides.set({
+      orgId: org.id,
+      metric: "members",
+      kind: "hard",
+      value: 40n,
+      note: "pilot",
+      createdBy: "staff:admin@test",
+    });
     const detail = await getOrganizationDetail(prisma, billing.entitlements, org.id);
     expect(detail.org).toMatchObject({ id: org.id, name: org.name });
     expect(detail.plan.id).toBe("free");
@@ -138,11 +155,26 @@ describe("near-limit query and sort", () => {
     const lapsed = await make("d expired pro 4 of 5", 4n); // expired → free plan
     await subscribe(lapsed.id, "expired");
     const overLowered = await make("e override 2 of 1", 2n);
-    await billing.overrides.set({ orgId: overLowered.id, metric: "members", kind: "hard", value: 1n, note: "lowered", createdBy: "vitest" });
+    await billing.overrides.set({
+      orgId: overLowered.id,
+      metric: "members",
+      kind: "hard",
+      value: 1n,
+      note: "lowered",
+      createdBy: "vitest",
+    });
     const unlimited = await make("f unlimited override", 5n);
     await billing.overrides.set({ orgId: unlimited.id, metric: "members", kind: "unlimited", note: "no cap", createdBy: "vitest" });
     const expiredOverride = await make("g expired override", 3n);
-    await billing.overrides.set({ orgId: expiredOverride.id, metric: "members", kind: "hard", value: 3n, note: "old", createdBy: "vitest", expiresAt: new Date(Date.now() + 60_000) });
+    await billing.overrides.set({
+      orgId: expiredOverride.id,
+      metric: "members",
+      kind: "hard",
+      value: 3n,
+      note: "old",
+      createdBy: "vitest",
+      expiresAt: new Date(Date.now() + 60_000),
+    });
     const storageFull = await make("h storage full", 0n, 2n ** 30n); // free: storage hard 1 GiB
 
     const names = async (near?: 80 | 100, now?: Date) =>
@@ -161,7 +193,16 @@ describe("near-limit query and sort", () => {
     // Sort: most members first (no cache row last), then most storage first; ties by name.
     const sorted = async (sort: "members" | "storage") =>
       (await listOrganizations(prisma, { search: tag, page: 1, pageSize: 50, sort })).items.map((o) => o.id);
-    expect(await sorted("members")).toEqual([free100.id, unlimited.id, free80.id, proOk.id, lapsed.id, expiredOverride.id, overLowered.id, storageFull.id]);
+    expect(await sorted("members")).toEqual([
+      free100.id,
+      unlimited.id,
+      free80.id,
+      proOk.id,
+      lapsed.id,
+      expiredOverride.id,
+      overLowered.id,
+      storageFull.id,
+    ]);
     expect((await sorted("storage")).slice(0, 2)).toEqual([storageFull.id, proOk.id]);
 
     // Each row carries the limits the policy applies: overrides and the free plan included.

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import { newOrg, testDatabase, uniqueSuffix } from "../helpers/db";
-import { envelope, orgState, type ProductApi, type ProductProcedure, startProductApi } from "../helpers/product-api";
+import { envelope, orgState, startProductApi, type ProductApi, type ProductProcedure } from "../helpers/product-api";
 
 /**
  * Regressions of "Hardening the product API", each over HTTP through the real route with a
@@ -32,7 +33,10 @@ async function org(options: { productId?: string; apiCalls?: bigint } = {}): Pro
     });
   }
   if (options.apiCalls) {
-    const answer = await api.call("billing.usage.increment", envelope(JSON.stringify({ orgId: id, metric: "api_calls", amount: Number(options.apiCalls), reason: "api_call" })));
+    const answer = await api.call(
+      "billing.usage.increment",
+      envelope(JSON.stringify({ orgId: id, metric: "api_calls", amount: Number(options.apiCalls), reason: "api_call" })),
+    );
     expect(answer.status).toBe(200);
   }
   return id;
@@ -72,7 +76,12 @@ describe("1. text PostgreSQL cannot hold is refused at the edge", () => {
       expect(message).toMatch(/(idempotencyKey|metadata).*(NUL|UTF-16)/);
     }
     // reason is a stored text field too.
-    await refused("billing.usage.increment", envelope(`{"orgId":"${orgId}","metric":"api_calls","amount":1,"reason":"api\\u0000call"}`), BAD_TEXT, [orgId]);
+    await refused(
+      "billing.usage.increment",
+      envelope(`{"orgId":"${orgId}","metric":"api_calls","amount":1,"reason":"api\\u0000call"}`),
+      BAD_TEXT,
+      [orgId],
+    );
 
     const consume = (fields: string) => envelope(`{"orgId":"${orgId}","action":"api.call"${fields}}`);
     await refused("billing.entitlements.consume", consume(`,"idempotencyKey":"a\\u0000b"`), BAD_TEXT, [orgId]);
@@ -88,7 +97,8 @@ describe("1. text PostgreSQL cannot hold is refused at the edge", () => {
 
   it("two lone-surrogate keys are refused, not both rewritten to U+FFFD (the second would replay the first)", async () => {
     const orgId = await org();
-    const inc = (key: string) => envelope(`{"orgId":"${orgId}","metric":"members","amount":1,"reason":"member_added","idempotencyKey":"${key}"}`);
+    const inc = (key: string) =>
+      envelope(`{"orgId":"${orgId}","metric":"members","amount":1,"reason":"member_added","idempotencyKey":"${key}"}`);
     await refused("billing.usage.increment", inc("x-\\ud800"), BAD_TEXT, [orgId]);
     await refused("billing.usage.increment", inc("x-\\udbff"), BAD_TEXT, [orgId]);
     // A well-formed astral key (a surrogate PAIR) is ordinary text and is stored as sent.
@@ -106,12 +116,20 @@ describe("2. one metadata rule for increment, consume and every event of increme
     const event = (metadata: string) => `{"orgId":"${orgId}","metric":"api_calls","amount":1,"reason":"api_call","metadata":${metadata}}`;
     const hostile: [string, string, unknown, RegExp][] = [
       ["bigint", `{"n":"12"}`, bigintMeta("events.0.metadata.n"), /metadata\.n: .*JSON/],
-      ["circular", `{"self":null}`, { referentialEqualities: { "events.0.metadata": ["events.0.metadata.self"] }, v: 1 }, /metadata\.self: .*circular/],
+      [
+        "circular",
+        `{"self":null}`,
+        { referentialEqualities: { "events.0.metadata": ["events.0.metadata.self"] }, v: 1 },
+        /metadata\.self: .*circular/,
+      ],
       ["deep array", `{"a":${"[".repeat(40)}1${"]".repeat(40)}}`, undefined, /metadata\.a(\.0)+: .*deeper/],
     ];
     for (const [name, metadata, meta, message] of hostile) {
       const before = await orgState(prisma, [orgId]);
-      const answer = await api.call("billing.usage.incrementMany", envelope(`{"events":[${event(metadata)},${event(`{"ok":true}`)}]}`, meta));
+      const answer = await api.call(
+        "billing.usage.incrementMany",
+        envelope(`{"events":[${event(metadata)},${event(`{"ok":true}`)}]}`, meta),
+      );
       expect(answer.status, name).toBe(200);
       const [bad, good] = (answer.data as { results: { status: string; reason?: { code: string; message: string } }[] }).results;
       expect(bad, name).toMatchObject({ status: "rejected", reason: { code: "invalid_input" } });
@@ -175,7 +193,12 @@ describe("3. counts stay within 64 bits: one overflow rule", () => {
     const orgId = await org();
     const half = (2n ** 62n).toString();
     const events = JSON.stringify([0, 1].map(() => ({ orgId, metric: "api_calls", amount: half, reason: "api_call" })));
-    await refused("billing.usage.incrementMany", envelope(`{"events":${events},"atomic":true}`), { status: 400, code: "BAD_REQUEST", reason: "batch_rejected" }, [orgId]);
+    await refused(
+      "billing.usage.incrementMany",
+      envelope(`{"events":${events},"atomic":true}`),
+      { status: 400, code: "BAD_REQUEST", reason: "batch_rejected" },
+      [orgId],
+    );
 
     const answer = await api.call("billing.usage.incrementMany", envelope(`{"events":${events}}`));
     expect(answer.status).toBe(200);
@@ -189,7 +212,8 @@ describe("3. counts stay within 64 bits: one overflow rule", () => {
 
   it("consume past 2^63-1 on a capped plan is a normal denial (limit_exceeded); on an unlimited one, count_out_of_range", async () => {
     const free = await org({ apiCalls: 7n });
-    const consume = (orgId: string) => envelope(JSON.stringify({ orgId, action: "api.call", amount: INT64_MAX.toString(), idempotencyKey: `k-${uniqueSuffix()}` }));
+    const consume = (orgId: string) =>
+      envelope(JSON.stringify({ orgId, action: "api.call", amount: INT64_MAX.toString(), idempotencyKey: `k-${uniqueSuffix()}` }));
     const before = await orgState(prisma, [free]);
     const denied = await api.call("billing.entitlements.consume", consume(free));
     expect(denied.status).toBe(200);
@@ -198,11 +222,16 @@ describe("3. counts stay within 64 bits: one overflow rule", () => {
     expect({ ...after, denials: before.denials }).toEqual(before);
     expect(after.denials).toBe(before.denials + 1);
     // check agrees with consume.
-    const check = await api.call("billing.entitlements.check", envelope(JSON.stringify({ orgId: free, action: "api.call", amount: INT64_MAX.toString() })));
+    const check = await api.call(
+      "billing.entitlements.check",
+      envelope(JSON.stringify({ orgId: free, action: "api.call", amount: INT64_MAX.toString() })),
+    );
     expect(check.data).toMatchObject({ allowed: false, reason: { code: "limit_exceeded" } });
 
     const unlimited = await org({ productId: "pdt_billing_enterprise", apiCalls: 7n });
-    await refused("billing.entitlements.consume", consume(unlimited), { status: 409, code: "CONFLICT", reason: "count_out_of_range" }, [unlimited]);
+    await refused("billing.entitlements.consume", consume(unlimited), { status: 409, code: "CONFLICT", reason: "count_out_of_range" }, [
+      unlimited,
+    ]);
   });
 });
 
@@ -210,7 +239,10 @@ describe("4. one UUID rule, well-formed keys, cheap refusal of malformed superjs
   it("an upper-case org id is the same org for increment, incrementMany, consume, check and get", async () => {
     const orgId = await org();
     const upper = orgId.toUpperCase();
-    const inc = await api.call("billing.usage.increment", envelope(JSON.stringify({ orgId: upper, metric: "teams", amount: 1, reason: "team_created" })));
+    const inc = await api.call(
+      "billing.usage.increment",
+      envelope(JSON.stringify({ orgId: upper, metric: "teams", amount: 1, reason: "team_created" })),
+    );
     expect(inc.data).toMatchObject({ entry: { orgId }, count: 1n });
     const many = await api.call(
       "billing.usage.incrementMany",
@@ -223,7 +255,10 @@ describe("4. one UUID rule, well-formed keys, cheap refusal of malformed superjs
       envelope(JSON.stringify({ events: [{ orgId, metric: "teams", amount: 1, reason: "team_created", idempotencyKey: "t" }] })),
     );
     expect(again.data).toMatchObject({ results: [{ status: "duplicate", duplicateOf: "history" }] });
-    const consumed = await api.call("billing.entitlements.consume", envelope(JSON.stringify({ orgId: upper, action: "member.add", idempotencyKey: "m" })));
+    const consumed = await api.call(
+      "billing.entitlements.consume",
+      envelope(JSON.stringify({ orgId: upper, action: "member.add", idempotencyKey: "m" })),
+    );
     expect(consumed.data).toMatchObject({ allowed: true, entry: { orgId } });
     const check = await api.call("billing.entitlements.check", envelope(JSON.stringify({ orgId: upper, action: "team.create" })));
     expect(check.data).toMatchObject({ allowed: false, used: 2n });
@@ -251,16 +286,31 @@ describe("4. one UUID rule, well-formed keys, cheap refusal of malformed superjs
       ["values"],
     ];
     for (const meta of badShape) {
-      const { message } = await refused("billing.usage.increment", envelope(body, meta), { status: 400, code: "BAD_REQUEST", reason: "malformed_superjson" }, [orgId]);
+      const { message } = await refused(
+        "billing.usage.increment",
+        envelope(body, meta),
+        { status: 400, code: "BAD_REQUEST", reason: "malformed_superjson" },
+        [orgId],
+      );
       expect(message).toMatch(/^Malformed superjson input: meta/);
     }
     // Well-shaped, but superjson cannot apply it to this json.
     for (const meta of [{ values: { "amount.__proto__": ["bigint"] } }, { values: { reason: ["bigint"] } }]) {
-      await refused("billing.usage.increment", envelope(body, meta), { status: 400, code: "BAD_REQUEST", reason: "malformed_superjson" }, [orgId]);
+      await refused("billing.usage.increment", envelope(body, meta), { status: 400, code: "BAD_REQUEST", reason: "malformed_superjson" }, [
+        orgId,
+      ]);
     }
-    await refused("billing.usage.get", envelope(`{"orgId":"${orgId}"}`, { values: ["custom", "x"] }), { status: 400, code: "BAD_REQUEST", reason: "malformed_superjson" }, [orgId]);
+    await refused(
+      "billing.usage.get",
+      envelope(`{"orgId":"${orgId}"}`, { values: ["custom", "x"] }),
+      { status: 400, code: "BAD_REQUEST", reason: "malformed_superjson" },
+      [orgId],
+    );
     // The well-formed meta the typed client sends still works.
-    const ok = await api.call("billing.usage.increment", envelope(`{"orgId":"${orgId}","metric":"api_calls","amount":"2","reason":"api_call"}`, { values: { amount: ["bigint"] }, v: 1 }));
+    const ok = await api.call(
+      "billing.usage.increment",
+      envelope(`{"orgId":"${orgId}","metric":"api_calls","amount":"2","reason":"api_call"}`, { values: { amount: ["bigint"] }, v: 1 }),
+    );
     expect(ok.data).toMatchObject({ count: 3n });
   });
 });

@@ -1,10 +1,13 @@
 import { randomUUID } from "node:crypto";
+
 import fc from "fast-check";
 import superjson from "superjson";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import { METRICS } from "@/server/billing/catalogue";
+
 import { newOrg, testDatabase, uniqueSuffix } from "../helpers/db";
-import { orgState, type OrgState, type ProductApi, type ProductProcedure, startProductApi } from "../helpers/product-api";
+import { orgState, startProductApi, type OrgState, type ProductApi, type ProductProcedure } from "../helpers/product-api";
 
 /**
  * Property: whatever a caller sends to the five product procedures — valid-ish input or
@@ -47,7 +50,12 @@ const UNSTORABLE = ["\u0000", "\u0000", "\ud800", "\udbff", "\udc00", "\udfff"];
 const text = (hugeUpTo: number) =>
   fc.oneof(
     { weight: 3, arbitrary: fc.string({ maxLength: 12 }) },
-    { weight: 3, arbitrary: fc.tuple(fc.string({ maxLength: 6 }), fc.constantFrom(...UNSTORABLE), fc.string({ maxLength: 6 })).map(([a, b, c]) => a + b + c) },
+    {
+      weight: 3,
+      arbitrary: fc
+        .tuple(fc.string({ maxLength: 6 }), fc.constantFrom(...UNSTORABLE), fc.string({ maxLength: 6 }))
+        .map(([a, b, c]) => a + b + c),
+    },
     { weight: 1, arbitrary: fc.string({ unit: "binary", maxLength: 8 }) },
     { weight: 1, arbitrary: fc.constantFrom(256, hugeUpTo).map((n) => "k".repeat(n)) },
   );
@@ -73,7 +81,12 @@ const metadataArb = fc.oneof(
   { weight: 12, arbitrary: fc.dictionary(fc.string({ maxLength: 6 }), fc.jsonValue({ maxDepth: 3 }), { maxKeys: 4 }) },
   { weight: 2, arbitrary: fc.dictionary(text(20_000), text(20_000), { maxKeys: 2 }) },
   { weight: 1, arbitrary: fc.bigInt().map((n) => ({ n })) },
-  { weight: 1, arbitrary: fc.integer({ min: 20, max: 80 }).map((depth) => ({ deep: Array.from({ length: depth }).reduce<unknown>((inner) => [inner], 1) })) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .integer({ min: 20, max: 80 })
+      .map((depth) => ({ deep: Array.from({ length: depth }).reduce<unknown>((inner) => [inner], 1) })),
+  },
   {
     weight: 1,
     arbitrary: fc.constant(null).map(() => {
@@ -84,7 +97,7 @@ const metadataArb = fc.oneof(
   },
   { weight: 1, arbitrary: fc.oneof(fc.constant([1]), fc.string({ maxLength: 5 }), fc.date(), fc.constant(new Map([["a", 1]]))) },
 );
-const optional = <T,>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: undefined, freq: 3 });
+const optional = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: undefined, freq: 3 });
 
 const keyArb = fc.oneof(
   { weight: 6, arbitrary: fc.constantFrom("k1", "k2", "k3", "x-\ud83d\ude00") },
@@ -93,26 +106,42 @@ const keyArb = fc.oneof(
   { weight: 3, arbitrary: text(300) },
 );
 const metricArb = fc.oneof({ weight: 12, arbitrary: fc.constantFrom(...METRICS) }, { weight: 1, arbitrary: text(300) });
-const reasonArb = fc.oneof({ weight: 12, arbitrary: fc.constantFrom("api_call", "member_added", "team_created") }, { weight: 1, arbitrary: text(300) });
+const reasonArb = fc.oneof(
+  { weight: 12, arbitrary: fc.constantFrom("api_call", "member_added", "team_created") },
+  { weight: 1, arbitrary: text(300) },
+);
 const actions = ["api.call", "member.add", "member.remove", "team.create", "file.upload", "file.delete", "feature.sso"];
 const actionArb = fc.oneof({ weight: 12, arbitrary: fc.constantFrom(...actions) }, { weight: 1, arbitrary: text(300) });
 
 const eventArb = fc.record(
-  { orgId: orgIdArb, metric: metricArb, amount: amountArb, reason: reasonArb, idempotencyKey: optional(keyArb), metadata: optional(metadataArb) },
+  {
+    orgId: orgIdArb,
+    metric: metricArb,
+    amount: amountArb,
+    reason: reasonArb,
+    idempotencyKey: optional(keyArb),
+    metadata: optional(metadataArb),
+  },
   { requiredKeys: [] },
 );
 
 const inputArb: fc.Arbitrary<{ procedure: ProductProcedure; input: unknown }> = fc.oneof(
   eventArb.map((input) => ({ procedure: "billing.usage.increment" as const, input })),
   fc
-    .record({ events: fc.array(eventArb, { minLength: 1, maxLength: 5 }), atomic: optional(fc.oneof(fc.boolean(), fc.constant("yes"))) }, { requiredKeys: ["events"] })
+    .record(
+      { events: fc.array(eventArb, { minLength: 1, maxLength: 5 }), atomic: optional(fc.oneof(fc.boolean(), fc.constant("yes"))) },
+      { requiredKeys: ["events"] },
+    )
     .map((input) => ({ procedure: "billing.usage.incrementMany" as const, input })),
   fc.record({ orgId: orgIdArb }).map((input) => ({ procedure: "billing.usage.get" as const, input })),
   fc
     .record({ orgId: orgIdArb, action: actionArb, amount: optional(amountArb) }, { requiredKeys: ["orgId", "action"] })
     .map((input) => ({ procedure: "billing.entitlements.check" as const, input })),
   fc
-    .record({ orgId: orgIdArb, action: actionArb, amount: optional(amountArb), idempotencyKey: keyArb, metadata: optional(metadataArb) }, { requiredKeys: ["orgId", "action", "idempotencyKey"] })
+    .record(
+      { orgId: orgIdArb, action: actionArb, amount: optional(amountArb), idempotencyKey: keyArb, metadata: optional(metadataArb) },
+      { requiredKeys: ["orgId", "action", "idempotencyKey"] },
+    )
     .map((input) => ({ procedure: "billing.entitlements.consume" as const, input })),
 );
 
@@ -122,7 +151,15 @@ const requestArb = fc.tuple(
   fc.oneof(
     { weight: 16, arbitrary: fc.constant(undefined) },
     { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 3 }) },
-    { weight: 1, arbitrary: fc.constantFrom<unknown>({ values: ["custom", "x"] }, { values: { orgId: ["class", "X"] } }, { values: { orgId: ["bigint"] } }, { referentialEqualities: [["orgId"]] }) },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom<unknown>(
+        { values: ["custom", "x"] },
+        { values: { orgId: ["class", "X"] } },
+        { values: { orgId: ["bigint"] } },
+        { referentialEqualities: [["orgId"]] },
+      ),
+    },
   ),
 );
 
@@ -136,7 +173,9 @@ function encode(input: unknown, meta: unknown): string {
 function drift(state: OrgState): string[] {
   const sums = new Map<string, bigint>();
   for (const row of state.ledger) sums.set(`${row.org}|${row.metric}`, (sums.get(`${row.org}|${row.metric}`) ?? 0n) + BigInt(row.delta));
-  const problems = state.cache.filter((c) => BigInt(c.count) !== (sums.get(`${c.org}|${c.metric}`) ?? 0n)).map((c) => `${c.org} ${c.metric}`);
+  const problems = state.cache
+    .filter((c) => BigInt(c.count) !== (sums.get(`${c.org}|${c.metric}`) ?? 0n))
+    .map((c) => `${c.org} ${c.metric}`);
   // (orgState leaves out cache rows at 0.)
   for (const [key, sum] of sums) if (sum !== 0n && !state.cache.some((c) => `${c.org}|${c.metric}` === key)) problems.push(key);
   return problems;
@@ -159,14 +198,21 @@ describe("product API properties over HTTP", () => {
         const after = await orgState(prisma, involved());
         answered++;
         if (answer.status !== 200) {
-          expect(TYPED.get(answer.status), `status ${answer.status}: ${JSON.stringify(answer.body)?.slice(0, 300)}`).toBe(answer.error?.code);
+          expect(TYPED.get(answer.status), `status ${answer.status}: ${JSON.stringify(answer.body)?.slice(0, 300)}`).toBe(
+            answer.error?.code,
+          );
           expect(answer.error?.reason, JSON.stringify(answer.error)).toMatch(/^[a-z_]+$/);
           expect(after).toEqual(before);
           return;
         }
         expect(drift(after)).toEqual([]);
         const written = after.ledger.length - before.ledger.length;
-        const data = answer.data as { replayed?: boolean; allowed?: boolean; results?: { status: string }[]; entry?: { idempotencyKey: string | null } };
+        const data = answer.data as {
+          replayed?: boolean;
+          allowed?: boolean;
+          results?: { status: string }[];
+          entry?: { idempotencyKey: string | null };
+        };
         if (procedure === "billing.usage.get" || procedure === "billing.entitlements.check") expect(after).toEqual(before);
         if (procedure === "billing.usage.increment") expect(written).toBe(data.replayed ? 0 : 1);
         // What is stored is what was sent: a key is never rewritten (a lone surrogate to U+FFFD).

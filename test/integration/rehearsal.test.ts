@@ -2,14 +2,17 @@ import { randomBytes, randomInt } from "node:crypto";
 import { readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+
 import { afterAll, describe, expect, inject, it } from "vitest";
+
 import { readMigrations } from "@/server/db/migrator";
-import { CLEANUP_MIGRATION, CLEANUP_REFUSAL } from "../../tools";
+
 import type { PhaseReport } from "../../scripts/rehearse/phases";
 import { rehearse, type RehearsalReport } from "../../scripts/rehearse/rehearsal";
 import { TRAFFIC_ACTOR_PREFIX } from "../../scripts/rehearse/workload";
+import { CLEANUP_MIGRATION, CLEANUP_REFUSAL } from "../../tools";
 import { runScript } from "../helpers/cli";
-import { createScratchDatabase, type ScratchDatabase, tableNames, withClient } from "../helpers/databases";
+import { createScratchDatabase, tableNames, withClient, type ScratchDatabase } from "../helpers/databases";
 
 // The migration rehearsal end to end, on fresh databases of the test server: the module
 // with live traffic from worker processes (every phase's outcome asserted), then the
@@ -88,10 +91,18 @@ describe("the migration rehearsal", () => {
     expect(num(applied, "consumesDuringApply")).toBeGreaterThan(0);
     expect(num(applied, "consumesBeforeApplyReachedOrg")).toBeGreaterThan(0);
     expect(num(applied, "consumesApplied")).toBeGreaterThanOrEqual(num(applied, "consumesDuringApply"));
-    for (const change of ["membersAdded", "membersRemoved", "filesUploaded", "filesDeleted"]) expect(num(applied, change), change).toBeGreaterThan(0);
+    for (const change of ["membersAdded", "membersRemoved", "filesUploaded", "filesDeleted"])
+      expect(num(applied, change), change).toBeGreaterThan(0);
 
     for (const key of ["verify", "verify_after_cleanup"]) {
-      expect(phase(report, key).counts, key).toMatchObject({ exitCode: 0, orgsVerified: 300, remaining: 0, pairsCheckedBySql: 900, mismatchesBySql: 0, cacheLedgerDrift: 0 });
+      expect(phase(report, key).counts, key).toMatchObject({
+        exitCode: 0,
+        orgsVerified: 300,
+        remaining: 0,
+        pairsCheckedBySql: 900,
+        mismatchesBySql: 0,
+        cacheLedgerDrift: 0,
+      });
     }
     expect(phase(report, "verify").counts.legacyColumn).toBe("present");
     expect(phase(report, "verify_after_cleanup").counts.legacyColumn).toBe("absent");
@@ -100,7 +111,14 @@ describe("the migration rehearsal", () => {
 
     // The database itself, read by this test: the ledger holds what the phases say.
     await withClient(database.url, async (client) => {
-      const { rows } = await client.query<{ processes: number; traffic: number; trafficDenials: number; migration: number; denials: number; applied: string[] }>(
+      const { rows } = await client.query<{
+        processes: number;
+        traffic: number;
+        trafficDenials: number;
+        migration: number;
+        denials: number;
+        applied: string[];
+      }>(
         `SELECT (SELECT count(DISTINCT actor) FROM usage_ledger WHERE actor LIKE $1 || '%')::int AS processes,
                 (SELECT count(*) FROM entitlement_denials WHERE actor LIKE $1 || '%')::int AS "trafficDenials",
                 (SELECT count(*) FROM usage_ledger WHERE actor LIKE $1 || '%')::int AS traffic,
@@ -127,7 +145,18 @@ describe("the migration rehearsal", () => {
     databases.push(project);
     const json = path.join(os.tmpdir(), `rehearse-${randomBytes(6).toString("hex")}.json`);
     files.push(json);
-    const { code, output } = await runRehearse(project.url, ["--orgs", "60", "--traffic-seconds", "2", "--traffic-processes", "1", "--uncounted-writers", "1", "--json", json]);
+    const { code, output } = await runRehearse(project.url, [
+      "--orgs",
+      "60",
+      "--traffic-seconds",
+      "2",
+      "--traffic-processes",
+      "1",
+      "--uncounted-writers",
+      "1",
+      "--json",
+      json,
+    ]);
     expect(code, output).toBe(1);
     expect(output).toMatch(/npm run rehearse: FAILED: /);
 
@@ -144,9 +173,17 @@ describe("the migration rehearsal", () => {
     expect(cleanup.ok).toBe(false);
     expect(cleanup.counts).toMatchObject({ refused: true, migrationsApplied: 0, legacyColumn: "present" });
     expect(cleanup.problems).toHaveLength(1);
-    expect(cleanup.problems[0]).toMatch(new RegExp(`^refused, as it must be after a failed verify: Migration ${CLEANUP_MIGRATION} failed and was rolled back: ${CLEANUP_REFUSAL.source}`));
+    expect(cleanup.problems[0]).toMatch(
+      new RegExp(
+        `^refused, as it must be after a failed verify: Migration ${CLEANUP_MIGRATION} failed and was rolled back: ${CLEANUP_REFUSAL.source}`,
+      ),
+    );
     expect(cleanup.problems[0]).toContain(`left ${num(verify, "remaining")} (org, metric) pairs differing`);
-    expect(phase(report, "verify_after_cleanup")).toMatchObject({ ok: false, skipped: true, problems: ["skipped: the cleanup migration was refused"] });
+    expect(phase(report, "verify_after_cleanup")).toMatchObject({
+      ok: false,
+      skipped: true,
+      problems: ["skipped: the cleanup migration was refused"],
+    });
     expect(output).toMatch(/Step 6: migrate \(the verify failed: .* must refuse to run\)…\n\s+FAILED in [\d.]+ s: .*refused true/);
     expect(output).toMatch(/npm run backfill -- --verify again, without the legacy column…\n\s+SKIPPED: the cleanup migration was refused/);
     // The earlier phases still passed: the failure is the missed path, nothing else.

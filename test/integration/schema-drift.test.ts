@@ -1,6 +1,10 @@
 import { readFileSync } from "node:fs";
+
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+
 import { migrate } from "@/server/db/migrator";
+
+import { createScratchDatabase, withClient, type ScratchDatabase } from "../helpers/databases";
 import {
   actualSchemaFromDatabase,
   canonicalType,
@@ -10,7 +14,6 @@ import {
   schemaDrift,
   type SchemaShape,
 } from "../helpers/schema-drift";
-import { createScratchDatabase, withClient, type ScratchDatabase } from "../helpers/databases";
 
 // The guard that replaces `prisma migrate diff` here: the database the hand-written
 // migrations build must match prisma/schema.prisma. The later tests prove the guard can
@@ -79,9 +82,7 @@ describe("schema drift: migrated database vs schema.prisma", () => {
     {
       name: "a changed onDelete",
       edit: (s) => editModel(s, "UsageLedger", /onDelete: Restrict/, "onDelete: Cascade"),
-      expected: [
-        "foreign key usage_ledger(org_id) -> organizations(id): ON DELETE CASCADE in schema.prisma, RESTRICT in database",
-      ],
+      expected: ["foreign key usage_ledger(org_id) -> organizations(id): ON DELETE CASCADE in schema.prisma, RESTRICT in database"],
     },
     {
       name: "a dropped unique",

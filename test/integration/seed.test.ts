@@ -1,19 +1,15 @@
 import { randomInt } from "node:crypto";
+
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+
 import { runBackfill } from "@/server/billing/backfill";
 import { PLANS } from "@/server/billing/catalogue";
 import { migrate } from "@/server/db/migrator";
-import {
-  databaseIsEmpty,
-  generateOrg,
-  SeedError,
-  seedDatabase,
-  slugPrefix,
-  type SeedResult,
-} from "@/server/seed";
+import { databaseIsEmpty, generateOrg, seedDatabase, SeedError, slugPrefix, type SeedResult } from "@/server/seed";
+
 import { CLEANUP_MIGRATION, HOST_TABLES_MIGRATION, migrationBefore } from "../../tools";
-import { createScratchDatabase, type ScratchDatabase, tableNames } from "../helpers/databases";
+import { createScratchDatabase, tableNames, type ScratchDatabase } from "../helpers/databases";
 import { testDatabase } from "../helpers/db";
 
 // The shared test database holds other tests' orgs too: every assertion here is scoped to
@@ -140,10 +136,7 @@ describe("seedDatabase into the shared test database", () => {
       status: string;
       current_period_start: Date;
       current_period_end: Date;
-    }>(
-      `SELECT s.* FROM subscriptions s JOIN organizations o ON o.id = s.org_id WHERE o.slug LIKE $1`,
-      [`${slugPrefix(seed)}%`],
-    );
+    }>(`SELECT s.* FROM subscriptions s JOIN organizations o ON o.id = s.org_id WHERE o.slug LIKE $1`, [`${slugPrefix(seed)}%`]);
     const products = new Set(PLANS.flatMap((p) => (p.dodoProductId ? [p.dodoProductId] : [])));
     expect(rows.length).toBeGreaterThan(0);
     expect(rows.length).toBeLessThan(60);
@@ -172,10 +165,7 @@ describe("seedDatabase into the shared test database", () => {
     const other = freshSeed();
     // Take the id the seed's first org will want, under a slug the up-front check cannot see.
     const taken = generateOrg(other, 0, NOW).id;
-    await pool().query(`INSERT INTO organizations (id, name, slug) VALUES ($1, 'Squatter', $2)`, [
-      taken,
-      `squatter-${other}`,
-    ]);
+    await pool().query(`INSERT INTO organizations (id, name, slug) VALUES ($1, 'Squatter', $2)`, [taken, `squatter-${other}`]);
     const error = await seedDatabase(pool(), { orgs: 3, seed: other, now: NOW }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SeedError);
     expect((error as SeedError).message).toMatch(new RegExp(`--seed ${other}`));
@@ -302,9 +292,7 @@ describe("seedDatabase determinism", () => {
       };
       const out: Record<string, unknown[]> = {};
       for (const [table, order] of Object.entries(tables)) {
-        const { rows } = await client.query<{ row: unknown }>(
-          `SELECT to_jsonb(t) AS row FROM ${table} t ORDER BY ${order}`,
-        );
+        const { rows } = await client.query<{ row: unknown }>(`SELECT to_jsonb(t) AS row FROM ${table} t ORDER BY ${order}`);
         out[table] = rows.map((r) => r.row);
       }
       return out;
@@ -330,10 +318,7 @@ describe("seedDatabase determinism", () => {
         await p.end();
       }
     };
-    const [ra, rb] = await Promise.all([
-      run(a!.url, { batchSize: 7, concurrency: 3 }),
-      run(b!.url, { batchSize: 500, concurrency: 1 }),
-    ]);
+    const [ra, rb] = await Promise.all([run(a!.url, { batchSize: 7, concurrency: 3 }), run(b!.url, { batchSize: 500, concurrency: 1 })]);
     expect({ ...ra, elapsedMs: 0 }).toEqual({ ...rb, elapsedMs: 0 });
 
     const [dumpA, dumpB] = await Promise.all([dump(a!.url), dump(b!.url)]);

@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
+
 import { createBillingServices } from "@/server/billing";
+
 import { newOrg, testDatabase, uniqueSuffix } from "../helpers/db";
 
 /**

@@ -1,4 +1,5 @@
 import { randomInt } from "node:crypto";
+
 import { afterAll, describe, expect, it } from "vitest";
 
 // Before the auth module reads it (the route's instance is created on its first request).
@@ -24,7 +25,12 @@ const loopbackPeer = () => `127.${randomInt(1, 255)}.${randomInt(0, 256)}.${rand
 /** A client address of this run's own (TEST-NET-2 / benchmarking ranges). */
 const clientAddress = () => `198.${randomInt(18, 20)}.${randomInt(0, 256)}.${randomInt(1, 255)}`;
 
-async function badSignIn(server: { origin: string }, from: string, forwardedFor?: string, extraHeaders: Record<string, string> = {}): Promise<number> {
+async function badSignIn(
+  server: { origin: string },
+  from: string,
+  forwardedFor?: string,
+  extraHeaders: Record<string, string> = {},
+): Promise<number> {
   const response = await requestFrom(from, `${server.origin}/api/auth/sign-in/email`, {
     method: "POST",
     headers: {
@@ -68,7 +74,8 @@ describe("sign-in rate limit by client address", () => {
     // Another client behind the same proxy (one hop, or two trusted ones) is not affected.
     expect(await badSignIn(behindProxy, "127.0.0.1", `${b}, 127.0.0.1`)).toBe(401);
     expect(await badSignIn(behindProxy, "127.0.0.1", b)).toBe(401);
-    const counts = async (ip: string) => (await prisma.staffRateLimit.findMany({ where: { key: { startsWith: `${ip}|` } } })).map((r) => r.count);
+    const counts = async (ip: string) =>
+      (await prisma.staffRateLimit.findMany({ where: { key: { startsWith: `${ip}|` } } })).map((r) => r.count);
     expect(await counts(a)).toEqual([SIGN_IN_MAX]);
     expect(await counts(b)).toEqual([2]);
   });
@@ -86,7 +93,9 @@ describe("sign-in rate limit by client address", () => {
     const believed = await prisma.staffRateLimit.findMany({ where: { OR: spoofed.map((ip) => ({ key: { startsWith: `${ip}|` } })) } });
     expect(believed).toEqual([]);
     // The one shared bucket better-auth falls back to without an address (under NODE_ENV=test, "127.0.0.1").
-    const shared = await prisma.staffRateLimit.findMany({ where: { key: { in: ["127.0.0.1|/sign-in/email", "no-trusted-ip|/sign-in/email"] } } });
+    const shared = await prisma.staffRateLimit.findMany({
+      where: { key: { in: ["127.0.0.1|/sign-in/email", "no-trusted-ip|/sign-in/email"] } },
+    });
     expect(shared.map((b) => b.count)).toEqual([expect.any(Number)]);
   });
 });

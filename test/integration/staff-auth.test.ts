@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+
 import { TRPCError } from "@trpc/server";
 import { beforeAll, describe, expect, it } from "vitest";
 
@@ -78,7 +79,9 @@ function storedWebhookEvent(status: "processed" | "needs_attention") {
 async function matrixBackfillRun(status: "running" | "completed" | "cancelled"): Promise<string> {
   const orgPrefix = `matrix-nothing-${uniqueSuffix()}`;
   const updatedAt = new Date(Date.now() - 60_000);
-  const run = await prisma.backfillRun.create({ data: { mode: "dry_run", status, orgPrefix, batchSize: 1, concurrency: 1, startedBy: "matrix test", updatedAt } });
+  const run = await prisma.backfillRun.create({
+    data: { mode: "dry_run", status, orgPrefix, batchSize: 1, concurrency: 1, startedBy: "matrix test", updatedAt },
+  });
   return run.id;
 }
 
@@ -133,11 +136,14 @@ async function callEach(path: string, api: Awaited<ReturnType<typeof callerAs>>,
   };
   const call = calls[path];
   if (call) return { known: true, result: await call() };
-  const procedure = path.split(".").reduce<unknown>((node, key) => (node as Record<string, unknown>)[key], api) as (input?: unknown) => Promise<unknown>;
+  const procedure = path.split(".").reduce<unknown>((node, key) => (node as Record<string, unknown>)[key], api) as (
+    input?: unknown,
+  ) => Promise<unknown>;
   try {
     return { known: false, result: await procedure(undefined) };
   } catch (error) {
-    if (error instanceof TRPCError && error.code !== "UNAUTHORIZED" && error.code !== "FORBIDDEN") return { known: false, result: error.code };
+    if (error instanceof TRPCError && error.code !== "UNAUTHORIZED" && error.code !== "FORBIDDEN")
+      return { known: false, result: error.code };
     throw error;
   }
 }
@@ -149,7 +155,10 @@ describe("authorization matrix", () => {
       const productApp = path.startsWith("billing.usage.") || path.startsWith("billing.entitlements.");
       return !(productApp && meta?.auth === "api_key");
     });
-    expect(undeclared.map((p) => p.path), "procedures without a declared role (use staffProcedure(role))").toEqual([]);
+    expect(
+      undeclared.map((p) => p.path),
+      "procedures without a declared role (use staffProcedure(role))",
+    ).toEqual([]);
     // billing.orgs.* is a staff area, no longer public.
     expect(Object.fromEntries(procedures.filter((p) => p.path.startsWith("billing.orgs.")).map((p) => [p.path, p.meta]))).toEqual({
       "billing.orgs.list": { auth: "staff", minRole: "viewer" },
@@ -220,10 +229,15 @@ describe("authorization matrix", () => {
   }
 
   it("a forged, signed-out or expired session is UNAUTHORIZED", async () => {
-    const forged = createCaller(await createTRPCContext({ headers: new Headers({ cookie: "billing.session_token=abc.def" }), db: () => prisma }));
+    const forged = createCaller(
+      await createTRPCContext({ headers: new Headers({ cookie: "billing.session_token=abc.def" }), db: () => prisma }),
+    );
     expect(await codeOf(() => forged.billing.staff.me())).toBe("UNAUTHORIZED");
 
-    const { staff: member } = await staff.create({ email: `expiring-${uniqueSuffix()}@staff.test`, role: "admin", password: PASSWORD }, "vitest");
+    const { staff: member } = await staff.create(
+      { email: `expiring-${uniqueSuffix()}@staff.test`, role: "admin", password: PASSWORD },
+      "vitest",
+    );
     const cookie = cookieHeader(await signIn(member.email));
     const api = createCaller(await createTRPCContext({ headers: new Headers({ cookie }), db: () => prisma }));
     expect(await api.billing.staff.me()).toMatchObject({ email: member.email, role: "admin" });
@@ -240,7 +254,10 @@ describe("authorization matrix", () => {
   });
 
   it("a role change takes effect on the next request", async () => {
-    const { staff: member } = await staff.create({ email: `promoted-${uniqueSuffix()}@staff.test`, role: "viewer", password: PASSWORD }, "vitest");
+    const { staff: member } = await staff.create(
+      { email: `promoted-${uniqueSuffix()}@staff.test`, role: "viewer", password: PASSWORD },
+      "vitest",
+    );
     const cookie = cookieHeader(await signIn(member.email));
     const as = async () => createCaller(await createTRPCContext({ headers: new Headers({ cookie }), db: () => prisma }));
     expect(await codeOf(async () => (await as()).billing.apiKeys.list())).toBe("FORBIDDEN");
@@ -262,7 +279,13 @@ describe("audit log", () => {
     const { key, secret } = await admin.billing.apiKeys.create({ name: "audited", scopes: ["usage:read", "usage:write"] });
     expect(secret).toMatch(/^bk_/);
     await admin.billing.apiKeys.revoke({ id: key.id });
-    const override = await admin.billing.overrides.set({ orgId: org.id, metric: "storage_bytes", kind: "hard", value: 5_000_000_000n, note: "big customer" });
+    const override = await admin.billing.overrides.set({
+      orgId: org.id,
+      metric: "storage_bytes",
+      kind: "hard",
+      value: 5_000_000_000n,
+      note: "big customer",
+    });
     await admin.billing.overrides.revoke({ id: override.id });
     const created = await admin.billing.staff.create({ email: `audited-${uniqueSuffix()}@staff.test`, role: "viewer" });
     expect(created.password).toMatch(/^\S{16}$/);
@@ -270,7 +293,12 @@ describe("audit log", () => {
 
     const { items } = await admin.billing.audit.list({ actor, limit: 200 });
     const of = (action: string, id: string) => items.find((e) => e.action === action && e.targetId === id);
-    expect(of("api_key.create", key.id)).toMatchObject({ actor, targetType: "api_key", before: null, after: { name: "audited", revokedAt: null } });
+    expect(of("api_key.create", key.id)).toMatchObject({
+      actor,
+      targetType: "api_key",
+      before: null,
+      after: { name: "audited", revokedAt: null },
+    });
     expect(JSON.stringify(of("api_key.create", key.id))).not.toContain(secret);
     expect(JSON.stringify(of("api_key.create", key.id))).not.toContain("secretHash");
     const revoked = of("api_key.revoke", key.id);
@@ -285,11 +313,26 @@ describe("audit log", () => {
   it("a failed write leaves no audit row", async () => {
     // An admin of its own, so every audit row under its name is this test's (other files and
     // tests write audit rows at the same time).
-    const { staff: member } = await staff.create({ email: `failing-${uniqueSuffix()}@staff.test`, role: "admin", password: PASSWORD }, "vitest");
-    const admin = createCaller(await createTRPCContext({ headers: new Headers({ cookie: cookieHeader(await signIn(member.email)) }), db: () => prisma }));
+    const { staff: member } = await staff.create(
+      { email: `failing-${uniqueSuffix()}@staff.test`, role: "admin", password: PASSWORD },
+      "vitest",
+    );
+    const admin = createCaller(
+      await createTRPCContext({ headers: new Headers({ cookie: cookieHeader(await signIn(member.email)) }), db: () => prisma }),
+    );
     const rowsOfThisAdmin = () => prisma.auditLog.findMany({ where: { actor: `staff:${member.email}` }, select: { action: true } });
 
-    expect(await codeOf(() => admin.billing.overrides.set({ orgId: "0d9c8b7a-6f5e-4d3c-8b2a-1f0e9d8c7b6a", metric: "members", kind: "hard", value: 1n, note: "no such org" }))).toBe("NOT_FOUND");
+    expect(
+      await codeOf(() =>
+        admin.billing.overrides.set({
+          orgId: "0d9c8b7a-6f5e-4d3c-8b2a-1f0e9d8c7b6a",
+          metric: "members",
+          kind: "hard",
+          value: 1n,
+          note: "no such org",
+        }),
+      ),
+    ).toBe("NOT_FOUND");
     expect(await codeOf(() => admin.billing.staff.create({ email: users.viewer.email, role: "viewer" }))).toBe("CONFLICT");
     expect(await rowsOfThisAdmin()).toEqual([]);
     // …while a write that succeeds is found by the same query.
@@ -301,7 +344,8 @@ describe("audit log", () => {
     const actor = `staff:pager-${uniqueSuffix()}`;
     await prisma.$transaction(async (tx) => {
       const { recordAudit } = await import("@/server/billing/audit-log");
-      for (let i = 0; i < 5; i++) await recordAudit(tx, { actor, action: "test.write", target: { type: "test", id: String(i) }, after: { i } });
+      for (let i = 0; i < 5; i++)
+        await recordAudit(tx, { actor, action: "test.write", target: { type: "test", id: String(i) }, after: { i } });
     });
     const first = await listAudit(prisma, { actor, limit: 2 });
     const second = await listAudit(prisma, { actor, limit: 2, cursor: first.nextCursor ?? undefined });
@@ -309,6 +353,9 @@ describe("audit log", () => {
     const ids = [...first.items, ...second.items, ...third.items].map((e) => e.id);
     expect(new Set(ids).size).toBe(5);
     expect(third.nextCursor).toBeNull();
-    await expect(listAudit(prisma, { cursor: { createdAt: new Date("garbage"), id: "garbage" } })).rejects.toMatchObject({ code: "BAD_REQUEST", reason: "invalid_input" });
+    await expect(listAudit(prisma, { cursor: { createdAt: new Date("garbage"), id: "garbage" } })).rejects.toMatchObject({
+      code: "BAD_REQUEST",
+      reason: "invalid_input",
+    });
   });
 });

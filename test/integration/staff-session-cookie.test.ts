@@ -1,4 +1,5 @@
 import { randomInt } from "node:crypto";
+
 import { beforeAll, describe, expect, it, vi } from "vitest";
 
 // As under `next start`, which sets NODE_ENV=production: better-auth's own default makes
@@ -22,7 +23,10 @@ const email = `cookie-${uniqueSuffix()}@staff.test`;
 const CASE_TIMEOUT_MS = 180_000;
 
 beforeAll(async () => {
-  await new StaffService(prisma, createStaffAuth(prisma, { baseURL: "http://localhost" })).create({ email, role: "viewer", password: PASSWORD }, "vitest");
+  await new StaffService(prisma, createStaffAuth(prisma, { baseURL: "http://localhost" })).create(
+    { email, role: "viewer", password: PASSWORD },
+    "vitest",
+  );
 });
 
 /** Signs in over HTTP through the real routes as configured by `betterAuthUrl`; returns the session cookie and what get-session says with it. */
@@ -43,7 +47,9 @@ async function signIn(betterAuthUrl: string | undefined) {
     });
     expect(response.status, response.body).toBe(200);
     const cookie = response.headers.getSetCookie().find((c) => /^(__Secure-)?billing\.session_token=/.test(c)) ?? "";
-    const session = await requestFrom(peer, `${server.origin}/api/auth/get-session`, { headers: { cookie: cookie.split(";")[0] as string } });
+    const session = await requestFrom(peer, `${server.origin}/api/auth/get-session`, {
+      headers: { cookie: cookie.split(";")[0] as string },
+    });
     return { cookie, sessionEmail: (JSON.parse(session.body) as { user?: { email: string } } | null)?.user?.email };
   } finally {
     await server.close();
@@ -51,22 +57,30 @@ async function signIn(betterAuthUrl: string | undefined) {
 }
 
 describe("staff session cookie", () => {
-  it("is Secure and __Secure- prefixed when BETTER_AUTH_URL is https", async () => {
-    const { cookie, sessionEmail } = await signIn("https://billing.example.test");
-    expect(cookie).toMatch(/^__Secure-billing\.session_token=/);
-    expect(cookie).toMatch(/;\s*Secure(;|$)/i);
-    expect(sessionEmail).toBe(email);
-  }, CASE_TIMEOUT_MS);
+  it(
+    "is Secure and __Secure- prefixed when BETTER_AUTH_URL is https",
+    async () => {
+      const { cookie, sessionEmail } = await signIn("https://billing.example.test");
+      expect(cookie).toMatch(/^__Secure-billing\.session_token=/);
+      expect(cookie).toMatch(/;\s*Secure(;|$)/i);
+      expect(sessionEmail).toBe(email);
+    },
+    CASE_TIMEOUT_MS,
+  );
 
   it.each([
     ["http", "http://192.0.2.10:3000"],
     ["unset", undefined],
-  ])("is neither Secure nor prefixed when BETTER_AUTH_URL is %s (even with NODE_ENV=production)", async (_, url) => {
-    const { cookie, sessionEmail } = await signIn(url);
-    expect(cookie).toMatch(/^billing\.session_token=/);
-    expect(cookie).not.toMatch(/;\s*Secure(;|$)/i);
-    expect(cookie).toMatch(/HttpOnly/i);
-    expect(cookie).toMatch(/SameSite=Lax/i);
-    expect(sessionEmail).toBe(email);
-  }, CASE_TIMEOUT_MS);
+  ])(
+    "is neither Secure nor prefixed when BETTER_AUTH_URL is %s (even with NODE_ENV=production)",
+    async (_, url) => {
+      const { cookie, sessionEmail } = await signIn(url);
+      expect(cookie).toMatch(/^billing\.session_token=/);
+      expect(cookie).not.toMatch(/;\s*Secure(;|$)/i);
+      expect(cookie).toMatch(/HttpOnly/i);
+      expect(cookie).toMatch(/SameSite=Lax/i);
+      expect(sessionEmail).toBe(email);
+    },
+    CASE_TIMEOUT_MS,
+  );
 });

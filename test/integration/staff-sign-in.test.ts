@@ -1,9 +1,11 @@
 import { beforeAll, describe, expect, it } from "vitest";
+
 import { staffAuth } from "@/server/auth";
 import { SIGN_IN_MAX } from "@/server/auth/auth";
+
 import { testDatabase, uniqueSuffix } from "../helpers/db";
 import { routeServerForFile } from "../helpers/route-server";
-import { cookieHeader, type SignedInStaff, signedInStaff, signInOverHttp, STAFF_PASSWORD, testClientIp } from "../helpers/staff-session";
+import { cookieHeader, signedInStaff, signInOverHttp, STAFF_PASSWORD, testClientIp, type SignedInStaff } from "../helpers/staff-session";
 
 /** Staff sign-in through the real /api/auth route over HTTP, as the sign-in page posts it. */
 const { prisma } = testDatabase();
@@ -17,7 +19,12 @@ beforeAll(async () => {
 function authPost(path: string, body: object, cookie?: string): Promise<Response> {
   return fetch(`${server.origin}/api/auth/${path}`, {
     method: "POST",
-    headers: { "content-type": "application/json", origin: server.origin, "x-forwarded-for": testClientIp(), ...(cookie ? { cookie } : {}) },
+    headers: {
+      "content-type": "application/json",
+      origin: server.origin,
+      "x-forwarded-for": testClientIp(),
+      ...(cookie ? { cookie } : {}),
+    },
     body: JSON.stringify(body),
   });
 }
@@ -75,7 +82,8 @@ describe("sign-in over HTTP", () => {
   it(`rate-limits sign-in: attempt ${SIGN_IN_MAX + 1} from one client within a minute gets 429, counted in the database`, async () => {
     const ip = testClientIp();
     const statuses: number[] = [];
-    for (let i = 0; i <= SIGN_IN_MAX; i++) statuses.push((await signInOverHttp(server.origin, viewer.email, "wrong password!", { ip })).status);
+    for (let i = 0; i <= SIGN_IN_MAX; i++)
+      statuses.push((await signInOverHttp(server.origin, viewer.email, "wrong password!", { ip })).status);
     expect(statuses).toEqual([...Array<number>(SIGN_IN_MAX).fill(401), 429]);
     // The bucket is a row in staff_rate_limits, so every process of the dashboard shares it.
     const rows = await prisma.staffRateLimit.findMany({ where: { key: { contains: ip } } });

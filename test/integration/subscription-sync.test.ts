@@ -1,8 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import { createBillingServices } from "@/server/billing";
-import { DodoBilling } from "@/server/billing/dodo/dodo-billing";
 import { createDodoClient } from "@/server/billing/dodo/client";
-import { type DodoSubscription, type FakeDodo, fakeId, shuffle, startFakeDodo, type SubscriptionInit, subscriptionPayload, webhookPayload } from "../../tools";
+import { DodoBilling } from "@/server/billing/dodo/dodo-billing";
+
+import {
+  fakeId,
+  shuffle,
+  startFakeDodo,
+  subscriptionPayload,
+  webhookPayload,
+  type DodoSubscription,
+  type FakeDodo,
+  type SubscriptionInit,
+} from "../../tools";
 import { newOrg, testDatabase } from "../helpers/db";
 
 // Subscription events are STATE: whatever the order, duplication or lateness of the
@@ -129,7 +140,12 @@ async function deliver(deliveries: Delivery[], order: (typeof ORDERS)[number]) {
 }
 
 function expectedRow(orgId: string, subscription: DodoSubscription, newest: Step, start: number) {
-  const state = subscriptionPayload({ ...subscription, customer: subscription.customer, ...newest.state, subscription_id: subscription.subscription_id });
+  const state = subscriptionPayload({
+    ...subscription,
+    customer: subscription.customer,
+    ...newest.state,
+    subscription_id: subscription.subscription_id,
+  });
   const date = (v: string | null) => (v ? new Date(v) : null);
   return {
     id: subscription.subscription_id,
@@ -206,9 +222,19 @@ describe("the policy reads the synced subscription", () => {
     const sub = subscriptionPayload({ orgId: org.id, ...P0 });
     const at = (d: number) => new Date(NOW - d * DAY);
     await service.syncSubscription({ id: fakeId("msg"), type: "subscription.active", timestamp: at(daysAgo + 1), data: sub });
-    await service.syncSubscription({ id: fakeId("msg"), type: "subscription.on_hold", timestamp: at(daysAgo), data: { ...sub, status: "on_hold" } });
+    await service.syncSubscription({
+      id: fakeId("msg"),
+      type: "subscription.on_hold",
+      timestamp: at(daysAgo),
+      data: { ...sub, status: "on_hold" },
+    });
     // A later event with the same status does not restart the grace period.
-    await service.syncSubscription({ id: fakeId("msg"), type: "subscription.updated", timestamp: at(0), data: { ...sub, status: "on_hold", quantity: 2 } });
+    await service.syncSubscription({
+      id: fakeId("msg"),
+      type: "subscription.updated",
+      timestamp: at(0),
+      data: { ...sub, status: "on_hold", quantity: 2 },
+    });
     const row = await prisma.subscription.findUniqueOrThrow({ where: { id: sub.subscription_id } });
     expect(row.updatedAt).toEqual(at(daysAgo));
     expect(row.quantity).toBe(2);
@@ -233,7 +259,11 @@ describe("the policy reads the synced subscription", () => {
     await service.syncSubscription({ id: fakeId("msg"), type: "subscription.active", timestamp: new Date(NOW - HOUR), data: sub });
     const cancelled = { ...sub, status: "cancelled", cancel_at_next_billing_date: true, cancelled_at: new Date(NOW).toISOString() };
     await service.syncSubscription({ id: fakeId("msg"), type: "subscription.cancelled", timestamp: new Date(NOW), data: cancelled });
-    expect(await billing.entitlements.check(org.id, "feature.audit_log_export")).toMatchObject({ allowed: true, plan: "pro", subscriptionStatus: "cancelled" });
+    expect(await billing.entitlements.check(org.id, "feature.audit_log_export")).toMatchObject({
+      allowed: true,
+      plan: "pro",
+      subscriptionStatus: "cancelled",
+    });
     const expired = { ...cancelled, status: "expired", expires_at: new Date(NOW + HOUR).toISOString() };
     await service.syncSubscription({ id: fakeId("msg"), type: "subscription.expired", timestamp: new Date(NOW + HOUR), data: expired });
     expect(await billing.entitlements.check(org.id, "feature.audit_log_export")).toMatchObject({ allowed: false, plan: "free" });

@@ -1,6 +1,8 @@
 import { describe, expect, inject, it } from "vitest";
+
 import { createBillingServices } from "@/server/billing";
 import type { Metric } from "@/server/billing/catalogue";
+
 import { newOrg, testDatabase, uniqueSuffix } from "../helpers/db";
 import { runWorkerProcesses } from "../helpers/worker-processes";
 import type { UsageWorkerConfig, UsageWorkerReport } from "../workers/usage-worker";
@@ -34,7 +36,14 @@ describe("usage under 8 worker processes, every write path", () => {
     await subscribePro(consumeOnlyPro.id);
     const consumeOnlyFree = await newOrg(prisma);
     const consumeOnlyCapped = await newOrg(prisma);
-    await billing.overrides.set({ orgId: consumeOnlyCapped.id, metric: "api_calls", kind: "hard", value: 40n, note: "a low cap", createdBy: "test" });
+    await billing.overrides.set({
+      orgId: consumeOnlyCapped.id,
+      metric: "api_calls",
+      kind: "hard",
+      value: 40n,
+      note: "a low cap",
+      createdBy: "test",
+    });
     const consumeOnly = [consumeOnlyPro, consumeOnlyFree, consumeOnlyCapped];
     // Start them one step or so below their limits, so the few consumes each gets reach them.
     const setup: [string, Metric, bigint][] = [
@@ -57,7 +66,10 @@ describe("usage under 8 worker processes, every write path", () => {
     };
     const reports = await runWorkerProcesses<UsageWorkerReport>(
       "test/workers/usage-worker.ts",
-      Array.from({ length: WORKERS }, (_, i) => ({ WORKER_DATABASE_URL: inject("databaseUrl"), WORKER_CONFIG: JSON.stringify({ ...config, seed: 1_000 + i }) })),
+      Array.from({ length: WORKERS }, (_, i) => ({
+        WORKER_DATABASE_URL: inject("databaseUrl"),
+        WORKER_CONFIG: JSON.stringify({ ...config, seed: 1_000 + i }),
+      })),
     );
 
     expect(reports.flatMap((r) => r.rejected)).toEqual([]);
@@ -71,9 +83,17 @@ describe("usage under 8 worker processes, every write path", () => {
     expect(total((r) => Object.values(r.consumes).reduce((n, t) => n + t.replayed, 0))).toBeGreaterThan(0);
 
     // Every ledger row was applied by exactly one worker call, and every replay points at one.
-    const ledger = await prisma.usageLedger.findMany({ where: { orgId: { in: orgIds } }, select: { id: true, orgId: true, metric: true, delta: true, reason: true } });
+    const ledger = await prisma.usageLedger.findMany({
+      where: { orgId: { in: orgIds } },
+      select: { id: true, orgId: true, metric: true, delta: true, reason: true },
+    });
     const appliedIds = reports.flatMap((r) => r.appliedIds);
-    expect(ledger.filter((row) => row.reason !== "test_setup").map((row) => row.id).sort()).toEqual([...appliedIds].sort());
+    expect(
+      ledger
+        .filter((row) => row.reason !== "test_setup")
+        .map((row) => row.id)
+        .sort(),
+    ).toEqual([...appliedIds].sort());
     const ledgerIds = new Set(ledger.map((row) => row.id));
     expect(reports.flatMap((r) => r.replayedIds).filter((id) => !ledgerIds.has(id))).toEqual([]);
 
@@ -97,9 +117,12 @@ describe("usage under 8 worker processes, every write path", () => {
     // Consume-only orgs end within every hard limit, and did reach some.
     for (const org of consumeOnly) {
       const { metrics } = await billing.entitlements.usageSummary(org.id);
-      for (const m of metrics) if (m.limitKind === "hard" && m.limit !== null) expect(m.count <= m.limit, `${org.id} ${m.metric}`).toBe(true);
+      for (const m of metrics)
+        if (m.limitKind === "hard" && m.limit !== null) expect(m.count <= m.limit, `${org.id} ${m.metric}`).toBe(true);
     }
-    expect(await prisma.entitlementDenial.count({ where: { orgId: { in: consumeOnly.map((o) => o.id) }, reasonCode: "limit_exceeded" } })).toBeGreaterThan(0);
+    expect(
+      await prisma.entitlementDenial.count({ where: { orgId: { in: consumeOnly.map((o) => o.id) }, reasonCode: "limit_exceeded" } }),
+    ).toBeGreaterThan(0);
     // Each denial a worker was answered with is recorded once.
     const denied = total((r) => Object.values(r.consumes).reduce((n, t) => n + t.denied, 0));
     expect(await prisma.entitlementDenial.count({ where: { orgId: { in: orgIds } } })).toBe(denied);

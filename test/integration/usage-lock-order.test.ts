@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
+
 import { createBillingServices } from "@/server/billing";
+
 import { newOrg, testDatabase, uniqueSuffix } from "../helpers/db";
 
 /**
@@ -12,7 +14,10 @@ const { prisma, pool } = testDatabase();
 const services = createBillingServices(prisma, { pool });
 
 async function blockedBy(pid: number): Promise<number> {
-  const { rows } = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE $1::int = ANY(pg_blocking_pids(pid))`, [pid]);
+  const { rows } = await pool.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM pg_stat_activity WHERE $1::int = ANY(pg_blocking_pids(pid))`,
+    [pid],
+  );
   return rows[0]?.n ?? 0;
 }
 
@@ -88,12 +93,17 @@ describe("usage writes take the cache row before the key", () => {
       // The key's event is dropped by ON CONFLICT, so −8 alone would take members to −3.
       const settled = await batch;
       if (!settled.ok) throw settled.e;
-      expect(settled.r.map((r) => (r.status === "rejected" ? r.reason.code : r.status))).toEqual(["idempotency_key_reused", "gauge_below_zero"]);
+      expect(settled.r.map((r) => (r.status === "rejected" ? r.reason.code : r.status))).toEqual([
+        "idempotency_key_reused",
+        "gauge_below_zero",
+      ]);
     } finally {
       await other.query("ROLLBACK").catch(() => undefined);
       other.release();
     }
-    expect(await services.usage.getUsage(org.id)).toEqual(expect.arrayContaining([expect.objectContaining({ metric: "members", count: 5n })]));
+    expect(await services.usage.getUsage(org.id)).toEqual(
+      expect.arrayContaining([expect.objectContaining({ metric: "members", count: 5n })]),
+    );
     expect(await services.usage.verify(org.id)).toEqual([]);
   });
 });

@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
+
 import { createBillingServices } from "@/server/billing";
+
 import { fakeId, subscriptionPayload } from "../../tools";
 import { newOrg, testDatabase, uniqueSuffix } from "../helpers/db";
 
@@ -10,12 +12,16 @@ const billing = createBillingServices(prisma);
 async function paidOrg(product = "pdt_billing_pro", init: Parameters<typeof subscriptionPayload>[0] = {}) {
   const org = await newOrg(prisma);
   const sub = subscriptionPayload({ orgId: org.id, product_id: product, ...init });
-  await billing.dodo.syncSubscription({ id: fakeId("msg"), type: "subscription.active", timestamp: new Date(Date.now() - 60_000), data: sub });
+  await billing.dodo.syncSubscription({
+    id: fakeId("msg"),
+    type: "subscription.active",
+    timestamp: new Date(Date.now() - 60_000),
+    data: sub,
+  });
   return { org, sub };
 }
 
-const outboxOf = (orgId: string) =>
-  prisma.usageReportOutbox.findMany({ where: { orgId }, orderBy: { eventTimestamp: "asc" } });
+const outboxOf = (orgId: string) => prisma.usageReportOutbox.findMany({ where: { orgId }, orderBy: { eventTimestamp: "asc" } });
 
 describe("the usage-report outbox", () => {
   it("receives a consumed api call in the same statement as its ledger row, with the customer and meter", async () => {
@@ -85,8 +91,18 @@ describe("the usage-report outbox", () => {
     expect(await outboxOf(org.id)).toHaveLength(0);
 
     const sub = subscriptionPayload({ orgId: org.id, product_id: "pdt_billing_pro" });
-    await billing.dodo.syncSubscription({ id: fakeId("msg"), type: "subscription.active", timestamp: new Date(Date.now() - 60_000), data: sub });
-    await billing.dodo.syncSubscription({ id: fakeId("msg"), type: "subscription.updated", timestamp: new Date(Date.now() - 30_000), data: sub });
+    await billing.dodo.syncSubscription({
+      id: fakeId("msg"),
+      type: "subscription.active",
+      timestamp: new Date(Date.now() - 60_000),
+      data: sub,
+    });
+    await billing.dodo.syncSubscription({
+      id: fakeId("msg"),
+      type: "subscription.updated",
+      timestamp: new Date(Date.now() - 30_000),
+      data: sub,
+    });
     const rows = await outboxOf(org.id);
     expect(rows.map((r) => r.ledgerId)).toEqual([early.entry?.id]);
     expect(rows[0]).toMatchObject({ customerId: sub.customer.customer_id, subscriptionId: sub.subscription_id, status: "pending" });

@@ -1,9 +1,11 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it, vi } from "vitest";
+
 import { createBillingServices } from "@/server/billing";
 import { createDodoClient } from "@/server/billing/dodo";
 import { reportUsage, startUsageReporting, type UsageIngestApi } from "@/server/billing/usage-reporting";
 import type { PrismaClient } from "@/server/db/client";
-import { type FakeDodo, fakeId, startFakeDodo, subscriptionPayload } from "../../tools";
+
+import { fakeId, startFakeDodo, subscriptionPayload, type FakeDodo } from "../../tools";
 import { CLI_TIMEOUT_MS, startScript } from "../helpers/cli";
 import { newOrg, testDatabase } from "../helpers/db";
 import { waitFor } from "../helpers/wait";
@@ -15,13 +17,25 @@ const API_KEY = "reporter_test_key";
 async function paidOrgWithCalls(calls: number) {
   const org = await newOrg(prisma);
   const sub = subscriptionPayload({ orgId: org.id, product_id: "pdt_billing_pro" });
-  await billing.dodo.syncSubscription({ id: fakeId("msg"), type: "subscription.active", timestamp: new Date(Date.now() - 60_000), data: sub });
+  await billing.dodo.syncSubscription({
+    id: fakeId("msg"),
+    type: "subscription.active",
+    timestamp: new Date(Date.now() - 60_000),
+    data: sub,
+  });
   for (let done = 0; done < calls; done += 1000) {
-    const events = Array.from({ length: Math.min(1000, calls - done) }, () => ({ orgId: org.id, metric: "api_calls", amount: 1n, reason: "api_call" }));
+    const events = Array.from({ length: Math.min(1000, calls - done) }, () => ({
+      orgId: org.id,
+      metric: "api_calls",
+      amount: 1n,
+      reason: "api_call",
+    }));
     const results = await billing.usage.incrementMany(events);
     expect(results.every((r) => r.status === "applied")).toBe(true);
   }
-  const ledgerIds = (await prisma.usageLedger.findMany({ where: { orgId: org.id, metric: "api_calls" }, select: { id: true } })).map((r) => r.id);
+  const ledgerIds = (await prisma.usageLedger.findMany({ where: { orgId: org.id, metric: "api_calls" }, select: { id: true } })).map(
+    (r) => r.id,
+  );
   return { org, sub, ledgerIds };
 }
 
@@ -79,41 +93,51 @@ describe("usage reporting to Dodo", () => {
     await fake?.close();
   });
 
-  it("a reporter killed mid-batch and restarted delivers every ledger row exactly once by event_id", async () => {
-    const { org, sub, ledgerIds } = await paidOrgWithCalls(2500);
-    // Dodo stores the first batch, then never answers: the reporter dies not knowing.
-    fake.fail({ route: "ingest", afterIngest: true, delayMs: 120_000 });
-    const first = reporterProcess(fake, org.id);
-    try {
-      await waitFor("the first batch to reach the fake", () => ingestedFor(fake, org.id).length >= 1000, { timeoutMs: CLI_TIMEOUT_MS });
-      first.child.kill("SIGKILL");
-      await first.exit;
-    } finally {
-      first.killIfRunning();
-    }
-    // Its transaction dies with its connection (once PostgreSQL notices): nothing was marked sent.
-    await waitFor(
-      "the killed reporter's session to end",
-      async () =>
-        (await prisma.$queryRaw<{ n: bigint }[]>`SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'report-usage'`)[0]?.n === 0n,
-    );
-    expect((await statuses(org.id)).sent).toBeUndefined();
+  it(
+    "a reporter killed mid-batch and restarted delivers every ledger row exactly once by event_id",
+    async () => {
+      const { org, sub, ledgerIds } = await paidOrgWithCalls(2500);
+      // Dodo stores the first batch, then never answers: the reporter dies not knowing.
+      fake.fail({ route: "ingest", afterIngest: true, delayMs: 120_000 });
+      const first = reporterProcess(fake, org.id);
+      try {
+        await waitFor("the first batch to reach the fake", () => ingestedFor(fake, org.id).length >= 1000, { timeoutMs: CLI_TIMEOUT_MS });
+        first.child.kill("SIGKILL");
+        await first.exit;
+      } finally {
+        first.killIfRunning();
+      }
+      // Its transaction dies with its connection (once PostgreSQL notices): nothing was marked sent.
+      await waitFor(
+        "the killed reporter's session to end",
+        async () =>
+          (
+            await prisma.$queryRaw<
+              { n: bigint }[]
+            >`SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'report-usage'`
+          )[0]?.n === 0n,
+      );
+      expect((await statuses(org.id)).sent).toBeUndefined();
 
-    const done = await reporterProcess(fake, org.id).exit;
-    expect(done.stderr).toBe("");
-    expect(done.code).toBe(0);
-    expect(done.stdout).toContain("2500 sent");
+      const done = await reporterProcess(fake, org.id).exit;
+      expect(done.stderr).toBe("");
+      expect(done.code).toBe(0);
+      expect(done.stdout).toContain("2500 sent");
 
-    expect(await statuses(org.id)).toEqual({ sent: 2500 });
-    const ingested = ingestedFor(fake, org.id);
-    expect(ingested).toHaveLength(2500);
-    expect(new Set(ingested.map((e) => e.event_id))).toEqual(new Set(ledgerIds));
-    // The first batch really went twice; Dodo kept each event_id once.
-    const resent = ledgerIds.filter((id) => fake.deliveries.get(id) === 2);
-    expect(resent).toHaveLength(1000);
-    expect(ledgerIds.every((id) => (fake.deliveries.get(id) ?? 0) >= 1)).toBe(true);
-    expect(ingested.every((e) => e.customer_id === sub.customer.customer_id && e.event_name === "api_calls" && e.metadata?.quantity === 1)).toBe(true);
-  }, 3 * CLI_TIMEOUT_MS);
+      expect(await statuses(org.id)).toEqual({ sent: 2500 });
+      const ingested = ingestedFor(fake, org.id);
+      expect(ingested).toHaveLength(2500);
+      expect(new Set(ingested.map((e) => e.event_id))).toEqual(new Set(ledgerIds));
+      // The first batch really went twice; Dodo kept each event_id once.
+      const resent = ledgerIds.filter((id) => fake.deliveries.get(id) === 2);
+      expect(resent).toHaveLength(1000);
+      expect(ledgerIds.every((id) => (fake.deliveries.get(id) ?? 0) >= 1)).toBe(true);
+      expect(
+        ingested.every((e) => e.customer_id === sub.customer.customer_id && e.event_name === "api_calls" && e.metadata?.quantity === 1),
+      ).toBe(true);
+    },
+    3 * CLI_TIMEOUT_MS,
+  );
 
   it("retries 429 after its retry-after and 500 with backoff, sending nothing meanwhile, then sends everything", async () => {
     const { org, ledgerIds } = await paidOrgWithCalls(1200);
@@ -134,7 +158,10 @@ describe("usage reporting to Dodo", () => {
     expect(result).toMatchObject({ sent: 1200, expired: 0, failed: 0, deferred: 0 });
     expect(await statuses(org.id)).toEqual({ sent: 1200 });
     expect(new Set(ingestedFor(fake, org.id).map((e) => e.event_id))).toEqual(new Set(ledgerIds));
-    const rows = await prisma.usageReportOutbox.findMany({ where: { orgId: org.id }, select: { attempts: true, lastError: true, sentAt: true } });
+    const rows = await prisma.usageReportOutbox.findMany({
+      where: { orgId: org.id },
+      select: { attempts: true, lastError: true, sentAt: true },
+    });
     expect(rows.every((r) => r.attempts >= 2 && r.lastError === null && r.sentAt !== null)).toBe(true);
   }, 60_000);
 
@@ -159,7 +186,11 @@ describe("usage reporting to Dodo", () => {
     const rows = await prisma.usageReportOutbox.findMany({ where: { orgId: org.id } });
     expect(rows.filter((r) => r.status === "failed").map((r) => r.ledgerId)).toEqual([bad]);
     expect(rows.find((r) => r.ledgerId === bad)?.lastError).toMatch(/^422/);
-    expect(ingestedFor(fake, org.id).map((e) => e.event_id).sort()).toEqual(ledgerIds.filter((id) => id !== bad).sort());
+    expect(
+      ingestedFor(fake, org.id)
+        .map((e) => e.event_id)
+        .sort(),
+    ).toEqual(ledgerIds.filter((id) => id !== bad).sort());
     expect(ledgerIds.filter((id) => id !== bad).every((id) => fake.deliveries.get(id) === 1)).toBe(true);
   });
 
@@ -185,13 +216,25 @@ describe("usage reporting to Dodo", () => {
   it("expires rows older than Dodo's 1-hour window instead of sending or dropping them", async () => {
     const { org, ledgerIds } = await paidOrgWithCalls(5);
     const stale = ledgerIds.slice(0, 3);
-    await prisma.usageReportOutbox.updateMany({ where: { ledgerId: { in: stale } }, data: { eventTimestamp: new Date(Date.now() - 2 * 3_600_000) } });
+    await prisma.usageReportOutbox.updateMany({
+      where: { ledgerId: { in: stale } },
+      data: { eventTimestamp: new Date(Date.now() - 2 * 3_600_000) },
+    });
     const result = await reportUsage(prisma, api(), { orgId: org.id });
     expect(result).toMatchObject({ sent: 2, expired: 3 });
     const rows = await prisma.usageReportOutbox.findMany({ where: { orgId: org.id } });
-    expect(rows.filter((r) => r.status === "expired").map((r) => r.ledgerId).sort()).toEqual([...stale].sort());
+    expect(
+      rows
+        .filter((r) => r.status === "expired")
+        .map((r) => r.ledgerId)
+        .sort(),
+    ).toEqual([...stale].sort());
     expect(rows.find((r) => r.status === "expired")?.lastError).toMatch(/1-hour ingest window/);
-    expect(ingestedFor(fake, org.id).map((e) => e.event_id).sort()).toEqual(ledgerIds.slice(3).sort());
+    expect(
+      ingestedFor(fake, org.id)
+        .map((e) => e.event_id)
+        .sort(),
+    ).toEqual(ledgerIds.slice(3).sort());
   });
 
   it("expires the events Dodo itself refuses as too old and sends the rest of the batch", async () => {
@@ -199,7 +242,10 @@ describe("usage reporting to Dodo", () => {
     const lagging = () => new Date(Date.now() - 10 * 60_000); // this reporter's clock is 10 minutes slow
     const tooOld = ledgerIds.slice(0, 1);
     await prisma.usageReportOutbox.updateMany({ where: { orgId: org.id }, data: { nextAttemptAt: new Date(Date.now() - 20 * 60_000) } });
-    await prisma.usageReportOutbox.updateMany({ where: { ledgerId: { in: tooOld } }, data: { eventTimestamp: new Date(Date.now() - 65 * 60_000) } });
+    await prisma.usageReportOutbox.updateMany({
+      where: { ledgerId: { in: tooOld } },
+      data: { eventTimestamp: new Date(Date.now() - 65 * 60_000) },
+    });
     const result = await reportUsage(prisma, api(), { orgId: org.id, clock: lagging });
     expect(result).toMatchObject({ sent: 3, expired: 1, failed: 0, batches: 1 });
     expect(await statuses(org.id)).toEqual({ sent: 3, expired: 1 });
@@ -261,7 +307,8 @@ describe("usage reporting to Dodo", () => {
 
         // A tick whose request Dodo has not answered yet when stop is called.
         hold = new Promise<void>((resolve) => (release = resolve));
-        const inFlight = (await billing.entitlements.consume(org.id, "api.call", { idempotencyKey: `tick-${ledgerIds[1]}` })).entry?.id as string;
+        const inFlight = (await billing.entitlements.consume(org.id, "api.call", { idempotencyKey: `tick-${ledgerIds[1]}` })).entry
+          ?.id as string;
         await waitFor("a tick to send the new row", () => {
           nextInterval();
           return sent.some((ids) => ids.includes(inFlight));
@@ -295,41 +342,45 @@ describe("usage reporting to Dodo", () => {
     }
   });
 
-  it("two reporter processes whose batches provably overlap take disjoint rows and send each row once", async () => {
-    const { org, ledgerIds } = await paidOrgWithCalls(3000);
-    // The first request to reach Dodo is held unanswered — its reporter's claim stays open —
-    // until a second request has arrived. A reporter sends one batch at a time, so that
-    // second request comes from the other process, which claimed while the first held its rows.
-    let release = () => {};
-    fake.fail({ route: "ingest", holdUntil: new Promise<void>((resolve) => (release = resolve)) });
-    const ingestRequests = () => fake.requests.filter((r) => r.path === "/events/ingest");
-    const reporters = [reporterProcess(fake, org.id, ["--batch-size", "250"]), reporterProcess(fake, org.id, ["--batch-size", "250"])];
-    try {
-      await waitFor(
-        "a second reporter's request while the first one's is held",
-        () => {
-          const [first, second] = ingestRequests();
-          return first?.status === 0 && second !== undefined;
-        },
-        { timeoutMs: 2 * CLI_TIMEOUT_MS },
-      );
-      release();
-      const done = await Promise.all(reporters.map((r) => r.exit));
-      for (const d of done) {
-        expect(d.stderr).toBe("");
-        expect(d.code).toBe(0);
+  it(
+    "two reporter processes whose batches provably overlap take disjoint rows and send each row once",
+    async () => {
+      const { org, ledgerIds } = await paidOrgWithCalls(3000);
+      // The first request to reach Dodo is held unanswered — its reporter's claim stays open —
+      // until a second request has arrived. A reporter sends one batch at a time, so that
+      // second request comes from the other process, which claimed while the first held its rows.
+      let release = () => {};
+      fake.fail({ route: "ingest", holdUntil: new Promise<void>((resolve) => (release = resolve)) });
+      const ingestRequests = () => fake.requests.filter((r) => r.path === "/events/ingest");
+      const reporters = [reporterProcess(fake, org.id, ["--batch-size", "250"]), reporterProcess(fake, org.id, ["--batch-size", "250"])];
+      try {
+        await waitFor(
+          "a second reporter's request while the first one's is held",
+          () => {
+            const [first, second] = ingestRequests();
+            return first?.status === 0 && second !== undefined;
+          },
+          { timeoutMs: 2 * CLI_TIMEOUT_MS },
+        );
+        release();
+        const done = await Promise.all(reporters.map((r) => r.exit));
+        for (const d of done) {
+          expect(d.stderr).toBe("");
+          expect(d.code).toBe(0);
+        }
+        // Both really sent, and together everything.
+        const sentCounts = done.map((d) => sentBy(d.stdout));
+        expect(sentCounts.every((n) => n > 0)).toBe(true);
+        expect(sentCounts.reduce((a, b) => a + b, 0)).toBe(3000);
+      } finally {
+        release();
+        for (const r of reporters) r.killIfRunning();
       }
-      // Both really sent, and together everything.
-      const sentCounts = done.map((d) => sentBy(d.stdout));
-      expect(sentCounts.every((n) => n > 0)).toBe(true);
-      expect(sentCounts.reduce((a, b) => a + b, 0)).toBe(3000);
-    } finally {
-      release();
-      for (const r of reporters) r.killIfRunning();
-    }
-    // Each row marked sent, and delivered to Dodo exactly once (by event_id).
-    expect(await statuses(org.id)).toEqual({ sent: 3000 });
-    expect(ledgerIds.filter((id) => fake.deliveries.get(id) !== 1)).toEqual([]);
-    expect(new Set(ingestedFor(fake, org.id).map((e) => e.event_id))).toEqual(new Set(ledgerIds));
-  }, 3 * CLI_TIMEOUT_MS);
+      // Each row marked sent, and delivered to Dodo exactly once (by event_id).
+      expect(await statuses(org.id)).toEqual({ sent: 3000 });
+      expect(ledgerIds.filter((id) => fake.deliveries.get(id) !== 1)).toEqual([]);
+      expect(new Set(ingestedFor(fake, org.id).map((e) => e.event_id))).toEqual(new Set(ledgerIds));
+    },
+    3 * CLI_TIMEOUT_MS,
+  );
 });

@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
+
 import { createBillingServices } from "@/server/billing";
 import { BillingError } from "@/server/billing/errors";
+
 import { newOrg, testDatabase, uniqueSuffix } from "../helpers/db";
 import { waitFor } from "../helpers/wait";
 
@@ -125,9 +127,15 @@ describe("UsageService.increment", () => {
       increment = serverPath.increment(org.id, "members", 1n, "member_added", { idempotencyKey: "retried" });
       increment.catch(() => undefined); // awaited below
       await expect
-        .poll(async () => (await prisma.$queryRaw<unknown[]>`SELECT 1 FROM pg_stat_activity WHERE ${pid}::int = ANY(pg_blocking_pids(pid))`).length, { timeout: 10_000 })
+        .poll(
+          async () =>
+            (await prisma.$queryRaw<unknown[]>`SELECT 1 FROM pg_stat_activity WHERE ${pid}::int = ANY(pg_blocking_pids(pid))`).length,
+          { timeout: 10_000 },
+        )
         .toBeGreaterThan(0);
-      return usage.incrementMany([{ orgId: org.id, metric: "members", amount: 1n, reason: "member_added", idempotencyKey: "retried" }], { tx });
+      return usage.incrementMany([{ orgId: org.id, metric: "members", amount: 1n, reason: "member_added", idempotencyKey: "retried" }], {
+        tx,
+      });
     });
     expect(batch[0]?.status).toBe("applied");
     const retried = await increment;

@@ -2,9 +2,12 @@ import { randomBytes } from "node:crypto";
 import { rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+
 import type { TestProject } from "vitest/node";
+
 import { startTemporaryCluster, type StartedServer } from "@/server/db/embedded";
 import { migrate } from "@/server/db/migrator";
+
 import { createScratchDatabase, type ScratchDatabase } from "../helpers/databases";
 
 declare module "vitest" {

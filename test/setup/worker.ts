@@ -1,4 +1,5 @@
 import { afterAll, inject } from "vitest";
+
 import { closeTestDatabase } from "../helpers/db-handle";
 
 // Runs before every test file. Code under test that reads DATABASE_URL (env(), db()) must

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ZodType } from "zod";
+
 import { billingRouter } from "@/server/api/routers/billing";
 
 /**

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { FREE_PLAN, FREE_PLAN_ID, PLANS, parseCatalogue, planForProduct, type Plan } from "@/server/billing/catalogue";
+
+import { FREE_PLAN, FREE_PLAN_ID, parseCatalogue, planForProduct, PLANS, type Plan } from "@/server/billing/catalogue";
 
 /** A deep copy of the shipped catalogue to break (structuredClone keeps the bigint limits). */
 const catalogue = (): Plan[] => structuredClone([...PLANS]);

@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
+
 import { orgIdSchema } from "@/server/billing/schemas";
+
 import { choicesArg, exclusiveFlag, fileArg, integerArg, parseOptions, schemaArg, UsageError } from "../../scripts/lib/args";
 
 // The primitives every script's options are made of (scripts/lib/args.ts): each mistake is
@@ -40,8 +42,6 @@ describe("command-line primitives", () => {
     expect(() => choicesArg("--only", "x,z", ["x", "y"], "part")).toThrow(new UsageError('--only: unknown part "z" (choose from x, y)'));
     const id = "0B4C7E0A-1111-4222-8333-944455556666";
     expect(schemaArg("--org", id, orgIdSchema)).toBe(id.toLowerCase());
-    expect(() => schemaArg("--org", "nope", orgIdSchema)).toThrow(
-      new UsageError('--org must be an organization id (UUID), got "nope"'),
-    );
+    expect(() => schemaArg("--org", "nope", orgIdSchema)).toThrow(new UsageError('--org must be an organization id (UUID), got "nope"'));
   });
 });

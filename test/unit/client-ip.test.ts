@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+
 import { InvalidEnvError, parseEnv } from "@/server/env";
 import { parseTrustedProxies, resolveClientIp } from "@/server/http/client-ip";
 
@@ -44,13 +45,18 @@ describe("TRUSTED_PROXIES", () => {
     expect(parseEnv({ TRUSTED_PROXIES: "" }).TRUSTED_PROXIES.has("127.0.0.1")).toBe(false);
   });
 
-  it.each(["proxy.internal", "10.0.0.0/33", "10.0.0.0/x", "::1/129", "10.0.0.1/8/1", "10.0.0.256"])("rejects %j in one line naming it", (value) => {
-    let line = "";
-    try {
-      parseEnv({ TRUSTED_PROXIES: `127.0.0.1,${value}` });
-    } catch (error) {
-      if (error instanceof InvalidEnvError) line = error.line;
-    }
-    expect(line).toBe(`Invalid environment: TRUSTED_PROXIES must be a comma-separated list of IP addresses or CIDR ranges; "${value}" is neither`);
-  });
+  it.each(["proxy.internal", "10.0.0.0/33", "10.0.0.0/x", "::1/129", "10.0.0.1/8/1", "10.0.0.256"])(
+    "rejects %j in one line naming it",
+    (value) => {
+      let line = "";
+      try {
+        parseEnv({ TRUSTED_PROXIES: `127.0.0.1,${value}` });
+      } catch (error) {
+        if (error instanceof InvalidEnvError) line = error.line;
+      }
+      expect(line).toBe(
+        `Invalid environment: TRUSTED_PROXIES must be a comma-separated list of IP addresses or CIDR ranges; "${value}" is neither`,
+      );
+    },
+  );
 });

@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
+
 import { parseDelivery, subscriptionDataSchema } from "@/server/billing/dodo/events";
+
 import { subscriptionPayload, webhookPayload } from "../../tools";
 
 describe("Dodo event parsing is lenient", () => {
@@ -21,7 +23,10 @@ describe("Dodo event parsing is lenient", () => {
   });
 
   it("accepts microsecond timestamps (Dodo's format)", () => {
-    const body = JSON.stringify({ ...webhookPayload("subscription.active", subscriptionPayload()), timestamp: "2025-08-04T05:45:31.736731Z" });
+    const body = JSON.stringify({
+      ...webhookPayload("subscription.active", subscriptionPayload()),
+      timestamp: "2025-08-04T05:45:31.736731Z",
+    });
     const parsed = parseDelivery(body);
     expect(parsed.kind).toBe("event");
     if (parsed.kind === "event") expect(parsed.envelope.timestamp.toISOString()).toBe("2025-08-04T05:45:31.736Z");

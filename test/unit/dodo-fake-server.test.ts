@@ -1,9 +1,12 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+
 import DodoPayments, { AuthenticationError, NotFoundError, UnprocessableEntityError } from "dodopayments";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+
 import { verifyWebhook } from "@/server/billing/dodo/verify";
-import { type FakeDodo, newWebhookSecret, startFakeDodo } from "../../tools";
+
+import { newWebhookSecret, startFakeDodo, type FakeDodo } from "../../tools";
 import { CLI_TIMEOUT_MS, startScript } from "../helpers/cli";
 import { waitFor } from "../helpers/wait";
 
@@ -87,11 +90,12 @@ describe("fake Dodo: POST /events/ingest", () => {
   });
 
   it("rejects malformed events and metadata that is not flat key-values", async () => {
-    const bad = (e: Record<string, unknown>) => fetch(`${fake.url}/events/ingest`, {
-      method: "POST",
-      headers: { authorization: "Bearer test_key", "content-type": "application/json" },
-      body: JSON.stringify({ events: [e] }),
-    });
+    const bad = (e: Record<string, unknown>) =>
+      fetch(`${fake.url}/events/ingest`, {
+        method: "POST",
+        headers: { authorization: "Bearer test_key", "content-type": "application/json" },
+        body: JSON.stringify({ events: [e] }),
+      });
     expect((await bad({ event_id: "x", event_name: "api_calls" })).status).toBe(422);
     expect((await bad(event("x", { metadata: { nested: { a: 1 } } }))).status).toBe(422);
     const notJson = await fetch(`${fake.url}/events/ingest`, { method: "POST", headers: { authorization: "Bearer test_key" }, body: "{" });
@@ -127,7 +131,12 @@ describe("fake Dodo: subscriptions and webhooks", () => {
   it("GET /subscriptions/{id} serves what it holds, through the SDK", async () => {
     const sub = fake.putSubscription({ product_id: "pdt_billing_pro", orgId: "00000000-0000-4000-8000-000000000001" });
     const fetched = await client.subscriptions.retrieve(sub.subscription_id);
-    expect(fetched).toMatchObject({ subscription_id: sub.subscription_id, product_id: "pdt_billing_pro", status: "active", metadata: { org_id: sub.metadata.org_id } });
+    expect(fetched).toMatchObject({
+      subscription_id: sub.subscription_id,
+      product_id: "pdt_billing_pro",
+      status: "active",
+      metadata: { org_id: sub.metadata.org_id },
+    });
     await expect(client.subscriptions.retrieve("sub_missing")).rejects.toBeInstanceOf(NotFoundError);
   });
 
@@ -151,25 +160,32 @@ describe("fake Dodo: subscriptions and webhooks", () => {
 });
 
 describe("fake Dodo standalone", () => {
-  it("`tsx scripts/fake-dodo.ts --port N` serves until SIGTERM", async () => {
-    const server = startScript("scripts/fake-dodo.ts", ["--port", "0", "--api-key", "k1"]);
-    try {
-      const url = await waitFor(
-        "the fake's banner",
-        () => {
-          const { stdout, stderr } = server.output();
-          if (server.child.exitCode !== null) throw new Error(`exited with ${server.child.exitCode}: ${stdout}${stderr}`);
-          return /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout)?.[1];
-        },
-        { timeoutMs: CLI_TIMEOUT_MS },
-      );
-      const created = await fetch(`${url}/_fake/subscriptions`, { method: "POST", body: JSON.stringify({ product_id: "pdt_billing_pro" }) });
-      const sub = (await created.json()) as { subscription_id: string };
-      const sdk = new DodoPayments({ bearerToken: "k1", baseURL: url, maxRetries: 0 });
-      expect(await sdk.subscriptions.retrieve(sub.subscription_id)).toMatchObject({ product_id: "pdt_billing_pro" });
-    } finally {
-      server.child.kill("SIGTERM");
-    }
-    expect((await server.exit).code).toBe(0); // SIGTERM closes it cleanly
-  }, 2 * CLI_TIMEOUT_MS);
+  it(
+    "`tsx scripts/fake-dodo.ts --port N` serves until SIGTERM",
+    async () => {
+      const server = startScript("scripts/fake-dodo.ts", ["--port", "0", "--api-key", "k1"]);
+      try {
+        const url = await waitFor(
+          "the fake's banner",
+          () => {
+            const { stdout, stderr } = server.output();
+            if (server.child.exitCode !== null) throw new Error(`exited with ${server.child.exitCode}: ${stdout}${stderr}`);
+            return /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout)?.[1];
+          },
+          { timeoutMs: CLI_TIMEOUT_MS },
+        );
+        const created = await fetch(`${url}/_fake/subscriptions`, {
+          method: "POST",
+          body: JSON.stringify({ product_id: "pdt_billing_pro" }),
+        });
+        const sub = (await created.json()) as { subscription_id: string };
+        const sdk = new DodoPayments({ bearerToken: "k1", baseURL: url, maxRetries: 0 });
+        expect(await sdk.subscriptions.retrieve(sub.subscription_id)).toMatchObject({ product_id: "pdt_billing_pro" });
+      } finally {
+        server.child.kill("SIGTERM");
+      }
+      expect((await server.exit).code).toBe(0); // SIGTERM closes it cleanly
+    },
+    2 * CLI_TIMEOUT_MS,
+  );
 });

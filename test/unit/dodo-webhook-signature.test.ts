@@ -1,8 +1,10 @@
 import { describe, expect, it, vi } from "vitest";
-import type { HandleResult } from "@/server/billing/dodo/webhook-inbox";
-import { createWebhookHandler, MAX_WEBHOOK_BYTES, webhookRejections } from "@/server/billing/dodo/webhook-handler";
+
 import { verifyWebhook } from "@/server/billing/dodo/verify";
-import { newWebhookSecret, type SendOptions, subscriptionPayload, webhookPayload, WebhookSender } from "../../tools";
+import { createWebhookHandler, MAX_WEBHOOK_BYTES, webhookRejections } from "@/server/billing/dodo/webhook-handler";
+import type { HandleResult } from "@/server/billing/dodo/webhook-inbox";
+
+import { newWebhookSecret, subscriptionPayload, webhookPayload, WebhookSender, type SendOptions } from "../../tools";
 
 const MINUTE = 60_000;
 const oldKey = newWebhookSecret();
@@ -43,7 +45,12 @@ describe("webhook signature matrix (through the route's handler)", () => {
       status: 401,
       reason: "bad_signature",
     },
-    { name: "a body re-serialised compactly", options: { tamper: (b) => JSON.stringify(JSON.parse(b)) + "\n" }, status: 401, reason: "bad_signature" },
+    {
+      name: "a body re-serialised compactly",
+      options: { tamper: (b) => JSON.stringify(JSON.parse(b)) + "\n" },
+      status: 401,
+      reason: "bad_signature",
+    },
   ];
 
   it.each(cases)("$name → $status", async ({ options, keys, status, reason }) => {

@@ -1,5 +1,7 @@
 import { describe, expect, inject, it } from "vitest";
+
 import { InvalidEnvError, parseEnv } from "@/server/env";
+
 import { runScript } from "../helpers/cli";
 
 /** The InvalidEnvError parseEnv throws for `source`, or fails the test. */
@@ -22,9 +24,7 @@ describe("parseEnv", () => {
   });
 
   it("accepts postgres:// and postgresql:// URLs, and treats an empty one as unset", () => {
-    expect(parseEnv({ DATABASE_URL: "postgresql://u:p@127.0.0.1:5432/db" }).DATABASE_URL).toBe(
-      "postgresql://u:p@127.0.0.1:5432/db",
-    );
+    expect(parseEnv({ DATABASE_URL: "postgresql://u:p@127.0.0.1:5432/db" }).DATABASE_URL).toBe("postgresql://u:p@127.0.0.1:5432/db");
     expect(parseEnv({ DATABASE_URL: "postgres://127.0.0.1/db" }).DATABASE_URL).toBe("postgres://127.0.0.1/db");
     expect(parseEnv({ DATABASE_URL: "" }).DATABASE_URL).toBeUndefined();
     expect(parseEnv({}).DATABASE_URL).toBeUndefined();

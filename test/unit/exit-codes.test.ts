@@ -1,5 +1,7 @@
 import { rm } from "node:fs/promises";
+
 import { describe, expect, it } from "vitest";
+
 import { CLI_TIMEOUT_MS, runScript, startScript } from "../helpers/cli";
 import { waitFor } from "../helpers/wait";
 

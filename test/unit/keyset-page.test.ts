@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { keysetPage, keysetPageSchema, keysetTake, pageLimit } from "@/server/billing/keyset-page";
 import { z } from "zod";
+
+import { keysetPage, keysetPageSchema, keysetTake, pageLimit } from "@/server/billing/keyset-page";
 
 const rows = (n: number) => Array.from({ length: n }, (_, i) => ({ id: `r${i}` }));
 const cursorOf = (last: { id: string }) => ({ id: last.id });

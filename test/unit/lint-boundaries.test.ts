@@ -27,7 +27,9 @@ describe("the domain cannot import tRPC, Next, the API layer or pages (lint)", (
 
   it("the API layer may import tRPC, and the domain its own modules", async () => {
     expect(await restricted("src/server/api/x.ts", `import { TRPCError } from "@trpc/server";\nexport const e = TRPCError;\n`)).toEqual([]);
-    expect(await restricted("src/server/billing/x.ts", `import { BillingError } from "./errors";\nexport const e = BillingError;\n`)).toEqual([]);
+    expect(
+      await restricted("src/server/billing/x.ts", `import { BillingError } from "./errors";\nexport const e = BillingError;\n`),
+    ).toEqual([]);
   });
 });
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+
 import { instantIdCursorParam } from "@/app/_lib/cursor-param";
 import { queryString, withQuery } from "@/app/_lib/query-string";
 

@@ -1,11 +1,12 @@
 import { describe, expect, it } from "vitest";
+
 import { resolveAction } from "@/server/billing/actions";
-import { FREE_PLAN, type Limit, LIMIT_KINDS, type LimitKind as Kind, type Plan, planById } from "@/server/billing/catalogue";
+import { FREE_PLAN, LIMIT_KINDS, planById, type LimitKind as Kind, type Limit, type Plan } from "@/server/billing/catalogue";
 import {
   decide,
-  type EffectivePlan,
   effectivePlan,
   GRACE_PERIOD_DAYS,
+  type EffectivePlan,
   type OverrideState,
   type Standing,
   type SubscriptionState,

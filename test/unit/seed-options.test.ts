@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+
 import { UsageError } from "../../scripts/lib/args";
 import { parseSeedArgs } from "../../scripts/seed/options";
 
@@ -12,7 +13,15 @@ describe("parseSeedArgs", () => {
     });
   });
 
-  const invalid = [["--orgs", "abc"], ["--orgs", "0"], ["--orgs", "1.5"], ["--seed", "-3"], ["--seed", "4294967296"], ["--bogus"], ["extra"]];
+  const invalid = [
+    ["--orgs", "abc"],
+    ["--orgs", "0"],
+    ["--orgs", "1.5"],
+    ["--seed", "-3"],
+    ["--seed", "4294967296"],
+    ["--bogus"],
+    ["extra"],
+  ];
   it.each(invalid.map((argv) => [argv.join(" "), argv] as const))("refuses `%s` with one line", (_, argv) => {
     let error: unknown;
     try {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+
 import { METADATA_MAX_DEPTH, METADATA_MAX_JSON_LENGTH, metadataProblem, unstorableText } from "@/server/billing/storable";
 
 describe("unstorableText", () => {
@@ -38,7 +39,10 @@ describe("metadataProblem: the one metadata rule", () => {
     let node: unknown = "x";
     for (let level = 0; level < 8; level++) {
       const inner = node;
-      node = Object.defineProperties({}, Object.fromEntries(["a", "b", "c", "d"].map((k) => [k, { enumerable: true, get: () => (reads++, inner) }])));
+      node = Object.defineProperties(
+        {},
+        Object.fromEntries(["a", "b", "c", "d"].map((k) => [k, { enumerable: true, get: () => (reads++, inner) }])),
+      );
     }
     expect(metadataProblem({ bomb: node })?.message).toMatch(/16 KiB/);
     // Every value read costs budget, so the walk stops at the size limit, whatever the tree.

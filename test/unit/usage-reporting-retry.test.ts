@@ -1,5 +1,6 @@
 import { APIConnectionTimeoutError, APIError } from "dodopayments";
 import { describe, expect, it } from "vitest";
+
 import { backoffMs, classifyIngestFailure, MAX_BACKOFF_MS, retryAfterMs } from "@/server/billing/usage-reporting/retry";
 
 const now = new Date("2026-11-24T12:00:00.000Z");
@@ -22,7 +23,10 @@ describe("the usage reporter's retry rules", () => {
 
   it("retries a 429 after retry-after (never sooner than 1 s), and 5xx, timeouts and refused keys with backoff", () => {
     expect(classifyIngestFailure(apiError(429, {}, { "retry-after": "0" }), 0, now)).toMatchObject({ kind: "retry", delayMs: 1000 });
-    expect(classifyIngestFailure(apiError(429, { message: "slow down" }, { "retry-after": "3" }), 5, now)).toMatchObject({ kind: "retry", delayMs: 3000 });
+    expect(classifyIngestFailure(apiError(429, { message: "slow down" }, { "retry-after": "3" }), 5, now)).toMatchObject({
+      kind: "retry",
+      delayMs: 3000,
+    });
     expect(classifyIngestFailure(apiError(429), 2, now)).toMatchObject({ kind: "retry", delayMs: 4000 });
     expect(classifyIngestFailure(apiError(503, { code: "DOWN", message: "maintenance" }), 0, now)).toEqual({
       kind: "retry",

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+
 import type { SubscriptionState } from "@/server/billing/policy";
 import { currentWindow } from "@/server/billing/usage-window";
 
@@ -35,12 +36,19 @@ describe("the window an org's metric counts in", () => {
   it("cancelled but paid through the period: still the period; after it: the calendar month", () => {
     const cancelled = subscription("cancelled", "2026-11-15T09:30:00Z", "2026-12-15T09:30:00Z");
     expect(iso(currentWindow("api_calls", cancelled, now))?.[0]).toBe("2026-11-15T09:30:00.000Z");
-    expect(iso(currentWindow("api_calls", cancelled, new Date("2026-12-20T00:00:00Z")))).toEqual(["2026-12-01T00:00:00.000Z", "2027-01-01T00:00:00.000Z"]);
+    expect(iso(currentWindow("api_calls", cancelled, new Date("2026-12-20T00:00:00Z")))).toEqual([
+      "2026-12-01T00:00:00.000Z",
+      "2027-01-01T00:00:00.000Z",
+    ]);
   });
   it("in grace: the period; an expired subscription: the calendar month", () => {
-    expect(iso(currentWindow("api_calls", subscription("on_hold", "2026-11-15T09:30:00Z", "2026-12-15T09:30:00Z", "2026-12-01T00:00:00Z"), now))?.[0]).toBe(
-      "2026-11-15T09:30:00.000Z",
+    expect(
+      iso(
+        currentWindow("api_calls", subscription("on_hold", "2026-11-15T09:30:00Z", "2026-12-15T09:30:00Z", "2026-12-01T00:00:00Z"), now),
+      )?.[0],
+    ).toBe("2026-11-15T09:30:00.000Z");
+    expect(iso(currentWindow("api_calls", subscription("expired", "2026-11-15T09:30:00Z", "2026-12-15T09:30:00Z"), now))?.[0]).toBe(
+      "2026-12-01T00:00:00.000Z",
     );
-    expect(iso(currentWindow("api_calls", subscription("expired", "2026-11-15T09:30:00Z", "2026-12-15T09:30:00Z"), now))?.[0]).toBe("2026-12-01T00:00:00.000Z");
   });
 });

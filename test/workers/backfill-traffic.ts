@@ -5,11 +5,12 @@
  * its stdin closes; prints "ready" after its first committed change, then one JSON line.
  */
 import { randomUUID } from "node:crypto";
+
 import { createBillingServices } from "@/server/billing";
 import { BillingError } from "@/server/billing/errors";
 import { createDatabase } from "@/server/db/client";
-import { Random } from "@/server/seed/prng";
 import type { Tx } from "@/server/db/tx";
+import { Random } from "@/server/seed/prng";
 
 const url = process.env.WORKER_DATABASE_URL as string;
 const orgIds = JSON.parse(process.env.WORKER_ORG_IDS as string) as string[];

@@ -6,6 +6,7 @@
  * idempotency key) and prints one JSON line: each call's `allowed` and reason code.
  */
 import { createInterface } from "node:readline";
+
 import { createBillingClient } from "@/client";
 
 const orgId = process.env.WORKER_ORG_ID as string;

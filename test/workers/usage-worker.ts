@@ -76,7 +76,8 @@ const handle = createDatabase(process.env.WORKER_DATABASE_URL as string, { max: 
 const { usage, entitlements } = createBillingServices(handle.prisma, { pool: handle.pool });
 
 const consumeOrgs = [...config.orgIds, ...(config.consumeOnlyOrgIds ?? [])];
-const consumeActions: ConsumeAction[] = config.consumeActions ?? (Object.keys(METERED_ACTIONS) as MeteredActionName[]).map((action) => ({ action }));
+const consumeActions: ConsumeAction[] =
+  config.consumeActions ?? (Object.keys(METERED_ACTIONS) as MeteredActionName[]).map((action) => ({ action }));
 const report: UsageWorkerReport = {
   applied: {},
   appliedIds: [],
@@ -110,7 +111,10 @@ async function incrementOnce(): Promise<void> {
   const metric = shared?.metric ?? prng.pick(METRICS);
   const amount = shared?.amount ?? randomChange(metric);
   try {
-    const result = await usage.increment(orgId, metric, amount, amount > 0n ? "load_add" : "load_remove", { actor, idempotencyKey: shared?.idempotencyKey });
+    const result = await usage.increment(orgId, metric, amount, amount > 0n ? "load_add" : "load_remove", {
+      actor,
+      idempotencyKey: shared?.idempotencyKey,
+    });
     if (result.replayed) report.replayedIds.push(result.entry.id);
     else recordApplied(result.entry);
   } catch (error) {
@@ -161,7 +165,11 @@ async function consumeOnce(n: number): Promise<void> {
   const tallyKey = `${request.orgId}|${request.action}`;
   const tally = (report.consumes[tallyKey] ??= { allowed: 0, denied: 0, replayed: 0 });
   try {
-    const result = await entitlements.consume(request.orgId, request.action, { amount: request.amount, idempotencyKey: request.idempotencyKey, actor });
+    const result = await entitlements.consume(request.orgId, request.action, {
+      amount: request.amount,
+      idempotencyKey: request.idempotencyKey,
+      actor,
+    });
     if (!result.allowed) {
       tally.denied++;
       return;

@@ -1,7 +1,8 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { type DodoSubscription, type SubscriptionInit, subscriptionPayload, webhookPayload } from "./payloads";
-import { type Delivery, type WebhookTarget, WebhookSender } from "./webhooks";
+
+import { subscriptionPayload, webhookPayload, type DodoSubscription, type SubscriptionInit } from "./payloads";
+import { WebhookSender, type Delivery, type WebhookTarget } from "./webhooks";
 
 /**
  * A fake Dodo Payments API on 127.0.0.1, for tests and demos. The `dodopayments` SDK reaches
@@ -106,7 +107,10 @@ export function validateIngest(body: unknown, now: Date): Omit<IngestedEvent, "r
   const events = (body as { events?: unknown } | null)?.events;
   if (!Array.isArray(events)) throw new HttpError(422, { code: "INVALID_REQUEST_BODY", message: "events: expected an array" });
   if (events.length < 1 || events.length > MAX_INGEST_EVENTS) {
-    throw new HttpError(422, { code: "INVALID_REQUEST_BODY", message: `events: between 1 and ${MAX_INGEST_EVENTS} events, got ${events.length}` });
+    throw new HttpError(422, {
+      code: "INVALID_REQUEST_BODY",
+      message: `events: between 1 and ${MAX_INGEST_EVENTS} events, got ${events.length}`,
+    });
   }
   const seen = new Set<string>();
   const failed: { event_id: string; error: string }[] = [];
@@ -123,7 +127,10 @@ export function validateIngest(body: unknown, now: Date): Omit<IngestedEvent, "r
     seen.add(id);
     const metadata = e.metadata ?? null;
     if (metadata !== null && (typeof metadata !== "object" || Array.isArray(metadata) || !Object.values(metadata).every(isPrimitive))) {
-      throw new HttpError(422, { code: "INVALID_REQUEST_BODY", message: `events[${index}].metadata: only key-value pairs of strings, numbers, booleans` });
+      throw new HttpError(422, {
+        code: "INVALID_REQUEST_BODY",
+        message: `events[${index}].metadata: only key-value pairs of strings, numbers, booleans`,
+      });
     }
     let timestamp = now;
     if (e.timestamp !== undefined && e.timestamp !== null) {
@@ -132,7 +139,8 @@ export function validateIngest(body: unknown, now: Date): Omit<IngestedEvent, "r
         throw new HttpError(422, { code: "INVALID_REQUEST_BODY", message: `events[${index}].timestamp: expected a date-time` });
       }
       if (now.getTime() - parsed.getTime() > HOUR) failed.push({ event_id: id, error: "timestamp is older than 1 hour" });
-      else if (parsed.getTime() - now.getTime() > FUTURE_TOLERANCE) failed.push({ event_id: id, error: "timestamp is more than 5 minutes in the future" });
+      else if (parsed.getTime() - now.getTime() > FUTURE_TOLERANCE)
+        failed.push({ event_id: id, error: "timestamp is more than 5 minutes in the future" });
       timestamp = parsed;
     }
     out.push({
@@ -143,7 +151,8 @@ export function validateIngest(body: unknown, now: Date): Omit<IngestedEvent, "r
       metadata: metadata as IngestedEvent["metadata"],
     });
   });
-  if (failed.length) throw new HttpError(400, { code: "INVALID_TIMESTAMP", message: "events with timestamps outside the window", failed_events: failed });
+  if (failed.length)
+    throw new HttpError(400, { code: "INVALID_TIMESTAMP", message: "events with timestamps outside the window", failed_events: failed });
   return out;
 }
 
@@ -224,7 +233,9 @@ export async function startFakeDodo(options: FakeDodoOptions = {}): Promise<Fake
       if (failure.holdUntil) await failure.holdUntil;
       if (failure.status) {
         const headers: Record<string, string> = failure.retryAfter !== undefined ? { "retry-after": String(failure.retryAfter) } : {};
-        throw Object.assign(new HttpError(failure.status, { code: "INJECTED_FAILURE", message: `injected ${failure.status}` }), { headers });
+        throw Object.assign(new HttpError(failure.status, { code: "INJECTED_FAILURE", message: `injected ${failure.status}` }), {
+          headers,
+        });
       }
     };
     const failsAfterIngest = failure?.afterIngest === true && route === "ingest";

@@ -1,7 +1,10 @@
 import { randomBytes } from "node:crypto";
+
 import { Webhook } from "standardwebhooks";
-import { fakeId } from "./payloads";
+
 import { Random } from "@/server/seed/prng";
+
+import { fakeId } from "./payloads";
 
 /**
  * Sends Dodo-style webhooks, signed with `standardwebhooks` like Dodo signs them, to a URL

@@ -1,5 +1,7 @@
 import Link from "next/link";
+
 import type { Denial } from "@/server/billing/denials";
+
 import { formatCount } from "../_lib/format";
 import { amountOf } from "./usage-bar";
 import { UtcTime } from "./utc-time";

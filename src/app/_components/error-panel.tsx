@@ -8,17 +8,12 @@ export function ErrorPanel({ title, error, retry }: { title: string; error: unkn
     console.error(error);
   }, [error]);
   const digest =
-    typeof error === "object" && error !== null && "digest" in error && typeof error.digest === "string"
-      ? error.digest
-      : undefined;
+    typeof error === "object" && error !== null && "digest" in error && typeof error.digest === "string" ? error.digest : undefined;
 
   return (
     <section className="error-panel" role="alert" aria-labelledby="error-title">
       <h2 id="error-title">{title}</h2>
-      <p>
-        The server could not answer. If the database is starting or restarting, trying again in a moment usually
-        helps.
-      </p>
+      <p>The server could not answer. If the database is starting or restarting, trying again in a moment usually helps.</p>
       {digest ? (
         <p className="muted">
           Reference for the server log: <code>{digest}</code>

@@ -2,7 +2,9 @@
 
 import Link from "next/link";
 import { usePathname } from "next/navigation";
+
 import { roleAtLeast, type StaffIdentity, type StaffRole } from "@/server/auth/roles";
+
 import { SignOutButton } from "./sign-out-button";
 
 const LINKS: readonly { href: string; label: string; minRole: StaffRole }[] = [

@@ -2,8 +2,9 @@
 
 import { useRouter } from "next/navigation";
 import { useState } from "react";
-import { api } from "@/trpc/react";
+
 import type { RouterOutputs } from "@/server/api/root";
+import { api } from "@/trpc/react";
 
 type Report = RouterOutputs["billing"]["dodo"]["resync"];
 

@@ -1,7 +1,8 @@
 "use client";
 
-import { useEffect, useState } from "react";
 import { usePathname } from "next/navigation";
+import { useEffect, useState } from "react";
+
 import { authClient } from "@/server/auth/client";
 
 /** Signs out (server-side session deleted, cookie cleared), then reloads onto /sign-in. */

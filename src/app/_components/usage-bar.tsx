@@ -1,11 +1,28 @@
 import { formatBytes, formatCount } from "../_lib/format";
 
-export const METRIC_LABELS: Record<string, string> = { members: "Members", teams: "Teams", storage_bytes: "Storage", api_calls: "API calls" };
+export const METRIC_LABELS: Record<string, string> = {
+  members: "Members",
+  teams: "Teams",
+  storage_bytes: "Storage",
+  api_calls: "API calls",
+};
 
 export const amountOf = (metric: string, n: bigint) => (metric === "storage_bytes" ? formatBytes(n) : formatCount(n));
 
 /** A metric's usage against its limit: striped for a soft limit, amber at it, red over it. */
-export function UsageBar({ metric, count, limit, limitKind, label }: { metric: string; count: bigint; limit: bigint | null; limitKind: string; label?: string }) {
+export function UsageBar({
+  metric,
+  count,
+  limit,
+  limitKind,
+  label,
+}: {
+  metric: string;
+  count: bigint;
+  limit: bigint | null;
+  limitKind: string;
+  label?: string;
+}) {
   const name = label ?? METRIC_LABELS[metric] ?? metric;
   if (limit === null) return <div className="bar bar-unlimited" aria-hidden="true" />;
   const over = count > limit;

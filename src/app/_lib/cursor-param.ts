@@ -1,4 +1,5 @@
 import { UUID_SOURCE } from "@/server/billing/uuid";
+
 import { firstParam } from "./search-params";
 
 /**

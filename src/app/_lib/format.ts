@@ -14,7 +14,10 @@ export function formatBytes(bytes: bigint): string {
   // `whole` is < 1024² here, so the division below is exact enough as a Number.
   const value = Number(whole) / 1024;
   const digits = value >= 100 ? 0 : value >= 10 ? 1 : 2;
-  const text = value.toFixed(digits).replace(/(\.\d*?)0+$/, "$1").replace(/\.$/, "");
+  const text = value
+    .toFixed(digits)
+    .replace(/(\.\d*?)0+$/, "$1")
+    .replace(/\.$/, "");
   return `${text} ${UNITS[unit + 1]}`;
 }
 

@@ -1,6 +1,7 @@
 "use client";
 
-import { type FormEvent, useState } from "react";
+import { useState, type FormEvent } from "react";
+
 import { API_SCOPES, type ApiScope } from "@/server/billing/api-scopes";
 import { api } from "@/trpc/react";
 

@@ -1,6 +1,8 @@
 import type { Metadata } from "next";
+
 import { roleAtLeast } from "@/server/auth";
 import { api, currentStaff, HydrateClient } from "@/trpc/server";
+
 import { ApiKeysManager } from "./api-keys-manager";
 
 // Reads the database on every request; `next build` must not prerender it.
@@ -27,8 +29,8 @@ export default async function ApiKeysPage() {
     <HydrateClient>
       <h1>API keys</h1>
       <p className="muted">
-        Keys the product app sends as <code>Authorization: Bearer …</code>. Only a hash of each secret is stored: a new
-        key&apos;s secret is shown once, right after it is created.
+        Keys the product app sends as <code>Authorization: Bearer …</code>. Only a hash of each secret is stored: a new key&apos;s secret is
+        shown once, right after it is created.
       </p>
       <ApiKeysManager />
     </HydrateClient>

@@ -1,7 +1,9 @@
 import type { Metadata } from "next";
 import Link from "next/link";
+
 import { roleAtLeast } from "@/server/auth";
 import { api, currentStaff } from "@/trpc/server";
+
 import { KeysetPager } from "../_components/keyset-pager";
 import { UtcTime } from "../_components/utc-time";
 import { instantIdCursorParam } from "../_lib/cursor-param";

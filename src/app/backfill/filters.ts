@@ -1,8 +1,9 @@
-import { type DiffCursor, type DiffFilter, diffFilterSchema } from "@/server/billing/backfill/dashboard-schemas";
+import { diffFilterSchema, type DiffCursor, type DiffFilter } from "@/server/billing/backfill/dashboard-schemas";
 import { BACKFILL_METRICS } from "@/server/billing/backfill/types";
 import { UUID_SOURCE } from "@/server/billing/uuid";
+
 import { instantIdCursorParam } from "../_lib/cursor-param";
-import { type Params, firstParam, issueLines } from "../_lib/search-params";
+import { firstParam, issueLines, type Params } from "../_lib/search-params";
 
 /**
  * URL parameters of the Backfill pages and the diff CSV download: the page and the CSV read

@@ -1,7 +1,9 @@
 import Link from "next/link";
+
 import { api } from "@/trpc/server";
-import { formatCount } from "../_lib/format";
+
 import { UtcTime } from "../_components/utc-time";
+import { formatCount } from "../_lib/format";
 import { MODE_LABELS, STATE_LABELS } from "./format";
 
 /**
@@ -41,7 +43,8 @@ export async function BackfillOverviewCard() {
           <>
             Last run: <Link href={`/backfill/${lastRun.id}`}>{MODE_LABELS[lastRun.mode] ?? lastRun.mode}</Link>,{" "}
             {(STATE_LABELS[lastRun.state] ?? lastRun.state).toLowerCase()}, <UtcTime value={lastRun.startedAt} /> UTC ·{" "}
-            {lastRun.orgPrefix === null ? "all organizations" : `slugs starting “${lastRun.orgPrefix}”`} · {formatCount(lastRun.mismatches)} mismatches
+            {lastRun.orgPrefix === null ? "all organizations" : `slugs starting “${lastRun.orgPrefix}”`} · {formatCount(lastRun.mismatches)}{" "}
+            mismatches
             {lastRun.remaining === null ? "" : ` · ${formatCount(lastRun.remaining)} remaining`}
           </>
         ) : (

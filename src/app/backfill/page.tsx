@@ -1,17 +1,19 @@
 import type { Metadata } from "next";
 import Link from "next/link";
+
 import { roleAtLeast } from "@/server/auth";
-import { DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY } from "@/server/billing/backfill/runner";
 import { MAX_BATCH_SIZE, MAX_CONCURRENCY } from "@/server/billing/backfill/dashboard-schemas";
+import { DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY } from "@/server/billing/backfill/runner";
 import { api, currentStaff } from "@/trpc/server";
+
+import { KeysetPager } from "../_components/keyset-pager";
+import { UtcTime } from "../_components/utc-time";
 import { formatCount } from "../_lib/format";
 import { withQuery } from "../_lib/query-string";
-import { UtcTime } from "../_components/utc-time";
 import { readRunCursor, runCursorParam } from "./filters";
 import { MODE_LABELS, runTitle, scopeLabel } from "./format";
 import { ProgressBar, RunStateBadge } from "./run-state";
 import { StartRunForm } from "./start-run-form";
-import { KeysetPager } from "../_components/keyset-pager";
 
 export const dynamic = "force-dynamic";
 export const metadata: Metadata = { title: "Backfill" };
@@ -30,13 +32,18 @@ export default async function BackfillPage({ searchParams }: { searchParams: Sea
       <h1>Backfill</h1>
       <p className="muted">
         Moves usage counted the old way (COUNT of members and teams, SUM of file sizes) onto the ledger and proves that, for every
-        organization, cache == SUM(ledger) == old count. The same engine as <code>npm run backfill</code>: runs started there show
-        here too. Times are UTC.
+        organization, cache == SUM(ledger) == old count. The same engine as <code>npm run backfill</code>: runs started there show here too.
+        Times are UTC.
       </p>
 
       {isAdmin ? (
         <StartRunForm
-          defaults={{ batchSize: DEFAULT_BATCH_SIZE, concurrency: DEFAULT_CONCURRENCY, maxBatchSize: MAX_BATCH_SIZE, maxConcurrency: MAX_CONCURRENCY }}
+          defaults={{
+            batchSize: DEFAULT_BATCH_SIZE,
+            concurrency: DEFAULT_CONCURRENCY,
+            maxBatchSize: MAX_BATCH_SIZE,
+            maxConcurrency: MAX_CONCURRENCY,
+          }}
         />
       ) : null}
 

@@ -3,7 +3,11 @@ import { STATE_LABELS } from "./format";
 /** A run's state as a badge; `interrupted` says what to do about it. */
 export function RunStateBadge({ state }: { state: string }) {
   return (
-    <span className={`status status-${state}`} data-testid="run-state" title={state === "interrupted" ? "Nobody is executing this run any more: resume it" : undefined}>
+    <span
+      className={`status status-${state}`}
+      data-testid="run-state"
+      title={state === "interrupted" ? "Nobody is executing this run any more: resume it" : undefined}
+    >
       {STATE_LABELS[state] ?? state}
     </span>
   );

@@ -1,7 +1,8 @@
 "use client";
 
 import { useRouter } from "next/navigation";
-import { type FormEvent, useState } from "react";
+import { useState, type FormEvent } from "react";
+
 import { api } from "@/trpc/react";
 
 /**
@@ -10,7 +11,11 @@ import { api } from "@/trpc/react";
  * else (FORBIDDEN), and refuses an apply while another one runs over the same
  * organizations (CONFLICT, shown here).
  */
-export function StartRunForm({ defaults }: { defaults: { batchSize: number; concurrency: number; maxBatchSize: number; maxConcurrency: number } }) {
+export function StartRunForm({
+  defaults,
+}: {
+  defaults: { batchSize: number; concurrency: number; maxBatchSize: number; maxConcurrency: number };
+}) {
   const router = useRouter();
   const [mode, setMode] = useState<"dry_run" | "apply" | null>(null);
   const start = api.billing.backfill.start.useMutation({ onSuccess: (run) => router.push(`/backfill/${run.id}`) });
@@ -38,9 +43,9 @@ export function StartRunForm({ defaults }: { defaults: { batchSize: number; conc
     <section aria-labelledby="start-title" className="admin-panel">
       <h2 id="start-title">Start a run</h2>
       <p className="muted">
-        A dry run only writes the diff report. An apply also writes, per organization in one transaction, a <code>migration</code>{" "}
-        ledger row for each difference and the matching cache change, while live traffic keeps flowing; it ends by verifying
-        its organizations again. Runs execute in the background; you can leave the page.
+        A dry run only writes the diff report. An apply also writes, per organization in one transaction, a <code>migration</code> ledger
+        row for each difference and the matching cache change, while live traffic keeps flowing; it ends by verifying its organizations
+        again. Runs execute in the background; you can leave the page.
       </p>
       <form onSubmit={onSubmit} className="filters" aria-label="Start a run">
         <div className="field">
@@ -49,7 +54,15 @@ export function StartRunForm({ defaults }: { defaults: { batchSize: number; conc
         </div>
         <div className="field">
           <label htmlFor="start-batch">Batch size</label>
-          <input id="start-batch" name="batchSize" type="number" min={1} max={defaults.maxBatchSize} defaultValue={defaults.batchSize} className="input-short" />
+          <input
+            id="start-batch"
+            name="batchSize"
+            type="number"
+            min={1}
+            max={defaults.maxBatchSize}
+            defaultValue={defaults.batchSize}
+            className="input-short"
+          />
         </div>
         <div className="field">
           <label htmlFor="start-concurrency">Concurrency</label>

@@ -1,7 +1,8 @@
 import { METRICS } from "@/server/billing/catalogue";
-import { type LedgerFilter, ledgerFilterSchema } from "@/server/billing/ledger-history";
+import { ledgerFilterSchema, type LedgerFilter } from "@/server/billing/ledger-history";
+
 import { instantIdCursorParam } from "../_lib/cursor-param";
-import { type Params, firstParam, issueLines, parseInstant } from "../_lib/search-params";
+import { firstParam, issueLines, parseInstant, type Params } from "../_lib/search-params";
 
 /**
  * The ledger filter from URL parameters (the page and the CSV export share it, so a link

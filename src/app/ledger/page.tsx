@@ -1,21 +1,22 @@
 import type { Metadata } from "next";
 import Link from "next/link";
+
 import { roleAtLeast } from "@/server/auth";
 import { api, currentStaff } from "@/trpc/server";
+
+import { FilterProblems } from "../_components/filter-problems";
+import { KeysetPager } from "../_components/keyset-pager";
+import { MetricSelect } from "../_components/metric-select";
+import { UtcTime } from "../_components/utc-time";
 import { formatCount, formatSigned } from "../_lib/format";
 import { queryString, withQuery } from "../_lib/query-string";
 import { cursorParam, readCursor, readLedgerFilter } from "./filters";
-import { UtcTime } from "../_components/utc-time";
-import { MetricSelect } from "../_components/metric-select";
-import { FilterProblems } from "../_components/filter-problems";
-import { KeysetPager } from "../_components/keyset-pager";
 
 export const dynamic = "force-dynamic";
 export const metadata: Metadata = { title: "Ledger" };
 
 const PAGE_SIZE = 50;
 type SearchParams = Promise<Record<string, string | string[] | undefined>>;
-
 
 export default async function LedgerPage({ searchParams }: { searchParams: SearchParams }) {
   const params = await searchParams;
@@ -62,9 +63,7 @@ export default async function LedgerPage({ searchParams }: { searchParams: Searc
         {query ? <Link href="/ledger">Clear</Link> : null}
       </form>
 
-      {problems.length ? (
-        <FilterProblems problems={problems} />
-      ) : null}
+      {problems.length ? <FilterProblems problems={problems} /> : null}
 
       <section aria-label="Totals per reason">
         <h2>Totals per reason{query ? " (filtered)" : ""}</h2>

@@ -1,10 +1,12 @@
 import type { Metadata } from "next";
 import Link from "next/link";
+
 import { PLANS } from "@/server/billing/catalogue";
 import { api } from "@/trpc/server";
+
+import { UsageBar } from "../_components/usage-bar";
 import { formatBytes, formatCount, formatStatus } from "../_lib/format";
 import { withQuery } from "../_lib/query-string";
-import { UsageBar } from "../_components/usage-bar";
 
 // Reads the database on every request; `next build` must not prerender it.
 export const dynamic = "force-dynamic";
@@ -54,7 +56,12 @@ function RowBar({ metric, count, limit }: { metric: string; count: bigint | null
 }
 
 function Count({ value }: { value: bigint | null }) {
-  if (value === null) return <span className="muted" title="Not counted yet (no usage cache row)">—</span>;
+  if (value === null)
+    return (
+      <span className="muted" title="Not counted yet (no usage cache row)">
+        —
+      </span>
+    );
   return <>{formatCount(value)}</>;
 }
 
@@ -128,9 +135,7 @@ export default async function OrganizationsPage({ searchParams }: { searchParams
 
       {result.items.length === 0 ? (
         <section className="empty" aria-labelledby="empty-title">
-          <h2 id="empty-title">
-            {result.total > 0 ? "This page is past the end of the list" : "No organizations found"}
-          </h2>
+          <h2 id="empty-title">{result.total > 0 ? "This page is past the end of the list" : "No organizations found"}</h2>
           {result.total > 0 ? (
             <p>
               <Link href={pageHref(filters, totalPages)}>Go to the last page ({totalPages})</Link>
@@ -140,8 +145,7 @@ export default async function OrganizationsPage({ searchParams }: { searchParams
               Nothing matches
               {filters.search ? <> “{filters.search}”</> : null}
               {planName ? <> on the {planName} plan</> : null}
-              {filters.near ? <> {NEAR_LABELS[filters.near]}</> : null}.{" "}
-              <Link href="/organizations">Clear filters</Link>
+              {filters.near ? <> {NEAR_LABELS[filters.near]}</> : null}. <Link href="/organizations">Clear filters</Link>
             </p>
           ) : (
             <p>There are no organizations in this database yet.</p>
@@ -184,9 +188,7 @@ export default async function OrganizationsPage({ searchParams }: { searchParams
                   </td>
                   <td>
                     {org.subscriptionStatus ? (
-                      <span className={`status status-${org.subscriptionStatus}`}>
-                        {formatStatus(org.subscriptionStatus)}
-                      </span>
+                      <span className={`status status-${org.subscriptionStatus}`}>{formatStatus(org.subscriptionStatus)}</span>
                     ) : (
                       <span className="muted">No subscription</span>
                     )}
@@ -222,8 +224,7 @@ export default async function OrganizationsPage({ searchParams }: { searchParams
             </span>
           )}
           <p className="page-info" aria-live="polite">
-            Page {result.page} of {totalPages} · {formatCount(result.total)}{" "}
-            {result.total === 1 ? "organization" : "organizations"}
+            Page {result.page} of {totalPages} · {formatCount(result.total)} {result.total === 1 ? "organization" : "organizations"}
           </p>
           {result.page < totalPages ? (
             <Link href={pageHref(filters, result.page + 1)} rel="next" className="button button-secondary">

@@ -1,8 +1,10 @@
 import type { Metadata } from "next";
 import { redirect } from "next/navigation";
+
+import { currentStaff } from "@/trpc/server";
+
 import { safeNext } from "./safe-next";
 import { SignInForm } from "./sign-in-form";
-import { currentStaff } from "@/trpc/server";
 
 export const dynamic = "force-dynamic";
 export const metadata: Metadata = { title: "Sign in" };

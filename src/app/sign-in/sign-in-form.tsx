@@ -1,7 +1,9 @@
 "use client";
 
-import { type FormEvent, useState } from "react";
+import { useState, type FormEvent } from "react";
+
 import { authClient } from "@/server/auth/client";
+
 import { safeNext } from "./safe-next";
 
 export function SignInForm({ next }: { next: string }) {

@@ -1,6 +1,7 @@
+import { webhookEventFilterSchema, type WebhookCursor, type WebhookEventFilter } from "@/server/billing/dodo/webhook-events";
 import { WEBHOOK_STATUSES } from "@/server/billing/dodo/webhook-status";
-import { type WebhookCursor, type WebhookEventFilter, webhookEventFilterSchema } from "@/server/billing/dodo/webhook-events";
-import { type Params, firstParam, issueLines, parseInstant } from "../_lib/search-params";
+
+import { firstParam, issueLines, parseInstant, type Params } from "../_lib/search-params";
 
 /**
  * The Webhooks page's filter and cursor, read from and written to the URL, so a filtered
@@ -27,7 +28,12 @@ export function readWebhookFilter(params: Params): { filter: WebhookEventFilter;
     to: firstParam(params.to) ?? "",
   };
   const problems: string[] = [];
-  const statuses = raw.status ? raw.status.split(",").map((s) => s.trim()).filter(Boolean) : [];
+  const statuses = raw.status
+    ? raw.status
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean)
+    : [];
   const unknown = statuses.filter((s) => !(WEBHOOK_STATUSES as readonly string[]).includes(s));
   if (unknown.length) problems.push(`status: unknown status ${unknown.join(", ")} (one of ${WEBHOOK_STATUSES.join(", ")})`);
   const from = parseInstant(raw.from || undefined, false);

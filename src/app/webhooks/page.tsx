@@ -1,16 +1,18 @@
 import type { Metadata } from "next";
 import Link from "next/link";
-import { WEBHOOK_STATUSES } from "@/server/billing/dodo/webhook-status";
+
 import { roleAtLeast } from "@/server/auth";
+import { WEBHOOK_STATUSES } from "@/server/billing/dodo/webhook-status";
 import { api, currentStaff } from "@/trpc/server";
-import { formatCount } from "../_lib/format";
-import { queryString, withQuery } from "../_lib/query-string";
-import { ResyncButton } from "../_components/resync-button";
-import { UtcTime } from "../_components/utc-time";
-import { readWebhookCursor, readWebhookFilter, webhookCursorParam, webhookHref } from "./filters";
-import { PROBLEMS_FILTER, STATUS_LABELS } from "./format";
+
 import { FilterProblems } from "../_components/filter-problems";
 import { KeysetPager } from "../_components/keyset-pager";
+import { ResyncButton } from "../_components/resync-button";
+import { UtcTime } from "../_components/utc-time";
+import { formatCount } from "../_lib/format";
+import { queryString, withQuery } from "../_lib/query-string";
+import { readWebhookCursor, readWebhookFilter, webhookCursorParam, webhookHref } from "./filters";
+import { PROBLEMS_FILTER, STATUS_LABELS } from "./format";
 
 export const dynamic = "force-dynamic";
 export const metadata: Metadata = { title: "Webhooks" };
@@ -18,7 +20,11 @@ export const metadata: Metadata = { title: "Webhooks" };
 const PAGE_SIZE = 50;
 type SearchParams = Promise<Record<string, string | string[] | undefined>>;
 
-const EMPTY_PAGE = { items: [], nextCursor: null, counts: Object.fromEntries(WEBHOOK_STATUSES.map((s) => [s, 0])) as Record<string, number> };
+const EMPTY_PAGE = {
+  items: [],
+  nextCursor: null,
+  counts: Object.fromEntries(WEBHOOK_STATUSES.map((s) => [s, 0])) as Record<string, number>,
+};
 
 /** Dodo webhook deliveries, newest first, with filters in the URL and keyset pages. */
 export default async function WebhooksPage({ searchParams }: { searchParams: SearchParams }) {
@@ -46,15 +52,15 @@ export default async function WebhooksPage({ searchParams }: { searchParams: Sea
     <>
       <h1>Webhooks</h1>
       <p className="muted">
-        Every verified Dodo Payments delivery, newest first, with what processing did. Times are UTC. A failed delivery is
-        retried by Dodo; one that needs attention (unknown organization or product, bad payload) waits for staff to fix the
-        cause and replay it. <Link href="/webhooks/usage-reporting">Usage reporting status →</Link>
+        Every verified Dodo Payments delivery, newest first, with what processing did. Times are UTC. A failed delivery is retried by Dodo;
+        one that needs attention (unknown organization or product, bad payload) waits for staff to fix the cause and replay it.{" "}
+        <Link href="/webhooks/usage-reporting">Usage reporting status →</Link>
       </p>
       {roleAtLeast(session?.user.role, "admin") ? (
         <section aria-label="Reconcile with Dodo" className="reconcile-all">
           <p className="muted">
-            A lost webhook cannot leave an organization on the wrong plan: fetch every known subscription from the Dodo API
-            and sync it (what <code>npm run reconcile</code> does).
+            A lost webhook cannot leave an organization on the wrong plan: fetch every known subscription from the Dodo API and sync it
+            (what <code>npm run reconcile</code> does).
           </p>
           <ResyncButton label="Reconcile all subscriptions with Dodo" />
         </section>
@@ -105,9 +111,7 @@ export default async function WebhooksPage({ searchParams }: { searchParams: Sea
         {query ? <Link href="/webhooks">Clear</Link> : null}
       </form>
 
-      {problems.length ? (
-        <FilterProblems problems={problems} />
-      ) : null}
+      {problems.length ? <FilterProblems problems={problems} /> : null}
 
       {page.items.length === 0 ? (
         <p className="muted">{cursor ? "No older events." : "No webhook events match."}</p>
@@ -138,7 +142,9 @@ export default async function WebhooksPage({ searchParams }: { searchParams: Sea
                     <span className={`status status-${e.status}`}>{STATUS_LABELS[e.status] ?? e.status}</span>
                   </td>
                   <td className="num">{e.attempts}</td>
-                  <td>{e.orgId ? <Link href={`/organizations/${e.orgId}`}>{e.orgName ?? e.orgId}</Link> : <span className="muted">—</span>}</td>
+                  <td>
+                    {e.orgId ? <Link href={`/organizations/${e.orgId}`}>{e.orgName ?? e.orgId}</Link> : <span className="muted">—</span>}
+                  </td>
                   <td>
                     <Link href={webhookHref(e.id)}>
                       <code>{e.id}</code>

@@ -17,6 +17,7 @@
  * (src/trpc/transformer.ts): the wire format is unchanged.
  */
 import type { CombinedDataTransformer } from "@trpc/server";
+
 import { BillingError } from "@/server/billing/errors";
 import { unstorableText } from "@/server/billing/storable";
 import { transformer } from "@/trpc/transformer";
@@ -29,11 +30,15 @@ export const MAX_INPUT_DEPTH = 64;
 const VALUE_TYPES = new Set(["undefined", "bigint", "Date", "number"]);
 const META_FIELDS = new Set(["values", "referentialEqualities", "v"]);
 
-const isRecord = (value: unknown): value is Record<string, unknown> =>
-  typeof value === "object" && value !== null && !Array.isArray(value);
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !Array.isArray(value);
 
 const malformed = (detail: string, cause?: unknown) =>
-  new BillingError("BAD_REQUEST", "malformed_superjson", `Malformed superjson input: ${detail}`, cause === undefined ? undefined : { cause: String(cause) });
+  new BillingError(
+    "BAD_REQUEST",
+    "malformed_superjson",
+    `Malformed superjson input: ${detail}`,
+    cause === undefined ? undefined : { cause: String(cause) },
+  );
 
 /** A value annotation tree: `[type]`, `[type, { path: tree }]` or `{ path: tree }`. */
 function checkValueTree(tree: unknown, depth: number): void {
@@ -59,7 +64,9 @@ const isPathList = (value: unknown): boolean => Array.isArray(value) && value.ev
 function checkEqualities(equalities: unknown): void {
   const isPathMap = (value: unknown) => isRecord(value) && Object.values(value).every(isPathList);
   const ok = Array.isArray(equalities)
-    ? (equalities.length === 1 || equalities.length === 2) && isPathList(equalities[0]) && (equalities.length === 1 || isPathMap(equalities[1]))
+    ? (equalities.length === 1 || equalities.length === 2) &&
+      isPathList(equalities[0]) &&
+      (equalities.length === 1 || isPathMap(equalities[1]))
     : isPathMap(equalities);
   if (!ok) throw malformed("meta.referentialEqualities must map paths to lists of paths");
 }

@@ -1,6 +1,7 @@
 import type { inferRouterInputs, inferRouterOutputs } from "@trpc/server";
-import { createCallerFactory, createTRPCRouter } from "@/server/api/trpc";
+
 import { billingRouter } from "@/server/api/routers/billing";
+import { createCallerFactory, createTRPCRouter } from "@/server/api/trpc";
 
 /** The whole API, served at `/api/trpc` (superjson). */
 export const appRouter = createTRPCRouter({

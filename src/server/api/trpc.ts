@@ -1,4 +1,5 @@
 import "server-only"; // the API context: the database and the staff session: a client component importing this fails the build
+
 /**
  * The tRPC frame of the billing API: request context, the error contract and the base
  * procedure. Routers under `routers/` are thin adapters over `src/server/billing`.
@@ -13,12 +14,14 @@ import "server-only"; // the API context: the database and the staff session: a 
  */
 import { initTRPC, StandardSchemaV1Error, TRPCError, type TRPC_ERROR_CODE_KEY } from "@trpc/server";
 import { ZodError } from "zod";
-import { billing, type BillingServices, createBillingServices } from "@/server/billing";
-import { type ApiScope, requireScope } from "@/server/billing/api-keys";
-import { type BillingErrorCode, isBillingError } from "@/server/billing/errors";
-import { serverTransformer } from "./input-edge";
+
 import { getStaffSession, roleAtLeast, type StaffRole, type StaffSession } from "@/server/auth";
+import { billing, createBillingServices, type BillingServices } from "@/server/billing";
+import { requireScope, type ApiScope } from "@/server/billing/api-keys";
+import { isBillingError, type BillingErrorCode } from "@/server/billing/errors";
 import { prisma, type PrismaClient } from "@/server/db/client";
+
+import { serverTransformer } from "./input-edge";
 
 /* ------------------------------------------------------------------------------------------
  * 1. Context
@@ -109,33 +112,33 @@ const BILLING_TO_TRPC: Record<BillingErrorCode, TRPC_ERROR_CODE_KEY> = {
  * Procedure metadata: how a procedure authenticates, so a test can enumerate every procedure
  * with its declared role (`appRouter._def.procedures[path]._def.meta`).
  */
-export type ProcedureMeta =
-  | { auth: "staff"; minRole: StaffRole }
-  | { auth: "api_key"; scopes: ApiScope[] }
-  | { auth: "public" };
+export type ProcedureMeta = { auth: "staff"; minRole: StaffRole } | { auth: "api_key"; scopes: ApiScope[] } | { auth: "public" };
 
-const t = initTRPC.context<TRPCContext>().meta<ProcedureMeta>().create({
-  transformer: serverTransformer,
-  errorFormatter({ shape, error }) {
-    const zodIssues = error.code === "BAD_REQUEST" ? validationIssues(error.cause) : null;
-    // Every refusal of input has a reason: the domain's own, else `invalid_input` (a schema's,
-    // or tRPC's own, e.g. a body that is not JSON).
-    const reason = isBillingError(error.cause) ? error.cause.reason : error.code === "BAD_REQUEST" ? "invalid_input" : null;
-    let message = shape.message;
-    if (zodIssues) message = describeIssues(zodIssues);
-    // An unexpected failure's message may carry SQL or internals: log it, don't send it.
-    else if (error.code === "INTERNAL_SERVER_ERROR" && isProduction) message = "Internal server error";
-    return {
-      ...shape,
-      message,
-      data: {
-        ...shape.data,
-        zodIssues,
-        reason,
-      },
-    };
-  },
-});
+const t = initTRPC
+  .context<TRPCContext>()
+  .meta<ProcedureMeta>()
+  .create({
+    transformer: serverTransformer,
+    errorFormatter({ shape, error }) {
+      const zodIssues = error.code === "BAD_REQUEST" ? validationIssues(error.cause) : null;
+      // Every refusal of input has a reason: the domain's own, else `invalid_input` (a schema's,
+      // or tRPC's own, e.g. a body that is not JSON).
+      const reason = isBillingError(error.cause) ? error.cause.reason : error.code === "BAD_REQUEST" ? "invalid_input" : null;
+      let message = shape.message;
+      if (zodIssues) message = describeIssues(zodIssues);
+      // An unexpected failure's message may carry SQL or internals: log it, don't send it.
+      else if (error.code === "INTERNAL_SERVER_ERROR" && isProduction) message = "Internal server error";
+      return {
+        ...shape,
+        message,
+        data: {
+          ...shape.data,
+          zodIssues,
+          reason,
+        },
+      };
+    },
+  });
 
 /* ------------------------------------------------------------------------------------------
  * 3. Routers and procedures

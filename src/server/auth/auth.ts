@@ -1,8 +1,11 @@
 import "server-only"; // staff auth: secrets and sessions: a client component importing this fails the build
+
 import { betterAuth } from "better-auth";
 import { prismaAdapter } from "better-auth/adapters/prisma";
+
 import type { PrismaClient } from "@/server/db/client";
 import { CLIENT_IP_HEADER } from "@/server/http/client-ip";
+
 import { authSecret } from "./secret";
 
 /** Sessions last 8 hours and slide: a session used after an hour is extended to 8 h again. */

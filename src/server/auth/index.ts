@@ -1,6 +1,7 @@
 import { prisma, type PrismaClient } from "@/server/db/client";
+
 import { createStaffAuth, type StaffAuth } from "./auth";
-import { type StaffSession, staffRoleSchema } from "./roles";
+import { staffRoleSchema, type StaffSession } from "./roles";
 import { StaffService } from "./staff";
 
 export { createStaffAuth, type StaffAuth } from "./auth";

@@ -1,11 +1,14 @@
 import { randomBytes } from "node:crypto";
+
 import { z } from "zod";
+
 import { recordAudit } from "@/server/billing/audit-log";
 import { BillingError } from "@/server/billing/errors";
 import type { PrismaClient } from "@/server/db/client";
 import { PG, pgError } from "@/server/db/pg-errors";
+
 import type { StaffAuth } from "./auth";
-import { type StaffRole, staffRoleSchema } from "./roles";
+import { staffRoleSchema, type StaffRole } from "./roles";
 
 /**
  * Staff management: create a member of staff with a password, list staff, change a role.
@@ -15,7 +18,10 @@ import { type StaffRole, staffRoleSchema } from "./roles";
  */
 
 export const createStaffInput = z.object({
-  email: z.email().max(254).transform((e) => e.toLowerCase()),
+  email: z
+    .email()
+    .max(254)
+    .transform((e) => e.toLowerCase()),
   name: z.string().trim().min(1).max(100).optional(),
   role: staffRoleSchema,
   password: z.string().min(10, "must be at least 10 characters").max(128).optional(),
@@ -108,7 +114,13 @@ export class StaffService {
       const before = member(found);
       if (before.role === role) return before;
       const after = member(await tx.staffUser.update({ where: { id: input.id }, data: { role, updatedAt: new Date() } }));
-      await recordAudit(tx, { actor: actor.label, action: "staff_user.set_role", target: { type: "staff_user", id: input.id }, before, after });
+      await recordAudit(tx, {
+        actor: actor.label,
+        action: "staff_user.set_role",
+        target: { type: "staff_user", id: input.id },
+        before,
+        after,
+      });
       return after;
     });
   }

@@ -1,4 +1,5 @@
 import { z } from "zod";
+
 import { FEATURES, type Feature, type Metric } from "./catalogue";
 
 /**
@@ -36,8 +37,7 @@ export const ACTION_NAMES = [
 export const actionSchema = z.enum(ACTION_NAMES);
 
 export type ResolvedAction =
-  | ({ kind: "metered"; name: MeteredActionName } & MeteredAction)
-  | { kind: "feature"; name: FeatureActionName; feature: Feature };
+  ({ kind: "metered"; name: MeteredActionName } & MeteredAction) | { kind: "feature"; name: FeatureActionName; feature: Feature };
 
 export function resolveAction(name: ActionName): ResolvedAction {
   if (name.startsWith("feature.")) {

@@ -1,6 +1,8 @@
 import { z } from "zod";
+
 import type { PrismaClient } from "@/server/db/client";
 import type { Tx } from "@/server/db/tx";
+
 import { recordAudit } from "./audit-log";
 import { metricSchema } from "./catalogue";
 import { nonZeroAmount, orgIdSchema } from "./schemas";
@@ -45,6 +47,11 @@ export async function adjustUsage(tx: Tx, usage: UsageService, input: AdjustUsag
 }
 
 /** `adjustUsage` in a transaction of its own: what a staff member's adjustment runs. */
-export function adjustUsageAsStaff(client: PrismaClient, usage: UsageService, input: AdjustUsageInput, actor: string): Promise<IncrementResult> {
+export function adjustUsageAsStaff(
+  client: PrismaClient,
+  usage: UsageService,
+  input: AdjustUsageInput,
+  actor: string,
+): Promise<IncrementResult> {
   return client.$transaction((tx) => adjustUsage(tx, usage, input, actor));
 }

@@ -1,11 +1,13 @@
 import { createHash, randomBytes } from "node:crypto";
+
 import { z } from "zod";
+
 import type { PrismaClient } from "@/server/db/client";
 import type { Db } from "@/server/db/tx";
-import { recordAudit } from "./audit-log";
-import { BillingError, parseInput } from "./errors";
 
 import { API_SCOPES, type ApiScope } from "./api-scopes";
+import { recordAudit } from "./audit-log";
+import { BillingError, parseInput } from "./errors";
 
 export { API_SCOPES, type ApiScope };
 export const apiScopeSchema = z.enum(API_SCOPES);
@@ -110,7 +112,16 @@ export class ApiKeyService {
     return found;
   }
 
-  private info(row: { id: string; name: string; prefix: string; scopes: string[]; createdBy: string; createdAt: Date; lastUsedAt: Date | null; revokedAt: Date | null }): ApiKeyInfo {
+  private info(row: {
+    id: string;
+    name: string;
+    prefix: string;
+    scopes: string[];
+    createdBy: string;
+    createdAt: Date;
+    lastUsedAt: Date | null;
+    revokedAt: Date | null;
+  }): ApiKeyInfo {
     // Field by field: the row also holds `secretHash`, which must reach neither an answer nor
     // the audit log (whose `before`/`after` are these objects).
     const { id, name, prefix, createdBy, createdAt, lastUsedAt, revokedAt } = row;

@@ -1,8 +1,10 @@
 import { z } from "zod";
+
 import type { Prisma } from "@/server/db/client";
 import type { Db, Tx } from "@/server/db/tx";
+
 import { BillingError, parseInput } from "./errors";
-import { type KeysetPage, keysetPage, keysetTake, pageLimit } from "./keyset-page";
+import { keysetPage, keysetTake, pageLimit, type KeysetPage } from "./keyset-page";
 import { LIST_PAGE_MAX } from "./schemas";
 
 /**
@@ -41,9 +43,7 @@ export interface AuditEntry {
 /** JSON for the JSONB columns: BigInt as its decimal string, Date as ISO-8601, undefined dropped. */
 export function toAuditJson(value: unknown): Prisma.InputJsonValue | undefined {
   if (value === undefined || value === null) return undefined;
-  return JSON.parse(
-    JSON.stringify(value, (_key, v: unknown) => (typeof v === "bigint" ? v.toString() : v)),
-  ) as Prisma.InputJsonValue;
+  return JSON.parse(JSON.stringify(value, (_key, v: unknown) => (typeof v === "bigint" ? v.toString() : v))) as Prisma.InputJsonValue;
 }
 
 export async function recordAudit(tx: Tx, input: RecordAuditInput): Promise<AuditEntry> {

@@ -1,4 +1,5 @@
 import { z } from "zod";
+
 import { METRIC_DEFINITIONS, METRICS } from "./metrics";
 
 /**
@@ -11,7 +12,10 @@ export const metricSchema = z.enum(METRICS);
 export type Metric = z.infer<typeof metricSchema>;
 
 /** Gauges hold a current amount; period counters count in a window that resets (metrics.ts). */
-export const METRIC_KIND = Object.fromEntries(METRICS.map((m) => [m, METRIC_DEFINITIONS[m].kind])) as Record<Metric, "gauge" | "period_counter">;
+export const METRIC_KIND = Object.fromEntries(METRICS.map((m) => [m, METRIC_DEFINITIONS[m].kind])) as Record<
+  Metric,
+  "gauge" | "period_counter"
+>;
 
 export const FEATURES = ["sso", "audit_log_export", "custom_roles", "priority_support", "api_access"] as const;
 export const featureSchema = z.enum(FEATURES);

@@ -1,4 +1,5 @@
 import type { Db } from "@/server/db/tx";
+
 import { LIST_PAGE_MAX } from "./schemas";
 
 /**

@@ -1,18 +1,20 @@
 import { z } from "zod";
+
 import { Prisma, type PrismaClient } from "@/server/db/client";
-import { type RawQuery, viaPrisma } from "@/server/db/raw-query";
 import { PG, pgError } from "@/server/db/pg-errors";
+import { viaPrisma, type RawQuery } from "@/server/db/raw-query";
 import { retryTransient } from "@/server/db/retry";
 import type { Db, Tx } from "@/server/db/tx";
-import { type ActionName, actionSchema, resolveAction } from "./actions";
+
+import { actionSchema, resolveAction, type ActionName } from "./actions";
 import { BillingError, parseInput } from "./errors";
-import { keyReuseConflict, type LedgerEntry, type LedgerRow, toLedgerEntry } from "./ledger-entry";
-import { type Decision, decide, effectivePlan, hardCap, remainingOf } from "./policy";
-import { loadPolicyContext, type OrgPolicyContext, readPolicyContext, summarizeUsage, type UsageSummary } from "./policy-context";
+import { keyReuseConflict, toLedgerEntry, type LedgerEntry, type LedgerRow } from "./ledger-entry";
+import { decide, effectivePlan, hardCap, remainingOf, type Decision } from "./policy";
+import { loadPolicyContext, readPolicyContext, summarizeUsage, type OrgPolicyContext, type UsageSummary } from "./policy-context";
 import { actorSchema, idempotencyKeySchema, metadataSchema, orgIdSchema, positiveAmount } from "./schemas";
 import { belowZero, countOutOfRange } from "./usage-errors";
-import { DEFAULT_ACTOR, readByKey, type UsageService } from "./usage-service";
 import { REPORT_METERED_USAGE } from "./usage-reporting/outbox-sql";
+import { DEFAULT_ACTOR, readByKey, type UsageService } from "./usage-service";
 
 export type CheckResult = Decision;
 
@@ -187,7 +189,11 @@ export class EntitlementService {
         const entry = toLedgerEntry(row as LedgerRow);
         const after = BigInt(row.new_count ?? 0n);
         // The decision was made on the pre-lock count: restate it with the committed one.
-        const final = this.decideFor({ ...context, usage: { ...context.usage, [resolved.metric]: { count: after - delta, lastUpdated: entry.timestamp } } }, input.action, input.amount);
+        const final = this.decideFor(
+          { ...context, usage: { ...context.usage, [resolved.metric]: { count: after - delta, lastUpdated: entry.timestamp } } },
+          input.action,
+          input.amount,
+        );
         // Report the usage as it stands after this consume.
         return { ...final, allowed: true, used: after, remaining: remainingOf(final.limit ?? null, after), entry, replayed: false };
       }
@@ -211,7 +217,11 @@ export class EntitlementService {
         input.amount,
       );
       const final = denied.allowed
-        ? { ...denied, allowed: false, reason: { code: "limit_exceeded" as const, message: "The limit was reached by a concurrent request" } }
+        ? {
+            ...denied,
+            allowed: false,
+            reason: { code: "limit_exceeded" as const, message: "The limit was reached by a concurrent request" },
+          }
         : denied;
       await this.recordDenial(run, input.orgId, input.action, resolved.metric, magnitude, final, actor);
       return { ...final, replayed: false };
@@ -219,7 +229,15 @@ export class EntitlementService {
     throw new BillingError("CONFLICT", "consume_retry_exhausted", "Could not create the usage row; retry");
   }
 
-  private async recordDenial(run: RawQuery, orgId: string, action: string, metric: string | null, amount: bigint, decision: Decision, actor: string) {
+  private async recordDenial(
+    run: RawQuery,
+    orgId: string,
+    action: string,
+    metric: string | null,
+    amount: bigint,
+    decision: Decision,
+    actor: string,
+  ) {
     await run(Prisma.sql`
       INSERT INTO entitlement_denials (org_id, action, metric, amount, reason_code, message, actor, created_at)
       VALUES (${orgId}::uuid, ${action}, ${metric}, ${amount}::bigint, ${decision.reason?.code ?? "denied"}, ${decision.reason?.message ?? ""}, ${actor}, ${this.clock()}::timestamptz)`);

@@ -1,7 +1,10 @@
 import "server-only"; // the services over the database: a client component importing this fails the build
+
 import type pg from "pg";
+
 import { db, type PrismaClient } from "@/server/db/client";
 import { viaPool } from "@/server/db/raw-query";
+
 import { ApiKeyService } from "./api-keys";
 import { DodoBilling } from "./dodo/dodo-billing";
 import { EntitlementService } from "./entitlement-service";

@@ -1,11 +1,13 @@
 import type pg from "pg";
 import { z } from "zod";
+
 import { Prisma } from "@/server/db/client";
 import type { Db } from "@/server/db/tx";
+
 import { metricSchema } from "./catalogue";
 import { bigintCell, csvLine, csvLines } from "./csv";
-import { type KeysetPage, keysetPage, keysetTake } from "./keyset-page";
-import { LEDGER_COLUMNS, type LedgerEntry, type LedgerRow, toLedgerEntry } from "./ledger-entry";
+import { keysetPage, keysetTake, type KeysetPage } from "./keyset-page";
+import { LEDGER_COLUMNS, toLedgerEntry, type LedgerEntry, type LedgerRow } from "./ledger-entry";
 import { orgIdSchema, reasonSchema } from "./schemas";
 
 /**
@@ -78,7 +80,18 @@ export async function ledgerTotals(db: Db, filter: LedgerFilter): Promise<Reason
   return rows.map((r) => ({ reason: r.reason, entries: BigInt(r.entries), total: BigInt(r.total) }));
 }
 
-export const CSV_COLUMNS = ["timestamp_utc", "id", "org_id", "org_name", "metric", "delta", "reason", "actor", "idempotency_key", "metadata"];
+export const CSV_COLUMNS = [
+  "timestamp_utc",
+  "id",
+  "org_id",
+  "org_name",
+  "metric",
+  "delta",
+  "reason",
+  "actor",
+  "idempotency_key",
+  "metadata",
+];
 const CSV_BATCH = 2_000;
 
 /**

@@ -1,9 +1,11 @@
 import { z } from "zod";
+
 import type { PrismaClient } from "@/server/db/client";
 import { PG, pgError } from "@/server/db/pg-errors";
 import type { Db } from "@/server/db/tx";
+
 import { recordAudit } from "./audit-log";
-import { type LimitKind, limitKindSchema, metricSchema } from "./catalogue";
+import { limitKindSchema, metricSchema, type LimitKind } from "./catalogue";
 import { BillingError, parseInput } from "./errors";
 import { actorSchema, bigIntAmount, orgIdSchema } from "./schemas";
 
@@ -22,9 +24,12 @@ const overrideFields = z.object({
 });
 
 function checkOverride(o: z.infer<typeof overrideFields>, ctx: z.RefinementCtx): void {
-  if (o.kind === "unlimited" && o.value !== undefined) ctx.addIssue({ code: "custom", path: ["value"], message: "an unlimited override has no value" });
-  if (o.kind !== "unlimited" && o.value === undefined) ctx.addIssue({ code: "custom", path: ["value"], message: "a hard or soft override needs a value" });
-  if (o.expiresAt && o.expiresAt.getTime() <= Date.now()) ctx.addIssue({ code: "custom", path: ["expiresAt"], message: "must be in the future" });
+  if (o.kind === "unlimited" && o.value !== undefined)
+    ctx.addIssue({ code: "custom", path: ["value"], message: "an unlimited override has no value" });
+  if (o.kind !== "unlimited" && o.value === undefined)
+    ctx.addIssue({ code: "custom", path: ["value"], message: "a hard or soft override needs a value" });
+  if (o.expiresAt && o.expiresAt.getTime() <= Date.now())
+    ctx.addIssue({ code: "custom", path: ["expiresAt"], message: "must be in the future" });
 }
 
 /** What staff send to set an override (`billing.overrides.set`); the actor comes from the session. */
@@ -60,7 +65,15 @@ export class LimitOverrideService {
     const o = parseInput(newOverrideSchema, input);
     try {
       const row = await this.prisma.limitOverride.create({
-        data: { orgId: o.orgId, metric: o.metric, kind: o.kind, value: o.value ?? null, expiresAt: o.expiresAt ?? null, note: o.note, createdBy: o.createdBy },
+        data: {
+          orgId: o.orgId,
+          metric: o.metric,
+          kind: o.kind,
+          value: o.value ?? null,
+          expiresAt: o.expiresAt ?? null,
+          note: o.note,
+          createdBy: o.createdBy,
+        },
       });
       return limitOverrideOf(row);
     } catch (error) {

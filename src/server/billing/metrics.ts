@@ -15,8 +15,7 @@ import type { CalendarWindow } from "./windows";
 export type MetricWindow = { kind: "billing_period"; fallback?: Omit<CalendarWindow, "unit"> } | ({ kind: "calendar" } & CalendarWindow);
 
 export type MetricDefinition =
-  | { kind: "gauge"; label: string; unit: string }
-  | { kind: "period_counter"; label: string; unit: string; window: MetricWindow };
+  { kind: "gauge"; label: string; unit: string } | { kind: "period_counter"; label: string; unit: string; window: MetricWindow };
 
 export const METRIC_DEFINITIONS = {
   members: { kind: "gauge", label: "Members", unit: "member" },

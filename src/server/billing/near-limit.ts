@@ -1,5 +1,6 @@
 import { Prisma } from "@/server/db/client";
 import type { Db } from "@/server/db/tx";
+
 import { FREE_PLAN_ID, METRICS, PLANS } from "./catalogue";
 
 /**
@@ -13,9 +14,7 @@ import { FREE_PLAN_ID, METRICS, PLANS } from "./catalogue";
 export const NEAR_LIMIT_THRESHOLDS = [80, 100] as const;
 export type NearLimitThreshold = (typeof NEAR_LIMIT_THRESHOLDS)[number];
 
-const planProducts = Prisma.join(
-  PLANS.filter((p) => p.dodoProductId).map((p) => Prisma.sql`(${p.id}, ${p.dodoProductId})`),
-);
+const planProducts = Prisma.join(PLANS.filter((p) => p.dodoProductId).map((p) => Prisma.sql`(${p.id}, ${p.dodoProductId})`));
 const planLimits = Prisma.join(
   PLANS.flatMap((p) =>
     METRICS.flatMap((m) => {

@@ -1,12 +1,13 @@
 import { Prisma } from "@/server/db/client";
 import type { Db } from "@/server/db/tx";
-import { METRICS, type Metric, planById } from "./catalogue";
-import { type Denial, listDenials } from "./denials";
+
+import { METRICS, planById, type Metric } from "./catalogue";
+import { listDenials, type Denial } from "./denials";
 import type { EntitlementService } from "./entitlement-service";
-import type { UsageSummary } from "./policy-context";
 import { BillingError } from "./errors";
+import { limitOverrideOf, type LimitOverride } from "./limit-overrides";
+import type { UsageSummary } from "./policy-context";
 import { SUBSCRIPTION_PRECEDENCE } from "./subscription-precedence";
-import { type LimitOverride, limitOverrideOf } from "./limit-overrides";
 
 /**
  * Staff insights about one organization: its header, usage against limits, active
@@ -94,13 +95,25 @@ export interface OrganizationDetail {
 }
 
 /** Everything the organization page shows except the ledger history (paged separately). */
-export async function getOrganizationDetail(db: Db, entitlements: EntitlementService, orgId: string, now: Date = new Date()): Promise<OrganizationDetail> {
+export async function getOrganizationDetail(
+  db: Db,
+  entitlements: EntitlementService,
+  orgId: string,
+  now: Date = new Date(),
+): Promise<OrganizationDetail> {
   const org = await db.organization.findUnique({ where: { id: orgId }, select: { id: true, name: true, slug: true, createdAt: true } });
   if (!org) throw new BillingError("NOT_FOUND", "org_not_found", `Organization ${orgId} does not exist`);
   const [usage, subscriptions, overrides, denials, series] = await Promise.all([
     entitlements.usageSummary(orgId, db),
     db.$queryRaw<
-      { id: string; product_id: string; status: string; current_period_start: Date | null; current_period_end: Date | null; cancel_at_period_end: boolean }[]
+      {
+        id: string;
+        product_id: string;
+        status: string;
+        current_period_start: Date | null;
+        current_period_end: Date | null;
+        cancel_at_period_end: boolean;
+      }[]
     >`SELECT id, product_id, status, current_period_start, current_period_end, cancel_at_period_end
       FROM subscriptions WHERE org_id = ${orgId}::uuid ORDER BY ${Prisma.raw(SUBSCRIPTION_PRECEDENCE)} LIMIT 1`,
     db.limitOverride

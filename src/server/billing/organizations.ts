@@ -1,9 +1,10 @@
 import { Prisma } from "@/server/db/client";
 import type { Db } from "@/server/db/tx";
-import { FREE_PLAN, type LimitKind, PLANS, planById, planForProduct, type Metric, type Plan } from "./catalogue";
-import { loadPolicyContext, summarizeUsage } from "./policy-context";
+
+import { FREE_PLAN, planById, planForProduct, PLANS, type LimitKind, type Metric, type Plan } from "./catalogue";
 import { BillingError } from "./errors";
-import { type NearLimitThreshold, usagePercentSql } from "./near-limit";
+import { usagePercentSql, type NearLimitThreshold } from "./near-limit";
+import { loadPolicyContext, summarizeUsage } from "./policy-context";
 import { UUID_PATTERN } from "./schemas";
 
 /**
@@ -179,7 +180,9 @@ export async function listOrganizations(db: Db, input: ListOrganizationsInput): 
       teams: cached("teams"),
       storageBytes: cached("storage_bytes"),
       apiCalls: cached("api_calls"),
-      limits: Object.fromEntries(summary.map((m) => [m.metric, { limit: m.limit, limitKind: m.limitKind }])) as OrganizationListItem["limits"],
+      limits: Object.fromEntries(
+        summary.map((m) => [m.metric, { limit: m.limit, limitKind: m.limitKind }]),
+      ) as OrganizationListItem["limits"],
     };
   });
 

@@ -1,8 +1,9 @@
 import type { Db } from "@/server/db/tx";
-import { countWebhookEvents } from "./dodo/webhook-events";
+
 import { outboxStatus } from "./dodo/outbox-status";
+import { countWebhookEvents } from "./dodo/webhook-events";
 import { PROBLEM_STATUSES } from "./dodo/webhook-status";
-import { type NearLimitCounts, nearLimitCounts } from "./near-limit";
+import { nearLimitCounts, type NearLimitCounts } from "./near-limit";
 
 /**
  * Headline numbers for the staff overview. Knows nothing of tRPC or Next.
@@ -74,10 +75,7 @@ export interface DodoOverview {
  * far usage reporting lags (pending rows, the oldest pending one, rows that expired).
  */
 export async function getDodoOverview(db: Db, now: Date = new Date()): Promise<DodoOverview> {
-  const [webhooks, outbox] = await Promise.all([
-    countWebhookEvents(db, { statuses: [...PROBLEM_STATUSES] }),
-    outboxStatus(db, { now }),
-  ]);
+  const [webhooks, outbox] = await Promise.all([countWebhookEvents(db, { statuses: [...PROBLEM_STATUSES] }), outboxStatus(db, { now })]);
   return {
     webhooks: { failed: webhooks.failed, needsAttention: webhooks.needs_attention, problems: webhooks.failed + webhooks.needs_attention },
     outbox: {

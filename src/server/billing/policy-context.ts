@@ -1,8 +1,9 @@
 import { Prisma } from "@/server/db/client";
-import { type RawQuery, viaPrisma } from "@/server/db/raw-query";
+import { viaPrisma, type RawQuery } from "@/server/db/raw-query";
 import type { Db } from "@/server/db/tx";
-import { type LimitKind, METRICS, type Metric } from "./catalogue";
-import { effectiveLimit, effectivePlan, type OverrideState, remainingOf, type SubscriptionState } from "./policy";
+
+import { METRICS, type LimitKind, type Metric } from "./catalogue";
+import { effectiveLimit, effectivePlan, remainingOf, type OverrideState, type SubscriptionState } from "./policy";
 import { SUBSCRIPTION_PRECEDENCE } from "./subscription-precedence";
 
 /**
@@ -41,7 +42,14 @@ export async function loadPolicyContext(db: Db, orgId: string): Promise<OrgPolic
 /** `loadPolicyContext` on any statement runner: the entitlement hot path runs it straight on the pg pool. */
 export async function readPolicyContext(run: RawQuery, orgId: string): Promise<OrgPolicyContext | null> {
   const rows = await run<{
-    subscription: { id: string; product_id: string; status: string; current_period_start: string | null; current_period_end: string | null; updated_at: string } | null;
+    subscription: {
+      id: string;
+      product_id: string;
+      status: string;
+      current_period_start: string | null;
+      current_period_end: string | null;
+      updated_at: string;
+    } | null;
     overrides: { metric: string; kind: OverrideState["kind"]; value: string | null; expires_at: string | null }[] | null;
     usage: { metric: string; count: string; last_updated: string }[] | null;
   }>(Prisma.sql`
@@ -77,9 +85,7 @@ export async function readPolicyContext(run: RawQuery, orgId: string): Promise<O
         { kind: o.kind, value: o.value === null ? null : BigInt(o.value), expiresAt: o.expires_at ? new Date(o.expires_at) : null },
       ]),
     ),
-    usage: Object.fromEntries(
-      (row.usage ?? []).map((u) => [u.metric, { count: BigInt(u.count), lastUpdated: new Date(u.last_updated) }]),
-    ),
+    usage: Object.fromEntries((row.usage ?? []).map((u) => [u.metric, { count: BigInt(u.count), lastUpdated: new Date(u.last_updated) }])),
   };
 }
 

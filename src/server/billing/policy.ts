@@ -1,5 +1,5 @@
 import type { ResolvedAction } from "./actions";
-import { FREE_PLAN, type Limit, type LimitKind, type Metric, type Plan, planForProduct } from "./catalogue";
+import { FREE_PLAN, planForProduct, type Limit, type LimitKind, type Metric, type Plan } from "./catalogue";
 
 /**
  * The policy itself, as pure functions of (plan, subscription, override, usage, now): no
@@ -116,7 +116,8 @@ export interface PolicyInput {
   now: Date;
 }
 
-const fmt = (metric: Metric, n: bigint) => `${n.toLocaleString("en-US")} ${metric === "storage_bytes" ? "bytes" : metric.replace("_", " ")}`;
+const fmt = (metric: Metric, n: bigint) =>
+  `${n.toLocaleString("en-US")} ${metric === "storage_bytes" ? "bytes" : metric.replace("_", " ")}`;
 
 /** May this action happen now? Never throws: a denial is an answer. */
 export function decide(input: PolicyInput): Decision {
@@ -164,7 +165,10 @@ export function decide(input: PolicyInput): Decision {
           ...common,
           ...usage,
           allowed: true,
-          reason: { code: "soft_limit_exceeded", message: `${fmt(action.metric, after)} exceeds the soft limit of ${fmt(action.metric, limit.value)}` },
+          reason: {
+            code: "soft_limit_exceeded",
+            message: `${fmt(action.metric, after)} exceeds the soft limit of ${fmt(action.metric, limit.value)}`,
+          },
         };
       }
       const alreadyOver = used > limit.value;

@@ -1,4 +1,5 @@
 import { z } from "zod";
+
 import { metricSchema } from "./catalogue";
 import { metadataProblem, unstorableText } from "./storable";
 

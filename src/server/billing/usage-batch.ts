@@ -1,10 +1,12 @@
 import { randomUUID } from "node:crypto";
+
 import { Prisma } from "@/server/db/client";
 import { PG, pgError } from "@/server/db/pg-errors";
 import type { Tx } from "@/server/db/tx";
+
 import { BillingError } from "./errors";
-import { keyReuseConflict, LEDGER_COLUMNS, type LedgerEntry, type LedgerRow, type LedgerWork, toLedgerEntry } from "./ledger-entry";
-import { incrementInputSchema, type IncrementInput, INT64_MAX } from "./schemas";
+import { keyReuseConflict, LEDGER_COLUMNS, toLedgerEntry, type LedgerEntry, type LedgerRow, type LedgerWork } from "./ledger-entry";
+import { incrementInputSchema, INT64_MAX, type IncrementInput } from "./schemas";
 import { belowZero, countOutOfRange } from "./usage-errors";
 import { REPORT_METERED_USAGE } from "./usage-reporting/outbox-sql";
 
@@ -27,7 +29,11 @@ export type BatchEventResult =
  * told to retry (its transaction is spoilt).
  */
 export const batchRaced = () =>
-  new BillingError("CONFLICT", "batch_raced", "A concurrent write used one of this batch's idempotency keys for other work; retry the batch");
+  new BillingError(
+    "CONFLICT",
+    "batch_raced",
+    "A concurrent write used one of this batch's idempotency keys for other work; retry the batch",
+  );
 export const isBatchRaced = (error: unknown) => error instanceof BillingError && error.reason === "batch_raced";
 
 export interface BatchItem {
@@ -62,7 +68,11 @@ export function parseBatch(events: readonly unknown[]): { results: (BatchEventRe
       const batchKey = `${event.orgId}\u0000${event.idempotencyKey}`;
       const first = seenKeys.get(batchKey);
       if (first) {
-        const conflict = keyReuseConflict({ metric: first.metric, delta: first.amount }, { metric: event.metric, delta: event.amount }, event.idempotencyKey);
+        const conflict = keyReuseConflict(
+          { metric: first.metric, delta: first.amount },
+          { metric: event.metric, delta: event.amount },
+          event.idempotencyKey,
+        );
         results[index] = conflict ? rejectedBy(index, conflict) : { index, status: "duplicate", entryId: null, duplicateOf: "batch" };
         return;
       }
@@ -126,13 +136,20 @@ export async function applyBatch(
   // concurrent write of the same work has committed by now and is seen here, and cannot
   // slip in between this check and the insert (where its event would already be counted in
   // `running` for the below-zero check, while the insert drops it).
-  const previous = await storedByKey(tx, valid.filter((v) => knownOrgs.has(v.event.orgId)).map((v) => v.event));
+  const previous = await storedByKey(
+    tx,
+    valid.filter((v) => knownOrgs.has(v.event.orgId)).map((v) => v.event),
+  );
 
   const toInsert: BatchItem[] = [];
   for (const item of valid) {
     const { event, index } = item;
     if (!knownOrgs.has(event.orgId)) {
-      results[index] = { index, status: "rejected", reason: { code: "org_not_found", message: `Organization ${event.orgId} does not exist` } };
+      results[index] = {
+        index,
+        status: "rejected",
+        reason: { code: "org_not_found", message: `Organization ${event.orgId} does not exist` },
+      };
       continue;
     }
     if (event.idempotencyKey !== undefined) {
@@ -145,11 +162,19 @@ export async function applyBatch(
     const pair = `${event.orgId}|${event.metric}`;
     const next = (running.get(pair) ?? 0n) + event.amount;
     if (next < 0n) {
-      results[index] = { index, status: "rejected", reason: { code: "gauge_below_zero", message: belowZero(event.metric, event.orgId).message } };
+      results[index] = {
+        index,
+        status: "rejected",
+        reason: { code: "gauge_below_zero", message: belowZero(event.metric, event.orgId).message },
+      };
       continue;
     }
     if (next > INT64_MAX) {
-      results[index] = { index, status: "rejected", reason: { code: "count_out_of_range", message: countOutOfRange(event.metric, event.orgId).message } };
+      results[index] = {
+        index,
+        status: "rejected",
+        reason: { code: "count_out_of_range", message: countOutOfRange(event.metric, event.orgId).message },
+      };
       continue;
     }
     running.set(pair, next);
@@ -197,7 +222,10 @@ export async function applyBatch(
   // The others were judged with the lost ones counted: in a transaction of our own, judge
   // the whole batch again (it sees the committed keys now).
   if (options.ownTransaction) throw batchRaced();
-  const committed = await storedByKey(tx, lost.map((v) => v.event));
+  const committed = await storedByKey(
+    tx,
+    lost.map((v) => v.event),
+  );
   for (const { index, event } of lost) {
     const prior = committed.get(`${event.orgId}\u0000${event.idempotencyKey}`);
     results[index] = prior ? repeatOf(index, event, prior) : { index, status: "duplicate", entryId: null, duplicateOf: "history" };

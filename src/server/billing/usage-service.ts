@@ -1,13 +1,14 @@
 import { Prisma, type PrismaClient } from "@/server/db/client";
 import { PG, pgError } from "@/server/db/pg-errors";
-import { type RawQuery, viaPrisma } from "@/server/db/raw-query";
+import { viaPrisma, type RawQuery } from "@/server/db/raw-query";
 import { isTransient, retryTransient } from "@/server/db/retry";
-import { type Db, inTransaction, type Tx } from "@/server/db/tx";
+import { inTransaction, type Db, type Tx } from "@/server/db/tx";
+
 import { METRIC_KIND, METRICS, type Metric } from "./catalogue";
 import { BillingError, parseInput } from "./errors";
-import { keyReuseConflict, LEDGER_COLUMNS, type LedgerEntry, type LedgerRow, toLedgerEntry } from "./ledger-entry";
+import { keyReuseConflict, LEDGER_COLUMNS, toLedgerEntry, type LedgerEntry, type LedgerRow } from "./ledger-entry";
 import { incrementInputSchema, type IncrementInput } from "./schemas";
-import { applyBatch, type BatchEventResult, isBatchRaced, MAX_BATCH, parseBatch } from "./usage-batch";
+import { applyBatch, isBatchRaced, MAX_BATCH, parseBatch, type BatchEventResult } from "./usage-batch";
 import { belowZero, countOutOfRange, orgNotFound } from "./usage-errors";
 import { REPORT_METERED_USAGE } from "./usage-reporting/outbox-sql";
 
@@ -89,13 +90,7 @@ export class UsageService {
    * own, or part of `options.tx`). With an idempotency key, a repeat changes nothing and
    * returns the original entry (`replayed: true`), forever.
    */
-  async increment(
-    orgId: string,
-    metric: Metric,
-    amount: bigint,
-    reason: string,
-    options: IncrementOptions = {},
-  ): Promise<IncrementResult> {
+  async increment(orgId: string, metric: Metric, amount: bigint, reason: string, options: IncrementOptions = {}): Promise<IncrementResult> {
     const input = parseInput(incrementInputSchema, {
       orgId,
       metric,
@@ -164,7 +159,11 @@ export class UsageService {
   private async replay(db: Db, input: IncrementInput): Promise<IncrementResult> {
     const original = await this.findByKey(db, input.orgId, input.idempotencyKey as string);
     if (!original) {
-      throw new BillingError("CONFLICT", "idempotency_race", "The idempotency key is being used by a transaction that has not committed; retry");
+      throw new BillingError(
+        "CONFLICT",
+        "idempotency_race",
+        "The idempotency key is being used by a transaction that has not committed; retry",
+      );
     }
     const conflict = keyReuseConflict(original, { metric: input.metric, delta: input.amount }, input.idempotencyKey as string);
     if (conflict) throw conflict;
@@ -192,18 +191,33 @@ export class UsageService {
     }
     const { results, valid } = parseBatch(events);
     const run = async (tx: Tx) => {
-      if (valid.length > 0) await applyBatch(tx, valid, results, { fallbackActor: options.actor ?? DEFAULT_ACTOR, ownTransaction: !options.tx, at: this.clock() });
+      if (valid.length > 0)
+        await applyBatch(tx, valid, results, {
+          fallbackActor: options.actor ?? DEFAULT_ACTOR,
+          ownTransaction: !options.tx,
+          at: this.clock(),
+        });
       const rejected = results.filter((r) => r?.status === "rejected");
       if (options.atomic && rejected.length > 0) {
-        throw new BillingError("BAD_REQUEST", "batch_rejected", `${rejected.length} of ${events.length} events were rejected; nothing was written`, {
-          results,
-        });
+        throw new BillingError(
+          "BAD_REQUEST",
+          "batch_rejected",
+          `${rejected.length} of ${events.length} events were rejected; nothing was written`,
+          {
+            results,
+          },
+        );
       }
     };
     if (options.tx) await run(options.tx);
     // A deadlock, a serialization failure or a raced key rolls the whole batch back: running
     // it again is safe (nothing of it was written) and is what the caller would have to do.
-    else await retryTransient(() => this.prisma.$transaction(run, { timeout: 60_000, maxWait: 10_000 }), 5, (e) => isTransient(e) || isBatchRaced(e));
+    else
+      await retryTransient(
+        () => this.prisma.$transaction(run, { timeout: 60_000, maxWait: 10_000 }),
+        5,
+        (e) => isTransient(e) || isBatchRaced(e),
+      );
     return results as BatchEventResult[];
   }
 

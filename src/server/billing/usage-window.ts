@@ -21,7 +21,12 @@ export function currentWindow(metric: Metric, subscription: SubscriptionState | 
   const window = definition.window;
   if (window.kind === "calendar") return calendarWindowAt(window, now);
   const paid = subscription && effectivePlan(subscription, now).plan.dodoProductId !== null;
-  if (paid && subscription.currentPeriodStart && subscription.currentPeriodEnd && subscription.currentPeriodStart < subscription.currentPeriodEnd) {
+  if (
+    paid &&
+    subscription.currentPeriodStart &&
+    subscription.currentPeriodEnd &&
+    subscription.currentPeriodStart < subscription.currentPeriodEnd
+  ) {
     return billingPeriodAt({ start: subscription.currentPeriodStart, end: subscription.currentPeriodEnd }, now);
   }
   return calendarWindowAt({ unit: "month", ...window.fallback }, now);

@@ -76,7 +76,7 @@ function local(at: number, timeZone: string): Local {
   const parts: Record<string, number> = {};
   for (const p of formatter(timeZone).formatToParts(new Date(at))) if (p.type !== "literal") parts[p.type] = Number(p.value);
   const { year = 1970, month = 1, day = 1, hour = 0, minute = 0, second = 0 } = parts;
-  return { year, month, day, minute, second, wall: Date.UTC(year, month - 1, day, hour, minute, second) + (at % 1000 + 1000) % 1000 };
+  return { year, month, day, minute, second, wall: Date.UTC(year, month - 1, day, hour, minute, second) + (((at % 1000) + 1000) % 1000) };
 }
 
 /**
@@ -176,7 +176,8 @@ export function billingPeriodAt(period: UsageWindow, at: Date): UsageWindow {
   const months = wholeMonthsBetween(start, end);
   // The n-th period after the known one (n < 0: before it), always counted from its start
   // so that clamped anchor days (31 → 30) do not creep.
-  const nth = (n: number): Date => (months === null ? new Date(period.start.getTime() + n * length) : addMonthsUtc(period.start, n * months));
+  const nth = (n: number): Date =>
+    months === null ? new Date(period.start.getTime() + n * length) : addMonthsUtc(period.start, n * months);
   // Jump close (a period long over), then walk: a few steps at most.
   let index = Math.floor((t - period.start.getTime()) / Math.max(length, DAY_MS));
   for (;;) {
@@ -193,7 +194,17 @@ function addMonthsUtc(from: Date, months: number): Date {
   const m = from.getUTCMonth() + months;
   const first = new Date(Date.UTC(y, m, 1));
   const day = Math.min(from.getUTCDate(), daysInMonth(first.getUTCFullYear(), first.getUTCMonth() + 1));
-  return new Date(Date.UTC(first.getUTCFullYear(), first.getUTCMonth(), day, from.getUTCHours(), from.getUTCMinutes(), from.getUTCSeconds(), from.getUTCMilliseconds()));
+  return new Date(
+    Date.UTC(
+      first.getUTCFullYear(),
+      first.getUTCMonth(),
+      day,
+      from.getUTCHours(),
+      from.getUTCMinutes(),
+      from.getUTCSeconds(),
+      from.getUTCMilliseconds(),
+    ),
+  );
 }
 
 /** How many calendar months separate `start` and `end` exactly (same day/time rule), or null. */

@@ -1,7 +1,10 @@
 import "server-only"; // the database client and its credentials: a client component importing this fails the build
+
 import { createHash } from "node:crypto";
+
 import { PrismaPg } from "@prisma/adapter-pg";
 import pg from "pg";
+
 import { PrismaClient } from "@/generated/prisma/client";
 import { env } from "@/server/env";
 
@@ -87,9 +90,7 @@ export function db(): DatabaseHandle {
   if (!scope[SHARED_DATABASE]) {
     const url = env().DATABASE_URL;
     if (!url) {
-      throw new Error(
-        "DATABASE_URL is not set: start the app with `npm start`, which provides the embedded database",
-      );
+      throw new Error("DATABASE_URL is not set: start the app with `npm start`, which provides the embedded database");
     }
     scope[SHARED_DATABASE] = createDatabase(url);
   }

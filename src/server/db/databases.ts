@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+
 import pg from "pg";
 
 /**
@@ -31,7 +32,11 @@ export async function withOneClient<T>(url: string, applicationName: string, wor
  * client go) rather than killing them; in any case FORCE (PostgreSQL 13+) then ends whatever
  * is left (e.g. a worker killed mid-transaction).
  */
-export async function dropDatabase(serverUrl: string, name: string, options: { applicationName: string; politely?: boolean }): Promise<void> {
+export async function dropDatabase(
+  serverUrl: string,
+  name: string,
+  options: { applicationName: string; politely?: boolean },
+): Promise<void> {
   await withOneClient(serverUrl, options.applicationName, async (c) => {
     const sql = `DROP DATABASE IF EXISTS ${c.escapeIdentifier(name)}`;
     for (let attempt = 0; options.politely && attempt < 20; attempt++) {

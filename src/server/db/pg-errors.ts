@@ -22,8 +22,7 @@ export const PG = {
 export function pgError(error: unknown): PgErrorInfo | undefined {
   if (typeof error !== "object" || error === null) return undefined;
   const e = error as Record<string, unknown>;
-  const cause = (e.meta as { driverAdapterError?: { cause?: Record<string, unknown> } } | undefined)?.driverAdapterError
-    ?.cause;
+  const cause = (e.meta as { driverAdapterError?: { cause?: Record<string, unknown> } } | undefined)?.driverAdapterError?.cause;
   if (cause && typeof cause.originalCode === "string") {
     const constraint = cause.constraint as { index?: string; fields?: string[] } | undefined;
     return {

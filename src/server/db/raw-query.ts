@@ -1,6 +1,6 @@
 import type pg from "pg";
-import type { Prisma } from "./client";
-import { statementName } from "./client";
+
+import { statementName, type Prisma } from "./client";
 import type { Db } from "./tx";
 
 /**

@@ -18,7 +18,11 @@ export function isTransient(error: unknown): boolean {
  * growing, jittered pause, up to `attempts` times in all. `retryable` may widen what counts
  * as transient (a failure the caller knows a fresh run resolves).
  */
-export async function retryTransient<T>(work: () => Promise<T>, attempts = 5, retryable: (error: unknown) => boolean = isTransient): Promise<T> {
+export async function retryTransient<T>(
+  work: () => Promise<T>,
+  attempts = 5,
+  retryable: (error: unknown) => boolean = isTransient,
+): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await work();

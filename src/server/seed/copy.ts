@@ -1,5 +1,6 @@
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
+
 import type pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
 

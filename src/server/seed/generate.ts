@@ -1,4 +1,5 @@
 import { PLANS } from "@/server/billing/catalogue";
+
 import { monthlyPeriodContaining } from "./period";
 import { Random } from "./prng";
 import {

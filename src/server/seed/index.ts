@@ -1,9 +1,11 @@
 import type pg from "pg";
+
 import { legacyColumnExists } from "@/server/billing/backfill/measure";
+
 import { SeedError } from "./errors";
 import { generateOrg, slugPrefix } from "./generate";
 import { MAX_SEED } from "./prng";
-import { addBatchCounts, Batch, type BatchCounts, emptyBatchCounts, writeBatch } from "./write";
+import { addBatchCounts, Batch, emptyBatchCounts, writeBatch, type BatchCounts } from "./write";
 
 export { SeedError } from "./errors";
 export { generateOrg, slugPrefix, SEEDED_AT } from "./generate";
@@ -98,8 +100,7 @@ export async function seedDatabase(pool: pg.Pool, options: SeedOptions): Promise
   await Promise.all(Array.from({ length: Math.min(concurrency, batches) }, worker));
   if (failure !== undefined) throw readable(failure, seed);
 
-  const rows =
-    options.orgs + total.subscriptions + total.members + total.teams + total.files + total.ledgerRows + total.cacheRows;
+  const rows = options.orgs + total.subscriptions + total.members + total.teams + total.files + total.ledgerRows + total.cacheRows;
   const { organizations: _written, ...counts } = total;
   return { seed, legacyUsage, orgs: options.orgs, slugPrefix: prefix, ...counts, rows, elapsedMs: performance.now() - started };
 }
@@ -111,9 +112,7 @@ export async function seedDatabase(pool: pg.Pool, options: SeedOptions): Promise
 async function refuseRepeatedSeed(pool: pg.Pool, seed: number, prefix: string): Promise<void> {
   let found: string | undefined;
   try {
-    const { rows } = await pool.query<{ slug: string }>("SELECT slug FROM organizations WHERE slug LIKE $1 LIMIT 1", [
-      `${prefix}%`,
-    ]);
+    const { rows } = await pool.query<{ slug: string }>("SELECT slug FROM organizations WHERE slug LIKE $1 LIMIT 1", [`${prefix}%`]);
     found = rows[0]?.slug;
   } catch (error) {
     throw readable(error, seed);
@@ -122,9 +121,7 @@ async function refuseRepeatedSeed(pool: pg.Pool, seed: number, prefix: string): 
 }
 
 function alreadySeeded(seed: number, slug: string): SeedError {
-  return new SeedError(
-    `the database already has organizations from --seed ${seed} (e.g. "${slug}"); use another --seed to add more`,
-  );
+  return new SeedError(`the database already has organizations from --seed ${seed} (e.g. "${slug}"); use another --seed to add more`);
 }
 
 /** Maps the PostgreSQL errors a seed can expect to one readable line. */

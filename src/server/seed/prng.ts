@@ -83,10 +83,26 @@ export class Random {
     const w3 = this.uint32();
     // Byte-wise table lookups: this runs for every seeded row, so it is kept cheap.
     return (
-      hex(w0 >>> 24) + hex(w0 >>> 16) + hex(w0 >>> 8) + hex(w0) + "-" +
-      hex(w1 >>> 24) + hex(w1 >>> 16) + "-" + hex(w1 >>> 8) + hex(w1) + "-" +
-      hex(w2 >>> 24) + hex(w2 >>> 16) + "-" + hex(w2 >>> 8) + hex(w2) +
-      hex(w3 >>> 24) + hex(w3 >>> 16) + hex(w3 >>> 8) + hex(w3)
+      hex(w0 >>> 24) +
+      hex(w0 >>> 16) +
+      hex(w0 >>> 8) +
+      hex(w0) +
+      "-" +
+      hex(w1 >>> 24) +
+      hex(w1 >>> 16) +
+      "-" +
+      hex(w1 >>> 8) +
+      hex(w1) +
+      "-" +
+      hex(w2 >>> 24) +
+      hex(w2 >>> 16) +
+      "-" +
+      hex(w2 >>> 8) +
+      hex(w2) +
+      hex(w3 >>> 24) +
+      hex(w3 >>> 16) +
+      hex(w3 >>> 8) +
+      hex(w3)
     );
   }
 

@@ -1,4 +1,5 @@
 import type pg from "pg";
+
 import { copyBlocks, timestamp } from "./copy";
 import type { SeedOrg } from "./generate";
 
@@ -74,9 +75,7 @@ export class Batch {
     this.teams.push(block(org.teams, (t) => `${t.id}\t${id}\t${t.name}\t${timestamp(t.createdAt)}\n`));
     this.counts.teams += org.teams.length;
 
-    this.files.push(
-      block(org.files, (f) => `${f.id}\t${id}\t${f.name}\t${f.contentType}\t${f.sizeBytes}\t${timestamp(f.createdAt)}\n`),
-    );
+    this.files.push(block(org.files, (f) => `${f.id}\t${id}\t${f.name}\t${f.contentType}\t${f.sizeBytes}\t${timestamp(f.createdAt)}\n`));
     this.counts.files += org.files.length;
     this.counts.storageBytes += org.totals.storageBytes;
 
@@ -117,20 +116,10 @@ export async function writeBatch(client: pg.PoolClient, batch: Batch, legacyOnly
     );
     await copyBlocks(client, "members", ["id", "org_id", "email", "name", "role", "created_at"], batch.members);
     await copyBlocks(client, "teams", ["id", "org_id", "name", "created_at"], batch.teams);
-    await copyBlocks(
-      client,
-      "stored_files",
-      ["id", "org_id", "name", "content_type", "size_bytes", "created_at"],
-      batch.files,
-    );
+    await copyBlocks(client, "stored_files", ["id", "org_id", "name", "content_type", "size_bytes", "created_at"], batch.files);
     if (!legacyOnly) {
       const ledger = batch.ledger.join("");
-      await copyBlocks(
-        client,
-        "usage_ledger",
-        ["id", "org_id", "metric", "delta", "reason", "timestamp", "actor", "metadata"],
-        [ledger],
-      );
+      await copyBlocks(client, "usage_ledger", ["id", "org_id", "metric", "delta", "reason", "timestamp", "actor", "metadata"], [ledger]);
       counts.ledgerRows = countLines(ledger);
       const cache = await client.query(
         `INSERT INTO usage_cache (org_id, metric, count, last_updated)

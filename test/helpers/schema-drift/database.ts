@@ -1,4 +1,5 @@
 import pg from "pg";
+
 import { canonicalType, IGNORED_TABLES, normaliseDefault, type ReferentialAction, type SchemaShape } from "./shape";
 
 /**

@@ -1,4 +1,5 @@
 import type * as PrismaInternals from "@prisma/internals";
+
 import { canonicalNumber, normaliseDefault, type ReferentialAction } from "./shape";
 
 /**
@@ -85,11 +86,7 @@ export function expectedType(field: Field, enums: Map<string, DmmfEnum>): string
 }
 
 /** The database default `prisma migrate` would write; `checked: false` when schema.prisma does not say which. */
-export function expectedDefault(
-  field: Field,
-  type: string,
-  enums: Map<string, DmmfEnum>,
-): { value: string | null; checked: boolean } {
+export function expectedDefault(field: Field, type: string, enums: Map<string, DmmfEnum>): { value: string | null; checked: boolean } {
   const d = field.default;
   if (d === undefined) return { value: null, checked: true };
   if (typeof d === "object" && !Array.isArray(d)) {

@@ -1,5 +1,6 @@
 import { getDMMF } from "@prisma/internals";
-import { ACTIONS, type DmmfEnum, expectedDefault, expectedType, type Model } from "./prisma-columns";
+
+import { ACTIONS, expectedDefault, expectedType, type DmmfEnum, type Model } from "./prisma-columns";
 import type { ForeignKeyShape, SchemaShape, TableShape } from "./shape";
 
 /**
@@ -22,7 +23,10 @@ export async function expectedSchemaFromPrisma(schemaText: string): Promise<Sche
 
   const shape: SchemaShape = { tables: new Map(), enums: new Map() };
   for (const e of datamodel.enums) {
-    shape.enums.set(e.dbName ?? e.name, e.values.map((v) => v.dbName ?? v.name));
+    shape.enums.set(
+      e.dbName ?? e.name,
+      e.values.map((v) => v.dbName ?? v.name),
+    );
   }
 
   for (const model of datamodel.models) {
@@ -46,9 +50,7 @@ export async function expectedSchemaFromPrisma(schemaText: string): Promise<Sche
       if (field.kind !== "object" || !field.relationFromFields?.length || !foreignKeysInDatabase) continue;
       const target = models.get(field.type);
       if (!target) continue;
-      const fromRequired = field.relationFromFields.every(
-        (name) => model.fields.find((f) => f.name === name)?.isRequired ?? true,
-      );
+      const fromRequired = field.relationFromFields.every((name) => model.fields.find((f) => f.name === name)?.isRequired ?? true);
       table.foreignKeys.push({
         columns: field.relationFromFields.map((name) => columnOf(model, name)),
         referencedTable: tableOf(target),
@@ -64,9 +66,7 @@ export async function expectedSchemaFromPrisma(schemaText: string): Promise<Sche
     const model = models.get(index.model);
     const table = model && shape.tables.get(tableOf(model));
     if (!model || !table) continue;
-    const columns = index.fields.map(
-      (f) => columnOf(model, f.name) + (f.sortOrder === "desc" && index.type !== "id" ? " DESC" : ""),
-    );
+    const columns = index.fields.map((f) => columnOf(model, f.name) + (f.sortOrder === "desc" && index.type !== "id" ? " DESC" : ""));
     if (index.type === "id") table.primaryKey = columns;
     else if (index.type === "unique" || index.type === "normal") {
       table.indexes.push({

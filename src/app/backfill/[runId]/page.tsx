@@ -2,18 +2,20 @@ import { TRPCError } from "@trpc/server";
 import type { Metadata } from "next";
 import Link from "next/link";
 import { notFound } from "next/navigation";
+
 import { roleAtLeast } from "@/server/auth";
 import { BACKFILL_METRICS, DIFF_KINDS } from "@/server/billing/backfill/types";
 import { UUID_PATTERN } from "@/server/billing/uuid";
 import { api, currentStaff } from "@/trpc/server";
-import { formatCount, formatSigned } from "../../_lib/format";
+
+import { FilterProblems } from "../../_components/filter-problems";
+import { KeysetPager } from "../../_components/keyset-pager";
 import { UtcTime } from "../../_components/utc-time";
+import { formatCount, formatSigned } from "../../_lib/format";
 import { queryString, withQuery } from "../../_lib/query-string";
 import { diffCursorParam, readDiffCursor, readDiffFilter } from "../filters";
 import { KIND_LABELS, runTitle, scopeLabel } from "../format";
 import { RunProgress } from "./run-progress";
-import { FilterProblems } from "../../_components/filter-problems";
-import { KeysetPager } from "../../_components/keyset-pager";
 
 export const dynamic = "force-dynamic";
 export const metadata: Metadata = { title: "Backfill run" };
@@ -44,7 +46,9 @@ export default async function BackfillRunPage({ params, searchParams }: { params
   const cursor = readDiffCursor(query.after);
   const [run, session] = await Promise.all([load(runId), currentStaff()]);
   if (!run) notFound();
-  const diffs = problems.length ? { items: [], nextCursor: null } : await api.billing.backfill.diffs({ runId, filter, cursor, limit: PAGE_SIZE });
+  const diffs = problems.length
+    ? { items: [], nextCursor: null }
+    : await api.billing.backfill.diffs({ runId, filter, cursor, limit: PAGE_SIZE });
   const isAdmin = roleAtLeast(session?.user.role, "admin");
   const filterQuery = queryString(raw);
   const here = `/backfill/${runId}`;
@@ -89,8 +93,8 @@ export default async function BackfillRunPage({ params, searchParams }: { params
       <section aria-labelledby="diffs-title">
         <h2 id="diffs-title">Diff report</h2>
         <p className="muted">
-          One row per organization and gauge that disagreed when the run looked: the legacy JSON value, the old count (the
-          truth), the cache and SUM(ledger) before, and the <code>migration</code> delta an apply wrote.
+          One row per organization and gauge that disagreed when the run looked: the legacy JSON value, the old count (the truth), the cache
+          and SUM(ledger) before, and the <code>migration</code> delta an apply wrote.
         </p>
         <form role="search" method="get" action={here} className="filters" aria-label="Diff filters">
           <div className="field">
@@ -166,7 +170,11 @@ export default async function BackfillRunPage({ params, searchParams }: { params
                 {diffs.items.map((d) => (
                   <tr key={`${d.orgId}/${d.metric}`}>
                     <td>
-                      {d.orgName ? <Link href={`/organizations/${d.orgId}`}>{d.orgSlug}</Link> : <code title="deleted since">{d.orgId}</code>}
+                      {d.orgName ? (
+                        <Link href={`/organizations/${d.orgId}`}>{d.orgSlug}</Link>
+                      ) : (
+                        <code title="deleted since">{d.orgId}</code>
+                      )}
                     </td>
                     <td>{d.metric}</td>
                     <td>

@@ -2,7 +2,9 @@
 
 import { useRouter } from "next/navigation";
 import { useEffect, useRef } from "react";
+
 import { api, type RouterOutputs } from "@/trpc/react";
+
 import { formatCount } from "../../_lib/format";
 import { formatDuration, formatRate } from "../format";
 import { ProgressBar, RunStateBadge } from "../run-state";
@@ -66,8 +68,8 @@ export function RunProgress({ initial, isAdmin }: { initial: Run; isAdmin: boole
       ) : null}
       {run.state === "interrupted" ? (
         <p className="notice" role="note">
-          Nobody is executing this run any more (the process that ran it stopped). Resume it to continue from its cursor;
-          organizations already done are not done again.
+          Nobody is executing this run any more (the process that ran it stopped). Resume it to continue from its cursor; organizations
+          already done are not done again.
         </p>
       ) : null}
       {run.state === "failed" && run.error ? (
@@ -76,9 +78,17 @@ export function RunProgress({ initial, isAdmin }: { initial: Run; isAdmin: boole
         </p>
       ) : null}
       <dl className="facts" aria-label="Run totals">
-        <Fact label="Organizations scanned" value={`${formatCount(run.orgsScanned)} of ${formatCount(run.orgsTotal)}`} testId="run-scanned" />
+        <Fact
+          label="Organizations scanned"
+          value={`${formatCount(run.orgsScanned)} of ${formatCount(run.orgsTotal)}`}
+          testId="run-scanned"
+        />
         <Fact label="Left to scan" value={formatCount(progress.orgsLeft)} />
-        <Fact label="Rate" value={progress.ratePerSecond === null ? "—" : `${formatRate(progress.ratePerSecond)} orgs/s`} testId="run-rate" />
+        <Fact
+          label="Rate"
+          value={progress.ratePerSecond === null ? "—" : `${formatRate(progress.ratePerSecond)} orgs/s`}
+          testId="run-rate"
+        />
         <Fact label="ETA" value={progress.etaSeconds === null ? "—" : formatDuration(progress.etaSeconds)} testId="run-eta" />
         <Fact label="Elapsed" value={formatDuration(progress.elapsedSeconds)} />
         <Fact label="Billing mismatches found" value={formatCount(run.mismatches)} testId="run-mismatches" />
@@ -87,7 +97,13 @@ export function RunProgress({ initial, isAdmin }: { initial: Run; isAdmin: boole
         <Fact label="Cache rows repaired" value={formatCount(run.cacheRepairs)} />
         <Fact
           label="Mismatches remaining"
-          value={run.remaining === null ? (run.mode === "dry_run" ? "— (an apply measures it)" : "— (not measured yet)") : formatCount(run.remaining)}
+          value={
+            run.remaining === null
+              ? run.mode === "dry_run"
+                ? "— (an apply measures it)"
+                : "— (not measured yet)"
+              : formatCount(run.remaining)
+          }
           testId="run-remaining"
         />
       </dl>
@@ -99,7 +115,12 @@ export function RunProgress({ initial, isAdmin }: { initial: Run; isAdmin: boole
       {isAdmin && (run.canCancel || run.canResume) ? (
         <div className="run-controls">
           {run.canCancel ? (
-            <button type="button" className="button button-secondary" disabled={cancel.isPending} onClick={() => cancel.mutate({ runId: run.id })}>
+            <button
+              type="button"
+              className="button button-secondary"
+              disabled={cancel.isPending}
+              onClick={() => cancel.mutate({ runId: run.id })}
+            >
               {cancel.isPending ? "Cancelling…" : "Cancel run"}
             </button>
           ) : null}

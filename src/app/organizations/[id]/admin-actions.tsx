@@ -1,11 +1,13 @@
 "use client";
 
 import { useRouter } from "next/navigation";
-import { type FormEvent, useState } from "react";
-import { api } from "@/trpc/react";
-import { MetricSelect } from "../../_components/metric-select";
+import { useState, type FormEvent } from "react";
+
 import type { LimitKind } from "@/server/billing/catalogue";
 import type { MetricName } from "@/server/billing/metrics";
+import { api } from "@/trpc/react";
+
+import { MetricSelect } from "../../_components/metric-select";
 
 /**
  * Admin-only forms of the organization page: a manual adjustment and limit overrides. The

@@ -2,24 +2,25 @@ import { TRPCError } from "@trpc/server";
 import type { Metadata } from "next";
 import Link from "next/link";
 import { notFound } from "next/navigation";
+
 import { roleAtLeast } from "@/server/auth";
 import { UUID_PATTERN } from "@/server/billing/uuid";
 import { api, currentStaff } from "@/trpc/server";
+
+import { DenialsTable } from "../../_components/denials-table";
+import { amountOf, METRIC_LABELS, UsageBar } from "../../_components/usage-bar";
+import { UtcTime } from "../../_components/utc-time";
 import { formatBytes, formatDate, formatSigned, formatStatus, formatUtc } from "../../_lib/format";
 import { withQuery } from "../../_lib/query-string";
 import { cursorParam, readCursor } from "../../ledger/filters";
 import { AdjustUsageForm, RevokeOverrideButton, SetOverrideForm } from "./admin-actions";
 import { SubscriptionPanel } from "./subscription-panel";
-import { type ChartSeries, UsageChart } from "./usage-chart";
-import { amountOf, METRIC_LABELS, UsageBar } from "../../_components/usage-bar";
-import { DenialsTable } from "../../_components/denials-table";
-import { UtcTime } from "../../_components/utc-time";
+import { UsageChart, type ChartSeries } from "./usage-chart";
 
 export const dynamic = "force-dynamic";
 export const metadata: Metadata = { title: "Organization" };
 
 const LEDGER_PAGE = 50;
-
 
 type Params = Promise<{ id: string }>;
 type SearchParams = Promise<Record<string, string | string[] | undefined>>;
@@ -244,7 +245,9 @@ export default async function OrganizationPage({ params, searchParams }: { param
         )}
         <nav aria-label="Ledger history pages" className="pagination">
           {cursor ? <Link href={`/organizations/${org.id}`}>Newest</Link> : null}
-          {ledger.nextCursor ? <Link href={withQuery(`/organizations/${org.id}`, { after: cursorParam(ledger.nextCursor) })}>Older →</Link> : null}
+          {ledger.nextCursor ? (
+            <Link href={withQuery(`/organizations/${org.id}`, { after: cursorParam(ledger.nextCursor) })}>Older →</Link>
+          ) : null}
         </nav>
       </section>
 

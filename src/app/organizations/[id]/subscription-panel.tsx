@@ -1,9 +1,11 @@
 import Link from "next/link";
 import type { ReactNode } from "react";
+
 import { api } from "@/trpc/server";
-import { formatStatus } from "../../_lib/format";
-import { UtcTime } from "../../_components/utc-time";
+
 import { ResyncButton } from "../../_components/resync-button";
+import { UtcTime } from "../../_components/utc-time";
+import { formatStatus } from "../../_lib/format";
 
 const none = <span className="muted">—</span>;
 

@@ -48,8 +48,18 @@ export function UsageChart({ series }: { series: ChartSeries }) {
             <XAxis dataKey="day" tick={{ fontSize: 11 }} minTickGap={40} tickFormatter={(d: string) => d.slice(5)} />
             <YAxis tick={{ fontSize: 11 }} width={64} tickFormatter={(v: number) => short(v, series.unit)} allowDecimals={false} />
             <Tooltip formatter={(v) => short(Number(v), series.unit)} labelFormatter={(d) => `${String(d)} (UTC)`} />
-            {series.limit !== null ? <ReferenceLine y={series.limit} stroke="#b42318" strokeDasharray="4 4" ifOverflow="extendDomain" /> : null}
-            <Line type="stepAfter" dataKey="count" name={series.label} stroke="#2353c4" dot={false} strokeWidth={2} isAnimationActive={false} />
+            {series.limit !== null ? (
+              <ReferenceLine y={series.limit} stroke="#b42318" strokeDasharray="4 4" ifOverflow="extendDomain" />
+            ) : null}
+            <Line
+              type="stepAfter"
+              dataKey="count"
+              name={series.label}
+              stroke="#2353c4"
+              dot={false}
+              strokeWidth={2}
+              isAnimationActive={false}
+            />
           </LineChart>
         </ResponsiveContainer>
       </div>

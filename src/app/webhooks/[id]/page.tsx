@@ -3,8 +3,10 @@ import type { Metadata } from "next";
 import Link from "next/link";
 import { notFound } from "next/navigation";
 import type { ReactNode } from "react";
+
 import { roleAtLeast } from "@/server/auth";
 import { api, currentStaff } from "@/trpc/server";
+
 import { UtcTime } from "../../_components/utc-time";
 import { STATUS_LABELS } from "../format";
 import { ReplayButton } from "./replay-button";
@@ -77,7 +79,9 @@ export default async function WebhookEventPage({ params }: { params: Params }) {
           <UtcTime value={event.receivedAt} precision="millisecond" />
         </Fact>
         <Fact label="Processed (UTC)">{event.processedAt ? <UtcTime value={event.processedAt} precision="millisecond" /> : none}</Fact>
-        <Fact label="Event time (UTC)">{event.eventTimestamp ? <UtcTime value={event.eventTimestamp} precision="millisecond" /> : none}</Fact>
+        <Fact label="Event time (UTC)">
+          {event.eventTimestamp ? <UtcTime value={event.eventTimestamp} precision="millisecond" /> : none}
+        </Fact>
         <Fact label="Organization">
           {event.orgId ? <Link href={`/organizations/${event.orgId}`}>{event.orgName ?? event.orgId}</Link> : none}
         </Fact>

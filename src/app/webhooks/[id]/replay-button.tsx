@@ -2,7 +2,9 @@
 
 import { useRouter } from "next/navigation";
 import { useState } from "react";
+
 import { api } from "@/trpc/react";
+
 import { STATUS_LABELS } from "../format";
 
 /**
@@ -29,8 +31,8 @@ export function ReplayButton({ id, replayable }: { id: string; replayable: boole
     <section aria-labelledby="replay-title" className="admin-panel">
       <h3 id="replay-title">Replay</h3>
       <p className="muted">
-        Processes the stored payload again (its signature was verified on receipt). At most once: an event that is already
-        processed is left alone. The replay is recorded in the audit log.
+        Processes the stored payload again (its signature was verified on receipt). At most once: an event that is already processed is left
+        alone. The replay is recorded in the audit log.
       </p>
       {replayable ? (
         <button

@@ -1,14 +1,16 @@
 import type { Metadata } from "next";
 import Link from "next/link";
+
 import { UNSENT_STATUSES } from "@/server/billing/dodo/outbox-status";
 import { api } from "@/trpc/server";
+
+import { KeysetPager } from "../../_components/keyset-pager";
+import { UtcTime } from "../../_components/utc-time";
+import { instantIdCursorParam } from "../../_lib/cursor-param";
 import { formatCount } from "../../_lib/format";
 import { withQuery } from "../../_lib/query-string";
-import { instantIdCursorParam } from "../../_lib/cursor-param";
-import { UtcTime } from "../../_components/utc-time";
-import { formatAge, LAG_WARNING_SECONDS } from "../format";
 import { firstParam } from "../../_lib/search-params";
-import { KeysetPager } from "../../_components/keyset-pager";
+import { formatAge, LAG_WARNING_SECONDS } from "../format";
 
 export const dynamic = "force-dynamic";
 export const metadata: Metadata = { title: "Usage reporting" };
@@ -62,9 +64,9 @@ export default async function UsageReportingPage({ searchParams }: { searchParam
       </p>
       <h1>Usage reporting</h1>
       <p className="muted">
-        Every metered ledger row enters the outbox in the same statement as the ledger row; the reporter sends pending rows
-        to Dodo (event id = ledger id) and marks them sent. Rows that could not be sent within Dodo&apos;s 1-hour ingest window
-        are <em>expired</em>, rows Dodo refused are <em>failed</em>: both are listed below, never silently dropped. Measured{" "}
+        Every metered ledger row enters the outbox in the same statement as the ledger row; the reporter sends pending rows to Dodo (event
+        id = ledger id) and marks them sent. Rows that could not be sent within Dodo&apos;s 1-hour ingest window are <em>expired</em>, rows
+        Dodo refused are <em>failed</em>: both are listed below, never silently dropped. Measured{" "}
         <UtcTime value={status.measuredAt} precision="second" /> UTC.
       </p>
       <div className="stats">
@@ -85,8 +87,8 @@ export default async function UsageReportingPage({ searchParams }: { searchParam
       </div>
       {status.oldestPendingAt ? (
         <p className="muted">
-          Oldest pending usage happened at <UtcTime value={status.oldestPendingAt} precision="second" /> UTC; Dodo refuses
-          events older than one hour.
+          Oldest pending usage happened at <UtcTime value={status.oldestPendingAt} precision="second" /> UTC; Dodo refuses events older than
+          one hour.
         </p>
       ) : null}
 
@@ -158,7 +160,11 @@ export default async function UsageReportingPage({ searchParams }: { searchParam
         <KeysetPager
           label="Unsent usage pages"
           firstHref={cursor ? withQuery("/webhooks/usage-reporting", { status: only }) : null}
-          nextHref={rows.nextCursor ? withQuery("/webhooks/usage-reporting", { status: only, after: outboxCursorParam.write(rows.nextCursor) }) : null}
+          nextHref={
+            rows.nextCursor
+              ? withQuery("/webhooks/usage-reporting", { status: only, after: outboxCursorParam.write(rows.nextCursor) })
+              : null
+          }
           nextLabel="Older rows →"
         />
       </section>

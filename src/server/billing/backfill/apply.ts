@@ -45,8 +45,10 @@
  * second run finds cache == SUM(ledger) == old count and writes nothing.
  */
 import type pg from "pg";
+
 import { PG, pgError } from "@/server/db/pg-errors";
 import { isTransient } from "@/server/db/retry";
+
 import { classify, diffColumns, diffRows } from "./diff";
 import { measureOrgs } from "./measure";
 import { BACKFILL_METRICS, type DiffRow } from "./types";
@@ -157,7 +159,8 @@ async function applyOnce(client: pg.PoolClient, runId: string, orgIds: readonly 
       if (!c.billingWrong) continue;
       wrong = true;
       cacheFix.push({ orgId: org.orgId, metric, target: state.oldCount });
-      if (c.delta !== 0n) ledgerFix.push({ orgId: org.orgId, metric, delta: c.delta, oldCount: state.oldCount, ledgerSum: state.ledgerSum });
+      if (c.delta !== 0n)
+        ledgerFix.push({ orgId: org.orgId, metric, delta: c.delta, oldCount: state.oldCount, ledgerSum: state.ledgerSum });
       if (c.cacheWrong) result.cacheRepairs++;
     }
     // An org made right between the screening and our lock (by another run) gets no write.

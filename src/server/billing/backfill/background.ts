@@ -1,7 +1,9 @@
 import type pg from "pg";
+
 import { createDatabase } from "@/server/db/client";
 import { env } from "@/server/env";
-import { BACKFILL_SERVER_OPTIONS, type BackfillResult, runBackfill } from "./runner";
+
+import { BACKFILL_SERVER_OPTIONS, runBackfill, type BackfillResult } from "./runner";
 import { finishRun, runIsExecuting } from "./runs";
 import type { BackfillMode, RunStatus } from "./types";
 

@@ -1,10 +1,11 @@
 import { Prisma, type PrismaClient } from "@/server/db/client";
 import type { Tx } from "@/server/db/tx";
+
 import { recordAudit } from "../audit-log";
 import { BillingError, parseInput } from "../errors";
-import { type BackfillLauncher, backgroundBackfills } from "./background";
+import { backgroundBackfills, type BackfillLauncher } from "./background";
 import { getRun, type RunView } from "./dashboard";
-import { runIdSchema, type StartRunInput, startRunSchema } from "./dashboard-schemas";
+import { runIdSchema, startRunSchema, type StartRunInput } from "./dashboard-schemas";
 import { isLive, livenessOf, stateOf } from "./liveness";
 import type { BackfillMode, RunStatus } from "./types";
 
@@ -37,7 +38,10 @@ async function refuseOverlappingApply(tx: Tx, orgPrefix: string | null, except: 
       AND (${orgPrefix}::text IS NULL OR r.org_prefix IS NULL
            OR starts_with(r.org_prefix, ${orgPrefix}::text) OR starts_with(${orgPrefix}::text, r.org_prefix))`);
   if (rows.length === 0) return;
-  const liveness = await livenessOf(tx, rows.map((r) => r.id));
+  const liveness = await livenessOf(
+    tx,
+    rows.map((r) => r.id),
+  );
   const live = rows.find((r) => isLive(stateOf(r.status, liveness.get(r.id), here.includes(r.id))));
   if (!live) return;
   const scope = live.org_prefix === null ? "every organization" : `organizations whose slug starts with "${live.org_prefix}"`;
@@ -50,7 +54,12 @@ async function refuseOverlappingApply(tx: Tx, orgPrefix: string | null, except: 
 }
 
 /** Starts a dry run or an apply in the background; returns the run as recorded. */
-export async function startRun(prisma: PrismaClient, input: StartRunInput, actor: string, launcher = backgroundBackfills()): Promise<RunView> {
+export async function startRun(
+  prisma: PrismaClient,
+  input: StartRunInput,
+  actor: string,
+  launcher = backgroundBackfills(),
+): Promise<RunView> {
   const spec = parseInput(startRunSchema, input);
   const orgPrefix = spec.orgPrefix ?? null;
   const startedBy = `${actor} (dashboard)`;
@@ -95,7 +104,8 @@ export async function cancelRun(prisma: PrismaClient, runId: string, actor: stri
         ? await tx.$executeRaw`UPDATE backfill_runs SET status = 'cancelling', updated_at = now() WHERE id = ${id}::uuid AND status = 'running'`
         : await tx.$executeRaw`UPDATE backfill_runs SET status = 'cancelled', finished_at = now(), updated_at = now()
                                WHERE id = ${id}::uuid AND status IN ('running', 'cancelling')`;
-    if (changed !== 1) throw new BillingError("CONFLICT", "backfill_run_not_running", `Run ${id} ended meanwhile; there is nothing to cancel`);
+    if (changed !== 1)
+      throw new BillingError("CONFLICT", "backfill_run_not_running", `Run ${id} ended meanwhile; there is nothing to cancel`);
     await recordAudit(tx, {
       actor,
       action: "backfill_run.cancel",
@@ -121,7 +131,10 @@ export async function resumeRun(prisma: PrismaClient, runId: string, actor: stri
     await tx.$executeRaw(CONTROL_LOCK);
     const before = await getRun(tx, id, launcher);
     if (!before.canResume) {
-      const why = before.state === "completed" ? "completed; there is nothing to resume" : `${before.state}; only an interrupted, failed or cancelled run can be resumed`;
+      const why =
+        before.state === "completed"
+          ? "completed; there is nothing to resume"
+          : `${before.state}; only an interrupted, failed or cancelled run can be resumed`;
       throw new BillingError("CONFLICT", "backfill_run_not_resumable", `Run ${id} is ${why}`);
     }
     if (before.mode === "apply") await refuseOverlappingApply(tx, before.orgPrefix, id, launcher);

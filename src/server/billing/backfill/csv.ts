@@ -1,5 +1,6 @@
-import { createWriteStream } from "node:fs";
 import { once } from "node:events";
+import { createWriteStream } from "node:fs";
+
 import { bigintCell, csvLine } from "../csv";
 import type { Queryable } from "./measure";
 import type { DiffRow } from "./types";

@@ -1,4 +1,5 @@
 import { z } from "zod";
+
 import { DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY } from "./runner";
 import { BACKFILL_METRICS, DIFF_KINDS } from "./types";
 

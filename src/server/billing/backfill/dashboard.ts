@@ -1,20 +1,21 @@
 import { Prisma, type PrismaClient } from "@/server/db/client";
 import type { Db } from "@/server/db/tx";
+
 import { BillingError, parseInput } from "../errors";
+import { keysetPage, keysetTake, pageLimit, type KeysetPage } from "../keyset-page";
 import { UUID_PATTERN } from "../uuid";
-import { type KeysetPage, keysetPage, keysetTake, pageLimit } from "../keyset-page";
-import { type BackfillLauncher, backgroundBackfills, type LocalProgress } from "./background";
+import { backgroundBackfills, type BackfillLauncher, type LocalProgress } from "./background";
 import {
-  type DiffCursor,
   diffCursorSchema,
-  type DiffFilter,
   diffFilterSchema,
   PAGE_MAX,
-  type RunCursor,
   runCursorSchema,
   runIdSchema,
+  type DiffCursor,
+  type DiffFilter,
+  type RunCursor,
 } from "./dashboard-schemas";
-import { isLive, livenessOf, type RunState, stateOf } from "./liveness";
+import { isLive, livenessOf, stateOf, type RunState } from "./liveness";
 import type { BackfillMetric, BackfillMode, DiffKind, DiffRow, RunStatus } from "./types";
 
 /** A `backfill_runs` row as Prisma returns it. */
@@ -106,7 +107,11 @@ function progressOf(run: BackfillRun, state: RunState, local: LocalProgress | nu
 }
 
 /** Runs as staff read them: liveness looked up for the ones that say they are running. */
-export async function viewRuns(db: Db, runs: readonly BackfillRun[], launcher: BackfillLauncher = backgroundBackfills()): Promise<RunView[]> {
+export async function viewRuns(
+  db: Db,
+  runs: readonly BackfillRun[],
+  launcher: BackfillLauncher = backgroundBackfills(),
+): Promise<RunView[]> {
   const open = runs.filter((r) => r.status === "running" || r.status === "cancelling").map((r) => r.id);
   const liveness = await livenessOf(db, open);
   const now = new Date();
@@ -219,23 +224,21 @@ export async function listDiffs(
     ORDER BY d.org_id, d.metric
     LIMIT ${keysetTake(limit)}`);
   const { items: shown, nextCursor } = keysetPage(rows, limit, (last) => ({ orgId: last.org_id, metric: last.metric }));
-  const items = shown.map(
-    (r): DiffItem => ({
-      orgId: r.org_id,
-      orgSlug: r.org_slug,
-      orgName: r.org_name,
-      metric: r.metric,
-      kind: r.kind,
-      legacyWrong: r.legacy_wrong,
-      cacheWrong: r.cache_wrong,
-      ledgerWrong: r.ledger_wrong,
-      legacyValue: r.legacy_value,
-      oldCount: r.old_count,
-      cacheBefore: r.cache_before,
-      ledgerBefore: r.ledger_before,
-      deltaApplied: r.delta_applied,
-      cacheRepaired: r.cache_repaired,
-    }),
-  );
+  const items = shown.map((r): DiffItem => ({
+    orgId: r.org_id,
+    orgSlug: r.org_slug,
+    orgName: r.org_name,
+    metric: r.metric,
+    kind: r.kind,
+    legacyWrong: r.legacy_wrong,
+    cacheWrong: r.cache_wrong,
+    ledgerWrong: r.ledger_wrong,
+    legacyValue: r.legacy_value,
+    oldCount: r.old_count,
+    cacheBefore: r.cache_before,
+    ledgerBefore: r.ledger_before,
+    deltaApplied: r.delta_applied,
+    cacheRepaired: r.cache_repaired,
+  }));
   return { items, nextCursor };
 }

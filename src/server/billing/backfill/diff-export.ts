@@ -1,4 +1,5 @@
 import type { Db } from "@/server/db/tx";
+
 import { csvLine } from "../csv";
 import { CSV_COLUMNS, diffCsvLine } from "./csv";
 import { getRun, listDiffs } from "./dashboard";

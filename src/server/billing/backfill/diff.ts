@@ -47,11 +47,7 @@ export function orgConsistent(org: OrgState): boolean {
  * The diff rows for an org. `includeLegacyOnly`: also report pairs whose only fault is the
  * legacy JSONB (a dry run's full report); `applied`: what this run wrote, per metric.
  */
-export function diffRows(
-  org: OrgState,
-  legacyColumn: boolean,
-  options: { includeLegacyOnly: boolean; applied?: boolean },
-): DiffRow[] {
+export function diffRows(org: OrgState, legacyColumn: boolean, options: { includeLegacyOnly: boolean; applied?: boolean }): DiffRow[] {
   const rows: DiffRow[] = [];
   for (const metric of BACKFILL_METRICS) {
     const state = org.metrics[metric];

@@ -1,6 +1,7 @@
-import { type PrismaClient, Prisma } from "@/server/db/client";
+import { Prisma, type PrismaClient } from "@/server/db/client";
 import { pgError } from "@/server/db/pg-errors";
-import { type RunView, viewRuns } from "./dashboard";
+
+import { viewRuns, type RunView } from "./dashboard";
 
 /**
  * Would `npm run backfill -- --verify` pass right now? It passes when, for every organization

@@ -1,5 +1,6 @@
 import { Prisma } from "@/server/db/client";
 import type { Db } from "@/server/db/tx";
+
 import type { RunStatus } from "./types";
 
 /**

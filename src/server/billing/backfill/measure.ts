@@ -1,4 +1,5 @@
 import type pg from "pg";
+
 import { BACKFILL_METRICS, type BackfillMetric, type MetricState, type OrgState } from "./types";
 
 /** Anything that runs a query: a pool, a pooled client, a client. */

@@ -1,10 +1,11 @@
 import type pg from "pg";
+
 import { applyOrgs, BackfillError } from "./apply";
 import { writeDiffCsv } from "./csv";
 import { classify, diffRows, orgConsistent } from "./diff";
 import { legacyColumnExists, measureOrgs, type Queryable } from "./measure";
 import { advanceRun, createRun, findResumable, findRun, finishRun, insertDiffs, lockRun, markResumed, setTotal } from "./runs";
-import { BACKFILL_METRICS, type BackfillMode, emptyTotals, type RunStatus, type RunTotals } from "./types";
+import { BACKFILL_METRICS, emptyTotals, type BackfillMode, type RunStatus, type RunTotals } from "./types";
 
 export const DEFAULT_BATCH_SIZE = 1000;
 export const DEFAULT_CONCURRENCY = 4;
@@ -136,7 +137,8 @@ export async function runBackfill(pool: pg.Pool, options: BackfillOptions): Prom
   const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
   const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
   if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw new BackfillError(`batch size must be a positive integer, got ${batchSize}`);
-  if (!Number.isSafeInteger(concurrency) || concurrency < 1) throw new BackfillError(`concurrency must be a positive integer, got ${concurrency}`);
+  if (!Number.isSafeInteger(concurrency) || concurrency < 1)
+    throw new BackfillError(`concurrency must be a positive integer, got ${concurrency}`);
   const orgsPerTransaction = options.orgsPerTransaction ?? DEFAULT_ORGS_PER_TRANSACTION;
   if (!Number.isSafeInteger(orgsPerTransaction) || orgsPerTransaction < 1) {
     throw new BackfillError(`orgs per transaction must be a positive integer, got ${orgsPerTransaction}`);

@@ -1,8 +1,9 @@
 import type pg from "pg";
+
 import { BackfillError } from "./apply";
+import { diffColumns } from "./diff";
 import type { Queryable } from "./measure";
 import type { BackfillMode, DiffRow, RunStatus, RunTotals } from "./types";
-import { diffColumns } from "./diff";
 
 /** The `backfill_runs` and `backfill_diffs` bookkeeping. */
 
@@ -79,7 +80,9 @@ export async function findRun(db: Queryable, runId: string, mode: BackfillMode, 
   const run = rows[0];
   if (!run) throw new BackfillError(`there is no run ${runId}`);
   if (run.mode !== mode || run.org_prefix !== orgPrefix) {
-    throw new BackfillError(`run ${runId} is a ${run.mode} run of org prefix ${run.org_prefix ?? "(all)"}, not ${mode} of ${orgPrefix ?? "(all)"}`);
+    throw new BackfillError(
+      `run ${runId} is a ${run.mode} run of org prefix ${run.org_prefix ?? "(all)"}, not ${mode} of ${orgPrefix ?? "(all)"}`,
+    );
   }
   if (run.status === "completed") throw new BackfillError(`run ${runId} completed; there is nothing to continue`);
   return toRecord(run);

@@ -1,8 +1,9 @@
 import type { PrismaClient } from "@/server/db/client";
 import { inTransaction, type TransactionOptions, type Tx } from "@/server/db/tx";
+
 import type { UsageService } from "../usage-service";
 import type { SubscriptionEvent } from "./events";
-import { type DodoSubscriptionsApi, type ReconcileReport, reconcileSubscriptions } from "./reconcile";
+import { reconcileSubscriptions, type DodoSubscriptionsApi, type ReconcileReport } from "./reconcile";
 import { applySubscriptionEvent, type SyncResult } from "./subscription-sync";
 import { DodoWebhookInbox, type HandleResult, type WebhookDelivery } from "./webhook-inbox";
 

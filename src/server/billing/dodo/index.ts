@@ -1,4 +1,5 @@
 import { env } from "@/server/env";
+
 import { billing } from "../index";
 import type { DodoBilling } from "./dodo-billing";
 import { createWebhookHandler } from "./webhook-handler";

@@ -1,8 +1,10 @@
 import { z } from "zod";
+
 import { Prisma } from "@/server/db/client";
 import type { Db } from "@/server/db/tx";
+
 import { parseInput } from "../errors";
-import { type KeysetPage, keysetPage, keysetTake } from "../keyset-page";
+import { keysetPage, keysetTake, type KeysetPage } from "../keyset-page";
 import { orgIdSchema } from "../schemas";
 
 /**
@@ -58,7 +60,11 @@ export async function outboxStatus(db: Db, options: { orgId?: string; now?: Date
 
 export const outboxRowsFilterSchema = z.object({
   /** Default: both expired and failed. */
-  statuses: z.array(unsentStatusSchema).min(1).max(UNSENT_STATUSES.length).default([...UNSENT_STATUSES]),
+  statuses: z
+    .array(unsentStatusSchema)
+    .min(1)
+    .max(UNSENT_STATUSES.length)
+    .default([...UNSENT_STATUSES]),
   orgId: orgIdSchema.optional(),
 });
 export type OutboxRowsFilter = z.input<typeof outboxRowsFilterSchema>;
@@ -95,7 +101,8 @@ export async function listUnsentOutboxRows(
   const { statuses, orgId } = parseInput(outboxRowsFilterSchema, filter);
   const conditions: Prisma.Sql[] = [Prisma.sql`u.status IN (${Prisma.join(statuses)})`];
   if (orgId) conditions.push(Prisma.sql`u.org_id = ${orgId}::uuid`);
-  if (page.cursor) conditions.push(Prisma.sql`(u.event_timestamp, u.ledger_id) < (${page.cursor.eventTimestamp}, ${page.cursor.ledgerId}::uuid)`);
+  if (page.cursor)
+    conditions.push(Prisma.sql`(u.event_timestamp, u.ledger_id) < (${page.cursor.eventTimestamp}, ${page.cursor.ledgerId}::uuid)`);
   const rows = await db.$queryRaw<
     {
       org_id: string;
@@ -119,7 +126,10 @@ export async function listUnsentOutboxRows(
     WHERE ${Prisma.join(conditions, " AND ")}
     ORDER BY u.event_timestamp DESC, u.ledger_id DESC
     LIMIT ${keysetTake(page.limit)}`;
-  const { items: shown, nextCursor } = keysetPage(rows, page.limit, (last) => ({ eventTimestamp: last.event_timestamp, ledgerId: last.ledger_id }));
+  const { items: shown, nextCursor } = keysetPage(rows, page.limit, (last) => ({
+    eventTimestamp: last.event_timestamp,
+    ledgerId: last.ledger_id,
+  }));
   const items: OutboxRow[] = shown.map((r) => ({
     orgId: r.org_id,
     orgName: r.org_name,

@@ -1,5 +1,6 @@
 import { errorLine } from "@/server/db/pg-errors";
 import type { Db } from "@/server/db/tx";
+
 import type { SubscriptionEvent } from "./events";
 import type { SyncResult } from "./subscription-sync";
 

@@ -1,8 +1,9 @@
 import type { PrismaClient } from "@/server/db/client";
+
 import { recordAudit } from "../audit-log";
 import type { DodoBilling } from "./dodo-billing";
-import type { HandleResult } from "./webhook-inbox";
 import { getWebhookEvent, type WebhookEventSummary } from "./webhook-events";
+import type { HandleResult } from "./webhook-inbox";
 
 /**
  * A staff replay of a stored webhook event, audit-logged. Knows nothing of tRPC or Next.

@@ -1,4 +1,5 @@
 import type { PrismaClient } from "@/server/db/client";
+
 import { recordAudit } from "../audit-log";
 import { BillingError } from "../errors";
 import type { DodoBilling } from "./dodo-billing";

@@ -1,8 +1,9 @@
 import type { Db } from "@/server/db/tx";
+
 import { planForProduct } from "../catalogue";
-import { loadPolicyContext } from "../policy-context";
 import { BillingError } from "../errors";
 import { effectivePlan, type Standing } from "../policy";
+import { loadPolicyContext } from "../policy-context";
 
 /**
  * The Dodo subscription of one organization as staff see it: the subscription the policy
@@ -56,15 +57,10 @@ export async function getSubscriptionPanel(db: Db, orgId: string, now: Date = ne
   if (!context.subscription) return { ...base, subscription: null, otherSubscriptions: 0 };
 
   const id = context.subscription.id;
-  const [row, total] = await Promise.all([
-    db.subscription.findUnique({ where: { id } }),
-    db.subscription.count({ where: { orgId } }),
-  ]);
+  const [row, total] = await Promise.all([db.subscription.findUnique({ where: { id } }), db.subscription.count({ where: { orgId } })]);
   // Gone between the two reads (its org was deleted): nothing to show.
   if (!row) return { ...base, subscription: null, otherSubscriptions: total };
-  const webhook = row.lastEventId
-    ? await db.webhookEvent.findUnique({ where: { id: row.lastEventId }, select: { id: true } })
-    : null;
+  const webhook = row.lastEventId ? await db.webhookEvent.findUnique({ where: { id: row.lastEventId }, select: { id: true } }) : null;
   const plan = planForProduct(row.productId);
   return {
     ...base,

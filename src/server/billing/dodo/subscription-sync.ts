@@ -1,9 +1,10 @@
 import type { Db, Tx } from "@/server/db/tx";
+
 import { planForProduct } from "../catalogue";
 import { BillingError } from "../errors";
-import { UUID_PATTERN } from "../uuid";
-import type { UsageService } from "../usage-service";
 import { catchUpMeteredUsage } from "../usage-reporting/outbox-sql";
+import type { UsageService } from "../usage-service";
+import { UUID_PATTERN } from "../uuid";
 import { describeIssues, subscriptionDataSchema, type SubscriptionData, type SubscriptionEvent } from "./events";
 
 /**
@@ -28,7 +29,6 @@ export class WebhookProblem extends BillingError {
     this.name = "WebhookProblem";
   }
 }
-
 
 /** Period counters reset when a subscription enters a new billing period. */
 const PERIOD_COUNTERS = ["api_calls"] as const;
@@ -73,11 +73,10 @@ export async function applySubscriptionEvent(
   }
 
   if (!planForProduct(data.product_id)) {
-    throw new WebhookProblem(
-      "unknown_product",
-      `unknown product ${data.product_id}: no plan in the catalogue has this Dodo product id`,
-      { subscriptionId, orgId: existing?.org_id },
-    );
+    throw new WebhookProblem("unknown_product", `unknown product ${data.product_id}: no plan in the catalogue has this Dodo product id`, {
+      subscriptionId,
+      orgId: existing?.org_id,
+    });
   }
   const org = await resolveOrg(tx, data, existing);
 
@@ -115,8 +114,7 @@ export async function applySubscriptionEvent(
 
   let periodReset: Date | null = null;
   const renewing = event.type === "subscription.renewed" || status === "active";
-  const movedForward =
-    periodStart !== null && (!existing?.current_period_start || periodStart > existing.current_period_start);
+  const movedForward = periodStart !== null && (!existing?.current_period_start || periodStart > existing.current_period_start);
   if (renewing && movedForward && periodStart) {
     for (const metric of PERIOD_COUNTERS) {
       await usage.resetPeriod(org.orgId, metric, periodStart, { tx, actor: `dodo:${event.id}` });

@@ -1,8 +1,10 @@
 import { z } from "zod";
+
 import { Prisma } from "@/server/db/client";
 import type { Db } from "@/server/db/tx";
+
 import { BillingError } from "../errors";
-import { type KeysetPage, keysetPage, keysetTake } from "../keyset-page";
+import { keysetPage, keysetTake, type KeysetPage } from "../keyset-page";
 import { orgIdSchema } from "../schemas";
 import { WEBHOOK_STATUSES, type WebhookStatus } from "./webhook-status";
 

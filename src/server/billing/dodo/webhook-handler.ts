@@ -1,6 +1,6 @@
 import type { DodoBilling } from "./dodo-billing";
+import { verifyWebhook, webhookVerifiers, type VerifyResult } from "./verify";
 import type { HandleResult } from "./webhook-inbox";
-import { type VerifyResult, verifyWebhook, webhookVerifiers } from "./verify";
 
 /**
  * The webhook endpoint as a plain `(Request) => Response` function (web-standard types, no

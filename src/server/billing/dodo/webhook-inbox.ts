@@ -1,9 +1,10 @@
 import type { PrismaClient } from "@/server/db/client";
 import { errorLine } from "@/server/db/pg-errors";
 import type { TransactionOptions, Tx } from "@/server/db/tx";
+
 import { BillingError } from "../errors";
 import { isSubscriptionEventType, parseDelivery, type ParsedDelivery, type SubscriptionEvent } from "./events";
-import { type SyncResult, WebhookProblem } from "./subscription-sync";
+import { WebhookProblem, type SyncResult } from "./subscription-sync";
 import type { WebhookStatus } from "./webhook-status";
 
 /**
@@ -166,7 +167,10 @@ export class DodoWebhookInbox {
     if (!isSubscriptionEventType(envelope.type)) {
       return { status: "ignored", outcome: `event type ${envelope.type} is not handled` };
     }
-    const sync = await this.syncSubscription({ id: webhookId, type: envelope.type, timestamp: envelope.timestamp, data: envelope.data }, tx);
+    const sync = await this.syncSubscription(
+      { id: webhookId, type: envelope.type, timestamp: envelope.timestamp, data: envelope.data },
+      tx,
+    );
     const outcome =
       sync.action === "stale"
         ? "stale: a newer event has already been applied"

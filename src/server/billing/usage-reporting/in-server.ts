@@ -1,8 +1,9 @@
 import { prisma } from "@/server/db/client";
 import { env } from "@/server/env";
+
 import { createDodoClient } from "../dodo/client";
-import { INGEST_TIMEOUT_MS } from "./reporter";
 import { startUsageReporting, type UsageReportingHandle } from "./interval";
+import { INGEST_TIMEOUT_MS } from "./reporter";
 
 let handle: UsageReportingHandle | undefined;
 

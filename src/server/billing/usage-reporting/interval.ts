@@ -1,4 +1,5 @@
 import type { PrismaClient } from "@/server/db/client";
+
 import { reportUsage, type ReportUsageResult, type UsageIngestApi } from "./reporter";
 
 export interface UsageReportingHandle {
@@ -31,7 +32,9 @@ export function startUsageReporting(options: UsageReportingOptions): UsageReport
     running = reportUsage(options.prisma, options.api, { orgId: options.orgId })
       .then((result: ReportUsageResult) => {
         if (result.batches > 0) {
-          log(`sent ${result.sent}, expired ${result.expired}, failed ${result.failed}, deferred ${result.deferred} in ${result.batches} batches${result.errors.length ? ` (${result.errors.join("; ")})` : ""}`);
+          log(
+            `sent ${result.sent}, expired ${result.expired}, failed ${result.failed}, deferred ${result.deferred} in ${result.batches} batches${result.errors.length ? ` (${result.errors.join("; ")})` : ""}`,
+          );
         }
       })
       .catch((error: unknown) => log(`tick failed: ${error instanceof Error ? error.message : String(error)}`))

@@ -1,5 +1,6 @@
 import { Prisma } from "@/server/db/client";
 import type { Tx } from "@/server/db/tx";
+
 import { PLANS } from "../catalogue";
 import { SUBSCRIPTION_PRECEDENCE } from "../subscription-precedence";
 
@@ -30,7 +31,11 @@ export interface MeterBinding {
 /** (Dodo product, metric) → meter event name, from the catalogue. */
 export const METER_BINDINGS: readonly MeterBinding[] = PLANS.flatMap((plan) =>
   plan.dodoProductId
-    ? Object.entries(plan.meters).map(([metric, eventName]) => ({ productId: plan.dodoProductId as string, metric, eventName: eventName as string }))
+    ? Object.entries(plan.meters).map(([metric, eventName]) => ({
+        productId: plan.dodoProductId as string,
+        metric,
+        eventName: eventName as string,
+      }))
     : [],
 );
 

@@ -1,5 +1,6 @@
 import type { PrismaClient } from "@/server/db/client";
 import type { Tx } from "@/server/db/tx";
+
 import { BillingError } from "../errors";
 import { backoffMs, classifyIngestFailure } from "./retry";
 
@@ -214,7 +215,13 @@ async function deliver(tx: Tx, api: UsageIngestApi, rows: ClaimedRow[], clock: (
     if (first.retryAt && first.deferred > 0 && first.sent + first.failed + first.expired === 0) {
       // Dodo or the network failed meanwhile: the second half waits too, unsent.
       const second = rows.slice(half);
-      await defer(tx, second.map((r) => r.ledger_id), first.retryAt, now, first.error ?? failure.error);
+      await defer(
+        tx,
+        second.map((r) => r.ledger_id),
+        first.retryAt,
+        now,
+        first.error ?? failure.error,
+      );
       return merge(first, { ...NOTHING, deferred: second.length });
     }
     return merge(first, await deliver(tx, api, rows.slice(half), clock));
@@ -265,7 +272,11 @@ async function countDeferred(prisma: PrismaClient, orgId: string | undefined): P
 export async function reportUsage(prisma: PrismaClient, api: UsageIngestApi, options: ReportUsageOptions = {}): Promise<ReportUsageResult> {
   const batchSize = options.batchSize ?? MAX_INGEST_BATCH;
   if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > MAX_INGEST_BATCH) {
-    throw new BillingError("BAD_REQUEST", "invalid_batch_size", `batchSize must be an integer from 1 to ${MAX_INGEST_BATCH}, got ${batchSize}`);
+    throw new BillingError(
+      "BAD_REQUEST",
+      "invalid_batch_size",
+      `batchSize must be an integer from 1 to ${MAX_INGEST_BATCH}, got ${batchSize}`,
+    );
   }
   const clock = options.clock ?? (() => new Date());
   const deadline = Date.now() + (options.maxWaitMs ?? 5 * 60_000);

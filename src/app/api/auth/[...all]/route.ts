@@ -1,4 +1,5 @@
 import { toNextJsHandler } from "better-auth/next-js";
+
 import { staffAuth } from "@/server/auth";
 import { trustedClientIpRequest } from "@/server/http/client-ip";
 
@@ -8,4 +9,6 @@ export const runtime = "nodejs";
 export const dynamic = "force-dynamic";
 
 // The client's address only as our server in front of Next stamped it (src/server/http/client-ip.ts).
-export const { GET, POST, PATCH, PUT, DELETE } = toNextJsHandler((request: Request) => staffAuth().handler(trustedClientIpRequest(request)));
+export const { GET, POST, PATCH, PUT, DELETE } = toNextJsHandler((request: Request) =>
+  staffAuth().handler(trustedClientIpRequest(request)),
+);

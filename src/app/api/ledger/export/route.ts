@@ -1,6 +1,7 @@
+import { readLedgerFilter } from "@/app/ledger/filters";
 import { ledgerCsvStream } from "@/server/billing/ledger-history";
 import { db } from "@/server/db/client";
-import { readLedgerFilter } from "@/app/ledger/filters";
+
 import { csvResponse, refuseUnlessStaff } from "../../_lib/staff-csv";
 
 export const runtime = "nodejs";

@@ -1,5 +1,6 @@
 import { createTRPCRouter, staffProcedure } from "@/server/api/trpc";
 import { createApiKeyAsStaff, revokeApiKeyAsStaff } from "@/server/billing/api-keys";
+
 import { apiKeyIdInput, apiKeyOutput, createApiKeyInput, createdApiKeyOutput } from "./api-keys.types";
 
 /**

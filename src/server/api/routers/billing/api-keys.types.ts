@@ -1,4 +1,5 @@
 import { z } from "zod";
+
 import { apiScopeSchema } from "@/server/billing/api-keys";
 
 /** Zod schemas of `billing.apiKeys.*`. The inputs are the domain's, re-exported (never re-declared). */

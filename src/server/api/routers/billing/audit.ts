@@ -1,5 +1,6 @@
 import { createTRPCRouter, staffProcedure } from "@/server/api/trpc";
 import { listAudit } from "@/server/billing/audit-log";
+
 import { listAuditInput, listAuditOutput } from "./audit.types";
 
 /** `billing.audit.*`: the audit log of staff writes (admin). */

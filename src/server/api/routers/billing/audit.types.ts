@@ -1,4 +1,5 @@
 import { z } from "zod";
+
 import { auditCursorSchema } from "@/server/billing/audit-log";
 import { keysetPageSchema } from "@/server/billing/keyset-page";
 import { pageLimitSchema } from "@/server/billing/schemas";

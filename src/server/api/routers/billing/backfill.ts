@@ -2,6 +2,7 @@ import { createTRPCRouter, staffProcedure } from "@/server/api/trpc";
 import { cancelRun, resumeRun, startRun } from "@/server/billing/backfill/control";
 import { getRun, listDiffs, listRuns } from "@/server/billing/backfill/dashboard";
 import { backfillOverview } from "@/server/billing/backfill/drift";
+
 import {
   listDiffsInput,
   listDiffsOutput,

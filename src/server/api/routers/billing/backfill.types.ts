@@ -1,4 +1,5 @@
 import { z } from "zod";
+
 import {
   diffCursorSchema,
   diffFilterSchema,
@@ -8,8 +9,8 @@ import {
   startRunSchema,
 } from "@/server/billing/backfill/dashboard-schemas";
 import { RUN_STATES } from "@/server/billing/backfill/liveness";
-import { keysetPageSchema } from "@/server/billing/keyset-page";
 import { BACKFILL_METRICS, BACKFILL_MODES, DIFF_KINDS, RUN_STATUSES } from "@/server/billing/backfill/types";
+import { keysetPageSchema } from "@/server/billing/keyset-page";
 import { pageLimitSchema } from "@/server/billing/schemas";
 
 /** Zod schemas of `billing.backfill.*`: the runs, their diff reports, and the admin controls. */

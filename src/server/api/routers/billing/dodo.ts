@@ -6,6 +6,7 @@ import { resyncOrganization } from "@/server/billing/dodo/staff-resync";
 import { getSubscriptionPanel } from "@/server/billing/dodo/subscription-panel";
 import { countWebhookEvents, getWebhookEvent, listWebhookEvents } from "@/server/billing/dodo/webhook-events";
 import { getDodoOverview } from "@/server/billing/overview";
+
 import {
   dodoOverviewOutput,
   orgInput,

@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { outboxCursorSchema, outboxRowsFilterSchema, OUTBOX_STATUSES } from "@/server/billing/dodo/outbox-status";
+
+import { OUTBOX_STATUSES, outboxCursorSchema, outboxRowsFilterSchema } from "@/server/billing/dodo/outbox-status";
 import { webhookCursorSchema, webhookEventFilterSchema, webhookStatusSchema } from "@/server/billing/dodo/webhook-events";
 import { WEBHOOK_STATUSES } from "@/server/billing/dodo/webhook-status";
 import { keysetPageSchema } from "@/server/billing/keyset-page";
@@ -31,10 +32,12 @@ const webhookEventSummary = z.object({
   processedAt: z.date().nullable(),
 });
 
-const statusCounts = z.object(Object.fromEntries(WEBHOOK_STATUSES.map((s) => [s, z.number().int().nonnegative()])) as Record<
-  (typeof WEBHOOK_STATUSES)[number],
-  z.ZodNumber
->);
+const statusCounts = z.object(
+  Object.fromEntries(WEBHOOK_STATUSES.map((s) => [s, z.number().int().nonnegative()])) as Record<
+    (typeof WEBHOOK_STATUSES)[number],
+    z.ZodNumber
+  >,
+);
 
 export const webhookListOutput = keysetPageSchema(webhookEventSummary, webhookCursorSchema).extend({
   /** Events per status under the same filter minus its statuses (the page's status tabs). */
@@ -60,7 +63,9 @@ export const replayOutput = z.object({
 export const outboxStatusInput = z.object({ orgId: orgIdSchema.optional() }).default({});
 
 export const outboxStatusOutput = z.object({
-  counts: z.object(Object.fromEntries(OUTBOX_STATUSES.map((s) => [s, z.bigint().nonnegative()])) as Record<(typeof OUTBOX_STATUSES)[number], z.ZodBigInt>),
+  counts: z.object(
+    Object.fromEntries(OUTBOX_STATUSES.map((s) => [s, z.bigint().nonnegative()])) as Record<(typeof OUTBOX_STATUSES)[number], z.ZodBigInt>,
+  ),
   oldestPendingAt: z.date().nullable(),
   oldestPendingAgeSeconds: z.number().int().nonnegative().nullable(),
   measuredAt: z.date(),

@@ -1,4 +1,5 @@
 import { apiKeyProcedure, createTRPCRouter } from "@/server/api/trpc";
+
 import { checkInput, consumeInput, consumeOutput, decisionSchema } from "./entitlements.types";
 
 /** `billing.entitlements.*`: "may this org do X?". Thin adapters over EntitlementService. */

@@ -1,7 +1,9 @@
 import { z } from "zod";
-import { checkInputSchema, consumeInputSchema } from "@/server/billing/entitlement-service";
+
 import { limitKindSchema, metricSchema } from "@/server/billing/catalogue";
+import { checkInputSchema, consumeInputSchema } from "@/server/billing/entitlement-service";
 import { REASON_CODES } from "@/server/billing/policy";
+
 import { ledgerEntrySchema } from "./usage.types";
 
 /** Zod schemas of `billing.entitlements.*`. A denial is a normal output, not an error. */

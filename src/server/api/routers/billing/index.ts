@@ -1,4 +1,5 @@
 import { createTRPCRouter } from "@/server/api/trpc";
+
 import { apiKeysRouter } from "./api-keys";
 import { auditRouter } from "./audit";
 import { backfillRouter } from "./backfill";

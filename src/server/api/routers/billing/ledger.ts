@@ -1,5 +1,6 @@
 import { createTRPCRouter, staffProcedure } from "@/server/api/trpc";
 import { ledgerTotals, listLedger } from "@/server/billing/ledger-history";
+
 import { ledgerListInput, ledgerListOutput, ledgerTotalsInput, ledgerTotalsOutput } from "./ledger.types";
 
 /**

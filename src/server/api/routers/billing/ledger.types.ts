@@ -1,7 +1,9 @@
 import { z } from "zod";
+
 import { keysetPageSchema } from "@/server/billing/keyset-page";
 import { ledgerCursorSchema, ledgerFilterSchema } from "@/server/billing/ledger-history";
 import { pageLimitSchema } from "@/server/billing/schemas";
+
 import { ledgerEntrySchema } from "./usage.types";
 
 /** Zod schemas of `billing.ledger.*`: finance's history across organizations. */

@@ -4,6 +4,7 @@ import { listDenials } from "@/server/billing/denials";
 import { getOrganizationDetail } from "@/server/billing/org-insights";
 import { listOrganizations } from "@/server/billing/organizations";
 import { getBillingOverview } from "@/server/billing/overview";
+
 import {
   adjustUsageInput,
   getOrgInput,
@@ -40,7 +41,9 @@ export const orgsRouter = createTRPCRouter({
    * Headline numbers for the overview page: organizations, active subscriptions, orgs near
    * their limits, and the cache-vs-ledger integrity check.
    */
-  stats: staffProcedure("viewer").output(orgsStatsOutput).query(({ ctx }) => getBillingOverview(ctx.db())),
+  stats: staffProcedure("viewer")
+    .output(orgsStatsOutput)
+    .query(({ ctx }) => getBillingOverview(ctx.db())),
 
   /**
    * One organization for its page: header, usage against limits (`usageSummary`), active

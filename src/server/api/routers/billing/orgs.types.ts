@@ -1,6 +1,8 @@
 import { z } from "zod";
+
 import { limitKindSchema, metricSchema, PLANS } from "@/server/billing/catalogue";
 import { orgIdSchema, pageLimitSchema } from "@/server/billing/schemas";
+
 import { limitOverrideOutput } from "./overrides.types";
 import { getUsageOutput } from "./usage.types";
 
@@ -48,10 +50,7 @@ export const orgListItem = z.object({
   teams: cachedCount,
   storageBytes: cachedCount,
   apiCalls: cachedCount,
-  limits: z.partialRecord(
-    metricSchema,
-    z.object({ limit: z.bigint().nullable(), limitKind: limitKindSchema }),
-  ),
+  limits: z.partialRecord(metricSchema, z.object({ limit: z.bigint().nullable(), limitKind: limitKindSchema })),
 });
 export type OrgListItem = z.infer<typeof orgListItem>;
 

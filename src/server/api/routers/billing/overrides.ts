@@ -1,5 +1,6 @@
 import { createTRPCRouter, staffProcedure } from "@/server/api/trpc";
 import { revokeOverrideAsStaff, setOverrideAsStaff } from "@/server/billing/limit-overrides";
+
 import { limitOverrideOutput, listOverridesInput, overrideIdInput, setOverrideInput } from "./overrides.types";
 
 /**

@@ -1,4 +1,5 @@
 import { z } from "zod";
+
 import { limitKindSchema } from "@/server/billing/catalogue";
 import { orgIdSchema } from "@/server/billing/schemas";
 

@@ -1,5 +1,6 @@
 import { createTRPCRouter, staffProcedure } from "@/server/api/trpc";
 import { staffService } from "@/server/auth";
+
 import { createdStaffOutput, createStaffInput, setRoleInput, staffIdentityOutput, staffMemberOutput } from "./staff.types";
 
 /**
@@ -28,7 +29,5 @@ export const staffRouter = createTRPCRouter({
   setRole: staffProcedure("admin")
     .input(setRoleInput)
     .output(staffMemberOutput)
-    .mutation(({ ctx, input }) =>
-      staffService(ctx.db()).setRole(input, { id: ctx.staff.id, label: ctx.actor }),
-    ),
+    .mutation(({ ctx, input }) => staffService(ctx.db()).setRole(input, { id: ctx.staff.id, label: ctx.actor })),
 });

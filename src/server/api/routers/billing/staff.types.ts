@@ -1,4 +1,5 @@
 import { z } from "zod";
+
 import { staffRoleSchema } from "@/server/auth/roles";
 
 /** Zod schemas of `billing.staff.*`. Creating a member takes the domain's input, re-exported (never re-declared). */

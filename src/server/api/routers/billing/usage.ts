@@ -1,12 +1,6 @@
 import { apiKeyProcedure, createTRPCRouter } from "@/server/api/trpc";
-import {
-  getUsageInput,
-  getUsageOutput,
-  incrementInput,
-  incrementManyInput,
-  incrementManyOutput,
-  incrementOutput,
-} from "./usage.types";
+
+import { getUsageInput, getUsageOutput, incrementInput, incrementManyInput, incrementManyOutput, incrementOutput } from "./usage.types";
 
 /** `billing.usage.*`: the product app records and reads usage. Thin adapters over UsageService. */
 export const usageRouter = createTRPCRouter({

@@ -1,4 +1,5 @@
 import { z } from "zod";
+
 import { limitKindSchema, metricSchema } from "@/server/billing/catalogue";
 import { incrementInputSchema, orgIdSchema } from "@/server/billing/schemas";
 import { MAX_BATCH } from "@/server/billing/usage-service";
@@ -75,4 +76,3 @@ export const getUsageOutput = z.object({
     }),
   ),
 });
-

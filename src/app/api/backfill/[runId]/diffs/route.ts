@@ -1,8 +1,9 @@
 import { readDiffFilter } from "@/app/backfill/filters";
-import { diffCsvStream } from "@/server/billing/backfill/diff-export";
 import { runIdSchema } from "@/server/billing/backfill/dashboard-schemas";
+import { diffCsvStream } from "@/server/billing/backfill/diff-export";
 import { isBillingError } from "@/server/billing/errors";
 import { prisma } from "@/server/db/client";
+
 import { csvResponse, refuseUnlessStaff } from "../../../_lib/staff-csv";
 
 export const runtime = "nodejs";
