@@ -4,7 +4,7 @@ import { Prisma } from "@/server/db/client";
 import { PG, pgError } from "@/server/db/pg-errors";
 import type { Tx } from "@/server/db/tx";
 
-import { BillingError } from "./errors";
+import { BillingError, isBillingError } from "./errors";
 import { keyReuseConflict, LEDGER_COLUMNS, toLedgerEntry, type LedgerEntry, type LedgerRow, type LedgerWork } from "./ledger-entry";
 import { incrementInputSchema, INT64_MAX, type IncrementInput } from "./schemas";
 import { belowZero, countOutOfRange } from "./usage-errors";
@@ -34,7 +34,7 @@ export const batchRaced = () =>
     "batch_raced",
     "A concurrent write used one of this batch's idempotency keys for other work; retry the batch",
   );
-export const isBatchRaced = (error: unknown) => error instanceof BillingError && error.reason === "batch_raced";
+export const isBatchRaced = (error: unknown) => isBillingError(error) && error.reason === "batch_raced";
 
 export interface BatchItem {
   index: number;
