@@ -8,6 +8,7 @@ import { UUID_PATTERN } from "@/server/billing/uuid";
 import { api, currentStaff } from "@/trpc/server";
 
 import { DenialsTable } from "../../_components/denials-table";
+import { MetricName } from "../../_components/metric-name";
 import { UsageBar } from "../../_components/usage-bar";
 import { UtcTime } from "../../_components/utc-time";
 import { formatDate, formatStatus, formatUtc } from "../../_lib/format";
@@ -174,7 +175,9 @@ export default async function OrganizationPage({ params, searchParams }: { param
               <tbody>
                 {overrides.map((o) => (
                   <tr key={o.id}>
-                    <td>{o.metric}</td>
+                    <td>
+                      <MetricName metric={o.metric} />
+                    </td>
                     <td>{o.kind === "unlimited" || o.value === null ? "unlimited" : `${o.kind} ${formatAmount(o.metric, o.value)}`}</td>
                     <td>{o.expiresAt ? utc(o.expiresAt) : "never"}</td>
                     <td>{o.note}</td>
@@ -229,7 +232,9 @@ export default async function OrganizationPage({ params, searchParams }: { param
                       <td>
                         <UtcTime value={e.timestamp} precision="millisecond" />
                       </td>
-                      <td>{e.metric}</td>
+                      <td>
+                        <MetricName metric={e.metric} />
+                      </td>
                       <td className="num">{formatSignedAmount(e.metric, e.delta)}</td>
                       <td>{e.reason}</td>
                       <td>{e.actor}</td>
