@@ -113,11 +113,18 @@ export const orgDetailOutput = z.object({
     })
     .nullable(),
   usage: getUsageOutput,
+  /** The server's clock when the detail was read. */
+  asOf: z.date(),
+  /** Each period metric's current window (gauges have none); `resetsInSeconds` counts from `asOf`. */
+  windows: z.array(z.object({ metric: metricSchema, start: z.date(), end: z.date(), resetsInSeconds: z.number().int().nonnegative() })),
+  /** Cached counts of metrics the catalogue does not know (stored rows: any text). */
+  uncatalogued: z.array(z.object({ metric: z.string(), count: z.bigint(), lastUpdated: z.date() })),
   overrides: z.array(limitOverrideOutput),
   denials: listDenialsOutput,
   series: z.array(
     z.object({
-      metric: metricSchema,
+      /** A catalogue metric, or the raw name of one only the ledger holds. */
+      metric: z.string(),
       /** `day`: a UTC day, YYYY-MM-DD; `count`: the running total at its end. */
       points: z.array(z.object({ day: z.string(), count: z.bigint() })),
     }),
