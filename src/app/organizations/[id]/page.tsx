@@ -11,7 +11,7 @@ import { DenialsTable } from "../../_components/denials-table";
 import { MetricName } from "../../_components/metric-name";
 import { UsageBar } from "../../_components/usage-bar";
 import { UtcTime } from "../../_components/utc-time";
-import { formatDate, formatStatus, formatUtc } from "../../_lib/format";
+import { formatDate, formatDuration, formatStatus, formatUtc } from "../../_lib/format";
 import { chartUnitOf, formatAmount, formatSignedAmount, metricLabel } from "../../_lib/metric-display";
 import { withQuery } from "../../_lib/query-string";
 import { cursorParam, readCursor } from "../../ledger/filters";
@@ -51,6 +51,7 @@ export default async function OrganizationPage({ params, searchParams }: { param
   if (!detail) notFound();
   const isAdmin = roleAtLeast(session?.user.role, "admin");
   const { org, subscription, usage, overrides, denials } = detail;
+  const windows = new Map(detail.windows.map((w) => [w.metric as string, w]));
   // The newest active override per metric is the one that applies.
   const applied = new Map<string, (typeof overrides)[number]>();
   for (const o of overrides) if (!applied.has(o.metric)) applied.set(o.metric, o);
@@ -119,6 +120,7 @@ export default async function OrganizationPage({ params, searchParams }: { param
             const label = metricLabel(m.metric);
             const override = m.limitOverridden ? applied.get(m.metric) : undefined;
             const over = m.limit !== null && m.count > m.limit;
+            const window = windows.get(m.metric);
             return (
               <section key={m.metric} className="usage-card" aria-label={label} data-metric={m.metric}>
                 <h3>
@@ -138,6 +140,12 @@ export default async function OrganizationPage({ params, searchParams }: { param
                 </p>
                 <UsageBar metric={m.metric} count={m.count} limit={m.limit} limitKind={m.limitKind} label={label} />
                 {over ? <p className="over-limit">Over the {m.limitKind} limit</p> : null}
+                {window ? (
+                  <p className="muted usage-window" data-testid="usage-window">
+                    Window <UtcTime value={window.start} /> → <UtcTime value={window.end} /> UTC ·{" "}
+                    <span data-testid="usage-resets">resets in {formatDuration(window.resetsInSeconds)}</span>
+                  </p>
+                ) : null}
                 {override ? (
                   <p className="muted override-note">
                     Override: {override.note}
@@ -147,6 +155,17 @@ export default async function OrganizationPage({ params, searchParams }: { param
               </section>
             );
           })}
+          {detail.uncatalogued.map((u) => (
+            <section key={u.metric} className="usage-card" aria-label={u.metric} data-metric={u.metric}>
+              <h3>
+                {u.metric} <span className="badge">not in the catalogue</span>
+              </h3>
+              <p className="usage-numbers">
+                <span data-testid="usage-used">{formatAmount(u.metric, u.count)}</span>
+              </p>
+              <p className="muted">This deploy&apos;s metric catalogue does not know this metric: no limit or window applies to it here.</p>
+            </section>
+          ))}
         </div>
       </section>
 
