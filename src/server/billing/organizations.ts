@@ -162,7 +162,9 @@ export async function listOrganizations(db: Db, input: ListOrganizationsInput): 
     const plan = planOfProduct(row.productId);
     const context = contexts[i];
     const summary = context ? summarizeUsage(context, now).metrics : [];
-    const cached = (metric: Metric) => context?.usage[metric]?.count ?? null;
+    // Each count as summarizeUsage reports it (what the org page and the policy show), not
+    // the raw cache row, so the two pages never disagree; null where there is no cache row.
+    const cached = (metric: Metric) => (context?.usage[metric] ? (summary.find((m) => m.metric === metric)?.count ?? null) : null);
     return {
       id: row.id,
       name: row.name,
