@@ -11,7 +11,7 @@ import { getOrganizationDetail } from "@/server/billing/org-insights";
 import { listOrganizations, ORGANIZATION_SORTS } from "@/server/billing/organizations";
 import { currentWindow } from "@/server/billing/usage-window";
 
-import { newOrg, testDatabase, uniqueSuffix } from "../helpers/db";
+import { newOrg, newSubscription, testDatabase, uniqueSuffix } from "../helpers/db";
 
 /**
  * The staff read models follow the metric catalogue: every metric of metrics.ts shows in the
@@ -146,15 +146,9 @@ describe("the org detail's windows", () => {
 
   it("a paid org counts in its subscription's period, continued when the renewal is late", async () => {
     const org = await newOrg(prisma);
-    await prisma.subscription.create({
-      data: {
-        id: `sub_${uniqueSuffix()}`,
-        orgId: org.id,
-        productId: "pdt_billing_pro",
-        status: "active",
-        currentPeriodStart: new Date("2026-11-15T09:30:00Z"),
-        currentPeriodEnd: new Date("2026-12-15T09:30:00Z"),
-      },
+    await newSubscription(prisma, org.id, {
+      currentPeriodStart: new Date("2026-11-15T09:30:00Z"),
+      currentPeriodEnd: new Date("2026-12-15T09:30:00Z"),
     });
     const inPeriod = await getOrganizationDetail(prisma, billing.entitlements, org.id, now);
     expect(inPeriod.windows.find((w) => w.metric === "api_calls")).toMatchObject({
