@@ -17,7 +17,7 @@ import { drawUtcOffset } from "./rhythm";
 import { assignScenarios, planName, type Scenario } from "./scenarios";
 import { planSubscriptionStory } from "./subscription-story";
 import { runTimeline, type OrgEvent, type OrgTimeline, type TimelineStats } from "./timeline";
-import { OrgUsage, usageActions, type UsageAction } from "./usage";
+import { CalendarWindows, OrgUsage, usageActions, type UsageAction } from "./usage";
 import { DEMO_WEBHOOK_KEY, SignedDelivery } from "./webhooks";
 
 export { DEFAULT_HISTORY_DAYS, DEFAULT_HOURLY_DAYS, demoAnchor, historySpan } from "./clock";
@@ -111,8 +111,9 @@ export async function seedDemoHistory(
   const usage = usageActions();
   const webhookKey = options.webhookKey ?? DEMO_WEBHOOK_KEY;
   const delivery = new SignedDelivery(webhookKey); // refuses an unusable key before anything runs
+  const calendarWindows = new CalendarWindows();
   const timelines = orgs.map((org) =>
-    orgTimeline(database, org, { seed, span, scenario: scenarios.get(org.index), gauges, usage, webhookKey }),
+    orgTimeline(database, org, { seed, span, scenario: scenarios.get(org.index), gauges, usage, webhookKey, calendarWindows }),
   );
 
   const batchClock = new SimulatedClock(span.start);
@@ -169,6 +170,7 @@ function orgTimeline(
     gauges: GaugeActions[];
     usage: UsageAction[];
     webhookKey: string;
+    calendarWindows: CalendarWindows;
   },
 ): OrgTimeline {
   const { seed, span, scenario } = plan;
@@ -190,7 +192,7 @@ function orgTimeline(
     services,
     route: createWebhookHandler({ keys: [plan.webhookKey], service: services.dodo }),
     events,
-    usage: plan.usage.map((u) => new OrgUsage(org, u, seed, offsetHours, startingPlan, readUsed(u.action))),
+    usage: plan.usage.map((u) => new OrgUsage(org, u, seed, offsetHours, startingPlan, readUsed(u.action), plan.calendarWindows)),
     gaugeRandom: new Map(plan.gauges.map((g) => [g.metric, historyRandom(seed, `gauge:${g.metric}`, org.index)])),
   };
 }
