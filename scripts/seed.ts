@@ -1,29 +1,40 @@
 import { createDatabase } from "@/server/db/client";
 import { migrate } from "@/server/db/migrator";
+import { env } from "@/server/env";
 import { seedDatabase, SeedError, type SeedResult } from "@/server/seed";
+import { DEMO_WEBHOOK_KEY, demoAnchor, historyStart, seedDemoHistory } from "@/server/seed/history";
+import { describeHistory } from "@/server/seed/history/summary";
 
 import { readCommandLine } from "./lib/args";
 import { runScript } from "./lib/run-script";
 import { parseSeedArgs } from "./seed/options";
 
-// npm run seed -- --orgs N [--seed S] [--legacy-only]
+// npm run seed -- --orgs N [--seed S] [--legacy-only | --history]
 // Adds N demo organizations (appends; never wipes) after applying pending migrations.
 // --legacy-only seeds the database as it stands and applies no migration: the host tables
 // and the legacy usage JSONB (while its column exists) without any counting, e.g. after
 // `npm run migrate -- --to 20261124000000_host_app_tables` for a migration rehearsal.
+// --history also writes their last 90 days (src/server/seed/history), as `npm start` does.
 
 const args = readCommandLine("npm run seed", parseSeedArgs);
 
 await runScript("npm run seed", async (databaseUrl) => {
   if (!args.legacyOnly) await migrate(databaseUrl, { log: (line) => console.log(line) });
-  const database = createDatabase(databaseUrl, { max: 2, applicationName: "npm run seed" });
+  const database = createDatabase(databaseUrl, { max: args.history ? 6 : 2, applicationName: "npm run seed" });
+  // The history ends now; its orgs are seeded as they stood when it starts.
+  const anchor = demoAnchor();
   try {
     const result = await seedDatabase(database.pool, {
       orgs: args.orgs,
       seed: args.seed,
       legacyOnly: args.legacyOnly,
+      ...(args.history ? { now: historyStart(anchor) } : {}),
     });
     console.log(summary(result, args.legacyOnly));
+    if (args.history) {
+      const webhookKey = env().DODO_PAYMENTS_WEBHOOK_KEY[0] ?? DEMO_WEBHOOK_KEY;
+      console.log(describeHistory(await seedDemoHistory(database, { seed: args.seed, anchor, webhookKey })));
+    }
   } catch (error) {
     if (!(error instanceof SeedError)) throw error;
     console.error(`npm run seed: ${error.message}`);

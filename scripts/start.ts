@@ -89,6 +89,8 @@ async function main(): Promise<void> {
   // one must stop `npm start` with one line naming the issue's path (caught below).
   const { PLANS } = await import("@/server/billing/catalogue");
   const { databaseIsEmpty, seedDatabase } = await import("@/server/seed");
+  const { DEFAULT_HISTORY_DAYS, DEMO_WEBHOOK_KEY, demoAnchor, historyStart, seedDemoHistory } = await import("@/server/seed/history");
+  const { describeHistory } = await import("@/server/seed/history/summary");
   const { seedDemoStaff } = await import("@/server/auth/demo-staff");
   console.log(`plan catalogue: ${PLANS.map((p) => p.id).join(", ")}`);
   database = await acquireProjectDatabase({ databaseUrl: env.DATABASE_URL, command: "npm start", exclusive: true });
@@ -103,11 +105,20 @@ async function main(): Promise<void> {
     console.warn(`migrations: ${migrated.refused.name} not applied yet: ${migrated.refused.reason}`);
   }
 
-  const seeding = createDatabase(database.url, { max: 4, applicationName: "npm-start-seed" });
+  // Without a configured secret, the embedded demo verifies webhooks with the public demo
+  // key (so `npm run fake-dodo` can sign with it); the history below is signed with it too.
+  const useDemoWebhookKey = !env.DATABASE_URL && env.DODO_PAYMENTS_WEBHOOK_KEY.length === 0;
+  const webhookKey = env.DODO_PAYMENTS_WEBHOOK_KEY[0] ?? DEMO_WEBHOOK_KEY;
+  const seeding = createDatabase(database.url, { max: 6, applicationName: "npm-start-seed" });
   try {
     if (DEMO_ORGS > 0 && (await databaseIsEmpty(seeding.pool))) {
-      console.log(`seeding ${DEMO_ORGS} demo organizations…`);
-      await seedDatabase(seeding.pool, { orgs: DEMO_ORGS, seed: 1, legacyOnly: false });
+      const started = performance.now();
+      // The orgs as they stood 90 days ago, then their history up to now (the hour).
+      const anchor = demoAnchor();
+      console.log(`seeding ${DEMO_ORGS} demo organizations and their last ${DEFAULT_HISTORY_DAYS} days…`);
+      await seedDatabase(seeding.pool, { orgs: DEMO_ORGS, seed: 1, legacyOnly: false, now: historyStart(anchor) });
+      console.log(describeHistory(await seedDemoHistory(seeding, { seed: 1, anchor, webhookKey })));
+      console.log(`demo data ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
     }
   } finally {
     await seeding.close();
@@ -130,7 +141,12 @@ async function main(): Promise<void> {
     }
   }
 
-  const childEnv = { DATABASE_URL: database.url, PORT: String(env.PORT) };
+  const childEnv = {
+    DATABASE_URL: database.url,
+    PORT: String(env.PORT),
+    ...(useDemoWebhookKey ? { DODO_PAYMENTS_WEBHOOK_KEY: DEMO_WEBHOOK_KEY } : {}),
+  };
+  if (useDemoWebhookKey) console.log(`webhooks: DODO_PAYMENTS_WEBHOOK_KEY is not set; verifying with the demo key ${DEMO_WEBHOOK_KEY}`);
   if (!values.dev && !buildIsCurrent()) {
     console.log("building the dashboard (next build)…");
     const build = run(nextBin, ["build"], childEnv);
@@ -163,7 +179,11 @@ async function main(): Promise<void> {
 }
 
 main().catch(async (error: unknown) => {
-  const expected = error instanceof EmbeddedDatabaseError || error instanceof MigrationError || (error as Error)?.name === "CatalogueError";
+  const expected =
+    error instanceof EmbeddedDatabaseError ||
+    error instanceof MigrationError ||
+    (error as Error)?.name === "CatalogueError" ||
+    (error as Error)?.name === "SeedError";
   console.error(`npm start: ${expected ? (error as Error).message : error instanceof Error ? error.stack : error}`);
   stopping = true;
   await shutdown();

@@ -1,17 +1,21 @@
 import { MAX_SEED } from "@/server/seed";
 
-import { integerArg, parseOptions } from "../lib/args";
+import { integerArg, parseOptions, UsageError } from "../lib/args";
 
 export interface SeedArgs {
   orgs: number;
   seed: number;
   legacyOnly: boolean;
+  /** Also write the demo history (src/server/seed/history) for the seeded orgs. */
+  history: boolean;
 }
 
 export const DEFAULT_ORGS = 100;
 export const DEFAULT_SEED = 1;
 
-/** `--orgs N [--seed S] [--legacy-only]`; anything else is a UsageError with one clear line. */
+const USAGE = "usage: --orgs N [--seed S] [--legacy-only | --history]";
+
+/** `--orgs N [--seed S] [--legacy-only | --history]`; anything else is a UsageError with one clear line. */
 export function parseSeedArgs(argv: string[]): SeedArgs {
   const values = parseOptions(
     argv,
@@ -19,12 +23,18 @@ export function parseSeedArgs(argv: string[]): SeedArgs {
       orgs: { type: "string" },
       seed: { type: "string" },
       "legacy-only": { type: "boolean" },
+      history: { type: "boolean" },
     },
-    "usage: --orgs N [--seed S] [--legacy-only]",
+    USAGE,
   );
+  const legacyOnly = values["legacy-only"] ?? false;
+  const history = values.history ?? false;
+  // The history is written through the ledger; a legacy-only seed has none.
+  if (legacyOnly && history) throw new UsageError(`--history writes through the ledger: it cannot go with --legacy-only (${USAGE})`);
   return {
     orgs: integerArg("--orgs", values.orgs, { min: 1, max: 10_000_000 }, DEFAULT_ORGS),
     seed: integerArg("--seed", values.seed, { min: 0, max: MAX_SEED }, DEFAULT_SEED),
-    legacyOnly: values["legacy-only"] ?? false,
+    legacyOnly,
+    history,
   };
 }
