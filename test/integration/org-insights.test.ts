@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 
 import { createBillingServices } from "@/server/billing";
 import { adjustUsage } from "@/server/billing/adjustments";
+import { METRICS } from "@/server/billing/catalogue";
 import { listDenials } from "@/server/billing/denials";
 import { nearLimitCounts } from "@/server/billing/near-limit";
 import { getOrganizationDetail, usageSeries } from "@/server/billing/org-insights";
@@ -38,7 +39,7 @@ describe("usage series (chart)", () => {
     await entryAt(org.id, "storage_bytes", 5n * 2n ** 31n, new Date("2026-06-10T12:00:00Z"));
 
     const series = await usageSeries(prisma, org.id, { now, days: 90 });
-    expect(series.map((s) => s.metric)).toEqual(["members", "teams", "storage_bytes", "api_calls"]);
+    expect(series.map((s) => s.metric)).toEqual(METRICS);
     const members = series.find((s) => s.metric === "members")?.points ?? [];
     expect(members).toHaveLength(90);
     expect(members[0]?.day).toBe(new Date(Date.UTC(2026, 5, 30) - 89 * DAY).toISOString().slice(0, 10));
