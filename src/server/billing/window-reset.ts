@@ -82,6 +82,17 @@ export function windowResetCtes(actor: string, at: Date): Prisma.Sql {
   )`;
 }
 
+/*
+ * STALE_ROW: why a single-row write computes the new count from the row its `locked` CTE
+ * returned and never from the UPDATE's own `c.count`. The UPDATE reads the row as of the
+ * statement's snapshot; when another writer committed while this statement waited for the
+ * lock, that version is stale. PostgreSQL does recompute the new row from the latest version
+ * before writing it (EvalPlanQual), but it checks CHECK constraints on the row computed from
+ * the stale one first: `count >= 0` then fails for a row that is fine (a decrement of a count
+ * a concurrent write just raised; a reset removing usage recorded since the snapshot). The
+ * locked row is the latest version, and no one else can change it until this commits.
+ */
+
 /**
  * The parts of a single-row write statement (increment, consume) that a window changes. The
  * statement locks the row in a CTE `locked` (selecting `columns`), inserts its ledger row
@@ -100,8 +111,9 @@ export function rowWriteSql(orgId: string, metric: Metric, window: UsageWindow |
       update: Prisma.sql`upd AS (
         -- An UPDATE, not an upsert: PostgreSQL checks CHECK constraints on the row an
         -- upsert proposes to insert, so a decrement would fail even when a row exists.
-        UPDATE usage_cache c SET count = c.count + ins.delta, last_updated = ins.timestamp
-        FROM ins WHERE c.org_id = ins.org_id AND c.metric = ins.metric
+        -- From the LOCKED count, not c.count (see STALE_ROW below).
+        UPDATE usage_cache c SET count = locked.count + ins.delta, last_updated = ins.timestamp
+        FROM ins, locked WHERE c.org_id = ins.org_id AND c.metric = ins.metric
         RETURNING c.count
       )`,
       windowStart: Prisma.sql`NULL::timestamptz`,
@@ -119,12 +131,12 @@ export function rowWriteSql(orgId: string, metric: Metric, window: UsageWindow |
     count: Prisma.sql`(count - carried)`,
     // Its reset's delta and the write's (`ins`) in one change, the window moved. It runs when
     // the window moves even if nothing is inserted (a replayed key, a refused consume): the
-    // reset was written and the cache must follow it.
+    // reset was written and the cache must follow it. From the locked row (STALE_ROW below).
     update: Prisma.sql`upd AS (
       UPDATE usage_cache c
-      SET count = c.count + COALESCE((SELECT delta FROM reset), 0) + COALESCE((SELECT delta FROM ins), 0),
+      SET count = win.count + COALESCE((SELECT delta FROM reset), 0) + COALESCE((SELECT delta FROM ins), 0),
           last_updated = COALESCE((SELECT timestamp FROM ins), (SELECT timestamp FROM reset), c.last_updated),
-          window_start = CASE WHEN win.moves THEN win.ws ELSE c.window_start END
+          window_start = CASE WHEN win.moves THEN win.ws ELSE win.window_start END
       FROM win WHERE c.org_id = win.org_id AND c.metric = win.metric AND (win.moves OR EXISTS (SELECT 1 FROM ins))
       RETURNING c.count
     )`,
