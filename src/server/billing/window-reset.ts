@@ -154,6 +154,8 @@ export interface WindowTarget {
 export interface StartedWindow {
   orgId: string;
   metric: Metric;
+  /** The window the row counts in now. */
+  windowStart: Date;
   /** The cache count after the reset. */
   count: bigint;
   /** The reset row, or null when nothing was recorded before the window (the window just moved). */
@@ -182,7 +184,9 @@ export async function startWindows(
       WHERE (org_id, metric) IN (SELECT * FROM unnest(${orgIds}::uuid[], ${metrics}::text[]))
       ORDER BY org_id, metric FOR UPDATE`);
   }
-  const rows = await run<{ cache_org_id: string; cache_metric: string; new_count: bigint | string } & Partial<LedgerRow>>(Prisma.sql`
+  const rows = await run<
+    { cache_org_id: string; cache_metric: string; new_count: bigint | string; new_window_start: Date | string } & Partial<LedgerRow>
+  >(Prisma.sql`
     WITH w AS (
       SELECT c.org_id, c.metric, c.count, c.window_start, t.ws, t.reset_key, t.ws_iso
       FROM unnest(${orgIds}::uuid[], ${metrics}::text[], ${targets.map((t) => t.windowStart)}::timestamptz[],
@@ -194,10 +198,12 @@ export async function startWindows(
     SET count = c.count + COALESCE(r.delta, 0), last_updated = COALESCE(r.timestamp, c.last_updated), window_start = win.ws
     FROM win LEFT JOIN reset r ON r.org_id = win.org_id AND r.metric = win.metric
     WHERE c.org_id = win.org_id AND c.metric = win.metric AND win.moves
-    RETURNING c.org_id::text AS cache_org_id, c.metric AS cache_metric, c.count AS new_count, ${RESET_COLUMNS}`);
+    RETURNING c.org_id::text AS cache_org_id, c.metric AS cache_metric, c.count AS new_count, c.window_start AS new_window_start,
+              ${RESET_COLUMNS}`);
   return rows.map((row) => ({
     orgId: row.cache_org_id,
     metric: row.cache_metric as Metric,
+    windowStart: new Date(row.new_window_start),
     count: BigInt(row.new_count),
     reset: row.id ? toLedgerEntry(row as LedgerRow) : null,
   }));
