@@ -3,6 +3,8 @@ import { readFile } from "node:fs/promises";
 import { expect, test, type Page } from "@playwright/test";
 import { parse } from "csv-parse/sync";
 
+import { formatSignedQuantity, metricLabel } from "@/app/_lib/metric-display";
+
 import { seededOrgs } from "./fixtures";
 import { storageStateOf } from "./staff";
 
@@ -42,6 +44,21 @@ test.describe("finance", () => {
 
 test.describe("viewer", () => {
   test.use({ storageState: storageStateOf("viewer") });
+
+  test("totals one row per metric and reason, each sum in its metric's unit", async ({ page }) => {
+    await page.goto(`/ledger?org=${org.id}&reason=seed`);
+    const totals = page.getByRole("region", { name: "Totals per metric and reason" }).getByRole("rowgroup").nth(1).getByRole("row");
+    const expected = new Map<string, { entries: number; sum: bigint }>();
+    for (const { metric, delta } of org.ledger) {
+      const total = expected.get(metric) ?? { entries: 0, sum: 0n };
+      expected.set(metric, { entries: total.entries + 1, sum: total.sum + delta });
+    }
+    await expect(totals).toHaveCount(expected.size);
+    for (const [metric, { entries, sum }] of expected) {
+      const row = totals.filter({ has: page.locator(`[data-metric="${metric}"]`) });
+      await expect(row.getByRole("cell")).toHaveText([metricLabel(metric), "seed", String(entries), formatSignedQuantity(metric, sum)]);
+    }
+  });
 
   test("pages to older entries by keyset and back to the newest", async ({ page }) => {
     await page.goto("/ledger");

@@ -1,5 +1,9 @@
 import { expect, test, type Page } from "@playwright/test";
 
+import { formatUtc } from "@/app/_lib/format";
+import { METRIC_DEFINITIONS, METRICS } from "@/server/billing/metrics";
+import { currentWindow } from "@/server/billing/usage-window";
+
 import { seededOrgs } from "./fixtures";
 import { E2E_STAFF, storageStateOf } from "./staff";
 
@@ -9,7 +13,9 @@ const adjusted = orgs[50];
 const overridden = orgs[51];
 const viewed = orgs[52];
 const denied = orgs[53];
-if (!adjusted || !overridden || !viewed || !denied) throw new Error("the e2e data set is too small");
+// A free org (no subscription): its billing-period metrics count in UTC calendar months.
+const free = orgs.find((o, i) => i >= 50 && !o.subscription);
+if (!adjusted || !overridden || !viewed || !denied || !free) throw new Error("the e2e data set is too small");
 
 const card = (page: Page, label: string) => page.getByRole("region", { name: label, exact: true });
 const numberIn = async (page: Page, label: string, testId: string) =>
@@ -40,8 +46,8 @@ test.describe("admin", () => {
     await expect(page).toHaveURL(new RegExp(`/organizations/${adjusted.id}$`));
     await expect(page.getByRole("heading", { level: 1, name: adjusted.name })).toBeVisible();
     await expect(page.getByTestId("org-id")).toHaveText(adjusted.id);
-    // One chart per metric (recharts renders SVG on the client).
-    await expect(page.locator("figure.chart")).toHaveCount(4);
+    // One chart per metric of the catalogue (recharts renders SVG on the client).
+    await expect(page.locator("figure.chart")).toHaveCount(METRICS.length);
     await expect(page.locator("figure.chart svg.recharts-surface").first()).toBeVisible();
 
     const before = await numberIn(page, "Members", "usage-used");
@@ -188,6 +194,38 @@ test.describe("viewer", () => {
       idempotencyKey: "3b241101-e2bb-4255-8caf-4136c566a962",
     });
     expect(adjust).toMatchObject({ status: 403, code: "FORBIDDEN" });
+  });
+
+  test("shows every metric of the catalogue by its label, and each period metric's window and reset", async ({ page }) => {
+    const before = new Date();
+    await page.goto(`/organizations/${free.id}`);
+    await expect(page.getByRole("heading", { level: 1, name: free.name })).toBeVisible();
+    const after = new Date();
+    for (const metric of METRICS) {
+      const definition = METRIC_DEFINITIONS[metric];
+      const usage = card(page, definition.label);
+      await expect(usage).toBeVisible();
+      await expect(page.getByRole("figure", { name: new RegExp(`^${definition.label} over the last`) })).toBeVisible();
+      const window = usage.getByTestId("usage-window");
+      if (definition.kind === "gauge") {
+        await expect(window).toHaveCount(0);
+        continue;
+      }
+      // The window the server computed at render time: the one at `before` or at `after`
+      // (a short window may have turned over in between).
+      const text = (await window.textContent()) ?? "";
+      const expected = [before, after].map((at) => {
+        const w = currentWindow(metric, null, at);
+        return `Window ${formatUtc(w!.start)} → ${formatUtc(w!.end)} UTC`;
+      });
+      expect(
+        expected.some((prefix) => text.startsWith(prefix)),
+        `${text} starts with one of ${expected.join(" | ")}`,
+      ).toBe(true);
+      await expect(usage.getByTestId("usage-resets")).toHaveText(
+        /^resets in (\d+ days|1 day( \d+ h)?|\d+ h( \d+ min)?|\d+ min|less than a minute)$/,
+      );
+    }
   });
 
   test("an unknown organization says so", async ({ page }) => {

@@ -1,5 +1,7 @@
 import { expect, test, type Page } from "@playwright/test";
 
+import { METRIC_DEFINITIONS, METRICS } from "@/server/billing/metrics";
+
 import { E2E_ORGS, planIdOf, seededOrgs } from "./fixtures";
 import { storageStateOf } from "./staff";
 
@@ -117,4 +119,21 @@ test("organizations: pages, search, plan filter and empty state", async ({ page 
   await expect(page.getByRole("heading", { name: "No organizations found" })).toBeVisible();
   await expect(page.getByText("Nothing matches “no-such-organization-zzz”")).toBeVisible();
   await expect(page.getByRole("table")).toHaveCount(0);
+});
+
+test("organizations: one column and one sort per metric of the catalogue", async ({ page }) => {
+  await page.goto("/organizations");
+  const sort = page.getByLabel("Sort by");
+  for (const metric of METRICS) {
+    const { label } = METRIC_DEFINITIONS[metric];
+    await expect(page.getByRole("columnheader", { name: label, exact: true })).toBeVisible();
+    await expect(sort.locator(`option[value="${metric}"]`)).toHaveText(`${label} (most first)`);
+  }
+  // Sorting by the last metric of the catalogue: the URL carries it, the select keeps it.
+  const last = METRICS[METRICS.length - 1]!;
+  await sort.selectOption(last);
+  await page.getByRole("button", { name: "Apply" }).click();
+  await expect(page).toHaveURL(new RegExp(`[?&]sort=${last}\\b`));
+  await expect(sort).toHaveValue(last);
+  await expect(bodyRows(page)).toHaveCount(PAGE_SIZE);
 });

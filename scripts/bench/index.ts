@@ -13,9 +13,10 @@ import { growLedger, ledgerPages } from "./ledger-pages";
 import { defer, installSignalHandlers, isShuttingDown, shutdown } from "./lifecycle";
 import { BENCH_HELP, parseBenchOptions, SECTIONS, type Section } from "./options";
 import { pgbenchVersion } from "./pgbench";
-import { evaluateTargets, renderReport, writeJson } from "./report";
+import { renderReport, writeJson } from "./report";
 import type { BenchResults } from "./results";
 import { createApiKey, createOrgs, createOrgSizeFixtures } from "./setup";
+import { evaluateTargets } from "./targets";
 import { batchIngest, hotRow, singleOps, type BenchContext } from "./workloads";
 
 /**

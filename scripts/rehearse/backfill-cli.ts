@@ -6,11 +6,13 @@ import type pg from "pg";
 import { UUID_SOURCE } from "@/server/billing/schemas";
 
 import { RehearsalError } from "./errors";
+import type { PhaseContext } from "./phases";
 
 /**
  * Runs the real `npm run backfill` command (scripts/billing-backfill.ts, through tsx, as
  * `npm run backfill` does) against the rehearsal's database, exactly as the runbook tells a
- * person to, and reads what it recorded in `backfill_runs`.
+ * person to, and reads what it recorded in `backfill_runs`; as a phase's step, its exit and
+ * recorded run are checks.
  */
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -89,4 +91,22 @@ export async function runBackfillCli(databaseUrl: string, pool: pg.Pool, args: s
     }
   }
   return { args, exitCode, output, run, legacyColumn: legacy ?? null, ms: performance.now() - started };
+}
+
+/** One CLI run as a phase sees it: the run it recorded, or null (the failed check already noted). */
+export type BackfillStep = (args: string[]) => Promise<BackfillCliRun["run"]>;
+
+/** Runs the CLI; a non-zero exit is a failed check (its output kept), not an exception. */
+export async function runBackfillCliChecked(
+  phase: PhaseContext,
+  databaseUrl: string,
+  pool: pg.Pool,
+  args: string[],
+): Promise<BackfillCliRun["run"]> {
+  const result = await runBackfillCli(databaseUrl, pool, args);
+  phase.keepOutput(result.output);
+  phase.counts.exitCode = result.exitCode;
+  phase.expect(result.exitCode === 0, `npm run backfill -- ${args.join(" ")} exited ${result.exitCode}`);
+  phase.expect(result.run !== null, "the backfill recorded no run");
+  return result.run;
 }

@@ -31,3 +31,10 @@ export async function newOrg(prisma: Db, overrides: Partial<Prisma.OrganizationU
     data: { name: `Test org ${suffix}`, slug: `test-org-${suffix}`, ...overrides },
   });
 }
+
+/** Inserts a subscription for an org: an active Pro one unless `overrides` say otherwise. */
+export async function newSubscription(prisma: Db, orgId: string, overrides: Partial<Prisma.SubscriptionUncheckedCreateInput> = {}) {
+  return prisma.subscription.create({
+    data: { id: `sub_${uniqueSuffix()}`, orgId, productId: "pdt_billing_pro", status: "active", ...overrides },
+  });
+}

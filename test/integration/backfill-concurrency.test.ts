@@ -25,7 +25,7 @@ interface Worker {
 }
 
 function startWorker(orgIds: string[], seed: number): Worker {
-  const child = spawn(path.resolve("node_modules/.bin/tsx"), ["test/workers/backfill-traffic.ts"], {
+  const child = spawn(path.resolve("node_modules/.bin/tsx"), ["--conditions=react-server", "test/workers/backfill-traffic.ts"], {
     env: { ...process.env, WORKER_DATABASE_URL: inject("databaseUrl"), WORKER_ORG_IDS: JSON.stringify(orgIds), WORKER_SEED: String(seed) },
     stdio: ["pipe", "pipe", "pipe"],
   });

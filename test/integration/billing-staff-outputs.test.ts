@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { createCaller } from "@/server/api/root";
 import { createTRPCContext } from "@/server/api/trpc";
 
-import { newOrg, testDatabase, uniqueSuffix } from "../helpers/db";
+import { newOrg, newSubscription, testDatabase, uniqueSuffix } from "../helpers/db";
 
 /**
  * The staff procedures' output schemas hold for real data: every nullable, BigInt and Date
@@ -28,16 +28,7 @@ describe("staff procedure outputs on real data", () => {
   it("orgs.get, orgs.denials, orgs.adjust, overrides.* and audit.list answer through their schemas", async () => {
     const { api, actor } = await adminCaller();
     const org = await newOrg(prisma);
-    await prisma.subscription.create({
-      data: {
-        id: `sub_${uniqueSuffix()}`,
-        orgId: org.id,
-        productId: "pdt_billing_pro",
-        status: "active",
-        currentPeriodStart: new Date(),
-        currentPeriodEnd: null,
-      },
-    });
+    await newSubscription(prisma, org.id, { currentPeriodStart: new Date(), currentPeriodEnd: null });
     const denial = { action: "member.add", amount: 1n, reasonCode: "limit_exceeded", message: "over", actor: "api_key:test" };
     await prisma.entitlementDenial.create({ data: { ...denial, orgId: org.id, metric: "members" } });
     // A denial for an org that does not exist (no foreign key): orgName and metric null.

@@ -23,9 +23,13 @@ type Result = { allowed: boolean; code: string | null };
 
 /** A client process; `ready` resolves when it has reached the server, `results` when it is done. */
 function clientProcess(env: Record<string, string>) {
-  const child: ChildProcessWithoutNullStreams = spawn(path.resolve("node_modules/.bin/tsx"), ["test/workers/consume-client.ts"], {
-    env: { ...process.env, ...env },
-  });
+  const child: ChildProcessWithoutNullStreams = spawn(
+    path.resolve("node_modules/.bin/tsx"),
+    ["--conditions=react-server", "test/workers/consume-client.ts"],
+    {
+      env: { ...process.env, ...env },
+    },
+  );
   let out = "";
   let err = "";
   let onReady: () => void = () => undefined;

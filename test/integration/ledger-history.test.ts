@@ -35,7 +35,7 @@ describe("ledger history for finance", () => {
     expect(seen).toEqual(all.map((r) => r.id));
   });
 
-  it("filters by metric, reason, actor and UTC date range, and totals per reason", async () => {
+  it("filters by metric, reason, actor and UTC date range, and totals per metric and reason", async () => {
     const org = await orgWithHistory();
     const members = await listLedger(prisma, { orgId: org.id, metric: "members" }, { limit: 50 });
     expect(members.items.map((e) => e.delta).sort()).toEqual([-1n, 1n, 3n].sort());
@@ -45,8 +45,15 @@ describe("ledger history for finance", () => {
     expect(future.items).toEqual([]);
     const totals = await ledgerTotals(prisma, { orgId: org.id, metric: "members" });
     expect(totals).toEqual([
-      { reason: "member_added", entries: 2n, total: 4n },
-      { reason: "member_removed", entries: 1n, total: -1n },
+      { metric: "members", reason: "member_added", entries: 2n, total: 4n },
+      { metric: "members", reason: "member_removed", entries: 1n, total: -1n },
+    ]);
+    // Without a metric filter, each metric keeps its own sum: members are not added to bytes.
+    expect(await ledgerTotals(prisma, { orgId: org.id })).toEqual([
+      { metric: "members", reason: "member_added", entries: 2n, total: 4n },
+      { metric: "members", reason: "member_removed", entries: 1n, total: -1n },
+      { metric: "storage_bytes", reason: "file_upload", entries: 1n, total: 5n * 2n ** 31n },
+      { metric: "teams", reason: "manual_adjustment", entries: 1n, total: 2n },
     ]);
   });
 

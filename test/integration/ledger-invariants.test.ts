@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 
 import { newOrg, testDatabase, uniqueSuffix } from "../helpers/db";
 
-// Invariants the DATABASE enforces, whoever writes to it (DESIGN.md invariants 2, 3, 7 and
+// Invariants the DATABASE enforces, whoever writes to it (ARCHITECTURE.md invariants 2, 3, 7 and
 // the non-negative cache). Plain SQL on purpose: the services are not involved. Each test
 // works on its own organization in the shared test database.
 

@@ -4,8 +4,8 @@ import { describe, expect, it } from "vitest";
 
 import { createBillingServices } from "@/server/billing";
 import { adjustUsage } from "@/server/billing/adjustments";
-import { METRICS } from "@/server/billing/catalogue";
 import { listDenials } from "@/server/billing/denials";
+import { METRICS } from "@/server/billing/metrics";
 import { nearLimitCounts } from "@/server/billing/near-limit";
 import { getOrganizationDetail, usageSeries } from "@/server/billing/org-insights";
 import { listOrganizations } from "@/server/billing/organizations";
@@ -192,7 +192,7 @@ describe("near-limit query and sort", () => {
     expect(counts.atLeast80).toBeGreaterThanOrEqual(counts.atLeast100);
 
     // Sort: most members first (no cache row last), then most storage first; ties by name.
-    const sorted = async (sort: "members" | "storage") =>
+    const sorted = async (sort: "members" | "storage_bytes") =>
       (await listOrganizations(prisma, { search: tag, page: 1, pageSize: 50, sort })).items.map((o) => o.id);
     expect(await sorted("members")).toEqual([
       free100.id,
@@ -204,7 +204,7 @@ describe("near-limit query and sort", () => {
       overLowered.id,
       storageFull.id,
     ]);
-    expect((await sorted("storage")).slice(0, 2)).toEqual([storageFull.id, proOk.id]);
+    expect((await sorted("storage_bytes")).slice(0, 2)).toEqual([storageFull.id, proOk.id]);
 
     // Each row carries the limits the policy applies: overrides and the free plan included.
     const rows = new Map((await listOrganizations(prisma, { search: tag, page: 1, pageSize: 50 })).items.map((o) => [o.id, o]));

@@ -9,7 +9,7 @@ import { METRICS } from "@/server/billing/catalogue";
 import { newOrg, testDatabase, uniqueSuffix } from "../helpers/db";
 
 /**
- * Usage windows reset lazily (invariant 8): the first write in a new window writes the reset
+ * Usage windows reset lazily (invariant 10 in ARCHITECTURE.md): the first write in a new window writes the reset
  * row in its own statement; reads answer from the new window without writing. The clock is
  * injected and moved, never slept on.
  */

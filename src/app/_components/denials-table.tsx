@@ -3,7 +3,7 @@ import Link from "next/link";
 import type { Denial } from "@/server/billing/denials";
 
 import { formatCount } from "../_lib/format";
-import { amountOf } from "./usage-bar";
+import { formatAmount } from "../_lib/metric-display";
 import { UtcTime } from "./utc-time";
 
 /**
@@ -43,7 +43,7 @@ export function DenialsTable({ denials, showOrg }: { denials: Denial[]; showOrg:
                 </td>
               ) : null}
               <td>{d.action}</td>
-              <td className="num">{d.metric ? amountOf(d.metric, d.amount) : formatCount(d.amount)}</td>
+              <td className="num">{d.metric ? formatAmount(d.metric, d.amount) : formatCount(d.amount)}</td>
               <td>
                 <code>{d.reasonCode}</code>
               </td>

@@ -1,13 +1,4 @@
-import { formatBytes, formatCount } from "../_lib/format";
-
-export const METRIC_LABELS: Record<string, string> = {
-  members: "Members",
-  teams: "Teams",
-  storage_bytes: "Storage",
-  api_calls: "API calls",
-};
-
-export const amountOf = (metric: string, n: bigint) => (metric === "storage_bytes" ? formatBytes(n) : formatCount(n));
+import { formatAmount, metricLabel } from "../_lib/metric-display";
 
 /** A metric's usage against its limit: striped for a soft limit, amber at it, red over it. */
 export function UsageBar({
@@ -23,7 +14,7 @@ export function UsageBar({
   limitKind: string;
   label?: string;
 }) {
-  const name = label ?? METRIC_LABELS[metric] ?? metric;
+  const name = label ?? metricLabel(metric);
   if (limit === null) return <div className="bar bar-unlimited" aria-hidden="true" />;
   const over = count > limit;
   const atLimit = count >= limit;
@@ -36,7 +27,7 @@ export function UsageBar({
       aria-valuemin={0}
       aria-valuemax={100}
       aria-valuenow={percent}
-      aria-valuetext={`${amountOf(metric, count)} of ${amountOf(metric, limit)}`}
+      aria-valuetext={`${formatAmount(metric, count)} of ${formatAmount(metric, limit)}`}
     >
       <span style={{ width: `${percent}%` }} />
     </div>

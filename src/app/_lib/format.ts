@@ -50,3 +50,23 @@ const UTC_LENGTH = { minute: 16, second: 19, millisecond: 23 } as const;
 export function formatUtc(value: Date, precision: keyof typeof UTC_LENGTH = "minute"): string {
   return value.toISOString().replace("T", " ").slice(0, UTC_LENGTH[precision]);
 }
+
+const MINUTE = 60;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+
+/**
+ * A duration ahead, as a person says it, rounded down: "less than a minute", "42 min",
+ * "3 h 12 min", "1 day 5 h", "12 days" (from two days on, the day count is what matters).
+ */
+export function formatDuration(seconds: number): string {
+  const s = Math.max(0, Math.floor(seconds));
+  if (s < MINUTE) return "less than a minute";
+  const days = Math.floor(s / DAY);
+  const hours = Math.floor((s % DAY) / HOUR);
+  const minutes = Math.floor((s % HOUR) / MINUTE);
+  if (days >= 2) return `${days} days`;
+  if (days === 1) return hours ? `1 day ${hours} h` : "1 day";
+  if (hours) return minutes ? `${hours} h ${minutes} min` : `${hours} h`;
+  return `${minutes} min`;
+}

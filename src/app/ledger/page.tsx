@@ -6,9 +6,11 @@ import { api, currentStaff } from "@/trpc/server";
 
 import { FilterProblems } from "../_components/filter-problems";
 import { KeysetPager } from "../_components/keyset-pager";
+import { MetricName } from "../_components/metric-name";
 import { MetricSelect } from "../_components/metric-select";
 import { UtcTime } from "../_components/utc-time";
-import { formatCount, formatSigned } from "../_lib/format";
+import { formatCount } from "../_lib/format";
+import { formatSignedAmount, formatSignedQuantity } from "../_lib/metric-display";
 import { queryString, withQuery } from "../_lib/query-string";
 import { cursorParam, readCursor, readLedgerFilter } from "./filters";
 
@@ -65,14 +67,15 @@ export default async function LedgerPage({ searchParams }: { searchParams: Searc
 
       {problems.length ? <FilterProblems problems={problems} /> : null}
 
-      <section aria-label="Totals per reason">
-        <h2>Totals per reason{query ? " (filtered)" : ""}</h2>
+      <section aria-label="Totals per metric and reason">
+        <h2>Totals per metric and reason{query ? " (filtered)" : ""}</h2>
         {totals.length === 0 ? (
           <p className="muted">No ledger entries match.</p>
         ) : (
           <table>
             <thead>
               <tr>
+                <th scope="col">Metric</th>
                 <th scope="col">Reason</th>
                 <th scope="col">Entries</th>
                 <th scope="col">Sum of deltas</th>
@@ -80,10 +83,13 @@ export default async function LedgerPage({ searchParams }: { searchParams: Searc
             </thead>
             <tbody>
               {totals.map((t) => (
-                <tr key={t.reason}>
+                <tr key={JSON.stringify([t.metric, t.reason])}>
+                  <td>
+                    <MetricName metric={t.metric} />
+                  </td>
                   <td>{t.reason}</td>
                   <td>{formatCount(t.entries)}</td>
-                  <td>{formatSigned(t.total)}</td>
+                  <td>{formatSignedQuantity(t.metric, t.total)}</td>
                 </tr>
               ))}
             </tbody>
@@ -123,8 +129,10 @@ export default async function LedgerPage({ searchParams }: { searchParams: Searc
                   <td>
                     <Link href={withQuery("/ledger", raw, { org: e.orgId })}>{e.orgName}</Link>
                   </td>
-                  <td>{e.metric}</td>
-                  <td>{formatSigned(e.delta)}</td>
+                  <td>
+                    <MetricName metric={e.metric} />
+                  </td>
+                  <td>{formatSignedAmount(e.metric, e.delta)}</td>
                   <td>{e.reason}</td>
                   <td>{e.actor}</td>
                 </tr>

@@ -1,11 +1,12 @@
 import type { Metadata } from "next";
 import Link from "next/link";
 
-import { PLANS } from "@/server/billing/catalogue";
+import { METRICS, PLANS, type Metric } from "@/server/billing/catalogue";
 import { api } from "@/trpc/server";
 
 import { UsageBar } from "../_components/usage-bar";
-import { formatBytes, formatCount, formatStatus } from "../_lib/format";
+import { formatCount, formatStatus } from "../_lib/format";
+import { formatAmount, metricLabel } from "../_lib/metric-display";
 import { withQuery } from "../_lib/query-string";
 
 // Reads the database on every request; `next build` must not prerender it.
@@ -32,7 +33,7 @@ function readFilters(params: Record<string, string | string[] | undefined>) {
   const nearParam = first(params.near);
   const near: 80 | 100 | undefined = nearParam === "80" ? 80 : nearParam === "100" ? 100 : undefined;
   const sortParam = first(params.sort);
-  const sort: "members" | "storage" | undefined = sortParam === "members" || sortParam === "storage" ? sortParam : undefined;
+  const sort: Metric | undefined = METRICS.find((m) => m === sortParam);
   return { search, plan, page, near, sort };
 }
 
@@ -55,14 +56,14 @@ function RowBar({ metric, count, limit }: { metric: string; count: bigint | null
   );
 }
 
-function Count({ value }: { value: bigint | null }) {
+function Count({ metric, value }: { metric: string; value: bigint | null }) {
   if (value === null)
     return (
       <span className="muted" title="Not counted yet (no usage cache row)">
         —
       </span>
     );
-  return <>{formatCount(value)}</>;
+  return <>{formatAmount(metric, value)}</>;
 }
 
 export default async function OrganizationsPage({ searchParams }: { searchParams: SearchParams }) {
@@ -119,8 +120,11 @@ export default async function OrganizationsPage({ searchParams }: { searchParams
           <label htmlFor="org-sort">Sort by</label>
           <select id="org-sort" name="sort" defaultValue={filters.sort ?? "name"}>
             <option value="name">Name</option>
-            <option value="members">Members (most first)</option>
-            <option value="storage">Storage (most first)</option>
+            {METRICS.map((m) => (
+              <option key={m} value={m}>
+                {metricLabel(m)} (most first)
+              </option>
+            ))}
           </select>
         </div>
         <button type="submit" className="button">
@@ -163,15 +167,11 @@ export default async function OrganizationsPage({ searchParams }: { searchParams
                 <th scope="col">Slug</th>
                 <th scope="col">Plan</th>
                 <th scope="col">Status</th>
-                <th scope="col" className="num">
-                  Members
-                </th>
-                <th scope="col" className="num">
-                  Teams
-                </th>
-                <th scope="col" className="num">
-                  Storage
-                </th>
+                {METRICS.map((m) => (
+                  <th key={m} scope="col" className="num">
+                    {metricLabel(m)}
+                  </th>
+                ))}
               </tr>
             </thead>
             <tbody>
@@ -193,18 +193,12 @@ export default async function OrganizationsPage({ searchParams }: { searchParams
                       <span className="muted">No subscription</span>
                     )}
                   </td>
-                  <td className="num">
-                    <Count value={org.members} />
-                    <RowBar metric="members" count={org.members} limit={org.limits.members} />
-                  </td>
-                  <td className="num">
-                    <Count value={org.teams} />
-                    <RowBar metric="teams" count={org.teams} limit={org.limits.teams} />
-                  </td>
-                  <td className="num">
-                    {org.storageBytes === null ? <Count value={null} /> : formatBytes(org.storageBytes)}
-                    <RowBar metric="storage_bytes" count={org.storageBytes} limit={org.limits.storage_bytes} />
-                  </td>
+                  {METRICS.map((m) => (
+                    <td key={m} className="num">
+                      <Count metric={m} value={org.counts[m]} />
+                      <RowBar metric={m} count={org.counts[m]} limit={org.limits[m]} />
+                    </td>
+                  ))}
                 </tr>
               ))}
             </tbody>

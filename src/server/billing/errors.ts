@@ -14,7 +14,15 @@ export type BillingErrorCode =
   | "PRECONDITION_FAILED"
   | "TOO_MANY_REQUESTS";
 
+/**
+ * Marks a BillingError by a registry symbol, not by its class: Next bundles this module once
+ * per route bundle, and the process-wide services (on globalThis) may throw another bundle's
+ * copy of the class, which `instanceof` in this bundle would not recognise (a 500).
+ */
+const BRAND = Symbol.for("ledger-policy-billing.BillingError");
+
 export class BillingError extends Error {
+  readonly [BRAND] = true;
   readonly code: BillingErrorCode;
   /** A stable machine-readable reason, e.g. `gauge_below_zero`, `org_not_found`. */
   readonly reason: string;
@@ -29,7 +37,8 @@ export class BillingError extends Error {
   }
 }
 
-export const isBillingError = (error: unknown): error is BillingError => error instanceof BillingError;
+export const isBillingError = (error: unknown): error is BillingError =>
+  typeof error === "object" && error !== null && (error as { [BRAND]?: unknown })[BRAND] === true;
 
 /**
  * Validates a service's input with its zod schema: bad input becomes the domain's

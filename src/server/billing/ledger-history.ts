@@ -12,8 +12,12 @@ import { orgIdSchema, reasonSchema } from "./schemas";
 
 /**
  * Finance's view of the ledger across organizations: filters, keyset pages (newest first,
- * never OFFSET, so page 10 000 costs what page 1 costs), totals per reason, and a CSV
- * export streamed from a server-side cursor so memory stays flat for any range.
+ * never OFFSET, so page 10 000 costs what page 1 costs), totals per metric and reason, and a
+ * CSV export streamed from a server-side cursor so memory stays flat for any range.
+ *
+ * The filter takes catalogue metrics only, but what it reads back is any stored row: a row
+ * whose metric the catalogue does not know (written by a newer deploy, or for a retired
+ * metric) comes back with its raw name, never as an error.
  */
 
 export const ledgerFilterSchema = z
@@ -33,13 +37,20 @@ export type LedgerFilter = z.infer<typeof ledgerFilterSchema>;
 export const ledgerCursorSchema = z.object({ timestamp: z.date(), id: z.uuid() });
 export type LedgerCursor = z.infer<typeof ledgerCursorSchema>;
 
-/** Newest first: `nextCursor` leads to older entries. */
-export type LedgerPage = KeysetPage<LedgerEntry & { orgName: string }, LedgerCursor>;
+/** A stored ledger row with its org's name; `metric` is whatever the row holds (see above). */
+export type LedgerHistoryEntry = Omit<LedgerEntry, "metric"> & { metric: string; orgName: string };
 
-export interface ReasonTotal {
+/** Newest first: `nextCursor` leads to older entries. */
+export type LedgerPage = KeysetPage<LedgerHistoryEntry, LedgerCursor>;
+
+/**
+ * The sum of one metric's deltas for one reason. Per metric, because deltas of different
+ * metrics (members, bytes, calls) do not add up to anything.
+ */
+export interface LedgerTotal {
+  metric: string;
   reason: string;
   entries: bigint;
-  /** Sum of deltas (mixed metrics when no metric filter is set). */
   total: bigint;
 }
 
@@ -69,15 +80,16 @@ export async function listLedger(db: Db, filter: LedgerFilter, page: { cursor?: 
     ORDER BY l.timestamp DESC, l.id DESC
     LIMIT ${keysetTake(page.limit)}`;
   const { items, nextCursor } = keysetPage(rows, page.limit, (last) => ({ timestamp: last.timestamp, id: last.id }));
-  return { items: items.map((r) => ({ ...toLedgerEntry(r), orgName: r.org_name })), nextCursor };
+  return { items: items.map((r) => ({ ...toLedgerEntry(r), metric: r.metric, orgName: r.org_name })), nextCursor };
 }
 
-export async function ledgerTotals(db: Db, filter: LedgerFilter): Promise<ReasonTotal[]> {
-  const rows = await db.$queryRaw<{ reason: string; entries: bigint; total: bigint }[]>`
-    SELECT l.reason, count(*)::bigint AS entries, COALESCE(SUM(l.delta), 0)::bigint AS total
+/** Totals of the filtered rows per (metric, reason), ordered by metric, then reason. */
+export async function ledgerTotals(db: Db, filter: LedgerFilter): Promise<LedgerTotal[]> {
+  const rows = await db.$queryRaw<{ metric: string; reason: string; entries: bigint; total: bigint }[]>`
+    SELECT l.metric, l.reason, count(*)::bigint AS entries, COALESCE(SUM(l.delta), 0)::bigint AS total
     FROM usage_ledger l ${whereClause(filter)}
-    GROUP BY l.reason ORDER BY l.reason`;
-  return rows.map((r) => ({ reason: r.reason, entries: BigInt(r.entries), total: BigInt(r.total) }));
+    GROUP BY l.metric, l.reason ORDER BY l.metric, l.reason`;
+  return rows.map((r) => ({ metric: r.metric, reason: r.reason, entries: BigInt(r.entries), total: BigInt(r.total) }));
 }
 
 export const CSV_COLUMNS = [

@@ -6,13 +6,18 @@ import { listDenials, type Denial } from "./denials";
 import type { EntitlementService } from "./entitlement-service";
 import { BillingError } from "./errors";
 import { limitOverrideOf, type LimitOverride } from "./limit-overrides";
+import type { SubscriptionState } from "./policy";
 import type { UsageSummary } from "./policy-context";
 import { SUBSCRIPTION_PRECEDENCE } from "./subscription-precedence";
+import { currentWindow } from "./usage-window";
 
 /**
- * Staff insights about one organization: its header, usage against limits, active
- * overrides, recent denials, and a usage-over-time series from the ledger. Knows nothing of
- * tRPC or Next.
+ * Staff insights about one organization: its header, usage against limits and each period
+ * metric's current window, active overrides, recent denials, and a usage-over-time series
+ * from the ledger. Knows nothing of tRPC or Next.
+ *
+ * Rows whose metric the catalogue does not know (written by a newer deploy, or for a retired
+ * metric) are shown by their raw name: in the series, and as uncatalogued usage.
  */
 
 const DAY_MS = 86_400_000;
@@ -25,7 +30,8 @@ export interface UsagePoint {
 }
 
 export interface UsageSeries {
-  metric: Metric;
+  /** A catalogue metric, or the raw name of one only the ledger knows. */
+  metric: string;
   points: UsagePoint[];
 }
 
@@ -38,16 +44,15 @@ function utcDay(date: Date): Date {
  * Daily (UTC) running totals per metric for the last `days` days up to and including
  * `now`'s day: the ledger's SUM before the window plus a window-function running sum of each
  * day's deltas. Only this org's rows are read, through the (org_id, timestamp) index.
- * Every metric gets every day (days without entries carry the previous total).
+ * Every metric gets every day (days without entries carry the previous total): the
+ * catalogue's in its order, then any other metric the org's ledger holds, by name.
  */
 export async function usageSeries(db: Db, orgId: string, options: { days?: number; now?: Date } = {}): Promise<UsageSeries[]> {
   const days = Math.min(Math.max(Math.trunc(options.days ?? 90), 1), 366);
   const end = new Date(utcDay(options.now ?? new Date()).getTime() + DAY_MS); // exclusive
   const start = new Date(end.getTime() - days * DAY_MS);
   const rows = await db.$queryRaw<{ metric: string; day: string; count: bigint }[]>`
-    WITH metrics AS (
-      SELECT unnest(ARRAY[${Prisma.join([...METRICS])}]::text[]) AS metric
-    ), days AS (
+    WITH days AS (
       SELECT generate_series(0, ${days - 1}::int) AS n
     ), before AS (
       SELECT metric, SUM(delta) AS total
@@ -59,6 +64,10 @@ export async function usageSeries(db: Db, orgId: string, options: { days?: numbe
       FROM usage_ledger
       WHERE org_id = ${orgId}::uuid AND timestamp >= ${start} AND timestamp < ${end}
       GROUP BY 1, 2
+    ), metrics AS (
+      SELECT unnest(ARRAY[${Prisma.join([...METRICS])}]::text[]) AS metric
+      UNION SELECT metric FROM before
+      UNION SELECT metric FROM daily
     )
     SELECT m.metric,
            to_char((${start}::timestamptz AT TIME ZONE 'UTC') + d.n * interval '1 day', 'YYYY-MM-DD') AS day,
@@ -69,8 +78,45 @@ export async function usageSeries(db: Db, orgId: string, options: { days?: numbe
     LEFT JOIN before b ON b.metric = m.metric
     ORDER BY m.metric, d.n`;
   const byMetric = new Map<string, UsagePoint[]>(METRICS.map((m) => [m, []]));
-  for (const row of rows) byMetric.get(row.metric)?.push({ day: row.day, count: BigInt(row.count) });
-  return METRICS.map((metric) => ({ metric, points: byMetric.get(metric) ?? [] }));
+  for (const row of rows) {
+    let points = byMetric.get(row.metric);
+    if (!points) byMetric.set(row.metric, (points = []));
+    points.push({ day: row.day, count: BigInt(row.count) });
+  }
+  const catalogued = new Set<string>(METRICS);
+  const others = [...byMetric.keys()].filter((m) => !catalogued.has(m)).sort();
+  return [...METRICS, ...others].map((metric) => ({ metric, points: byMetric.get(metric) ?? [] }));
+}
+
+/** A period metric's current window, as the org page shows it. */
+export interface MetricWindowView {
+  metric: Metric;
+  /** Inclusive. */
+  start: Date;
+  /** Exclusive: the instant the count starts again. */
+  end: Date;
+  /** Whole seconds from `now` to `end`, rounded up (0 only at the boundary). */
+  resetsInSeconds: number;
+}
+
+/**
+ * Each period metric's window at `now` under the org's subscription (usage-window.ts, the
+ * rule the usage writes and the policy apply); gauges have none and are left out.
+ */
+export function currentWindows(subscription: SubscriptionState | null, now: Date): MetricWindowView[] {
+  return METRICS.flatMap((metric) => {
+    const window = currentWindow(metric, subscription, now);
+    if (!window) return [];
+    const resetsInSeconds = Math.max(0, Math.ceil((window.end.getTime() - now.getTime()) / 1000));
+    return [{ metric, start: window.start, end: window.end, resetsInSeconds }];
+  });
+}
+
+/** A cached count whose metric the catalogue does not know: shown, with no limit or window. */
+export interface UncataloguedUsage {
+  metric: string;
+  count: bigint;
+  lastUpdated: Date;
 }
 
 export interface OrganizationDetail {
@@ -86,6 +132,12 @@ export interface OrganizationDetail {
     cancelAtPeriodEnd: boolean;
   } | null;
   usage: UsageSummary;
+  /** The server's clock when the detail was read: what `windows` are measured from. */
+  asOf: Date;
+  /** The current window of each period metric of the catalogue. */
+  windows: MetricWindowView[];
+  /** `usage_cache` rows of metrics outside the catalogue, by name. */
+  uncatalogued: UncataloguedUsage[];
   /** Active (not revoked, not expired) overrides, newest first; the first per metric applies. */
   overrides: LimitOverride[];
   /** The newest 20 recorded denials. */
@@ -103,7 +155,7 @@ export async function getOrganizationDetail(
 ): Promise<OrganizationDetail> {
   const org = await db.organization.findUnique({ where: { id: orgId }, select: { id: true, name: true, slug: true, createdAt: true } });
   if (!org) throw new BillingError("NOT_FOUND", "org_not_found", `Organization ${orgId} does not exist`);
-  const [usage, subscriptions, overrides, denials, series] = await Promise.all([
+  const [usage, subscriptions, uncatalogued, overrides, denials, series] = await Promise.all([
     entitlements.usageSummary(orgId, db),
     db.$queryRaw<
       {
@@ -113,9 +165,15 @@ export async function getOrganizationDetail(
         current_period_start: Date | null;
         current_period_end: Date | null;
         cancel_at_period_end: boolean;
+        updated_at: Date;
       }[]
-    >`SELECT id, product_id, status, current_period_start, current_period_end, cancel_at_period_end
+    >`SELECT id, product_id, status, current_period_start, current_period_end, cancel_at_period_end, updated_at
       FROM subscriptions WHERE org_id = ${orgId}::uuid ORDER BY ${Prisma.raw(SUBSCRIPTION_PRECEDENCE)} LIMIT 1`,
+    db.usageCache.findMany({
+      where: { orgId, metric: { notIn: [...METRICS] } },
+      select: { metric: true, count: true, lastUpdated: true },
+      orderBy: { metric: "asc" },
+    }),
     db.limitOverride
       .findMany({
         where: { orgId, revokedAt: null, OR: [{ expiresAt: null }, { expiresAt: { gt: now } }] },
@@ -140,6 +198,19 @@ export async function getOrganizationDetail(
       cancelAtPeriodEnd: sub.cancel_at_period_end,
     },
     usage,
+    asOf: now,
+    windows: currentWindows(
+      sub && {
+        id: sub.id,
+        productId: sub.product_id,
+        status: sub.status,
+        currentPeriodStart: sub.current_period_start,
+        currentPeriodEnd: sub.current_period_end,
+        updatedAt: sub.updated_at,
+      },
+      now,
+    ),
+    uncatalogued,
     overrides,
     denials,
     series,

@@ -1,7 +1,7 @@
 import { Prisma } from "@/server/db/client";
 import type { Db } from "@/server/db/tx";
 
-import { FREE_PLAN, planById, planForProduct, PLANS, type LimitKind, type Metric, type Plan } from "./catalogue";
+import { FREE_PLAN, METRICS, planById, planForProduct, PLANS, type LimitKind, type Metric, type Plan } from "./catalogue";
 import { BillingError } from "./errors";
 import { usagePercentSql, type NearLimitThreshold } from "./near-limit";
 import { loadPolicyContext, summarizeUsage } from "./policy-context";
@@ -22,21 +22,19 @@ export interface ListOrganizationsInput {
   pageSize: number;
   /** Only orgs at ≥ this percent of any hard or soft limit (see near-limit.ts). */
   near?: NearLimitThreshold;
-  /** Order: name (A→Z, default), members or storage (most first); ties by name, id. */
+  /** Order: name (A→Z, default), or a metric's cached count (most first); ties by name, id. */
   sort?: OrganizationSort;
   /** The clock of the near-limit filter (overrides expire); default now. */
   now?: Date;
 }
 
-export const ORGANIZATION_SORTS = ["name", "members", "storage"] as const;
+/** By name, or by any metric of the catalogue (a metric added there is a sort with no other edit). */
+export const ORGANIZATION_SORTS = ["name", ...METRICS] as ["name", ...Metric[]];
 export type OrganizationSort = (typeof ORGANIZATION_SORTS)[number];
 
 function orderBy(sort: OrganizationSort | undefined): Prisma.Sql {
-  if (sort === "members" || sort === "storage") {
-    const metric = sort === "members" ? "members" : "storage_bytes";
-    return Prisma.sql`(SELECT c.count FROM usage_cache c WHERE c.org_id = o.id AND c.metric = ${metric}) DESC NULLS LAST, o.name, o.id`;
-  }
-  return Prisma.sql`o.name, o.id`;
+  if (sort === undefined || sort === "name") return Prisma.sql`o.name, o.id`;
+  return Prisma.sql`(SELECT c.count FROM usage_cache c WHERE c.org_id = o.id AND c.metric = ${sort}) DESC NULLS LAST, o.name, o.id`;
 }
 
 function nearCondition(near: NearLimitThreshold | undefined, now: Date): Prisma.Sql {
@@ -53,11 +51,8 @@ export interface OrganizationListItem {
   planName: string;
   /** Status of the newest subscription; null when the org never subscribed. */
   subscriptionStatus: string | null;
-  /** Usage from `usage_cache`; null where the org has no cache row yet (before the backfill). */
-  members: bigint | null;
-  teams: bigint | null;
-  storageBytes: bigint | null;
-  apiCalls: bigint | null;
+  /** Each catalogue metric's count from `usage_cache`; null where the org has no cache row yet (before the backfill). */
+  counts: Record<Metric, bigint | null>;
   /** Each metric's effective limit (null = unlimited), as the policy engine applies it. */
   limits: Partial<Record<Metric, { limit: bigint | null; limitKind: LimitKind }>>;
 }
@@ -167,7 +162,9 @@ export async function listOrganizations(db: Db, input: ListOrganizationsInput): 
     const plan = planOfProduct(row.productId);
     const context = contexts[i];
     const summary = context ? summarizeUsage(context, now).metrics : [];
-    const cached = (metric: Metric) => context?.usage[metric]?.count ?? null;
+    // Each count as summarizeUsage reports it (what the org page and the policy show), not
+    // the raw cache row, so the two pages never disagree; null where there is no cache row.
+    const cached = (metric: Metric) => (context?.usage[metric] ? (summary.find((m) => m.metric === metric)?.count ?? null) : null);
     return {
       id: row.id,
       name: row.name,
@@ -176,10 +173,7 @@ export async function listOrganizations(db: Db, input: ListOrganizationsInput): 
       planId: plan.id,
       planName: plan.name,
       subscriptionStatus: row.status,
-      members: cached("members"),
-      teams: cached("teams"),
-      storageBytes: cached("storage_bytes"),
-      apiCalls: cached("api_calls"),
+      counts: Object.fromEntries(METRICS.map((m) => [m, cached(m)])) as OrganizationListItem["counts"],
       limits: Object.fromEntries(
         summary.map((m) => [m.metric, { limit: m.limit, limitKind: m.limitKind }]),
       ) as OrganizationListItem["limits"],

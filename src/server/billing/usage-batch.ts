@@ -6,7 +6,7 @@ import { viaPrisma } from "@/server/db/raw-query";
 import type { Tx } from "@/server/db/tx";
 
 import type { Metric } from "./catalogue";
-import { BillingError } from "./errors";
+import { BillingError, isBillingError } from "./errors";
 import { keyReuseConflict, LEDGER_COLUMNS, toLedgerEntry, type LedgerEntry, type LedgerRow, type LedgerWork } from "./ledger-entry";
 import type { SubscriptionState } from "./policy";
 import { readSubscriptions } from "./policy-context";
@@ -40,7 +40,7 @@ export const batchRaced = () =>
     "batch_raced",
     "A concurrent write used one of this batch's idempotency keys for other work; retry the batch",
   );
-export const isBatchRaced = (error: unknown) => error instanceof BillingError && error.reason === "batch_raced";
+export const isBatchRaced = (error: unknown) => isBillingError(error) && error.reason === "batch_raced";
 
 export interface BatchItem {
   index: number;

@@ -6,7 +6,7 @@ import { LEDGER_COLUMNS, toLedgerEntry, type LedgerEntry, type LedgerRow } from 
 import type { UsageWindow } from "./windows";
 
 /**
- * How a period counter's window starts (invariant 8 in ARCHITECTURE.md): lazily, by the
+ * How a period counter's window starts (invariant 10 in ARCHITECTURE.md): lazily, by the
  * statement that first touches the new window. Under the cache row's lock, a row whose
  * `window_start` is before the writer's window (or NULL: not written since windows existed)
  * gets a `window_reset` ledger row removing the usage recorded before the window's start, and

@@ -12,6 +12,7 @@ import { FilterProblems } from "../../_components/filter-problems";
 import { KeysetPager } from "../../_components/keyset-pager";
 import { UtcTime } from "../../_components/utc-time";
 import { formatCount, formatSigned } from "../../_lib/format";
+import { metricLabel } from "../../_lib/metric-display";
 import { queryString, withQuery } from "../../_lib/query-string";
 import { diffCursorParam, readDiffCursor, readDiffFilter } from "../filters";
 import { KIND_LABELS, runTitle, scopeLabel } from "../format";
@@ -103,7 +104,7 @@ export default async function BackfillRunPage({ params, searchParams }: { params
               <option value="">All metrics</option>
               {BACKFILL_METRICS.map((m) => (
                 <option key={m} value={m}>
-                  {m}
+                  {metricLabel(m)}
                 </option>
               ))}
             </select>

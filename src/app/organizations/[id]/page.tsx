@@ -8,9 +8,11 @@ import { UUID_PATTERN } from "@/server/billing/uuid";
 import { api, currentStaff } from "@/trpc/server";
 
 import { DenialsTable } from "../../_components/denials-table";
-import { amountOf, METRIC_LABELS, UsageBar } from "../../_components/usage-bar";
+import { MetricName } from "../../_components/metric-name";
+import { UsageBar } from "../../_components/usage-bar";
 import { UtcTime } from "../../_components/utc-time";
-import { formatBytes, formatDate, formatSigned, formatStatus, formatUtc } from "../../_lib/format";
+import { formatDate, formatDuration, formatStatus, formatUtc } from "../../_lib/format";
+import { chartUnitOf, formatAmount, formatSignedAmount, metricLabel } from "../../_lib/metric-display";
 import { withQuery } from "../../_lib/query-string";
 import { cursorParam, readCursor } from "../../ledger/filters";
 import { AdjustUsageForm, RevokeOverrideButton, SetOverrideForm } from "./admin-actions";
@@ -25,9 +27,6 @@ const LEDGER_PAGE = 50;
 type Params = Promise<{ id: string }>;
 type SearchParams = Promise<Record<string, string | string[] | undefined>>;
 
-/** `+2`, `-1`, `+1.5 KiB`: a signed delta in the metric's units. */
-const signedAmount = (metric: string, n: bigint) =>
-  metric === "storage_bytes" ? `${n < 0n ? "-" : "+"}${formatBytes(n < 0n ? -n : n)}` : formatSigned(n);
 const utc = (d: Date) => `${formatUtc(d)} UTC`;
 
 async function load(orgId: string) {
@@ -52,6 +51,7 @@ export default async function OrganizationPage({ params, searchParams }: { param
   if (!detail) notFound();
   const isAdmin = roleAtLeast(session?.user.role, "admin");
   const { org, subscription, usage, overrides, denials } = detail;
+  const windows = new Map(detail.windows.map((w) => [w.metric as string, w]));
   // The newest active override per metric is the one that applies.
   const applied = new Map<string, (typeof overrides)[number]>();
   for (const o of overrides) if (!applied.has(o.metric)) applied.set(o.metric, o);
@@ -60,8 +60,8 @@ export default async function OrganizationPage({ params, searchParams }: { param
     const m = usage.metrics.find((x) => x.metric === s.metric);
     return {
       metric: s.metric,
-      label: METRIC_LABELS[s.metric] ?? s.metric,
-      unit: s.metric === "storage_bytes" ? "bytes" : "count",
+      label: metricLabel(s.metric),
+      unit: chartUnitOf(s.metric),
       limit: m?.limit === null || m?.limit === undefined ? null : Number(m.limit),
       points: s.points.map((p) => ({ day: p.day, count: Number(p.count) })),
     };
@@ -117,9 +117,10 @@ export default async function OrganizationPage({ params, searchParams }: { param
         <h2 id="usage-title">Usage and limits</h2>
         <div className="usage-grid">
           {usage.metrics.map((m) => {
-            const label = METRIC_LABELS[m.metric] ?? m.metric;
+            const label = metricLabel(m.metric);
             const override = m.limitOverridden ? applied.get(m.metric) : undefined;
             const over = m.limit !== null && m.count > m.limit;
+            const window = windows.get(m.metric);
             return (
               <section key={m.metric} className="usage-card" aria-label={label} data-metric={m.metric}>
                 <h3>
@@ -132,13 +133,19 @@ export default async function OrganizationPage({ params, searchParams }: { param
                   ) : null}
                 </h3>
                 <p className="usage-numbers">
-                  <span data-testid="usage-used">{amountOf(m.metric, m.count)}</span>
+                  <span data-testid="usage-used">{formatAmount(m.metric, m.count)}</span>
                   {" / "}
-                  <span data-testid="usage-limit">{m.limit === null ? "unlimited" : amountOf(m.metric, m.limit)}</span>
-                  {m.remaining !== null ? <span className="muted"> · {amountOf(m.metric, m.remaining)} remaining</span> : null}
+                  <span data-testid="usage-limit">{m.limit === null ? "unlimited" : formatAmount(m.metric, m.limit)}</span>
+                  {m.remaining !== null ? <span className="muted"> · {formatAmount(m.metric, m.remaining)} remaining</span> : null}
                 </p>
                 <UsageBar metric={m.metric} count={m.count} limit={m.limit} limitKind={m.limitKind} label={label} />
                 {over ? <p className="over-limit">Over the {m.limitKind} limit</p> : null}
+                {window ? (
+                  <p className="muted usage-window" data-testid="usage-window">
+                    Window <UtcTime value={window.start} /> → <UtcTime value={window.end} /> UTC ·{" "}
+                    <span data-testid="usage-resets">resets in {formatDuration(window.resetsInSeconds)}</span>
+                  </p>
+                ) : null}
                 {override ? (
                   <p className="muted override-note">
                     Override: {override.note}
@@ -148,6 +155,17 @@ export default async function OrganizationPage({ params, searchParams }: { param
               </section>
             );
           })}
+          {detail.uncatalogued.map((u) => (
+            <section key={u.metric} className="usage-card" aria-label={u.metric} data-metric={u.metric}>
+              <h3>
+                {u.metric} <span className="badge">not in the catalogue</span>
+              </h3>
+              <p className="usage-numbers">
+                <span data-testid="usage-used">{formatAmount(u.metric, u.count)}</span>
+              </p>
+              <p className="muted">This deploy&apos;s metric catalogue does not know this metric: no limit or window applies to it here.</p>
+            </section>
+          ))}
         </div>
       </section>
 
@@ -176,8 +194,10 @@ export default async function OrganizationPage({ params, searchParams }: { param
               <tbody>
                 {overrides.map((o) => (
                   <tr key={o.id}>
-                    <td>{o.metric}</td>
-                    <td>{o.kind === "unlimited" || o.value === null ? "unlimited" : `${o.kind} ${amountOf(o.metric, o.value)}`}</td>
+                    <td>
+                      <MetricName metric={o.metric} />
+                    </td>
+                    <td>{o.kind === "unlimited" || o.value === null ? "unlimited" : `${o.kind} ${formatAmount(o.metric, o.value)}`}</td>
                     <td>{o.expiresAt ? utc(o.expiresAt) : "never"}</td>
                     <td>{o.note}</td>
                     <td>{o.createdBy}</td>
@@ -231,8 +251,10 @@ export default async function OrganizationPage({ params, searchParams }: { param
                       <td>
                         <UtcTime value={e.timestamp} precision="millisecond" />
                       </td>
-                      <td>{e.metric}</td>
-                      <td className="num">{signedAmount(e.metric, e.delta)}</td>
+                      <td>
+                        <MetricName metric={e.metric} />
+                      </td>
+                      <td className="num">{formatSignedAmount(e.metric, e.delta)}</td>
                       <td>{e.reason}</td>
                       <td>{e.actor}</td>
                       <td>{typeof note === "string" ? note : ""}</td>

@@ -2,8 +2,8 @@ import { prisma } from "@/server/db/client";
 import { env } from "@/server/env";
 
 import { createDodoClient } from "../dodo/client";
+import { INGEST_TIMEOUT_MS } from "./ingest-events";
 import { startUsageReporting, type UsageReportingHandle } from "./interval";
-import { INGEST_TIMEOUT_MS } from "./reporter";
 
 let handle: UsageReportingHandle | undefined;
 

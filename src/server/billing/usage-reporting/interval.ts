@@ -1,6 +1,7 @@
 import type { PrismaClient } from "@/server/db/client";
 
-import { reportUsage, type ReportUsageResult, type UsageIngestApi } from "./reporter";
+import { type UsageIngestApi } from "./ingest-events";
+import { reportUsage, type ReportUsageResult } from "./reporter";
 
 export interface UsageReportingHandle {
   /** Stops the timer and waits for a tick in progress to finish. */

@@ -14,8 +14,13 @@ export const ledgerListInput = z.object({
   limit: pageLimitSchema(50),
 });
 
-export const ledgerListOutput = keysetPageSchema(ledgerEntrySchema.extend({ orgName: z.string() }), ledgerCursorSchema);
+/**
+ * Stored rows: their metric is any text (a row written for a metric this deploy's catalogue
+ * does not know must show, not fail the page); the filter above stays strict.
+ */
+export const ledgerListOutput = keysetPageSchema(ledgerEntrySchema.extend({ metric: z.string(), orgName: z.string() }), ledgerCursorSchema);
 
 export const ledgerTotalsInput = z.object({ filter: ledgerFilterSchema.default({}) });
 
-export const ledgerTotalsOutput = z.array(z.object({ reason: z.string(), entries: z.bigint(), total: z.bigint() }));
+/** One row per (metric, reason): deltas of different metrics are never added together. */
+export const ledgerTotalsOutput = z.array(z.object({ metric: z.string(), reason: z.string(), entries: z.bigint(), total: z.bigint() }));

@@ -1,6 +1,7 @@
 import { z } from "zod";
 
 import { limitKindSchema, metricSchema, PLANS } from "@/server/billing/catalogue";
+import { ORGANIZATION_SORTS } from "@/server/billing/organizations";
 import { orgIdSchema, pageLimitSchema } from "@/server/billing/schemas";
 
 import { limitOverrideOutput } from "./overrides.types";
@@ -30,8 +31,8 @@ export const listOrgsInput = z.object({
   pageSize: pageLimitSchema(PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX),
   /** Only orgs at ≥ 80 % / ≥ 100 % of any hard or soft limit. */
   near: z.union([z.literal(80), z.literal(100)]).optional(),
-  /** name (default), members or storage (most first). */
-  sort: z.enum(["name", "members", "storage"]).default("name"),
+  /** name (default), or a metric of the catalogue (most first). */
+  sort: z.enum(ORGANIZATION_SORTS).default("name"),
 });
 export type ListOrgsInput = z.input<typeof listOrgsInput>;
 
@@ -46,10 +47,7 @@ export const orgListItem = z.object({
   planId: planIdSchema,
   planName: z.string(),
   subscriptionStatus: z.string().nullable(),
-  members: cachedCount,
-  teams: cachedCount,
-  storageBytes: cachedCount,
-  apiCalls: cachedCount,
+  counts: z.record(metricSchema, cachedCount),
   limits: z.partialRecord(metricSchema, z.object({ limit: z.bigint().nullable(), limitKind: limitKindSchema })),
 });
 export type OrgListItem = z.infer<typeof orgListItem>;
@@ -115,11 +113,18 @@ export const orgDetailOutput = z.object({
     })
     .nullable(),
   usage: getUsageOutput,
+  /** The server's clock when the detail was read. */
+  asOf: z.date(),
+  /** Each period metric's current window (gauges have none); `resetsInSeconds` counts from `asOf`. */
+  windows: z.array(z.object({ metric: metricSchema, start: z.date(), end: z.date(), resetsInSeconds: z.number().int().nonnegative() })),
+  /** Cached counts of metrics the catalogue does not know (stored rows: any text). */
+  uncatalogued: z.array(z.object({ metric: z.string(), count: z.bigint(), lastUpdated: z.date() })),
   overrides: z.array(limitOverrideOutput),
   denials: listDenialsOutput,
   series: z.array(
     z.object({
-      metric: metricSchema,
+      /** A catalogue metric, or the raw name of one only the ledger holds. */
+      metric: z.string(),
       /** `day`: a UTC day, YYYY-MM-DD; `count`: the running total at its end. */
       points: z.array(z.object({ day: z.string(), count: z.bigint() })),
     }),

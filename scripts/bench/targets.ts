@@ -1,0 +1,102 @@
+import type { BackfillBenchResult, BackfillVariantResult } from "./backfill";
+import type { BenchResults, Target } from "./results";
+import { int, ms } from "./text-table";
+
+/** The bench's targets: the thresholds, and each measured figure judged against its own. */
+
+export const TARGETS = {
+  serviceConsume: 0.7,
+  httpConsume: 0.4,
+  batchEventsPerSec: 100_000,
+  httpCheckP99Ms: 5,
+  flatness: 0.2,
+  speedUp: 20,
+  ledgerPageMs: 50,
+  backfillShare: 0.5,
+} as const;
+
+export function evaluateTargets(results: BenchResults): Target[] {
+  const targets: Target[] = [];
+  const at8 = results.throughput.find((r) => r.op === "consume" && r.clients === 8);
+  if (at8) {
+    const s = at8.service / at8.baseline;
+    targets.push({
+      name: "service consume, 8 clients",
+      figure: `${(s * 100).toFixed(0)} % of bare pg`,
+      target: `≥ ${TARGETS.serviceConsume * 100} %`,
+      met: s >= TARGETS.serviceConsume,
+    });
+    if (at8.http !== null) {
+      const h = at8.http / at8.baseline;
+      targets.push({
+        name: "HTTP consume, 8 clients",
+        figure: `${(h * 100).toFixed(0)} % of bare pg`,
+        target: `≥ ${TARGETS.httpConsume * 100} %`,
+        met: h >= TARGETS.httpConsume,
+      });
+    }
+  }
+  if (results.batch) {
+    const b = results.batch.service;
+    targets.push({
+      name: "batched ingest (incrementMany), service",
+      figure: `${int(b)} events/s`,
+      target: `≥ ${int(TARGETS.batchEventsPerSec)} events/s`,
+      met: b >= TARGETS.batchEventsPerSec,
+    });
+  }
+  if (results.check) {
+    const p99 = results.check.http.p99;
+    targets.push({
+      name: "check p99 over HTTP",
+      figure: `${ms(p99)} ms`,
+      target: `≤ ${TARGETS.httpCheckP99Ms} ms`,
+      met: p99 <= TARGETS.httpCheckP99Ms,
+    });
+  }
+  if (results.orgSize) {
+    const { flatness, speedUp } = results.orgSize;
+    targets.push({
+      name: "check flat in org size (100 000 ÷ 10 members, p50)",
+      figure: `×${flatness.toFixed(2)}`,
+      target: `within ${TARGETS.flatness * 100} %`,
+      met: Math.abs(flatness - 1) <= TARGETS.flatness,
+    });
+    targets.push({
+      name: "check vs old way at 100 000 members (p50)",
+      figure: `${speedUp.toFixed(1)}× faster`,
+      target: `≥ ${TARGETS.speedUp}×`,
+      met: speedUp >= TARGETS.speedUp,
+    });
+  }
+  if (results.ledgerPages) {
+    const l = results.ledgerPages;
+    const worst = Math.max(l.first.p99, l.deep.p99, l.byOrg.p99, l.rareReason.p99);
+    targets.push({
+      name: `ledger page at ${int(l.ledgerRows)} rows (worst p99)`,
+      figure: `${ms(worst)} ms`,
+      target: `< ${TARGETS.ledgerPageMs} ms`,
+      met: worst < TARGETS.ledgerPageMs,
+    });
+  }
+  if (results.backfill) {
+    const best = bestBackfillVariant(results.backfill);
+    targets.push({
+      name: `backfill --apply of ${int(results.backfill.orgs)} legacy orgs (best settings: ${best.name})`,
+      figure: `${int(best.orgsPerSec)} orgs/s = ${(best.share * 100).toFixed(0)} % of one INSERT … SELECT … GROUP BY`,
+      target: `≥ ${TARGETS.backfillShare * 100} %`,
+      met: best.share >= TARGETS.backfillShare,
+    });
+  }
+  const drift = results.invariants.reduce((sum, i) => sum + i.driftRows, 0);
+  targets.push({
+    name: "invariant cache == SUM(ledger) after every workload",
+    figure: `${drift} drift rows`,
+    target: "0",
+    met: drift === 0,
+  });
+  return targets;
+}
+
+const bestBackfillVariant = (b: BackfillBenchResult): BackfillVariantResult =>
+  b.variants.reduce((best, v) => (v.orgsPerSec > best.orgsPerSec ? v : best));
