@@ -111,7 +111,7 @@ export function rowWriteSql(orgId: string, metric: Metric, window: UsageWindow |
       update: Prisma.sql`upd AS (
         -- An UPDATE, not an upsert: PostgreSQL checks CHECK constraints on the row an
         -- upsert proposes to insert, so a decrement would fail even when a row exists.
-        -- From the LOCKED count, not c.count (see STALE_ROW below).
+        -- From the LOCKED count, not c.count (see STALE_ROW above).
         UPDATE usage_cache c SET count = locked.count + ins.delta, last_updated = ins.timestamp
         FROM ins, locked WHERE c.org_id = ins.org_id AND c.metric = ins.metric
         RETURNING c.count
@@ -131,7 +131,7 @@ export function rowWriteSql(orgId: string, metric: Metric, window: UsageWindow |
     count: Prisma.sql`(count - carried)`,
     // Its reset's delta and the write's (`ins`) in one change, the window moved. It runs when
     // the window moves even if nothing is inserted (a replayed key, a refused consume): the
-    // reset was written and the cache must follow it. From the locked row (STALE_ROW below).
+    // reset was written and the cache must follow it. From the locked row (STALE_ROW above).
     update: Prisma.sql`upd AS (
       UPDATE usage_cache c
       SET count = win.count + COALESCE((SELECT delta FROM reset), 0) + COALESCE((SELECT delta FROM ins), 0),

@@ -9,6 +9,11 @@
 --
 -- A nullable column without a default: PostgreSQL records it in the table's definition
 -- only (no rewrite), so it is instant on a large usage_cache.
+--
+-- Named to sort BEFORE the cleanup (20261124000900_drop_legacy_usage_column), which stays the
+-- last migration: the cleanup refuses to run until the backfill is verified, and the app
+-- needs this column before that (`npm start` applies every migration up to the refused
+-- cleanup; the migrator applies a pending migration that sorts before applied ones too).
 
 -- AlterTable
 ALTER TABLE "usage_cache" ADD COLUMN "window_start" TIMESTAMPTZ(3);
