@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { createBillingServices } from "@/server/billing";
 
 import { newOrg, testDatabase, uniqueSuffix } from "../helpers/db";
+import { blockedBy } from "../helpers/row-lock-gate";
 
 /**
  * A single-statement write that waited for the cache row while another write raised its count
@@ -12,14 +13,6 @@ import { newOrg, testDatabase, uniqueSuffix } from "../helpers/db";
  */
 const { prisma, pool } = testDatabase();
 const services = createBillingServices(prisma, { pool });
-
-async function blockedBy(pid: number): Promise<number> {
-  const { rows } = await pool.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM pg_stat_activity WHERE $1::int = ANY(pg_blocking_pids(pid))`,
-    [pid],
-  );
-  return rows[0]?.n ?? 0;
-}
 
 describe("a decrement that waited on a row a concurrent write raised from 0", () => {
   it.each([
@@ -49,7 +42,7 @@ describe("a decrement that waited on a row a concurrent write raised from 0", ()
         (count) => ({ ok: true as const, count }),
         (error: unknown) => ({ ok: false as const, error }),
       );
-      await expect.poll(() => blockedBy(pid), { timeout: 60_000, interval: 25 }).toBeGreaterThanOrEqual(1);
+      await expect.poll(() => blockedBy(pool, pid), { timeout: 60_000, interval: 25 }).toBeGreaterThanOrEqual(1);
       await writer.query("COMMIT");
 
       const settled = await outcome;
