@@ -7,6 +7,7 @@ import { retryTransient } from "@/server/db/retry";
 import type { Db, Tx } from "@/server/db/tx";
 
 import { actionSchema, resolveAction, type ActionName } from "./actions";
+import { METRIC_KIND, type Metric } from "./catalogue";
 import { BillingError, parseInput } from "./errors";
 import { keyReuseConflict, toLedgerEntry, type LedgerEntry, type LedgerRow } from "./ledger-entry";
 import { decide, effectivePlan, hardCap, remainingOf, type Decision } from "./policy";
@@ -40,6 +41,12 @@ export const consumeInputSchema = checkInputSchema.extend({
   metadata: metadataSchema.optional(),
 });
 
+/** The period counter an action changes, whose window its decision needs (none for a gauge or a feature). */
+function periodMetricsOf(action: ActionName): Metric[] {
+  const resolved = resolveAction(action);
+  return resolved.kind === "metered" && METRIC_KIND[resolved.metric] === "period_counter" ? [resolved.metric] : [];
+}
+
 const orgNotFoundDecision = (orgId: string): Decision => ({
   allowed: false,
   reason: { code: "org_not_found", message: `Organization ${orgId} does not exist` },
@@ -70,7 +77,9 @@ export class EntitlementService {
     const now = this.clock();
     // A period counter whose window is over answers from the new one (count 0, or what was
     // recorded since it began) without writing: the first write resets it.
-    const context = await readPolicyContext(options.db ? viaPrisma(options.db) : this.hotPath, input.orgId, now);
+    const context = await readPolicyContext(options.db ? viaPrisma(options.db) : this.hotPath, input.orgId, now, {
+      periodMetrics: periodMetricsOf(input.action),
+    });
     if (!context) return orgNotFoundDecision(input.orgId);
     return this.decideFor(context, input.action, input.amount, now);
   }
@@ -136,7 +145,10 @@ export class EntitlementService {
 
     // A row not written since windows existed is not counted over the ledger here: the
     // statement below resets it under its lock and the answer is restated from its count.
-    const context = await readPolicyContext(run, input.orgId, now, { exactUnwindowedRows: false });
+    const context = await readPolicyContext(run, input.orgId, now, {
+      exactUnwindowedRows: false,
+      periodMetrics: periodMetricsOf(input.action),
+    });
     if (!context) {
       const decision = orgNotFoundDecision(input.orgId);
       await this.recordDenial(run, input.orgId, input.action, null, input.amount ?? 1n, decision, actor, now);

@@ -2,7 +2,7 @@ import { Prisma } from "@/server/db/client";
 import { viaPrisma, type RawQuery } from "@/server/db/raw-query";
 import type { Db } from "@/server/db/tx";
 
-import { METRICS, type LimitKind, type Metric } from "./catalogue";
+import { METRIC_KIND, METRICS, type LimitKind, type Metric } from "./catalogue";
 import { effectiveLimit, effectivePlan, remainingOf, type OverrideState, type SubscriptionState } from "./policy";
 import { SUBSCRIPTION_PRECEDENCE } from "./subscription-precedence";
 import { countInWindow, usageSince, windowOfRow, type CacheRow } from "./window-usage";
@@ -21,7 +21,8 @@ export interface OrgPolicyContext {
   /**
    * The cached usage as of the context's `now`: a gauge's amount; a period counter's count in
    * its current window (0 in a window nothing was recorded in yet, though the row still holds
-   * the last window's count until a write resets it).
+   * the last window's count until a write resets it) — for the period counters the read was
+   * asked to work out (`periodMetrics`), absent for the others.
    */
   usage: Partial<Record<Metric, { count: bigint; lastUpdated: Date }>>;
   /** The window each period counter counts in (see `windowOfRow`); gauges have none. */
@@ -96,6 +97,11 @@ export interface PolicyContextOptions {
    * it stands (consume: its statement recounts the row under its lock anyway). Default true.
    */
   exactUnwindowedRows?: boolean;
+  /**
+   * The period counters whose window and usage to work out (default: all). check and consume
+   * need only their action's metric, and a gauge's action none: it does not pay for windows.
+   */
+  periodMetrics?: readonly Metric[];
 }
 
 /** Everything the policy needs about an org at `now`, in ONE round trip (all primary-key or indexed reads). */
@@ -137,8 +143,12 @@ export async function readPolicyContext(
   const usage: OrgPolicyContext["usage"] = {};
   const windows: OrgPolicyContext["windows"] = {};
   const unanswered: { metric: Metric; start: Date }[] = [];
-  for (const [metric, cache] of cached) usage[metric as Metric] = { count: cache.count, lastUpdated: cache.lastUpdated };
-  for (const metric of METRICS) {
+  // A period counter's row counts in a window: its usage is set below, from the window.
+  for (const [metric, cache] of cached) {
+    if (METRIC_KIND[metric as Metric] !== "period_counter")
+      usage[metric as Metric] = { count: cache.count, lastUpdated: cache.lastUpdated };
+  }
+  for (const metric of options.periodMetrics ?? METRICS) {
     const cache = cached.get(metric);
     const window = windowOfRow(metric, subscription, now, cache?.windowStart ?? null);
     if (!window) continue;
@@ -147,12 +157,13 @@ export async function readPolicyContext(
     if (count === "ledger") unanswered.push({ metric, start: window.start });
     else if (cache) usage[metric] = { count, lastUpdated: cache.lastUpdated };
   }
-  if (unanswered.length > 0 && options.exactUnwindowedRows !== false) {
-    const since = await usageSince(run, orgId, unanswered);
+  if (unanswered.length > 0) {
+    const exact = options.exactUnwindowedRows !== false;
+    const since = exact ? await usageSince(run, orgId, unanswered) : new Map<Metric, bigint>();
     for (const { metric } of unanswered) {
       const cache = cached.get(metric) as CacheRow;
       // What a write's reset would leave: the usage since the window began, within [0, count].
-      const count = since.get(metric) ?? 0n;
+      const count = exact ? (since.get(metric) ?? 0n) : cache.count;
       usage[metric] = { count: count < 0n ? 0n : count > cache.count ? cache.count : count, lastUpdated: cache.lastUpdated };
     }
   }
