@@ -60,3 +60,12 @@ export async function holdRowLock(pool: pg.Pool, lockSql: string, params: unknow
     },
   };
 }
+
+/** How many backends wait directly on backend `pid` (a transaction a test holds open). */
+export async function blockedBy(pool: pg.Pool, pid: number): Promise<number> {
+  const { rows } = await pool.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM pg_stat_activity WHERE $1::int = ANY(pg_blocking_pids(pid))`,
+    [pid],
+  );
+  return rows[0]?.n ?? 0;
+}

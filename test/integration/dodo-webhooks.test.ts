@@ -110,7 +110,7 @@ describe("POST /api/webhooks/dodo", () => {
     expect(bodies.filter((b) => !b.duplicate)).toHaveLength(1);
     expect(bodies.every((b) => b.status === "processed")).toBe(true);
     expect(await eventRow(deliveries[0]?.webhookId as string)).toMatchObject({ status: "processed", attempts: 1 });
-    const resets = await prisma.usageLedger.findMany({ where: { orgId: org.id, reason: "monthly_reset" } });
+    const resets = await prisma.usageLedger.findMany({ where: { orgId: org.id, reason: "window_reset" } });
     expect(resets).toHaveLength(1);
     expect(resets[0]?.delta).toBe(-40n);
   });

@@ -178,9 +178,9 @@ describe("syncSubscription: out-of-order and duplicate histories converge to the
         const events = await prisma.webhookEvent.findMany({ where: { id: { in: deliveries.map((d) => d.webhookId) } } });
         expect(events).toHaveLength(deliveries.length);
         expect(events.every((e) => e.status === "processed" && e.attempts === 1)).toBe(true);
-        // At most one monthly_reset per period, and api_calls never below zero.
-        const resets = await prisma.usageLedger.findMany({ where: { orgId: org.id, reason: "monthly_reset" } });
-        const periods = resets.map((r) => (r.metadata as { periodStart: string }).periodStart);
+        // At most one reset per period, and api_calls never below zero.
+        const resets = await prisma.usageLedger.findMany({ where: { orgId: org.id, reason: "window_reset" } });
+        const periods = resets.map((r) => (r.metadata as { windowStart: string }).windowStart);
         expect(new Set(periods).size).toBe(periods.length);
         expect(await billing.usage.verify(org.id)).toEqual([]);
       });
@@ -189,7 +189,7 @@ describe("syncSubscription: out-of-order and duplicate histories converge to the
 });
 
 describe("period counters reset on renewal, once per period", () => {
-  it.each(ORDERS)("active → renewed, %s: api_calls back to 0 with one monthly_reset row", async (order) => {
+  it.each(ORDERS)("active → renewed, %s: api_calls back to 0 with one window_reset row", async (order) => {
     const org = await newOrg(prisma);
     await billing.usage.increment(org.id, "api_calls", 40n, "api_call");
     const { deliveries } = build(org.id, PATHS["active → renewed"] as Step[]);
@@ -197,9 +197,10 @@ describe("period counters reset on renewal, once per period", () => {
     // Redelivery of the renewal under a new webhook-id (same state): still one reset.
     const renewal = deliveries[1] as Delivery;
     await service.handleWebhook({ webhookId: fakeId("msg"), rawBody: renewal.rawBody });
-    const resets = await prisma.usageLedger.findMany({ where: { orgId: org.id, reason: "monthly_reset" } });
+    const resets = await prisma.usageLedger.findMany({ where: { orgId: org.id, reason: "window_reset" } });
     expect(resets.map((r) => r.delta)).toEqual([-40n]);
-    expect(resets[0]?.metadata).toMatchObject({ periodStart: P1.periodStart.toISOString() });
+    expect(resets[0]?.metadata).toMatchObject({ windowStart: P1.periodStart.toISOString() });
+    expect(resets[0]?.idempotencyKey).toBe(`window_reset:api_calls:${P1.periodStart.toISOString()}`);
     expect((await billing.usage.getUsage(org.id)).find((u) => u.metric === "api_calls")?.count).toBe(0n);
   });
 

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { createBillingServices } from "@/server/billing";
 
 import { newOrg, testDatabase, uniqueSuffix } from "../helpers/db";
+import { blockedBy } from "../helpers/row-lock-gate";
 
 /**
  * The lock order every usage write keeps: the (org, metric) cache row first, the idempotency
@@ -12,14 +13,6 @@ import { newOrg, testDatabase, uniqueSuffix } from "../helpers/db";
  */
 const { prisma, pool } = testDatabase();
 const services = createBillingServices(prisma, { pool });
-
-async function blockedBy(pid: number): Promise<number> {
-  const { rows } = await pool.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM pg_stat_activity WHERE $1::int = ANY(pg_blocking_pids(pid))`,
-    [pid],
-  );
-  return rows[0]?.n ?? 0;
-}
 
 describe("usage writes take the cache row before the key", () => {
   it("an increment of a key whose cache row a batch is creating waits for the row without claiming the key: the batch applies it, the increment replays it", async () => {
@@ -38,7 +31,7 @@ describe("usage writes take the cache row before the key", () => {
         (r) => ({ ok: true as const, r }),
         (e: unknown) => ({ ok: false as const, e }),
       );
-      await expect.poll(() => blockedBy(pid), { timeout: 60_000, interval: 25 }).toBeGreaterThanOrEqual(1);
+      await expect.poll(() => blockedBy(pool, pid), { timeout: 60_000, interval: 25 }).toBeGreaterThanOrEqual(1);
 
       // The batch now claims the key. Had the increment claimed it before waiting, this would
       // wait for the increment, which waits for us: deadlock detected after deadlock_timeout.
@@ -87,7 +80,7 @@ describe("usage writes take the cache row before the key", () => {
           (r) => ({ ok: true as const, r }),
           (e: unknown) => ({ ok: false as const, e }),
         );
-      await expect.poll(() => blockedBy(pid), { timeout: 60_000, interval: 25 }).toBeGreaterThanOrEqual(1);
+      await expect.poll(() => blockedBy(pool, pid), { timeout: 60_000, interval: 25 }).toBeGreaterThanOrEqual(1);
       await other.query("COMMIT");
 
       // The key's event is dropped by ON CONFLICT, so −8 alone would take members to −3.

@@ -243,7 +243,7 @@ describe("UsageService.resetPeriod and verify", () => {
     const periodStart = new Date(Date.now() + 60_000);
     const reset = await usage.resetPeriod(org.id, "api_calls", periodStart);
     expect(reset.count).toBe(0n);
-    expect(reset.entry?.reason).toBe("monthly_reset");
+    expect(reset.entry?.reason).toBe("window_reset");
     expect(reset.entry?.delta).toBe(-40n);
     const again = await usage.resetPeriod(org.id, "api_calls", new Date(periodStart.getTime()));
     expect(again.replayed).toBe(true);

@@ -7,6 +7,7 @@ import { retryTransient } from "@/server/db/retry";
 import type { Db, Tx } from "@/server/db/tx";
 
 import { actionSchema, resolveAction, type ActionName } from "./actions";
+import { METRIC_KIND, type Metric } from "./catalogue";
 import { BillingError, parseInput } from "./errors";
 import { keyReuseConflict, toLedgerEntry, type LedgerEntry, type LedgerRow } from "./ledger-entry";
 import { decide, effectivePlan, hardCap, remainingOf, type Decision } from "./policy";
@@ -15,6 +16,8 @@ import { actorSchema, idempotencyKeySchema, metadataSchema, orgIdSchema, positiv
 import { belowZero, countOutOfRange } from "./usage-errors";
 import { REPORT_METERED_USAGE } from "./usage-reporting/outbox-sql";
 import { DEFAULT_ACTOR, readByKey, type UsageService } from "./usage-service";
+import { rowWriteSql } from "./window-reset";
+import { windowOfRow } from "./window-usage";
 
 export type CheckResult = Decision;
 
@@ -37,6 +40,12 @@ export const consumeInputSchema = checkInputSchema.extend({
   // The same metadata rule as increment's, so an in-process caller gets a typed refusal too.
   metadata: metadataSchema.optional(),
 });
+
+/** The period counter an action changes, whose window its decision needs (none for a gauge or a feature). */
+function periodMetricsOf(action: ActionName): Metric[] {
+  const resolved = resolveAction(action);
+  return resolved.kind === "metered" && METRIC_KIND[resolved.metric] === "period_counter" ? [resolved.metric] : [];
+}
 
 const orgNotFoundDecision = (orgId: string): Decision => ({
   allowed: false,
@@ -65,17 +74,21 @@ export class EntitlementService {
 
   async check(orgId: string, action: ActionName, options: { amount?: bigint | number | string; db?: Db } = {}): Promise<CheckResult> {
     const input = parseInput(checkInputSchema, { orgId, action, amount: options.amount });
-    const context = await readPolicyContext(options.db ? viaPrisma(options.db) : this.hotPath, input.orgId);
+    const now = this.clock();
+    // A period counter whose window is over answers from the new one (count 0, or what was
+    // recorded since it began) without writing: the first write resets it.
+    const context = await readPolicyContext(options.db ? viaPrisma(options.db) : this.hotPath, input.orgId, now, {
+      periodMetrics: periodMetricsOf(input.action),
+    });
     if (!context) return orgNotFoundDecision(input.orgId);
-    return this.decideFor(context, input.action, input.amount);
+    return this.decideFor(context, input.action, input.amount, now);
   }
 
-  private decideFor(context: OrgPolicyContext, actionName: ActionName, amount: bigint | undefined): Decision {
+  private decideFor(context: OrgPolicyContext, actionName: ActionName, amount: bigint | undefined, now: Date): Decision {
     const action = resolveAction(actionName);
     if (action.kind === "metered" && action.amountRequired && amount === undefined) {
       throw new BillingError("BAD_REQUEST", "amount_required", `${actionName} needs an amount (bytes)`);
     }
-    const now = this.clock();
     const metric = action.kind === "metered" ? action.metric : undefined;
     return decide({
       effective: effectivePlan(context.subscription, now),
@@ -84,6 +97,7 @@ export class EntitlementService {
       used: metric ? (context.usage[metric]?.count ?? 0n) : 0n,
       override: metric ? context.overrides[metric] : undefined,
       now,
+      window: metric ? context.windows[metric] : undefined,
     });
   }
 
@@ -101,6 +115,11 @@ export class EntitlementService {
    * never `limit_exceeded`. A key already used for other work is a CONFLICT (invariant 3,
    * `keyReuseConflict`). A denial writes no ledger row (it is recorded in
    * `entitlement_denials`), so a retry of a denied key is decided afresh.
+   *
+   * A period counter is capped in its window: when the row's window is over, the same
+   * statement writes the reset row first (window-reset.ts) and caps against the count left in
+   * the new window; a consume whose clock read the old window after another write moved the
+   * row on counts, and is capped, in the row's window.
    */
   async consume(
     orgId: string,
@@ -121,14 +140,21 @@ export class EntitlementService {
     }
     const run = options.tx ? viaPrisma(options.tx) : this.hotPath;
     const actor = input.actor ?? DEFAULT_ACTOR;
+    // One reading of the clock: the window, the decision and the ledger row agree on it.
+    const now = this.clock();
 
-    const context = await readPolicyContext(run, input.orgId);
+    // A row not written since windows existed is not counted over the ledger here: the
+    // statement below resets it under its lock and the answer is restated from its count.
+    const context = await readPolicyContext(run, input.orgId, now, {
+      exactUnwindowedRows: false,
+      periodMetrics: periodMetricsOf(input.action),
+    });
     if (!context) {
       const decision = orgNotFoundDecision(input.orgId);
-      await this.recordDenial(run, input.orgId, input.action, null, input.amount ?? 1n, decision, actor);
+      await this.recordDenial(run, input.orgId, input.action, null, input.amount ?? 1n, decision, actor, now);
       return { ...decision, replayed: false };
     }
-    const decision = this.decideFor(context, input.action, input.amount);
+    const decision = this.decideFor(context, input.action, input.amount, now);
     const magnitude = input.amount ?? 1n;
     const delta = magnitude * BigInt(resolved.direction);
     /** The key already wrote `stored`: this call is its replay, or a CONFLICT if it asks for other work. */
@@ -142,39 +168,44 @@ export class EntitlementService {
       // Nothing to try: but a repeat of a consume applied before the lapse is still a replay.
       const prior = await readByKey(run, input.orgId, input.idempotencyKey);
       if (prior) return replayOf(prior);
-      await this.recordDenial(run, input.orgId, input.action, resolved.metric, magnitude, decision, actor);
+      await this.recordDenial(run, input.orgId, input.action, resolved.metric, magnitude, decision, actor, now);
       return { ...decision, replayed: false };
     }
 
     // Only adding usage is capped: freeing it is allowed over any limit.
     const cap = resolved.direction > 0 ? hardCap(decision) : null;
+    // A period counter counts in its window: the statement starts it (window-reset.ts) under
+    // the row lock, and caps the count in it. A gauge's statement has none of this.
+    const window = context.windows[resolved.metric];
+    const parts = rowWriteSql(input.orgId, resolved.metric, window ?? null, now);
     for (let attempt = 0; attempt < 2; attempt++) {
-      let rows: (Partial<LedgerRow> & { new_count: bigint | string | null; prior_id: string | null; seen_count: bigint | string | null })[];
+      let rows: (Partial<LedgerRow> & {
+        new_count: bigint | string | null;
+        prior_id: string | null;
+        seen_count: bigint | string | null;
+        window_start?: Date | string | null;
+      })[];
       try {
         const statement = () =>
           run<(typeof rows)[number]>(Prisma.sql`
           WITH prior AS (
             SELECT id FROM usage_ledger WHERE org_id = ${input.orgId}::uuid AND idempotency_key = ${input.idempotencyKey}
           ), locked AS (
-            SELECT c.count FROM usage_cache c
+            SELECT ${parts.columns} FROM usage_cache c
             WHERE c.org_id = ${input.orgId}::uuid AND c.metric = ${resolved.metric} AND NOT EXISTS (SELECT 1 FROM prior)
             FOR UPDATE
-          ), ins AS (
+          )${parts.ctes}, ins AS (
             INSERT INTO usage_ledger (org_id, metric, delta, reason, idempotency_key, actor, metadata, timestamp)
             SELECT ${input.orgId}::uuid, ${resolved.metric}, ${delta}::bigint, ${resolved.reason},
-                   ${input.idempotencyKey}, ${actor}, ${JSON.stringify(input.metadata ?? { action: input.action })}::jsonb, ${this.clock()}::timestamptz
+                   ${input.idempotencyKey}, ${actor}, ${JSON.stringify(input.metadata ?? { action: input.action })}::jsonb, ${now}::timestamptz
             -- count <= cap - delta, not count + delta <= cap: a cap is set only for a positive
             -- delta, so this cannot overflow; an amount that would pass 2^63-1 is a plain denial.
-            FROM locked WHERE ${cap}::bigint IS NULL OR locked.count <= ${cap}::bigint - ${delta}::bigint
+            FROM ${parts.source} WHERE ${cap}::bigint IS NULL OR ${parts.count} <= ${cap}::bigint - ${delta}::bigint
             ON CONFLICT (org_id, idempotency_key) DO NOTHING
             RETURNING *
-          )${REPORT_METERED_USAGE}, up AS (
-            UPDATE usage_cache c SET count = c.count + ins.delta, last_updated = ins.timestamp
-            FROM ins WHERE c.org_id = ins.org_id AND c.metric = ins.metric
-            RETURNING c.count
-          )
-          SELECT ins.*, (SELECT count FROM up) AS new_count, (SELECT id::text FROM prior) AS prior_id,
-                 (SELECT count FROM locked) AS seen_count
+          )${REPORT_METERED_USAGE}, ${parts.update}
+          SELECT ins.*, (SELECT count FROM upd) AS new_count, (SELECT id::text FROM prior) AS prior_id,
+                 (SELECT ${parts.count} FROM ${parts.source}) AS seen_count, ${parts.windowStart} AS window_start
           FROM (SELECT 1) AS one LEFT JOIN ins ON TRUE`);
         // Alone, the statement is its own transaction and may run again; in the caller's, not.
         rows = await (options.tx ? statement() : retryTransient(statement));
@@ -185,15 +216,21 @@ export class EntitlementService {
         throw error;
       }
       const row = rows[0];
+      /** The context as the statement found the row: its count (in its window) and that window. */
+      const asLocked = (count: bigint): OrgPolicyContext => {
+        const rowWindow =
+          window && windowOfRow(resolved.metric, context.subscription, now, row?.window_start ? new Date(row.window_start) : null);
+        return {
+          ...context,
+          usage: { ...context.usage, [resolved.metric]: { count, lastUpdated: now } },
+          windows: rowWindow ? { ...context.windows, [resolved.metric]: rowWindow } : context.windows,
+        };
+      };
       if (row?.id) {
         const entry = toLedgerEntry(row as LedgerRow);
         const after = BigInt(row.new_count ?? 0n);
         // The decision was made on the pre-lock count: restate it with the committed one.
-        const final = this.decideFor(
-          { ...context, usage: { ...context.usage, [resolved.metric]: { count: after - delta, lastUpdated: entry.timestamp } } },
-          input.action,
-          input.amount,
-        );
+        const final = this.decideFor(asLocked(after - delta), input.action, input.amount, now);
         // Report the usage as it stands after this consume.
         return { ...final, allowed: true, used: after, remaining: remainingOf(final.limit ?? null, after), entry, replayed: false };
       }
@@ -211,11 +248,7 @@ export class EntitlementService {
       // it. Only when the key is still unused is this a denial.
       const stored = await readByKey(run, input.orgId, input.idempotencyKey);
       if (stored) return replayOf(stored);
-      const denied = this.decideFor(
-        { ...context, usage: { ...context.usage, [resolved.metric]: { count: BigInt(row.seen_count), lastUpdated: this.clock() } } },
-        input.action,
-        input.amount,
-      );
+      const denied = this.decideFor(asLocked(BigInt(row.seen_count)), input.action, input.amount, now);
       const final = denied.allowed
         ? {
             ...denied,
@@ -223,7 +256,7 @@ export class EntitlementService {
             reason: { code: "limit_exceeded" as const, message: "The limit was reached by a concurrent request" },
           }
         : denied;
-      await this.recordDenial(run, input.orgId, input.action, resolved.metric, magnitude, final, actor);
+      await this.recordDenial(run, input.orgId, input.action, resolved.metric, magnitude, final, actor, now);
       return { ...final, replayed: false };
     }
     throw new BillingError("CONFLICT", "consume_retry_exhausted", "Could not create the usage row; retry");
@@ -237,17 +270,19 @@ export class EntitlementService {
     amount: bigint,
     decision: Decision,
     actor: string,
+    at: Date,
   ) {
     await run(Prisma.sql`
       INSERT INTO entitlement_denials (org_id, action, metric, amount, reason_code, message, actor, created_at)
-      VALUES (${orgId}::uuid, ${action}, ${metric}, ${amount}::bigint, ${decision.reason?.code ?? "denied"}, ${decision.reason?.message ?? ""}, ${actor}, ${this.clock()}::timestamptz)`);
+      VALUES (${orgId}::uuid, ${action}, ${metric}, ${amount}::bigint, ${decision.reason?.code ?? "denied"}, ${decision.reason?.message ?? ""}, ${actor}, ${at}::timestamptz)`);
   }
 
   /** Usage with limits for every metric: the cache, the plan and overrides, one round trip. */
   async usageSummary(orgId: string, db: Db = this.prisma): Promise<UsageSummary> {
     const id = parseInput(orgIdSchema, orgId);
-    const context = await loadPolicyContext(db, id);
+    const now = this.clock();
+    const context = await loadPolicyContext(db, id, now);
     if (!context) throw new BillingError("NOT_FOUND", "org_not_found", `Organization ${id} does not exist`);
-    return summarizeUsage(context, this.clock());
+    return summarizeUsage(context, now);
   }
 }

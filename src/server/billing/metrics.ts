@@ -22,6 +22,13 @@ export const METRIC_DEFINITIONS = {
   teams: { kind: "gauge", label: "Teams", unit: "team" },
   storage_bytes: { kind: "gauge", label: "Storage", unit: "byte" },
   api_calls: { kind: "period_counter", label: "API calls", unit: "call", window: { kind: "billing_period" } },
+  ai_requests: {
+    kind: "period_counter",
+    label: "AI requests",
+    unit: "request",
+    window: { kind: "calendar", unit: "day", timeZone: "UTC" },
+  },
+  exports: { kind: "period_counter", label: "Exports", unit: "export", window: { kind: "calendar", unit: "hour" } },
 } as const satisfies Record<string, MetricDefinition>;
 
 export type MetricName = keyof typeof METRIC_DEFINITIONS;

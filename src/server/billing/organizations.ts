@@ -156,7 +156,7 @@ export async function listOrganizations(db: Db, input: ListOrganizationsInput): 
   // The page's orgs only (≤ pageSize): each one's usage against its effective limits, the
   // same answer the policy engine gives (plan, subscription status, overrides).
   const now = input.now ?? new Date();
-  const contexts = await Promise.all(rows.map((r) => loadPolicyContext(db, r.id)));
+  const contexts = await Promise.all(rows.map((r) => loadPolicyContext(db, r.id, now)));
 
   const items = rows.map((row, i): OrganizationListItem => {
     const plan = planOfProduct(row.productId);

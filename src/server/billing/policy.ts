@@ -1,5 +1,6 @@
 import type { ResolvedAction } from "./actions";
 import { FREE_PLAN, planForProduct, type Limit, type LimitKind, type Metric, type Plan } from "./catalogue";
+import type { UsageWindow } from "./windows";
 
 /**
  * The policy itself, as pure functions of (plan, subscription, override, usage, now): no
@@ -102,6 +103,9 @@ export interface Decision {
   used?: bigint;
   /** null = unlimited. */
   remaining?: bigint | null;
+  /** The window `used` counts in (period counters only: a gauge has none). */
+  windowStart?: Date;
+  windowEnd?: Date;
   plan: string;
   subscriptionStatus: string;
 }
@@ -114,6 +118,8 @@ export interface PolicyInput {
   used: bigint;
   override?: OverrideState;
   now: Date;
+  /** The window `used` counts in, for a period counter. */
+  window?: UsageWindow | null;
 }
 
 const fmt = (metric: Metric, n: bigint) =>
@@ -153,6 +159,7 @@ export function decide(input: PolicyInput): Decision {
     limitOverridden: overridden,
     used,
     remaining: remainingOf(limitValue, used),
+    ...(input.window ? { windowStart: input.window.start, windowEnd: input.window.end } : {}),
   };
   // Freeing usage is always allowed: over limit, lapsed, whatever the plan.
   if (action.direction < 0) return { ...common, ...usage, allowed: true };

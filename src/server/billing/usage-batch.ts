@@ -2,13 +2,19 @@ import { randomUUID } from "node:crypto";
 
 import { Prisma } from "@/server/db/client";
 import { PG, pgError } from "@/server/db/pg-errors";
+import { viaPrisma } from "@/server/db/raw-query";
 import type { Tx } from "@/server/db/tx";
 
+import type { Metric } from "./catalogue";
 import { BillingError, isBillingError } from "./errors";
 import { keyReuseConflict, LEDGER_COLUMNS, toLedgerEntry, type LedgerEntry, type LedgerRow, type LedgerWork } from "./ledger-entry";
+import type { SubscriptionState } from "./policy";
+import { readSubscriptions } from "./policy-context";
 import { incrementInputSchema, INT64_MAX, type IncrementInput } from "./schemas";
 import { belowZero, countOutOfRange } from "./usage-errors";
 import { REPORT_METERED_USAGE } from "./usage-reporting/outbox-sql";
+import { currentWindow, windowFollowsSubscription } from "./usage-window";
+import { startWindows, WINDOW_RESET_ACTOR, type WindowTarget } from "./window-reset";
 
 /**
  * The batch path of the usage ledger (`UsageService.incrementMany`): parse and dedupe the
@@ -111,9 +117,17 @@ export async function applyBatch(
   options: { fallbackActor: string; ownTransaction: boolean; at: Date },
 ): Promise<void> {
   const orgIds = [...new Set(valid.map((v) => v.event.orgId))];
-  const known = await tx.$queryRaw<{ id: string }[]>`
-    SELECT id::text FROM organizations WHERE id = ANY(${orgIds}::uuid[])`;
-  const knownOrgs = new Set(known.map((r) => r.id));
+  // The orgs that exist; with their subscriptions when a billing-period window needs them.
+  let subscriptions = new Map<string, SubscriptionState | null>();
+  let knownOrgs: Set<string>;
+  if (valid.some((v) => windowFollowsSubscription(v.event.metric))) {
+    subscriptions = await readSubscriptions(viaPrisma(tx), orgIds);
+    knownOrgs = new Set(subscriptions.keys());
+  } else {
+    const known = await tx.$queryRaw<{ id: string }[]>`
+      SELECT id::text FROM organizations WHERE id = ANY(${orgIds}::uuid[])`;
+    knownOrgs = new Set(known.map((r) => r.id));
+  }
 
   // Lock every touched cache row in a fixed order (no deadlocks between batches), creating
   // missing ones, so the below-zero check below sees counts no one else can change.
@@ -126,11 +140,22 @@ export async function applyBatch(
       INSERT INTO usage_cache (org_id, metric, count)
       SELECT * FROM unnest(${pairOrg}::uuid[], ${pairMetric}::text[], array_fill(0::bigint, ARRAY[${pairs.length}::int]))
       ON CONFLICT (org_id, metric) DO NOTHING`;
-    const locked = await tx.$queryRaw<{ org_id: string; metric: string; count: bigint }[]>`
-      SELECT org_id::text, metric, count FROM usage_cache
+    const locked = await tx.$queryRaw<{ org_id: string; metric: string; count: bigint; window_start: Date | null }[]>`
+      SELECT org_id::text, metric, count, window_start FROM usage_cache
       WHERE (org_id, metric) IN (SELECT * FROM unnest(${pairOrg}::uuid[], ${pairMetric}::text[]))
       ORDER BY org_id, metric FOR UPDATE`;
     for (const r of locked) running.set(`${r.org_id}|${r.metric}`, BigInt(r.count));
+    // Period counters whose window is over start the batch's window first (window-reset.ts),
+    // under the locks just taken: the events are judged against the count in it.
+    const over: WindowTarget[] = [];
+    for (const r of locked) {
+      const metric = r.metric as Metric;
+      const window = currentWindow(metric, subscriptions.get(r.org_id) ?? null, options.at);
+      if (window && (!r.window_start || r.window_start < window.start)) over.push({ orgId: r.org_id, metric, windowStart: window.start });
+    }
+    for (const started of await startWindows(viaPrisma(tx), over, { actor: WINDOW_RESET_ACTOR, at: options.at, rowsLocked: true })) {
+      running.set(`${started.orgId}|${started.metric}`, started.count);
+    }
   }
   // Keys are read AFTER the rows are locked: every writer takes the row before its key, so a
   // concurrent write of the same work has committed by now and is seen here, and cannot

@@ -7,10 +7,14 @@ import { inTransaction, type Db, type Tx } from "@/server/db/tx";
 import { METRIC_KIND, METRICS, type Metric } from "./catalogue";
 import { BillingError, parseInput } from "./errors";
 import { keyReuseConflict, LEDGER_COLUMNS, toLedgerEntry, type LedgerEntry, type LedgerRow } from "./ledger-entry";
+import { readSubscription } from "./policy-context";
 import { incrementInputSchema, type IncrementInput } from "./schemas";
 import { applyBatch, isBatchRaced, MAX_BATCH, parseBatch, type BatchEventResult } from "./usage-batch";
 import { belowZero, countOutOfRange, orgNotFound } from "./usage-errors";
 import { REPORT_METERED_USAGE } from "./usage-reporting/outbox-sql";
+import { currentWindow, windowFollowsSubscription } from "./usage-window";
+import { rowWriteSql, startWindows, windowResetKey } from "./window-reset";
+import type { UsageWindow } from "./windows";
 
 // Kept importable from here, where the API types have always found them.
 export { type BatchEventResult, MAX_BATCH } from "./usage-batch";
@@ -87,8 +91,9 @@ export class UsageService {
 
   /**
    * One ledger row and the cache upsert in ONE statement (one round trip, atomic on its
-   * own, or part of `options.tx`). With an idempotency key, a repeat changes nothing and
-   * returns the original entry (`replayed: true`), forever.
+   * own, or part of `options.tx`); a period counter whose window is over gets its reset row
+   * in the same statement (window-reset.ts). With an idempotency key, a repeat changes
+   * nothing and returns the original entry (`replayed: true`), forever.
    */
   async increment(orgId: string, metric: Metric, amount: bigint, reason: string, options: IncrementOptions = {}): Promise<IncrementResult> {
     const input = parseInput(incrementInputSchema, {
@@ -107,6 +112,11 @@ export class UsageService {
       ensureCacheRow(db, input.orgId, input.metric).catch((e) => Promise.reject(mapWriteError(e, input.orgId, input.metric)));
     // Inside a caller's transaction an error would abort it, so the cache row is created first.
     if (options.tx) await createCacheRow();
+    // A period counter counts in its window, which the statement starts under the row lock
+    // (window-reset.ts); a billing-period window needs the org's subscription: one read more,
+    // for those metrics only. A gauge's statement has none of this.
+    const window = await this.windowOf(run, input.orgId, input.metric, now);
+    const parts = rowWriteSql(input.orgId, input.metric, window, now);
     for (let attempt = 0; attempt < 2; attempt++) {
       let rows: (Partial<LedgerRow> & { new_count: bigint | string | null; locked_rows: number })[];
       try {
@@ -117,21 +127,15 @@ export class UsageService {
             -- consume and incrementMany take them in; and nothing is inserted without it. Either
             -- way round, a writer holding the key waits for one holding (or creating) the row
             -- while that one waits for the key: a deadlock.
-            SELECT 1 FROM usage_cache WHERE org_id = ${input.orgId}::uuid AND metric = ${input.metric} FOR UPDATE
-          ), ins AS (
+            SELECT ${parts.columns} FROM usage_cache WHERE org_id = ${input.orgId}::uuid AND metric = ${input.metric} FOR UPDATE
+          )${parts.ctes}, ins AS (
             INSERT INTO usage_ledger (org_id, metric, delta, reason, idempotency_key, actor, metadata, timestamp)
             SELECT ${input.orgId}::uuid, ${input.metric}, ${input.amount}::bigint, ${input.reason},
                    ${input.idempotencyKey ?? null}, ${input.actor ?? DEFAULT_ACTOR}, ${JSON.stringify(input.metadata ?? {})}::jsonb, ${now}::timestamptz
-            FROM locked
+            FROM ${parts.source}
             ON CONFLICT (org_id, idempotency_key) DO NOTHING
             RETURNING *
-          )${REPORT_METERED_USAGE}, upd AS (
-            -- An UPDATE, not an upsert: PostgreSQL checks CHECK constraints on the row an
-            -- upsert proposes to insert, so a decrement would fail even when a row exists.
-            UPDATE usage_cache c SET count = c.count + ins.delta, last_updated = ins.timestamp
-            FROM ins WHERE c.org_id = ins.org_id AND c.metric = ins.metric
-            RETURNING c.count
-          )
+          )${REPORT_METERED_USAGE}, ${parts.update}
           SELECT ins.*, (SELECT count FROM upd) AS new_count, (SELECT count(*) FROM locked)::int AS locked_rows
           FROM (SELECT 1) AS one LEFT JOIN ins ON TRUE`);
         // Alone, the statement is its own transaction and may run again; in the caller's, not.
@@ -154,6 +158,14 @@ export class UsageService {
       return this.replay(db, input);
     }
     throw new BillingError("CONFLICT", "increment_retry_exhausted", "Could not create the usage row; retry");
+  }
+
+  /** The window a write of `metric` counts in at `now`; null for a gauge. */
+  private async windowOf(run: RawQuery, orgId: string, metric: Metric, now: Date): Promise<UsageWindow | null> {
+    if (!windowFollowsSubscription(metric)) return currentWindow(metric, null, now);
+    const subscription = await readSubscription(run, orgId);
+    if (subscription === undefined) throw orgNotFound(orgId);
+    return currentWindow(metric, subscription, now);
   }
 
   private async replay(db: Db, input: IncrementInput): Promise<IncrementResult> {
@@ -236,9 +248,13 @@ export class UsageService {
   }
 
   /**
-   * Starts a new period for a period counter: a `monthly_reset` row that removes the usage
-   * recorded before `periodStart` (usage already recorded in the new period stays).
-   * Idempotent per (org, metric, period): the key is derived from them.
+   * Starts a new billing period for a period counter (a Dodo renewal): the reset the period's
+   * first write would make (window-reset.ts) — a `window_reset` row keyed by (metric, period
+   * start) that removes the usage recorded before `periodStart` (usage already recorded in
+   * the new period stays), and the row's window moved to it. Whichever of the two comes first
+   * writes it; the other finds it done. Idempotent per (org, metric, period): a repeat
+   * returns the reset (`replayed: true`); a period the row is already in, or past, changes
+   * nothing.
    */
   async resetPeriod(
     orgId: string,
@@ -249,27 +265,16 @@ export class UsageService {
     if (METRIC_KIND[metric] !== "period_counter") {
       throw new BillingError("BAD_REQUEST", "not_a_period_counter", `${metric} is a gauge; only period counters reset`);
     }
-    const idempotencyKey = `monthly_reset:${metric}:${periodStart.toISOString()}`;
     const work = async (tx: Tx) => {
-      const existing = await this.findByKey(tx, orgId, idempotencyKey);
-      if (existing) {
-        const [usage] = await tx.$queryRaw<{ count: bigint }[]>`
-          SELECT count FROM usage_cache WHERE org_id = ${orgId}::uuid AND metric = ${metric}`;
-        return { entry: existing, count: BigInt(usage?.count ?? 0n), replayed: true };
-      }
-      const [state] = await tx.$queryRaw<{ count: bigint; since: bigint }[]>`
-        SELECT c.count,
-               (SELECT COALESCE(SUM(delta), 0)::bigint FROM usage_ledger
-                 WHERE org_id = c.org_id AND metric = c.metric AND timestamp >= ${periodStart}) AS since
-        FROM usage_cache c WHERE c.org_id = ${orgId}::uuid AND c.metric = ${metric} FOR UPDATE`;
-      const carried = state ? BigInt(state.count) - BigInt(state.since) : 0n;
-      if (carried <= 0n) return { entry: null, count: BigInt(state?.count ?? 0n), replayed: false as const };
-      return this.increment(orgId, metric, -carried, "monthly_reset", {
-        idempotencyKey,
-        actor: options.actor ?? DEFAULT_ACTOR,
-        metadata: { periodStart: periodStart.toISOString() },
-        tx,
-      });
+      const run = viaPrisma(tx);
+      const target = { orgId, metric, windowStart: periodStart };
+      const [started] = await startWindows(run, [target], { actor: options.actor ?? DEFAULT_ACTOR, at: this.clock() });
+      if (started?.reset) return { entry: started.reset, count: started.count, replayed: false as const };
+      const [usage] = await tx.$queryRaw<{ count: bigint }[]>`
+        SELECT count FROM usage_cache WHERE org_id = ${orgId}::uuid AND metric = ${metric}`;
+      const count = BigInt(usage?.count ?? 0n);
+      const done = await readByKey(run, orgId, windowResetKey(metric, periodStart));
+      return done ? { entry: done, count, replayed: true as const } : { entry: null, count, replayed: false as const };
     };
     return inTransaction(this.prisma, options.tx, work);
   }

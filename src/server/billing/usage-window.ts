@@ -31,3 +31,9 @@ export function currentWindow(metric: Metric, subscription: SubscriptionState | 
   }
   return calendarWindowAt({ unit: "month", ...window.fallback }, now);
 }
+
+/** Whether a metric's window depends on the org's subscription (a billing-period counter). */
+export function windowFollowsSubscription(metric: Metric): boolean {
+  const definition = metricDefinition(metric);
+  return definition.kind === "period_counter" && definition.window.kind === "billing_period";
+}

@@ -41,7 +41,7 @@ export interface SubscriptionPanel {
 }
 
 export async function getSubscriptionPanel(db: Db, orgId: string, now: Date = new Date()): Promise<SubscriptionPanel> {
-  const context = await loadPolicyContext(db, orgId);
+  const context = await loadPolicyContext(db, orgId, now);
   if (!context) throw new BillingError("NOT_FOUND", "org_not_found", `Organization ${orgId} does not exist`);
   const effective = effectivePlan(context.subscription, now);
   const base = {

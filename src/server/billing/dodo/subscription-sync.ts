@@ -1,9 +1,10 @@
 import type { Db, Tx } from "@/server/db/tx";
 
-import { planForProduct } from "../catalogue";
+import { METRICS, planForProduct } from "../catalogue";
 import { BillingError } from "../errors";
 import { catchUpMeteredUsage } from "../usage-reporting/outbox-sql";
 import type { UsageService } from "../usage-service";
+import { windowFollowsSubscription } from "../usage-window";
 import { UUID_PATTERN } from "../uuid";
 import { describeIssues, subscriptionDataSchema, type SubscriptionData, type SubscriptionEvent } from "./events";
 
@@ -30,8 +31,11 @@ export class WebhookProblem extends BillingError {
   }
 }
 
-/** Period counters reset when a subscription enters a new billing period. */
-const PERIOD_COUNTERS = ["api_calls"] as const;
+/**
+ * The counters a new billing period resets: those whose window is the billing period (a
+ * calendar window, e.g. per day, starts on its own clock).
+ */
+const PERIOD_COUNTERS = METRICS.filter(windowFollowsSubscription);
 
 interface ExistingRow {
   org_id: string;

@@ -3,6 +3,7 @@ import type { Tx } from "@/server/db/tx";
 
 import { PLANS } from "../catalogue";
 import { SUBSCRIPTION_PRECEDENCE } from "../subscription-precedence";
+import { RESET_REASONS } from "../window-reset";
 
 /**
  * The one SQL fragment that puts metered ledger rows into `usage_report_outbox`. Every
@@ -12,12 +13,12 @@ import { SUBSCRIPTION_PRECEDENCE } from "../subscription-precedence";
  *
  * A row is metered when its metric has a Dodo meter on the plan of the org's current paid
  * subscription (active, on hold/past due, or cancelled but inside the paid period) and the
- * subscription has a Dodo customer. Only usage is reported: positive deltas, not resets,
+ * subscription has a Dodo customer. Only usage is reported: positive deltas, not window resets,
  * backfill corrections or staff adjustments, which correct counts rather than add usage.
  */
 
 /** Ledger reasons that correct a count instead of recording new usage: never reported. */
-export const UNREPORTED_REASONS = ["monthly_reset", "migration", "manual_adjustment"] as const;
+export const UNREPORTED_REASONS = [...RESET_REASONS, "migration", "manual_adjustment"] as const;
 
 /** Subscription statuses whose plan's meters apply (cancelled: only inside the paid period). */
 export const REPORTING_STATUSES = ["active", "on_hold", "past_due"] as const;

@@ -20,6 +20,9 @@ export const decisionSchema = z.object({
   limitOverridden: z.boolean().optional(),
   used: z.bigint().optional(),
   remaining: z.bigint().nullable().optional(),
+  /** The window `used` counts in, [start, end): period counters only. */
+  windowStart: z.date().optional(),
+  windowEnd: z.date().optional(),
   plan: z.string(),
   subscriptionStatus: z.string(),
 });

@@ -73,6 +73,9 @@ export const getUsageOutput = z.object({
       limitOverridden: z.boolean(),
       remaining: z.bigint().nullable(),
       lastUpdated: z.date().nullable(),
+      /** The window a period counter's count is in, [start, end); null for a gauge. */
+      windowStart: z.date().nullable(),
+      windowEnd: z.date().nullable(),
     }),
   ),
 });
