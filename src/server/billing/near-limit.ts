@@ -2,6 +2,8 @@ import { Prisma } from "@/server/db/client";
 import type { Db } from "@/server/db/tx";
 
 import { FREE_PLAN_ID, METRICS, PLANS } from "./catalogue";
+import { metricDefinition } from "./metrics";
+import { calendarWindowAt } from "./windows";
 
 /**
  * "How close is each org to its limits?" in SQL, for lists and counts over all orgs. Mirrors
@@ -9,6 +11,14 @@ import { FREE_PLAN_ID, METRICS, PLANS } from "./catalogue";
  * reads (newest, lapsed ones last) → its plan while active, trialing, renewed, on hold, past
  * due or cancelled-but-paid-through, else free; the newest active override replaces the
  * plan's limit for its metric. Unlimited metrics never count. One pass over `usage_cache`.
+ *
+ * A period counter counts only what its row holds for the current window (window-usage.ts):
+ * a row whose window has ended reads 0 until a write or `npm run windows:catch-up` resets it.
+ * The current window is the metric's calendar window, or for a billing-period metric the paid
+ * subscription's period (one late renewal rolled forward: a renewal later than a whole
+ * period is not) else the fallback month. A row from before windows existed (no window
+ * start) counts whole unless it last changed before the window began — an over-estimate the
+ * org page (which reads the ledger for such rows) does not make.
  */
 
 export const NEAR_LIMIT_THRESHOLDS = [80, 100] as const;
@@ -24,6 +34,17 @@ const planLimits = Prisma.join(
   ),
 );
 
+/** Each period metric's window kind and the start of its calendar (or fallback) window at `now`. */
+function windowStarts(now: Date): Prisma.Sql {
+  const rows = METRICS.flatMap((m) => {
+    const d = metricDefinition(m);
+    if (d.kind === "gauge") return [];
+    const calendar = d.window.kind === "calendar" ? d.window : { unit: "month" as const, ...d.window.fallback };
+    return [Prisma.sql`(${m}, ${d.window.kind}, ${calendarWindowAt(calendar, now).start}::timestamptz)`];
+  });
+  return rows.length ? Prisma.sql`VALUES ${Prisma.join(rows)}` : Prisma.sql`SELECT NULL::text, NULL::text, NULL::timestamptz WHERE FALSE`;
+}
+
 /**
  * `SELECT org_id, pct` — each org's highest usage of any limited metric, in percent of the
  * limit (a limit of 0 with usage counts as 100 % or more). Orgs without usage are absent.
@@ -31,15 +52,38 @@ const planLimits = Prisma.join(
 export function usagePercentSql(now: Date): Prisma.Sql {
   return Prisma.sql`
     SELECT u.org_id,
-           MAX(CASE WHEN lim.value = 0 THEN CASE WHEN u.count > 0 THEN 1000000 ELSE 100 END
-                    ELSE u.count::numeric * 100 / lim.value END) AS pct
+           MAX(CASE WHEN lim.value = 0 THEN CASE WHEN cnt.count > 0 THEN 1000000 ELSE 100 END
+                    ELSE cnt.count::numeric * 100 / lim.value END) AS pct
     FROM usage_cache u
     LEFT JOIN LATERAL (
-      SELECT product_id, status, current_period_end FROM subscriptions s
+      SELECT product_id, status, current_period_start, current_period_end FROM subscriptions s
       WHERE s.org_id = u.org_id
       ORDER BY (s.status IN ('expired', 'failed')), s.updated_at DESC LIMIT 1
     ) s ON TRUE
     LEFT JOIN (VALUES ${planProducts}) AS pp(plan_id, product_id) ON pp.product_id = s.product_id
+    CROSS JOIN LATERAL (
+      SELECT CASE
+               WHEN s.status IN ('active', 'trialing', 'renewed', 'on_hold', 'past_due')
+                 OR (s.status = 'cancelled' AND s.current_period_end > ${now})
+               THEN COALESCE(pp.plan_id, ${FREE_PLAN_ID})
+               ELSE ${FREE_PLAN_ID} END AS plan_id
+    ) ep
+    LEFT JOIN (${windowStarts(now)}) AS w(metric, kind, calendar_start) ON w.metric = u.metric
+    CROSS JOIN LATERAL (
+      SELECT CASE
+               WHEN w.kind IS NULL THEN NULL
+               WHEN w.kind = 'billing_period' AND ep.plan_id <> ${FREE_PLAN_ID}
+                    AND s.current_period_start IS NOT NULL AND s.current_period_end > s.current_period_start
+               THEN CASE WHEN ${now} >= s.current_period_end THEN s.current_period_end ELSE s.current_period_start END
+               ELSE w.calendar_start END AS start
+    ) win
+    CROSS JOIN LATERAL (
+      SELECT CASE
+               WHEN win.start IS NULL THEN u.count
+               WHEN u.window_start IS NOT NULL THEN CASE WHEN u.window_start >= win.start THEN u.count ELSE 0 END
+               WHEN u.last_updated < win.start THEN 0
+               ELSE u.count END AS count
+    ) cnt
     LEFT JOIN LATERAL (
       SELECT kind, value FROM limit_overrides o
       WHERE o.org_id = u.org_id AND o.metric = u.metric AND o.revoked_at IS NULL
@@ -48,11 +92,7 @@ export function usagePercentSql(now: Date): Prisma.Sql {
     ) ov ON TRUE
     LEFT JOIN (VALUES ${planLimits}) AS pl(plan_id, metric, value)
       ON pl.metric = u.metric
-     AND pl.plan_id = CASE
-           WHEN s.status IN ('active', 'trialing', 'renewed', 'on_hold', 'past_due')
-             OR (s.status = 'cancelled' AND s.current_period_end > ${now})
-           THEN COALESCE(pp.plan_id, ${FREE_PLAN_ID})
-           ELSE ${FREE_PLAN_ID} END
+     AND pl.plan_id = ep.plan_id
     CROSS JOIN LATERAL (
       SELECT CASE WHEN ov.kind IS NULL THEN pl.value WHEN ov.kind = 'unlimited' THEN NULL ELSE ov.value END AS value
     ) lim
