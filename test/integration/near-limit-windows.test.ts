@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 
 import { createBillingServices } from "@/server/billing";
 import { usagePercentSql } from "@/server/billing/near-limit";
+import { listOrganizations } from "@/server/billing/organizations";
 import { type Prisma } from "@/server/db/client";
 
 import { newOrg, testDatabase } from "../helpers/db";
@@ -38,5 +39,21 @@ describe("near limit follows the usage window", () => {
     const services = createBillingServices(prisma, { clock: () => new Date("2026-10-01T00:00:00Z") });
     await services.usage.increment(org.id, "members", 5n, "test"); // the free plan's hard 5
     expect(await percentOf(org.id, new Date("2026-12-02T12:00:00Z"))).toBe(100);
+  });
+
+  it("the organizations list sorts a period metric by what each org counts in its current window", async () => {
+    const lastMonth = new Date("2026-11-20T12:00:00Z");
+    const thisMonth = new Date("2026-12-02T12:00:00Z");
+    const tag = `sortwin${Date.now().toString(36)}`;
+    const stale = await newOrg(prisma, { name: `${tag} stale` });
+    const current = await newOrg(prisma, { name: `${tag} current` });
+    await createBillingServices(prisma, { clock: () => lastMonth }).usage.increment(stale.id, "api_calls", 9_000n, "test");
+    await createBillingServices(prisma, { clock: () => thisMonth }).usage.increment(current.id, "api_calls", 7n, "test");
+
+    const page = await listOrganizations(prisma, { page: 1, pageSize: 10, search: tag, sort: "api_calls", now: thisMonth });
+    expect(page.items.map((o) => [o.id, o.counts.api_calls])).toEqual([
+      [current.id, 7n],
+      [stale.id, 0n], // November's 9 000 is not December's usage
+    ]);
   });
 });

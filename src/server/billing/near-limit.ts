@@ -3,6 +3,7 @@ import type { Db } from "@/server/db/tx";
 
 import { FREE_PLAN_ID, METRICS, PLANS } from "./catalogue";
 import { metricDefinition } from "./metrics";
+import { SUBSCRIPTION_PRECEDENCE } from "./subscription-precedence";
 import { calendarWindowAt } from "./windows";
 
 /**
@@ -46,19 +47,18 @@ function windowStarts(now: Date): Prisma.Sql {
 }
 
 /**
- * `SELECT org_id, pct` — each org's highest usage of any limited metric, in percent of the
- * limit (a limit of 0 with usage counts as 100 % or more). Orgs without usage are absent.
+ * `SELECT org_id, metric, count, limit_value` — each cache row matching `where` (on alias `u`)
+ * with what it counts in its current window and the limit the policy applies to it (null:
+ * unlimited). The one pipeline behind the near-limit figures and the organizations' sorts.
  */
-export function usagePercentSql(now: Date): Prisma.Sql {
+export function windowedUsageSql(now: Date, where: Prisma.Sql = Prisma.sql`TRUE`): Prisma.Sql {
   return Prisma.sql`
-    SELECT u.org_id,
-           MAX(CASE WHEN lim.value = 0 THEN CASE WHEN cnt.count > 0 THEN 1000000 ELSE 100 END
-                    ELSE cnt.count::numeric * 100 / lim.value END) AS pct
+    SELECT u.org_id, u.metric, cnt.count, lim.value AS limit_value
     FROM usage_cache u
     LEFT JOIN LATERAL (
       SELECT product_id, status, current_period_start, current_period_end FROM subscriptions s
       WHERE s.org_id = u.org_id
-      ORDER BY (s.status IN ('expired', 'failed')), s.updated_at DESC LIMIT 1
+      ORDER BY ${Prisma.raw(SUBSCRIPTION_PRECEDENCE)} LIMIT 1
     ) s ON TRUE
     LEFT JOIN (VALUES ${planProducts}) AS pp(plan_id, product_id) ON pp.product_id = s.product_id
     CROSS JOIN LATERAL (
@@ -96,8 +96,21 @@ export function usagePercentSql(now: Date): Prisma.Sql {
     CROSS JOIN LATERAL (
       SELECT CASE WHEN ov.kind IS NULL THEN pl.value WHEN ov.kind = 'unlimited' THEN NULL ELSE ov.value END AS value
     ) lim
-    WHERE lim.value IS NOT NULL
-    GROUP BY u.org_id`;
+    WHERE ${where}`;
+}
+
+/**
+ * `SELECT org_id, pct` — each org's highest usage of any limited metric, in percent of the
+ * limit (a limit of 0 with usage counts as 100 % or more). Orgs without usage are absent.
+ */
+export function usagePercentSql(now: Date): Prisma.Sql {
+  return Prisma.sql`
+    SELECT wu.org_id,
+           MAX(CASE WHEN wu.limit_value = 0 THEN CASE WHEN wu.count > 0 THEN 1000000 ELSE 100 END
+                    ELSE wu.count::numeric * 100 / wu.limit_value END) AS pct
+    FROM (${windowedUsageSql(now)}) wu
+    WHERE wu.limit_value IS NOT NULL
+    GROUP BY wu.org_id`;
 }
 
 export interface NearLimitCounts {

@@ -3,7 +3,7 @@ import type { Db } from "@/server/db/tx";
 
 import { FREE_PLAN, METRICS, planById, planForProduct, PLANS, type LimitKind, type Metric, type Plan } from "./catalogue";
 import { BillingError } from "./errors";
-import { usagePercentSql, type NearLimitThreshold } from "./near-limit";
+import { usagePercentSql, windowedUsageSql, type NearLimitThreshold } from "./near-limit";
 import { loadPolicyContext, summarizeUsage } from "./policy-context";
 import { UUID_PATTERN } from "./schemas";
 
@@ -24,7 +24,7 @@ export interface ListOrganizationsInput {
   near?: NearLimitThreshold;
   /** Order: name (A→Z, default), or a metric's cached count (most first); ties by name, id. */
   sort?: OrganizationSort;
-  /** The clock of the near-limit filter (overrides expire); default now. */
+  /** The clock of the near-limit filter and the sorts (overrides expire, windows end); default now. */
   now?: Date;
 }
 
@@ -32,9 +32,11 @@ export interface ListOrganizationsInput {
 export const ORGANIZATION_SORTS = ["name", ...METRICS] as ["name", ...Metric[]];
 export type OrganizationSort = (typeof ORGANIZATION_SORTS)[number];
 
-function orderBy(sort: OrganizationSort | undefined): Prisma.Sql {
+/** A metric's sort is by what the org counts in its current window (the number the list shows). */
+function orderBy(sort: OrganizationSort | undefined, now: Date): Prisma.Sql {
   if (sort === undefined || sort === "name") return Prisma.sql`o.name, o.id`;
-  return Prisma.sql`(SELECT c.count FROM usage_cache c WHERE c.org_id = o.id AND c.metric = ${sort}) DESC NULLS LAST, o.name, o.id`;
+  const count = windowedUsageSql(now, Prisma.sql`u.org_id = o.id AND u.metric = ${sort}`);
+  return Prisma.sql`(SELECT wu.count FROM (${count}) wu) DESC NULLS LAST, o.name, o.id`;
 }
 
 function nearCondition(near: NearLimitThreshold | undefined, now: Date): Prisma.Sql {
@@ -117,6 +119,7 @@ interface OrgRow {
  */
 export async function listOrganizations(db: Db, input: ListOrganizationsInput): Promise<OrganizationList> {
   const { page, pageSize } = input;
+  const now = input.now ?? new Date();
   if (!Number.isInteger(page) || page < 1) throw new BillingError("BAD_REQUEST", "invalid_page", "page must be ≥ 1");
   if (!Number.isInteger(pageSize) || pageSize < 1) {
     throw new BillingError("BAD_REQUEST", "invalid_page_size", "pageSize must be ≥ 1");
@@ -132,14 +135,14 @@ export async function listOrganizations(db: Db, input: ListOrganizationsInput): 
       LIMIT 1
     ) s ON TRUE
     WHERE ${searchCondition(input.search)} AND ${planCondition(input.planId)}
-      AND ${nearCondition(input.near, input.now ?? new Date())}`;
+      AND ${nearCondition(input.near, now)}`;
 
   const rows = await db.$queryRaw<OrgRow[]>`
     SELECT o.id::text AS "id", o.name, o.slug, o.created_at AS "createdAt",
            s.product_id AS "productId", s.status AS "status",
            count(*) OVER () AS "total"
     ${from}
-    ORDER BY ${orderBy(input.sort)}
+    ORDER BY ${orderBy(input.sort, now)}
     LIMIT ${pageSize} OFFSET ${(page - 1) * pageSize}`;
 
   let total: number;
@@ -155,7 +158,6 @@ export async function listOrganizations(db: Db, input: ListOrganizationsInput): 
 
   // The page's orgs only (≤ pageSize): each one's usage against its effective limits, the
   // same answer the policy engine gives (plan, subscription status, overrides).
-  const now = input.now ?? new Date();
   const contexts = await Promise.all(rows.map((r) => loadPolicyContext(db, r.id, now)));
 
   const items = rows.map((row, i): OrganizationListItem => {
