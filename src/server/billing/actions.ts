@@ -29,7 +29,7 @@ export const METERED_ACTIONS = {
   "team.delete": { metric: "teams", direction: -1, reason: "team_deleted", amountRequired: false },
   "file.upload": { metric: "storage_bytes", direction: 1, reason: "file_upload", amountRequired: true },
   "file.delete": { metric: "storage_bytes", direction: -1, reason: "file_delete", amountRequired: true },
-  "api.call": { metric: "api_calls", direction: 1, reason: "api_call", amountRequired: false },
+  "api.call": { metric: "api_calls", also: ["api_calls_hourly"], direction: 1, reason: "api_call", amountRequired: false },
   "ai.request": { metric: "ai_requests", direction: 1, reason: "ai_request", amountRequired: false },
   "export.create": { metric: "exports", direction: 1, reason: "export_created", amountRequired: false },
 } as const satisfies Record<string, MeteredAction>;
