@@ -6,7 +6,7 @@ import { createBillingServices } from "@/server/billing";
 import { ApiKeyService } from "@/server/billing/api-keys";
 import { METRICS } from "@/server/billing/catalogue";
 
-import { newOrg, testDatabase, uniqueSuffix } from "../helpers/db";
+import { newOrg, testDatabase, uniqueSuffix, unlimitedOverride } from "../helpers/db";
 
 /**
  * Usage windows reset lazily (invariant 10 in ARCHITECTURE.md): the first write in a new window writes the reset
@@ -27,16 +27,6 @@ async function ledger(orgId: string, metric: string) {
   return prisma.usageLedger.findMany({ where: { orgId, metric }, orderBy: [{ timestamp: "asc" }, { delta: "asc" }] });
 }
 
-/**
- * api.call also counts the calls of the hour (actions.ts `also`), and its answer describes the
- * metric with the least room: lifting the hour's limit makes it describe the month's.
- */
-async function onlyTheMonthLimits(orgId: string) {
-  await prisma.limitOverride.create({
-    data: { orgId, metric: "api_calls_hourly", kind: "unlimited", note: "test: api.call answers about api_calls", createdBy: "test" },
-  });
-}
-
 async function cacheRow(orgId: string, metric: string) {
   return prisma.usageCache.findUniqueOrThrow({ where: { orgId_metric: { orgId, metric } } });
 }
@@ -45,7 +35,7 @@ describe("a free org's api_calls at the month boundary", () => {
   it("is denied at its limit in November and allowed again on December 1st, with one reset row written by the first write", async () => {
     const { at, services } = servicesAt("2026-11-30T23:59:59.000Z");
     const org = await newOrg(prisma);
-    await onlyTheMonthLimits(org.id);
+    await unlimitedOverride(prisma, org.id, "api_calls_hourly");
     await services.usage.increment(org.id, "api_calls", 10_000n, "api_call");
     expect(await services.entitlements.consume(org.id, "api.call", { idempotencyKey: key() })).toMatchObject({
       allowed: false,
@@ -139,7 +129,7 @@ describe("a row written before windows existed (window_start NULL)", () => {
   it("reads as the usage since the window began, and its first write keeps exactly that", async () => {
     const { services } = servicesAt("2026-12-02T10:00:00.000Z");
     const org = await newOrg(prisma);
-    await onlyTheMonthLimits(org.id);
+    await unlimitedOverride(prisma, org.id, "api_calls_hourly");
     // Lifetime history as the old code left it: usage, a renewal's monthly_reset, usage since December 1st.
     const history: [bigint, string, string][] = [
       [500n, "api_call", "2026-10-10T12:00:00Z"],
