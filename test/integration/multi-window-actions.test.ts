@@ -3,7 +3,7 @@ import { afterAll, describe, expect, inject, it } from "vitest";
 import { createBillingServices } from "@/server/billing";
 import { createDatabase } from "@/server/db/client";
 
-import { newOrg, testDatabase, uniqueSuffix } from "../helpers/db";
+import { newOrg, newSubscription, testDatabase, uniqueSuffix } from "../helpers/db";
 
 /**
  * api.call counts two metrics (actions.ts `also`): the billing period's calls (free: hard
@@ -102,6 +102,15 @@ describe("api.call: the month's calls and the hour's", () => {
       });
       expect(await billing.usage.verify(org.id)).toEqual([]);
     }
+  });
+
+  it("reports only the metered metric to Dodo: the hour's row has no meter", async () => {
+    const org = await newOrg(prisma);
+    await newSubscription(prisma, org.id, { customerId: `cus_${uniqueSuffix()}` });
+    const billing = services({ now: at(25) });
+    const consumed = await billing.entitlements.consume(org.id, "api.call", { idempotencyKey: `metered-${uniqueSuffix()}` });
+    const outbox = await prisma.usageReportOutbox.findMany({ where: { orgId: org.id } });
+    expect(outbox.map((o) => [o.ledgerId, o.metric, o.quantity])).toEqual([[consumed.entry?.id, "api_calls", 1n]]);
   });
 
   it("in a caller's transaction, both rows commit with it", async () => {

@@ -68,12 +68,6 @@ export async function consumeSeveral(run: RawQuery, transaction: RawTransaction,
     return await transaction((tx) => applyUnderLocks(tx, input));
   } catch (error) {
     const code = pgError(error)?.code;
-    // A concurrent write committed this key for other work (another metric's row: our locks
-    // did not keep it out). Everything rolled back; the key answers now.
-    if (code === PG.uniqueViolation) {
-      const stored = await readByKey(run, orgId, input.idempotencyKey);
-      if (stored) return input.replayOf(stored);
-    }
     if (code === PG.checkViolation) throw belowZero(metrics[0], orgId);
     if (code === PG.numericValueOutOfRange) throw countOutOfRange(metrics[0], orgId);
     throw error;
@@ -117,15 +111,25 @@ async function applyUnderLocks(run: RawQuery, input: SeveralMetricsConsume): Pro
     await input.recordDenial(run, decision.metric, decision);
     return { ...decision, replayed: false };
   }
+  const [own, ...also] = metrics;
+  // The extra rows are inserted only from the primary's: when a concurrent write took the key
+  // for other work (another metric's row, so our locks did not keep it out), ON CONFLICT
+  // drops the primary and nothing is written — without failing a caller's transaction.
   const rows = await run<LedgerRow & { new_count: bigint | string }>(Prisma.sql`
-    WITH ins AS (
+    WITH own AS (
       INSERT INTO usage_ledger (org_id, metric, delta, reason, idempotency_key, actor, metadata, timestamp)
-      SELECT ${orgId}::uuid, e.metric, ${input.delta}::bigint, ${input.reason}, e.idempotency_key, ${input.actor},
-             e.metadata, ${now}::timestamptz
-      FROM unnest(${[...metrics]}::text[], ${metrics.map((_, i) => (i === 0 ? input.idempotencyKey : null))}::text[],
-                  ${metrics.map((_, i) => JSON.stringify(i === 0 ? input.metadata : { ...input.metadata, countsWith: input.idempotencyKey }))}::jsonb[])
-        AS e(metric, idempotency_key, metadata)
+      VALUES (${orgId}::uuid, ${own}, ${input.delta}::bigint, ${input.reason}, ${input.idempotencyKey}, ${input.actor},
+              ${JSON.stringify(input.metadata)}::jsonb, ${now}::timestamptz)
+      ON CONFLICT (org_id, idempotency_key) DO NOTHING
       RETURNING *
+    ), extra AS (
+      INSERT INTO usage_ledger (org_id, metric, delta, reason, idempotency_key, actor, metadata, timestamp)
+      SELECT own.org_id, m, own.delta, own.reason, NULL, own.actor, ${JSON.stringify({ ...input.metadata, countsWith: input.idempotencyKey })}::jsonb,
+             own.timestamp
+      FROM own CROSS JOIN unnest(${also}::text[]) AS m
+      RETURNING *
+    ), ins AS (
+      SELECT * FROM own UNION ALL SELECT * FROM extra
     )${REPORT_METERED_USAGE}, upd AS (
       -- The rows are locked by this transaction's earlier statement: c.count is their latest version.
       UPDATE usage_cache c SET count = c.count + ins.delta, last_updated = ins.timestamp
@@ -133,7 +137,8 @@ async function applyUnderLocks(run: RawQuery, input: SeveralMetricsConsume): Pro
       RETURNING c.metric, c.count
     )
     SELECT ins.*, upd.count AS new_count FROM ins JOIN upd ON upd.metric = ins.metric`);
-  const primary = rows.find((r) => r.metric === metrics[0]) as LedgerRow & { new_count: bigint | string };
+  const primary = rows.find((r) => r.metric === own);
+  if (!primary) return input.replayOf((await readByKey(run, orgId, input.idempotencyKey)) as LedgerEntry);
   const after = BigInt(rows.find((r) => r.metric === decision.metric)?.new_count ?? primary.new_count);
   // Report the binding metric's usage as it stands after this consume, as a single-metric consume does.
   return {
