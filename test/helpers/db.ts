@@ -38,3 +38,12 @@ export async function newSubscription(prisma: Db, orgId: string, overrides: Part
     data: { id: `sub_${uniqueSuffix()}`, orgId, productId: "pdt_billing_pro", status: "active", ...overrides },
   });
 }
+
+/**
+ * Lifts `metric`'s limit for an org. api.call also counts the calls of the hour (actions.ts
+ * `also`) and answers about the metric with the least room: a test about api_calls' own
+ * window lifts api_calls_hourly's limit so that api.call answers about api_calls.
+ */
+export async function unlimitedOverride(prisma: Db, orgId: string, metric: string) {
+  return prisma.limitOverride.create({ data: { orgId, metric, kind: "unlimited", note: `test: ${metric} unlimited`, createdBy: "test" } });
+}

@@ -4,6 +4,7 @@ import fc from "fast-check";
 import superjson from "superjson";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
+import { METERED_ACTIONS, type MeteredAction, type MeteredActionName } from "@/server/billing/actions";
 import { METRICS } from "@/server/billing/catalogue";
 
 import { newOrg, testDatabase, uniqueSuffix } from "../helpers/db";
@@ -219,7 +220,12 @@ describe("product API properties over HTTP", () => {
         const sentKey = (input as { idempotencyKey?: unknown }).idempotencyKey;
         if (data.entry && typeof sentKey === "string") expect(data.entry.idempotencyKey).toBe(sentKey.trim());
         if (procedure === "billing.usage.incrementMany") expect(written).toBe(data.results?.filter((r) => r.status === "applied").length);
-        if (procedure === "billing.entitlements.consume") expect(written).toBe(data.allowed && !data.replayed ? 1 : 0);
+        if (procedure === "billing.entitlements.consume") {
+          // One row for the action's metric and one for each metric it also counts (actions.ts `also`).
+          const action = (input as { action?: string }).action as MeteredActionName;
+          const rows = 1 + ((METERED_ACTIONS[action] as MeteredAction | undefined)?.also?.length ?? 0);
+          expect(written).toBe(data.allowed && !data.replayed ? rows : 0);
+        }
       }),
       // A fixed seed and a bounded number of runs: reproducible, and well under a minute here.
       { seed: 20_261_124, numRuns: 200, interruptAfterTimeLimit: 90_000, markInterruptAsFailure: true },

@@ -4,7 +4,7 @@ import { createBillingServices } from "@/server/billing";
 import { db as processDb } from "@/server/db/client";
 
 import { subscriptionPayload, webhookPayload, WebhookSender } from "../../tools";
-import { newOrg, testDatabase } from "../helpers/db";
+import { newOrg, testDatabase, unlimitedOverride } from "../helpers/db";
 import { startRouteServer, type RouteServer } from "../helpers/route-server";
 
 /**
@@ -46,6 +46,7 @@ async function renewalScene() {
   const at = { now: new Date(p1.getTime() - 2 * HOUR) };
   const services = createBillingServices(prisma, { pool, clock: () => at.now });
   const org = await newOrg(prisma);
+  await unlimitedOverride(prisma, org.id, "api_calls_hourly"); // api.call answers about api_calls
   const sub = subscriptionPayload({ orgId: org.id, product_id: "pdt_billing_pro", periodStart: p0, periodEnd: p1 });
   const activated = await route.send(webhookPayload("subscription.active", sub, new Date(Date.now() - 60_000)));
   expect(activated.status).toBe(200);

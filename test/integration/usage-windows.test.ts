@@ -6,7 +6,7 @@ import { createBillingServices } from "@/server/billing";
 import { ApiKeyService } from "@/server/billing/api-keys";
 import { METRICS } from "@/server/billing/catalogue";
 
-import { newOrg, testDatabase, uniqueSuffix } from "../helpers/db";
+import { newOrg, testDatabase, uniqueSuffix, unlimitedOverride } from "../helpers/db";
 
 /**
  * Usage windows reset lazily (invariant 10 in ARCHITECTURE.md): the first write in a new window writes the reset
@@ -35,6 +35,7 @@ describe("a free org's api_calls at the month boundary", () => {
   it("is denied at its limit in November and allowed again on December 1st, with one reset row written by the first write", async () => {
     const { at, services } = servicesAt("2026-11-30T23:59:59.000Z");
     const org = await newOrg(prisma);
+    await unlimitedOverride(prisma, org.id, "api_calls_hourly");
     await services.usage.increment(org.id, "api_calls", 10_000n, "api_call");
     expect(await services.entitlements.consume(org.id, "api.call", { idempotencyKey: key() })).toMatchObject({
       allowed: false,
@@ -128,6 +129,7 @@ describe("a row written before windows existed (window_start NULL)", () => {
   it("reads as the usage since the window began, and its first write keeps exactly that", async () => {
     const { services } = servicesAt("2026-12-02T10:00:00.000Z");
     const org = await newOrg(prisma);
+    await unlimitedOverride(prisma, org.id, "api_calls_hourly");
     // Lifetime history as the old code left it: usage, a renewal's monthly_reset, usage since December 1st.
     const history: [bigint, string, string][] = [
       [500n, "api_call", "2026-10-10T12:00:00Z"],

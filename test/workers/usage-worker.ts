@@ -6,7 +6,7 @@
  * connected, starts on a line on stdin, and ends with one JSON line, a UsageWorkerReport.
  */
 import { createBillingServices } from "@/server/billing";
-import { METERED_ACTIONS, type MeteredActionName } from "@/server/billing/actions";
+import { METERED_ACTIONS, type MeteredAction, type MeteredActionName } from "@/server/billing/actions";
 import { METRICS, type Metric } from "@/server/billing/catalogue";
 import { BillingError } from "@/server/billing/errors";
 import type { LedgerEntry } from "@/server/billing/ledger-entry";
@@ -90,10 +90,10 @@ const report: UsageWorkerReport = {
   rejected: [],
 };
 
-function recordApplied(entry: LedgerEntry): void {
+function recordApplied(entry: LedgerEntry, options: { listed: boolean } = { listed: true }): void {
   const key = `${entry.orgId}|${entry.metric}`;
   report.applied[key] = (BigInt(report.applied[key] ?? "0") + entry.delta).toString();
-  report.appliedIds.push(entry.id);
+  if (options.listed) report.appliedIds.push(entry.id);
 }
 
 function isBelowZero(error: unknown): boolean {
@@ -182,6 +182,10 @@ async function consumeOnce(n: number): Promise<void> {
     }
     tally.allowed++;
     recordApplied(result.entry);
+    // The action's extra metrics got a row each (no key, metadata.countsWith): counted, not listed by id.
+    for (const metric of (METERED_ACTIONS[request.action] as MeteredAction).also ?? []) {
+      recordApplied({ ...result.entry, metric, id: "" }, { listed: false });
+    }
     if (METERED_ACTIONS[request.action].direction > 0 && result.limitKind === "hard") {
       report.cappedApplied++;
       if (result.limit == null || result.used == null || result.used > result.limit) {

@@ -2,15 +2,16 @@ import { z } from "zod";
 
 import { Prisma, type PrismaClient } from "@/server/db/client";
 import { PG, pgError } from "@/server/db/pg-errors";
-import { viaPrisma, type RawQuery } from "@/server/db/raw-query";
+import { transactionViaPrisma, viaPrisma, type RawQuery, type RawTransaction } from "@/server/db/raw-query";
 import { retryTransient } from "@/server/db/retry";
 import type { Db, Tx } from "@/server/db/tx";
 
 import { actionSchema, resolveAction, type ActionName } from "./actions";
 import { METRIC_KIND, type Metric } from "./catalogue";
+import { consumeSeveral } from "./consume-several";
 import { BillingError, parseInput } from "./errors";
 import { keyReuseConflict, toLedgerEntry, type LedgerEntry, type LedgerRow } from "./ledger-entry";
-import { decide, effectivePlan, hardCap, remainingOf, type Decision } from "./policy";
+import { bindingDecision, decide, effectivePlan, hardCap, remainingOf, type Decision } from "./policy";
 import { loadPolicyContext, readPolicyContext, summarizeUsage, type OrgPolicyContext, type UsageSummary } from "./policy-context";
 import { actorSchema, idempotencyKeySchema, metadataSchema, orgIdSchema, positiveAmount } from "./schemas";
 import { belowZero, countOutOfRange } from "./usage-errors";
@@ -41,10 +42,11 @@ export const consumeInputSchema = checkInputSchema.extend({
   metadata: metadataSchema.optional(),
 });
 
-/** The period counter an action changes, whose window its decision needs (none for a gauge or a feature). */
+/** The period counters an action changes, whose windows its decision needs (none for a gauge or a feature). */
 function periodMetricsOf(action: ActionName): Metric[] {
   const resolved = resolveAction(action);
-  return resolved.kind === "metered" && METRIC_KIND[resolved.metric] === "period_counter" ? [resolved.metric] : [];
+  if (resolved.kind !== "metered") return [];
+  return [resolved.metric, ...resolved.also].filter((metric) => METRIC_KIND[metric] === "period_counter");
 }
 
 const orgNotFoundDecision = (orgId: string): Decision => ({
@@ -64,12 +66,15 @@ export class EntitlementService {
    * @param hotPath where `check` and `consume` run their statements when no caller `tx`/`db`
    *   is given: straight on the pg pool (`viaPool`, what the server wires) or, by default,
    *   through Prisma. Same SQL either way.
+   * @param hotTransaction where a consume counting several metrics runs its transaction (the
+   *   same choice as `hotPath`).
    */
   constructor(
     private readonly prisma: PrismaClient,
     private readonly usage: UsageService,
     private readonly clock: () => Date = () => new Date(),
     private readonly hotPath: RawQuery = viaPrisma(prisma),
+    private readonly hotTransaction: RawTransaction = transactionViaPrisma(prisma),
   ) {}
 
   async check(orgId: string, action: ActionName, options: { amount?: bigint | number | string; db?: Db } = {}): Promise<CheckResult> {
@@ -89,16 +94,21 @@ export class EntitlementService {
     if (action.kind === "metered" && action.amountRequired && amount === undefined) {
       throw new BillingError("BAD_REQUEST", "amount_required", `${actionName} needs an amount (bytes)`);
     }
-    const metric = action.kind === "metered" ? action.metric : undefined;
-    return decide({
-      effective: effectivePlan(context.subscription, now),
-      action,
-      amount: amount ?? 1n,
-      used: metric ? (context.usage[metric]?.count ?? 0n) : 0n,
-      override: metric ? context.overrides[metric] : undefined,
-      now,
-      window: metric ? context.windows[metric] : undefined,
-    });
+    const effective = effectivePlan(context.subscription, now);
+    if (action.kind !== "metered") return decide({ effective, action, amount: amount ?? 1n, used: 0n, now });
+    // Each metric the action counts decides on its own count, limit and window; the binding one answers.
+    const [own, ...also] = [action.metric, ...action.also].map((metric) =>
+      decide({
+        effective,
+        action: { ...action, metric },
+        amount: amount ?? 1n,
+        used: context.usage[metric]?.count ?? 0n,
+        override: context.overrides[metric],
+        now,
+        window: context.windows[metric],
+      }),
+    );
+    return bindingDecision([own as Decision, ...also]);
   }
 
   /**
@@ -120,6 +130,9 @@ export class EntitlementService {
    * statement writes the reset row first (window-reset.ts) and caps against the count left in
    * the new window; a consume whose clock read the old window after another write moved the
    * row on counts, and is capped, in the row's window.
+   *
+   * An action that counts several metrics (actions.ts `also`) is one transaction instead,
+   * with the same answers (consume-several.ts); a single-metric one stays this one statement.
    */
   async consume(
     orgId: string,
@@ -170,6 +183,24 @@ export class EntitlementService {
       if (prior) return replayOf(prior);
       await this.recordDenial(run, input.orgId, input.action, resolved.metric, magnitude, decision, actor, now);
       return { ...decision, replayed: false };
+    }
+
+    if (resolved.also.length > 0) {
+      return consumeSeveral(run, options.tx ? (work) => work(run) : (work) => retryTransient(() => this.hotTransaction(work)), {
+        orgId: input.orgId,
+        metrics: [resolved.metric, ...resolved.also],
+        delta,
+        reason: resolved.reason,
+        idempotencyKey: input.idempotencyKey,
+        actor,
+        metadata: input.metadata ?? { action: input.action },
+        now,
+        context,
+        decide: (locked) => this.decideFor(locked, input.action, input.amount, now),
+        replayOf,
+        recordDenial: (tx, metric, denied) =>
+          this.recordDenial(tx, input.orgId, input.action, metric ?? null, magnitude, denied, actor, now),
+      });
     }
 
     // Only adding usage is capped: freeing it is allowed over any limit.

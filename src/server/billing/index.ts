@@ -3,7 +3,7 @@ import "server-only"; // the services over the database: a client component impo
 import type pg from "pg";
 
 import { db, type PrismaClient } from "@/server/db/client";
-import { viaPool } from "@/server/db/raw-query";
+import { transactionViaPool, viaPool } from "@/server/db/raw-query";
 
 import { ApiKeyService } from "./api-keys";
 import { DodoBilling } from "./dodo/dodo-billing";
@@ -34,7 +34,7 @@ export function createBillingServices(client: PrismaClient, options: { pool?: pg
   const usage = new UsageService(client, hotPath, clock);
   return {
     usage,
-    entitlements: new EntitlementService(client, usage, clock, hotPath),
+    entitlements: new EntitlementService(client, usage, clock, hotPath, options.pool ? transactionViaPool(options.pool) : undefined),
     apiKeys: new ApiKeyService(client),
     overrides: new LimitOverrideService(client),
     dodo: new DodoBilling(client, usage),

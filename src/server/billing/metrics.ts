@@ -22,6 +22,13 @@ export const METRIC_DEFINITIONS = {
   teams: { kind: "gauge", label: "Teams", unit: "team" },
   storage_bytes: { kind: "gauge", label: "Storage", unit: "byte" },
   api_calls: { kind: "period_counter", label: "API calls", unit: "call", window: { kind: "billing_period" } },
+  // Counted beside api_calls by the same action (actions.ts `also`): a burst limit per hour.
+  api_calls_hourly: {
+    kind: "period_counter",
+    label: "API calls per hour",
+    unit: "call",
+    window: { kind: "calendar", unit: "hour", timeZone: "UTC" },
+  },
   ai_requests: {
     kind: "period_counter",
     label: "AI requests",

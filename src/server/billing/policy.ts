@@ -123,7 +123,7 @@ export interface PolicyInput {
 }
 
 const fmt = (metric: Metric, n: bigint) =>
-  `${n.toLocaleString("en-US")} ${metric === "storage_bytes" ? "bytes" : metric.replace("_", " ")}`;
+  `${n.toLocaleString("en-US")} ${metric === "storage_bytes" ? "bytes" : metric.replaceAll("_", " ")}`;
 
 /** May this action happen now? Never throws: a denial is an answer. */
 export function decide(input: PolicyInput): Decision {
@@ -196,6 +196,23 @@ export function decide(input: PolicyInput): Decision {
     }
   }
   return { ...common, ...usage, allowed: true, ...(effective.standing === "grace" ? { reason: grace } : {}) };
+}
+
+/**
+ * An action that counts several metrics (actions.ts `also`) is decided per metric; the
+ * answer is the binding one: the first that denies, else the one with the least remaining
+ * (unlimited is never binding unless all are), the action's own metric on a tie. Its reason,
+ * limit, usage and window describe that metric. One decision is returned as it is.
+ */
+export function bindingDecision(decisions: readonly [Decision, ...Decision[]]): Decision {
+  const denied = decisions.find((d) => !d.allowed);
+  if (denied) return denied;
+  const room = (d: Decision) => d.remaining ?? null;
+  return decisions.reduce((binding, d) => {
+    const a = room(binding);
+    const b = room(d);
+    return b !== null && (a === null || b < a) ? d : binding;
+  });
 }
 
 /**

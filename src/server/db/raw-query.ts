@@ -1,6 +1,6 @@
 import type pg from "pg";
 
-import { statementName, type Prisma } from "./client";
+import { statementName, type Prisma, type PrismaClient } from "./client";
 import type { Db } from "./tx";
 
 /**
@@ -17,10 +17,37 @@ export function viaPrisma(db: Db): RawQuery {
   return <T>(sql: Prisma.Sql) => db.$queryRaw<T[]>(sql);
 }
 
-export function viaPool(pool: pg.Pool): RawQuery {
+export function viaPool(pool: pg.Pool | pg.PoolClient): RawQuery {
   return async <T>(sql: Prisma.Sql) => {
     const name = statementName({ sql: sql.text, args: sql.values });
     const result = await pool.query(name ? { name, text: sql.text, values: sql.values } : { text: sql.text, values: sql.values });
     return result.rows as T[];
+  };
+}
+
+/** Runs `work` in one transaction, its statements on the `RawQuery` it is given; commits when it returns. */
+export type RawTransaction = <T>(work: (run: RawQuery) => Promise<T>) => Promise<T>;
+
+export function transactionViaPrisma(client: PrismaClient): RawTransaction {
+  return (work) => client.$transaction((tx) => work(viaPrisma(tx)));
+}
+
+/** A transaction on one connection of the pool, past Prisma like `viaPool`. */
+export function transactionViaPool(pool: pg.Pool): RawTransaction {
+  return async (work) => {
+    const connection = await pool.connect();
+    let broken: Error | undefined;
+    try {
+      await connection.query("BEGIN");
+      const result = await work(viaPool(connection));
+      await connection.query("COMMIT");
+      return result;
+    } catch (error) {
+      // A connection that cannot even roll back is not given back to the pool.
+      await connection.query("ROLLBACK").catch((rollbackError: Error) => (broken = rollbackError));
+      throw error;
+    } finally {
+      connection.release(broken);
+    }
   };
 }

@@ -128,7 +128,10 @@ export async function seedDemoHistory(
     concurrency: Math.max(1, options.concurrency ?? 4),
   });
 
-  const generated = new Set<string>([...gauges.map((g) => g.metric), ...usage.map((u) => u.metric)]);
+  const generated = new Set<string>([
+    ...gauges.map((g) => g.metric),
+    ...usage.flatMap((u) => [u.metric, ...u.also.filter((a) => hourlyDays > 0 || a.windowHours >= 24).map((a) => a.metric)]),
+  ]);
   return {
     seed,
     orgs: orgs.length,

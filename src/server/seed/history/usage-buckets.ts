@@ -23,8 +23,18 @@ export async function runUsageBuckets(context: TimelineContext, at: number, buck
       timeline.clock.set(at);
       const write: UsageWrite | null = await usage.decide(at, bucketHours, subscription);
       if (write?.path === "batch") {
-        const { metric, reason, action } = usage.usage;
-        bulk.push({ orgId: timeline.org.id, metric, amount: write.amount, reason, actor: context.actor, metadata: { action, bucket } });
+        const { metric, reason, action, also } = usage.usage;
+        // The action's other metrics count the same calls, where the bucket fits in their window.
+        for (const m of [metric, ...also.filter((a) => a.windowHours >= bucketHours).map((a) => a.metric)]) {
+          bulk.push({
+            orgId: timeline.org.id,
+            metric: m,
+            amount: write.amount,
+            reason,
+            actor: context.actor,
+            metadata: { action, bucket },
+          });
+        }
       } else if (write) writes.push({ usage, chunks: write.chunks });
     }
     if (writes.length > 0) consumers.push({ timeline, writes });

@@ -1,4 +1,4 @@
-import { METERED_ACTIONS, type ActionName } from "@/server/billing/actions";
+import { METERED_ACTIONS, type ActionName, type MeteredAction } from "@/server/billing/actions";
 import { PLANS, type Metric, type Plan } from "@/server/billing/catalogue";
 import { metricDefinition } from "@/server/billing/metrics";
 import { effectiveLimit, effectivePlan, type SubscriptionState } from "@/server/billing/policy";
@@ -26,21 +26,30 @@ export interface UsageAction {
   reason: string;
   /** The length of the metric's window, in hours (a billing period counts as a month). */
   windowHours: number;
+  /**
+   * The other metrics the action counts (actions.ts `also`), with their windows' lengths: a
+   * consume writes them itself; a bulk write adds them where the bucket fits their window.
+   */
+  also: { metric: Metric; windowHours: number }[];
 }
 
 const UNIT_HOURS = { hour: 1, day: 24, week: 168, month: 730 } as const;
 
 /** Every action of METERED_ACTIONS that adds to a period counter: each gets usage history. */
 export function usageActions(): UsageAction[] {
-  return (Object.entries(METERED_ACTIONS) as [ActionName, { metric: Metric; direction: number; reason: string }][]).flatMap(
-    ([action, { metric, direction, reason }]) => {
-      const definition = metricDefinition(metric);
-      if (direction <= 0 || definition.kind !== "period_counter") return [];
-      const window = definition.window;
-      const windowHours = window.kind === "calendar" ? UNIT_HOURS[window.unit] : UNIT_HOURS.month;
-      return [{ action, metric, reason, windowHours }];
-    },
-  );
+  return (Object.entries(METERED_ACTIONS) as [ActionName, MeteredAction][]).flatMap(([action, { metric, direction, reason, also }]) => {
+    const windowHours = windowHoursOf(metric);
+    if (direction <= 0 || windowHours === null) return [];
+    return [{ action, metric, reason, windowHours, also: (also ?? []).map((m) => ({ metric: m, windowHours: windowHoursOf(m) ?? 0 })) }];
+  });
+}
+
+/** The length of a period counter's window in hours; null for a gauge. */
+function windowHoursOf(metric: Metric): number | null {
+  const definition = metricDefinition(metric);
+  if (definition.kind !== "period_counter") return null;
+  const window = definition.window;
+  return window.kind === "calendar" ? UNIT_HOURS[window.unit] : UNIT_HOURS.month;
 }
 
 /** What an unlimited org's usage is measured against: twice the largest finite limit of any plan. */

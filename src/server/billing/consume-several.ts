@@ -1,0 +1,151 @@
+import { Prisma } from "@/server/db/client";
+import { PG, pgError } from "@/server/db/pg-errors";
+import type { RawQuery, RawTransaction } from "@/server/db/raw-query";
+
+import type { Metric } from "./catalogue";
+import { toLedgerEntry, type LedgerEntry, type LedgerRow } from "./ledger-entry";
+import { remainingOf, type Decision } from "./policy";
+import type { OrgPolicyContext } from "./policy-context";
+import { belowZero, countOutOfRange } from "./usage-errors";
+import { REPORT_METERED_USAGE } from "./usage-reporting/outbox-sql";
+import { readByKey } from "./usage-service";
+import { currentWindow } from "./usage-window";
+import { startWindows, WINDOW_RESET_ACTOR } from "./window-reset";
+import { windowOfRow } from "./window-usage";
+
+/**
+ * `consume` of an action that counts several metrics (actions.ts `also`: api.call counts the
+ * billing period's calls and the hour's). A single-metric consume is one statement; this is
+ * one transaction, all or nothing:
+ * 1. the missing cache rows are created first, holding nothing;
+ * 2. every row is locked, in metric order (the order every multi-row writer locks in, so
+ *    two of them cannot deadlock), and only then the key is read: a concurrent twin has
+ *    committed by now, and this call is its replay;
+ * 3. each row whose window is over is reset (window-reset.ts, invariant 10);
+ * 4. the policy decides on the counts as locked — exact, since no one else can change them —
+ *    and either one ledger row per metric is inserted, with the cache, or nothing (a denial).
+ *
+ * The primary metric's row carries the idempotency key, so a replay is found (and answered)
+ * by it alone; the others carry none and `metadata.countsWith` = that key (unique in the org,
+ * and the same on every run of the demo history, unlike an id): they are written in the same
+ * statement, so they exist exactly when it does.
+ */
+
+export interface SeveralMetricsConsume {
+  orgId: string;
+  /** The action's own metric first (it holds the key), then its `also` metrics. */
+  metrics: readonly [Metric, ...Metric[]];
+  /** Signed, the same for every metric. */
+  delta: bigint;
+  reason: string;
+  idempotencyKey: string;
+  actor: string;
+  metadata: Record<string, unknown>;
+  now: Date;
+  /** As read before the transaction (subscription, overrides); its usage and windows are replaced by the locked rows'. */
+  context: OrgPolicyContext;
+  /** The action's decision (the binding metric's) on a context. */
+  decide: (context: OrgPolicyContext) => Decision;
+  /** The stored row the key already wrote: the replay's answer, or a CONFLICT thrown. */
+  replayOf: (stored: LedgerEntry) => ConsumedSeveral;
+  recordDenial: (run: RawQuery, metric: Metric | undefined, decision: Decision) => Promise<void>;
+}
+
+export type ConsumedSeveral = Decision & { entry?: LedgerEntry; replayed: boolean };
+
+export async function consumeSeveral(run: RawQuery, transaction: RawTransaction, input: SeveralMetricsConsume): Promise<ConsumedSeveral> {
+  const { orgId, metrics } = input;
+  if (metrics.some((metric) => !input.context.usage[metric])) {
+    // A replay writes nothing, not even an empty cache row.
+    const prior = await readByKey(run, orgId, input.idempotencyKey);
+    if (prior) return input.replayOf(prior);
+    await run(Prisma.sql`
+      INSERT INTO usage_cache (org_id, metric, count)
+      SELECT ${orgId}::uuid, m, 0 FROM unnest(${[...metrics].sort()}::text[]) AS m ORDER BY m
+      ON CONFLICT (org_id, metric) DO NOTHING`);
+  }
+  try {
+    return await transaction((tx) => applyUnderLocks(tx, input));
+  } catch (error) {
+    const code = pgError(error)?.code;
+    if (code === PG.checkViolation) throw belowZero(metrics[0], orgId);
+    if (code === PG.numericValueOutOfRange) throw countOutOfRange(metrics[0], orgId);
+    throw error;
+  }
+}
+
+async function applyUnderLocks(run: RawQuery, input: SeveralMetricsConsume): Promise<ConsumedSeveral> {
+  const { orgId, metrics, now, context } = input;
+  const locked = await run<{ metric: Metric; count: bigint | string; window_start: Date | string | null }>(Prisma.sql`
+    SELECT metric, count, window_start FROM usage_cache
+    WHERE org_id = ${orgId}::uuid AND metric = ANY(${[...metrics]}::text[])
+    ORDER BY metric FOR UPDATE`);
+  const prior = await readByKey(run, orgId, input.idempotencyKey);
+  if (prior) return input.replayOf(prior);
+
+  const counts = new Map(locked.map((r) => [r.metric, BigInt(r.count)]));
+  const windowStarts = new Map(locked.map((r) => [r.metric, r.window_start ? new Date(r.window_start) : null]));
+  const over = locked.flatMap((r) => {
+    const window = currentWindow(r.metric, context.subscription, now);
+    const start = windowStarts.get(r.metric);
+    return window && (!start || start < window.start) ? [{ orgId, metric: r.metric, windowStart: window.start }] : [];
+  });
+  for (const started of await startWindows(run, over, { actor: WINDOW_RESET_ACTOR, at: now, rowsLocked: true })) {
+    counts.set(started.metric, started.count);
+    windowStarts.set(started.metric, started.windowStart);
+  }
+  /** The context as the rows stand under the locks (post-reset counts, their windows). */
+  const asLocked = (): OrgPolicyContext => {
+    const usage = { ...context.usage };
+    const windows = { ...context.windows };
+    for (const metric of metrics) {
+      usage[metric] = { count: counts.get(metric) ?? 0n, lastUpdated: now };
+      const window = windowOfRow(metric, context.subscription, now, windowStarts.get(metric) ?? null);
+      if (window) windows[metric] = window;
+    }
+    return { ...context, usage, windows };
+  };
+
+  const decision = input.decide(asLocked());
+  if (!decision.allowed) {
+    await input.recordDenial(run, decision.metric, decision);
+    return { ...decision, replayed: false };
+  }
+  const [own, ...also] = metrics;
+  // The extra rows are inserted only from the primary's: when a concurrent write took the key
+  // for other work (another metric's row, so our locks did not keep it out), ON CONFLICT
+  // drops the primary and nothing is written — without failing a caller's transaction.
+  const rows = await run<LedgerRow & { new_count: bigint | string }>(Prisma.sql`
+    WITH own AS (
+      INSERT INTO usage_ledger (org_id, metric, delta, reason, idempotency_key, actor, metadata, timestamp)
+      VALUES (${orgId}::uuid, ${own}, ${input.delta}::bigint, ${input.reason}, ${input.idempotencyKey}, ${input.actor},
+              ${JSON.stringify(input.metadata)}::jsonb, ${now}::timestamptz)
+      ON CONFLICT (org_id, idempotency_key) DO NOTHING
+      RETURNING *
+    ), extra AS (
+      INSERT INTO usage_ledger (org_id, metric, delta, reason, idempotency_key, actor, metadata, timestamp)
+      SELECT own.org_id, m, own.delta, own.reason, NULL, own.actor, ${JSON.stringify({ ...input.metadata, countsWith: input.idempotencyKey })}::jsonb,
+             own.timestamp
+      FROM own CROSS JOIN unnest(${also}::text[]) AS m
+      RETURNING *
+    ), ins AS (
+      SELECT * FROM own UNION ALL SELECT * FROM extra
+    )${REPORT_METERED_USAGE}, upd AS (
+      -- The rows are locked by this transaction's earlier statement: c.count is their latest version.
+      UPDATE usage_cache c SET count = c.count + ins.delta, last_updated = ins.timestamp
+      FROM ins WHERE c.org_id = ins.org_id AND c.metric = ins.metric
+      RETURNING c.metric, c.count
+    )
+    SELECT ins.*, upd.count AS new_count FROM ins JOIN upd ON upd.metric = ins.metric`);
+  const primary = rows.find((r) => r.metric === own);
+  if (!primary) return input.replayOf((await readByKey(run, orgId, input.idempotencyKey)) as LedgerEntry);
+  const after = BigInt(rows.find((r) => r.metric === decision.metric)?.new_count ?? primary.new_count);
+  // Report the binding metric's usage as it stands after this consume, as a single-metric consume does.
+  return {
+    ...decision,
+    used: after,
+    remaining: remainingOf(decision.limit ?? null, after),
+    entry: toLedgerEntry(primary),
+    replayed: false,
+  };
+}
