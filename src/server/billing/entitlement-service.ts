@@ -1,24 +1,20 @@
 import { z } from "zod";
 
 import { Prisma, type PrismaClient } from "@/server/db/client";
-import { PG, pgError } from "@/server/db/pg-errors";
 import { transactionViaPrisma, viaPrisma, type RawQuery, type RawTransaction } from "@/server/db/raw-query";
 import { retryTransient } from "@/server/db/retry";
 import type { Db, Tx } from "@/server/db/tx";
 
 import { actionSchema, resolveAction, type ActionName } from "./actions";
 import { METRIC_KIND, type Metric } from "./catalogue";
+import { consumeOne } from "./consume-one";
 import { consumeSeveral } from "./consume-several";
 import { BillingError, parseInput } from "./errors";
-import { keyReuseConflict, toLedgerEntry, type LedgerEntry, type LedgerRow } from "./ledger-entry";
-import { bindingDecision, decide, effectivePlan, hardCap, remainingOf, type Decision } from "./policy";
+import { keyReuseConflict, type LedgerEntry } from "./ledger-entry";
+import { bindingDecision, decide, effectivePlan, hardCap, type Decision } from "./policy";
 import { loadPolicyContext, readPolicyContext, summarizeUsage, type OrgPolicyContext, type UsageSummary } from "./policy-context";
 import { actorSchema, idempotencyKeySchema, metadataSchema, orgIdSchema, positiveAmount } from "./schemas";
-import { belowZero, countOutOfRange } from "./usage-errors";
-import { REPORT_METERED_USAGE } from "./usage-reporting/outbox-sql";
 import { DEFAULT_ACTOR, readByKey, type UsageService } from "./usage-service";
-import { rowWriteSql } from "./window-reset";
-import { windowOfRow } from "./window-usage";
 
 export type CheckResult = Decision;
 
@@ -112,27 +108,12 @@ export class EntitlementService {
   }
 
   /**
-   * Check and increment as ONE atomic step. The cache row is locked (`FOR UPDATE`, which in
-   * READ COMMITTED returns the row as the last writer committed it), the ledger row is
-   * inserted only when `count + amount <= cap`, and the cache moves only by an inserted row:
-   * concurrent consumers serialize on the row lock and each sees the others' committed
-   * counts, so the result equals some serial order.
-   *
-   * The idempotency key is the arbiter of "was this applied?": the insert is `ON CONFLICT DO
-   * NOTHING` on the key's unique index, and whenever nothing was written the key is read again
-   * in a new statement before anything is denied — a concurrent twin that took the last unit
-   * has committed by then (we waited on its lock), so its retry answers `replayed: true`,
-   * never `limit_exceeded`. A key already used for other work is a CONFLICT (invariant 3,
-   * `keyReuseConflict`). A denial writes no ledger row (it is recorded in
-   * `entitlement_denials`), so a retry of a denied key is decided afresh.
-   *
-   * A period counter is capped in its window: when the row's window is over, the same
-   * statement writes the reset row first (window-reset.ts) and caps against the count left in
-   * the new window; a consume whose clock read the old window after another write moved the
-   * row on counts, and is capped, in the row's window.
-   *
-   * An action that counts several metrics (actions.ts `also`) is one transaction instead,
-   * with the same answers (consume-several.ts); a single-metric one stays this one statement.
+   * Check and increment as ONE atomic step, so no concurrency can overshoot a hard limit:
+   * one statement for an action that counts one metric (consume-one.ts), one transaction for
+   * an action that counts several (actions.ts `also`, consume-several.ts), with the same
+   * answers. The idempotency key decides "was this applied?": a repeat is its replay, a key
+   * used for other work a CONFLICT (invariant 3). A denial writes no ledger row (it is
+   * recorded in `entitlement_denials`), so a retry of a denied key is decided afresh.
    */
   async consume(
     orgId: string,
@@ -203,94 +184,22 @@ export class EntitlementService {
       });
     }
 
-    // Only adding usage is capped: freeing it is allowed over any limit.
-    const cap = resolved.direction > 0 ? hardCap(decision) : null;
-    // A period counter counts in its window: the statement starts it (window-reset.ts) under
-    // the row lock, and caps the count in it. A gauge's statement has none of this.
-    const window = context.windows[resolved.metric];
-    const parts = rowWriteSql(input.orgId, resolved.metric, window ?? null, now);
-    for (let attempt = 0; attempt < 2; attempt++) {
-      let rows: (Partial<LedgerRow> & {
-        new_count: bigint | string | null;
-        prior_id: string | null;
-        seen_count: bigint | string | null;
-        window_start?: Date | string | null;
-      })[];
-      try {
-        const statement = () =>
-          run<(typeof rows)[number]>(Prisma.sql`
-          WITH prior AS (
-            SELECT id FROM usage_ledger WHERE org_id = ${input.orgId}::uuid AND idempotency_key = ${input.idempotencyKey}
-          ), locked AS (
-            SELECT ${parts.columns} FROM usage_cache c
-            WHERE c.org_id = ${input.orgId}::uuid AND c.metric = ${resolved.metric} AND NOT EXISTS (SELECT 1 FROM prior)
-            FOR UPDATE
-          )${parts.ctes}, ins AS (
-            INSERT INTO usage_ledger (org_id, metric, delta, reason, idempotency_key, actor, metadata, timestamp)
-            SELECT ${input.orgId}::uuid, ${resolved.metric}, ${delta}::bigint, ${resolved.reason},
-                   ${input.idempotencyKey}, ${actor}, ${JSON.stringify(input.metadata ?? { action: input.action })}::jsonb, ${now}::timestamptz
-            -- count <= cap - delta, not count + delta <= cap: a cap is set only for a positive
-            -- delta, so this cannot overflow; an amount that would pass 2^63-1 is a plain denial.
-            FROM ${parts.source} WHERE ${cap}::bigint IS NULL OR ${parts.count} <= ${cap}::bigint - ${delta}::bigint
-            ON CONFLICT (org_id, idempotency_key) DO NOTHING
-            RETURNING *
-          )${REPORT_METERED_USAGE}, ${parts.update}
-          SELECT ins.*, (SELECT count FROM upd) AS new_count, (SELECT id::text FROM prior) AS prior_id,
-                 (SELECT ${parts.count} FROM ${parts.source}) AS seen_count, ${parts.windowStart} AS window_start
-          FROM (SELECT 1) AS one LEFT JOIN ins ON TRUE`);
-        // Alone, the statement is its own transaction and may run again; in the caller's, not.
-        rows = await (options.tx ? statement() : retryTransient(statement));
-      } catch (error) {
-        const pg = pgError(error);
-        if (pg?.code === PG.checkViolation) throw belowZero(resolved.metric, input.orgId);
-        if (pg?.code === PG.numericValueOutOfRange) throw countOutOfRange(resolved.metric, input.orgId);
-        throw error;
-      }
-      const row = rows[0];
-      /** The context as the statement found the row: its count (in its window) and that window. */
-      const asLocked = (count: bigint): OrgPolicyContext => {
-        const rowWindow =
-          window && windowOfRow(resolved.metric, context.subscription, now, row?.window_start ? new Date(row.window_start) : null);
-        return {
-          ...context,
-          usage: { ...context.usage, [resolved.metric]: { count, lastUpdated: now } },
-          windows: rowWindow ? { ...context.windows, [resolved.metric]: rowWindow } : context.windows,
-        };
-      };
-      if (row?.id) {
-        const entry = toLedgerEntry(row as LedgerRow);
-        const after = BigInt(row.new_count ?? 0n);
-        // The decision was made on the pre-lock count: restate it with the committed one.
-        const final = this.decideFor(asLocked(after - delta), input.action, input.amount, now);
-        // Report the usage as it stands after this consume.
-        return { ...final, allowed: true, used: after, remaining: remainingOf(final.limit ?? null, after), entry, replayed: false };
-      }
-      if (row?.prior_id) return replayOf((await readByKey(run, input.orgId, input.idempotencyKey)) as LedgerEntry);
-      if (row?.seen_count === null || row?.seen_count === undefined) {
-        // First usage of this metric for the org: create its cache row, then try again.
-        await run(Prisma.sql`
-          INSERT INTO usage_cache (org_id, metric, count) VALUES (${input.orgId}::uuid, ${resolved.metric}, 0)
-          ON CONFLICT (org_id, metric) DO NOTHING`);
-        continue;
-      }
-      // Nothing was written: the cap refused, or a concurrent call with this key committed
-      // first (ON CONFLICT waited for it; or it held the row lock, took the last unit, and so
-      // made the cap refuse). This statement's snapshot predates that commit; a new one sees
-      // it. Only when the key is still unused is this a denial.
-      const stored = await readByKey(run, input.orgId, input.idempotencyKey);
-      if (stored) return replayOf(stored);
-      const denied = this.decideFor(asLocked(BigInt(row.seen_count)), input.action, input.amount, now);
-      const final = denied.allowed
-        ? {
-            ...denied,
-            allowed: false,
-            reason: { code: "limit_exceeded" as const, message: "The limit was reached by a concurrent request" },
-          }
-        : denied;
-      await this.recordDenial(run, input.orgId, input.action, resolved.metric, magnitude, final, actor, now);
-      return { ...final, replayed: false };
-    }
-    throw new BillingError("CONFLICT", "consume_retry_exhausted", "Could not create the usage row; retry");
+    return consumeOne(run, !options.tx, {
+      orgId: input.orgId,
+      metric: resolved.metric,
+      delta,
+      // Only adding usage is capped: freeing it is allowed over any limit.
+      cap: resolved.direction > 0 ? hardCap(decision) : null,
+      reason: resolved.reason,
+      idempotencyKey: input.idempotencyKey,
+      actor,
+      metadata: input.metadata ?? { action: input.action },
+      now,
+      context,
+      decide: (locked) => this.decideFor(locked, input.action, input.amount, now),
+      replayOf,
+      recordDenial: (denied) => this.recordDenial(run, input.orgId, input.action, resolved.metric, magnitude, denied, actor, now),
+    });
   }
 
   private async recordDenial(
