@@ -4,9 +4,10 @@ import type { RawQuery } from "@/server/db/raw-query";
 import { retryTransient } from "@/server/db/retry";
 
 import type { Metric } from "./catalogue";
+import type { ConsumeResult, ConsumeWrite } from "./consume-write";
 import { BillingError } from "./errors";
 import { toLedgerEntry, type LedgerEntry, type LedgerRow } from "./ledger-entry";
-import { remainingOf, type Decision } from "./policy";
+import { remainingOf } from "./policy";
 import type { OrgPolicyContext } from "./policy-context";
 import { belowZero, countOutOfRange } from "./usage-errors";
 import { REPORT_METERED_USAGE } from "./usage-reporting/outbox-sql";
@@ -32,31 +33,14 @@ import { windowOfRow } from "./window-usage";
  * counts, and is capped, in the row's window.
  */
 
-export interface OneMetricConsume {
-  orgId: string;
+export interface OneMetricConsume extends ConsumeWrite {
   metric: Metric;
-  /** Signed. */
-  delta: bigint;
   /** The hard cap on the count after this consume; null: none (unlimited, soft, or freeing usage). */
   cap: bigint | null;
-  reason: string;
-  idempotencyKey: string;
-  actor: string;
-  metadata: Record<string, unknown>;
-  now: Date;
-  /** As read before the statement; its usage and window are replaced by the locked row's. */
-  context: OrgPolicyContext;
-  /** The action's decision on a context. */
-  decide: (context: OrgPolicyContext) => Decision;
-  /** The stored row the key already wrote: the replay's answer, or a CONFLICT thrown. */
-  replayOf: (stored: LedgerEntry) => ConsumedOne;
-  recordDenial: (decision: Decision) => Promise<void>;
 }
 
-export type ConsumedOne = Decision & { entry?: LedgerEntry; replayed: boolean };
-
 /** @param ownStatement the statement is its own transaction (no caller `tx`): it may run again after a deadlock. */
-export async function consumeOne(run: RawQuery, ownStatement: boolean, p: OneMetricConsume): Promise<ConsumedOne> {
+export async function consumeOne(run: RawQuery, ownStatement: boolean, p: OneMetricConsume): Promise<ConsumeResult> {
   const { cap, delta, now, context } = p;
   // A period counter counts in its window: the statement starts it (window-reset.ts) under
   // the row lock, and caps the count in it. A gauge's statement has none of this.
@@ -139,7 +123,7 @@ export async function consumeOne(run: RawQuery, ownStatement: boolean, p: OneMet
           reason: { code: "limit_exceeded" as const, message: "The limit was reached by a concurrent request" },
         }
       : denied;
-    await p.recordDenial(final);
+    await p.recordDenial(run, p.metric, final);
     return { ...final, replayed: false };
   }
   throw new BillingError("CONFLICT", "consume_retry_exhausted", "Could not create the usage row; retry");

@@ -3,8 +3,9 @@ import { PG, pgError } from "@/server/db/pg-errors";
 import type { RawQuery, RawTransaction } from "@/server/db/raw-query";
 
 import type { Metric } from "./catalogue";
+import type { ConsumeResult, ConsumeWrite } from "./consume-write";
 import { toLedgerEntry, type LedgerEntry, type LedgerRow } from "./ledger-entry";
-import { remainingOf, type Decision } from "./policy";
+import { remainingOf } from "./policy";
 import type { OrgPolicyContext } from "./policy-context";
 import { belowZero, countOutOfRange } from "./usage-errors";
 import { REPORT_METERED_USAGE } from "./usage-reporting/outbox-sql";
@@ -31,29 +32,12 @@ import { windowOfRow } from "./window-usage";
  * statement, so they exist exactly when it does.
  */
 
-export interface SeveralMetricsConsume {
-  orgId: string;
+export interface SeveralMetricsConsume extends ConsumeWrite {
   /** The action's own metric first (it holds the key), then its `also` metrics. */
   metrics: readonly [Metric, ...Metric[]];
-  /** Signed, the same for every metric. */
-  delta: bigint;
-  reason: string;
-  idempotencyKey: string;
-  actor: string;
-  metadata: Record<string, unknown>;
-  now: Date;
-  /** As read before the transaction (subscription, overrides); its usage and windows are replaced by the locked rows'. */
-  context: OrgPolicyContext;
-  /** The action's decision (the binding metric's) on a context. */
-  decide: (context: OrgPolicyContext) => Decision;
-  /** The stored row the key already wrote: the replay's answer, or a CONFLICT thrown. */
-  replayOf: (stored: LedgerEntry) => ConsumedSeveral;
-  recordDenial: (run: RawQuery, metric: Metric | undefined, decision: Decision) => Promise<void>;
 }
 
-export type ConsumedSeveral = Decision & { entry?: LedgerEntry; replayed: boolean };
-
-export async function consumeSeveral(run: RawQuery, transaction: RawTransaction, input: SeveralMetricsConsume): Promise<ConsumedSeveral> {
+export async function consumeSeveral(run: RawQuery, transaction: RawTransaction, input: SeveralMetricsConsume): Promise<ConsumeResult> {
   const { orgId, metrics } = input;
   if (metrics.some((metric) => !input.context.usage[metric])) {
     // A replay writes nothing, not even an empty cache row.
@@ -74,7 +58,7 @@ export async function consumeSeveral(run: RawQuery, transaction: RawTransaction,
   }
 }
 
-async function applyUnderLocks(run: RawQuery, input: SeveralMetricsConsume): Promise<ConsumedSeveral> {
+async function applyUnderLocks(run: RawQuery, input: SeveralMetricsConsume): Promise<ConsumeResult> {
   const { orgId, metrics, now, context } = input;
   const locked = await run<{ metric: Metric; count: bigint | string; window_start: Date | string | null }>(Prisma.sql`
     SELECT metric, count, window_start FROM usage_cache
@@ -108,7 +92,7 @@ async function applyUnderLocks(run: RawQuery, input: SeveralMetricsConsume): Pro
 
   const decision = input.decide(asLocked());
   if (!decision.allowed) {
-    await input.recordDenial(run, decision.metric, decision);
+    await input.recordDenial(run, decision.metric ?? null, decision);
     return { ...decision, replayed: false };
   }
   const [own, ...also] = metrics;

@@ -9,6 +9,7 @@ import { actionSchema, resolveAction, type ActionName } from "./actions";
 import { METRIC_KIND, type Metric } from "./catalogue";
 import { consumeOne } from "./consume-one";
 import { consumeSeveral } from "./consume-several";
+import type { ConsumeResult, ConsumeWrite } from "./consume-write";
 import { BillingError, parseInput } from "./errors";
 import { keyReuseConflict, type LedgerEntry } from "./ledger-entry";
 import { bindingDecision, decide, effectivePlan, hardCap, type Decision } from "./policy";
@@ -18,10 +19,7 @@ import { DEFAULT_ACTOR, readByKey, type UsageService } from "./usage-service";
 
 export type CheckResult = Decision;
 
-export interface ConsumeResult extends Decision {
-  entry?: LedgerEntry;
-  replayed: boolean;
-}
+export type { ConsumeResult } from "./consume-write";
 
 /** `check`'s input; the entitlements router takes it as it is. */
 export const checkInputSchema = z.object({
@@ -166,30 +164,9 @@ export class EntitlementService {
       return { ...decision, replayed: false };
     }
 
-    if (resolved.also.length > 0) {
-      return consumeSeveral(run, options.tx ? (work) => work(run) : (work) => retryTransient(() => this.hotTransaction(work)), {
-        orgId: input.orgId,
-        metrics: [resolved.metric, ...resolved.also],
-        delta,
-        reason: resolved.reason,
-        idempotencyKey: input.idempotencyKey,
-        actor,
-        metadata: input.metadata ?? { action: input.action },
-        now,
-        context,
-        decide: (locked) => this.decideFor(locked, input.action, input.amount, now),
-        replayOf,
-        recordDenial: (tx, metric, denied) =>
-          this.recordDenial(tx, input.orgId, input.action, metric ?? null, magnitude, denied, actor, now),
-      });
-    }
-
-    return consumeOne(run, !options.tx, {
+    const write: ConsumeWrite = {
       orgId: input.orgId,
-      metric: resolved.metric,
       delta,
-      // Only adding usage is capped: freeing it is allowed over any limit.
-      cap: resolved.direction > 0 ? hardCap(decision) : null,
       reason: resolved.reason,
       idempotencyKey: input.idempotencyKey,
       actor,
@@ -198,8 +175,14 @@ export class EntitlementService {
       context,
       decide: (locked) => this.decideFor(locked, input.action, input.amount, now),
       replayOf,
-      recordDenial: (denied) => this.recordDenial(run, input.orgId, input.action, resolved.metric, magnitude, denied, actor, now),
-    });
+      recordDenial: (on, metric, denied) => this.recordDenial(on, input.orgId, input.action, metric, magnitude, denied, actor, now),
+    };
+    if (resolved.also.length > 0) {
+      const transaction: RawTransaction = options.tx ? (work) => work(run) : (work) => retryTransient(() => this.hotTransaction(work));
+      return consumeSeveral(run, transaction, { ...write, metrics: [resolved.metric, ...resolved.also] });
+    }
+    // Only adding usage is capped: freeing it is allowed over any limit.
+    return consumeOne(run, !options.tx, { ...write, metric: resolved.metric, cap: resolved.direction > 0 ? hardCap(decision) : null });
   }
 
   private async recordDenial(
