@@ -23,6 +23,8 @@ export default tseslint.config(
       "test-results/",
       "playwright-report/",
       "next-env.d.ts",
+      "packages/client/dist/",
+      "packages/client/build/",
     ],
   },
   js.configs.recommended,
