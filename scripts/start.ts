@@ -3,8 +3,9 @@ import { existsSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 
+import { authSecretFile } from "@/server/auth/secret";
 import { createDatabase } from "@/server/db/client";
-import { acquireProjectDatabase, EmbeddedDatabaseError, PG_DIR, type ProjectDatabase } from "@/server/db/embedded";
+import { acquireProjectDatabase, describeDatabase, EmbeddedDatabaseError, type ProjectDatabase } from "@/server/db/embedded";
 import { migrate, MigrationError } from "@/server/db/migrator";
 import { exitOnInvalidEnv } from "@/server/env";
 import { onShutdown } from "@/server/process/shutdown";
@@ -95,7 +96,7 @@ async function main(): Promise<void> {
   console.log(`plan catalogue: ${PLANS.map((p) => p.id).join(", ")}`);
   database = await acquireProjectDatabase({ databaseUrl: env.DATABASE_URL, command: "npm start", exclusive: true });
   // The real place and address, so a developer can point psql (or the product app) at it.
-  console.log(env.DATABASE_URL ? "database: DATABASE_URL" : `database: embedded PostgreSQL in ${PG_DIR()}, ${database.url}`);
+  console.log(describeDatabase({ url: database.url, external: Boolean(env.DATABASE_URL) }));
 
   const migrated = await migrate(database.url, { stopAtRefusal: true });
   console.log(`migrations: ${migrated.applied.length} applied, ${migrated.alreadyApplied.length} already applied`);
@@ -126,7 +127,7 @@ async function main(): Promise<void> {
 
   if (env.DATABASE_URL && !process.env.BETTER_AUTH_SECRET) {
     console.warn(
-      "BETTER_AUTH_SECRET is not set: staff sessions are signed with the secret in .data/auth-secret; set it (the same value on every instance) in production",
+      `BETTER_AUTH_SECRET is not set: staff sessions are signed with the secret in ${authSecretFile()}; set it (the same value on every instance) in production`,
     );
   }
   // On the embedded default: one demo member of staff per role (printed when ready).

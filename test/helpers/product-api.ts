@@ -19,9 +19,10 @@ export type ProductProcedure =
   | "billing.usage.incrementMany"
   | "billing.usage.get"
   | "billing.entitlements.check"
-  | "billing.entitlements.consume";
+  | "billing.entitlements.consume"
+  | "billing.entitlements.snapshot";
 
-const QUERIES = new Set<ProductProcedure>(["billing.usage.get", "billing.entitlements.check"]);
+const QUERIES = new Set<ProductProcedure>(["billing.usage.get", "billing.entitlements.check", "billing.entitlements.snapshot"]);
 
 export interface ApiAnswer {
   status: number;

@@ -17,7 +17,8 @@ import { startRouteServer, type RouteServer } from "../helpers/route-server";
  */
 const { prisma } = testDatabase();
 
-type Procedure = "usage.increment" | "usage.incrementMany" | "usage.get" | "entitlements.check" | "entitlements.consume";
+type Procedure =
+  "usage.increment" | "usage.incrementMany" | "usage.get" | "entitlements.check" | "entitlements.consume" | "entitlements.snapshot";
 
 /** The README's table ("The product app's API"), written out rather than read from the code. */
 const REQUIRED: Record<Procedure, ApiScope[]> = {
@@ -26,6 +27,7 @@ const REQUIRED: Record<Procedure, ApiScope[]> = {
   "usage.get": ["usage:read"],
   "entitlements.check": ["entitlements:read"],
   "entitlements.consume": ["entitlements:read", "usage:write"],
+  "entitlements.snapshot": ["entitlements:read"],
 };
 
 /** A valid call of each procedure on a fresh org, and the ledger rows it writes when allowed. */
@@ -50,6 +52,7 @@ const CALLS: Record<Procedure, { call: (c: BillingClient, orgId: string) => Prom
     call: (c, orgId) => c.billing.entitlements.consume.mutate({ orgId, action: "member.add", idempotencyKey: "scope-matrix" }),
     writes: 1,
   },
+  "entitlements.snapshot": { call: (c, orgId) => c.billing.entitlements.snapshot.query({ orgId }), writes: 0 },
 };
 
 /** Every subset of the scopes: none, each single one, each pair, all. */

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { createBillingClient } from "@/client";
 
 import { billingClient, errorData } from "../helpers/billing-client";
-import { newOrg, testDatabase } from "../helpers/db";
+import { newOrg, newSubscription, testDatabase } from "../helpers/db";
 import { routeServerForFile } from "../helpers/route-server";
 
 /**
@@ -111,5 +111,57 @@ describe("billing API over HTTP through the real route", () => {
     expect(cache.count).toBe(limit);
     expect(sum._sum.delta).toBe(limit);
     expect(await prisma.entitlementDenial.count({ where: { orgId: org.id } })).toBe(32 - left);
+  });
+
+  it("entitlements.snapshot: one call with what usage.get and check answer; the error contract's codes", async () => {
+    const { client } = await billingClient(prisma, server);
+    const org = await newOrg(prisma);
+    await newSubscription(prisma, org.id, { productId: "pdt_billing_business", status: "past_due", updatedAt: new Date() });
+    await client.billing.usage.increment.mutate({ orgId: org.id, metric: "members", amount: 4n, reason: "member_added" });
+    await client.billing.entitlements.consume.mutate({ orgId: org.id, action: "ai.request", amount: 2n, idempotencyKey: `ai-${org.id}` });
+
+    const snapshot = await client.billing.entitlements.snapshot.query({ orgId: org.id });
+    const [usage, members, sso, priority] = await Promise.all([
+      client.billing.usage.get.query({ orgId: org.id }),
+      client.billing.entitlements.check.query({ orgId: org.id, action: "member.add" }),
+      client.billing.entitlements.check.query({ orgId: org.id, action: "feature.sso" }),
+      client.billing.entitlements.check.query({ orgId: org.id, action: "feature.priority_support" }),
+    ]);
+    expect(snapshot).toMatchObject({ orgId: org.id, plan: "business", subscriptionStatus: "past_due" });
+    expect(snapshot.graceEndsAt).toBeInstanceOf(Date);
+    expect(snapshot.asOf).toBeInstanceOf(Date);
+    expect(snapshot.metrics.map(({ metric, used, limit, remaining }) => ({ metric, count: used, limit, remaining }))).toEqual(
+      usage.metrics.map(({ metric, count, limit, remaining }) => ({ metric, count, limit, remaining })),
+    );
+    expect(snapshot.metrics.find((m) => m.metric === "members")).toMatchObject({
+      used: members.used,
+      limit: members.limit,
+      remaining: members.remaining,
+      limitKind: members.limitKind,
+    });
+    expect(snapshot.metrics.find((m) => m.metric === "ai_requests")).toMatchObject({ used: 2n, windowStart: expect.any(Date) });
+    expect(snapshot.features.find((f) => f.feature === "sso")).toEqual({ feature: "sso", enabled: sso.allowed });
+    expect(snapshot.features.find((f) => f.feature === "priority_support")).toEqual({
+      feature: "priority_support",
+      enabled: priority.allowed,
+    });
+    expect([sso.allowed, priority.allowed]).toEqual([true, false]);
+
+    expect(await errorData(client.billing.entitlements.snapshot.query({ orgId: "bad" }))).toMatchObject({
+      code: "BAD_REQUEST",
+      httpStatus: 400,
+      zodIssues: [{ path: ["orgId"] }],
+    });
+    expect(await errorData(client.billing.entitlements.snapshot.query({ orgId: UNKNOWN_ORG }))).toMatchObject({
+      code: "NOT_FOUND",
+      httpStatus: 404,
+      reason: "org_not_found",
+    });
+    const { client: usageOnly } = await billingClient(prisma, server, ["usage:read", "usage:write"]);
+    expect(await errorData(usageOnly.billing.entitlements.snapshot.query({ orgId: org.id }))).toMatchObject({
+      code: "FORBIDDEN",
+      httpStatus: 403,
+      reason: "scope_missing",
+    });
   });
 });

@@ -144,6 +144,7 @@ const inputArb: fc.Arbitrary<{ procedure: ProductProcedure; input: unknown }> = 
       { requiredKeys: ["orgId", "action", "idempotencyKey"] },
     )
     .map((input) => ({ procedure: "billing.entitlements.consume" as const, input })),
+  fc.record({ orgId: orgIdArb }).map((input) => ({ procedure: "billing.entitlements.snapshot" as const, input })),
 );
 
 /** The wire form: superjson's envelope, or (sometimes) one with meta replaced by anything at all. */
@@ -214,7 +215,9 @@ describe("product API properties over HTTP", () => {
           results?: { status: string }[];
           entry?: { idempotencyKey: string | null };
         };
-        if (procedure === "billing.usage.get" || procedure === "billing.entitlements.check") expect(after).toEqual(before);
+        if (["billing.usage.get", "billing.entitlements.check", "billing.entitlements.snapshot"].includes(procedure)) {
+          expect(after).toEqual(before);
+        }
         if (procedure === "billing.usage.increment") expect(written).toBe(data.replayed ? 0 : 1);
         // What is stored is what was sent: a key is never rewritten (a lone surrogate to U+FFFD).
         const sentKey = (input as { idempotencyKey?: unknown }).idempotencyKey;

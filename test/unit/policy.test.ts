@@ -1,10 +1,20 @@
 import { describe, expect, it } from "vitest";
 
 import { resolveAction } from "@/server/billing/actions";
-import { FREE_PLAN, LIMIT_KINDS, planById, type LimitKind as Kind, type Limit, type Plan } from "@/server/billing/catalogue";
+import {
+  FEATURES,
+  FREE_PLAN,
+  LIMIT_KINDS,
+  planById,
+  PLANS,
+  type LimitKind as Kind,
+  type Limit,
+  type Plan,
+} from "@/server/billing/catalogue";
 import {
   decide,
   effectivePlan,
+  featureVerdict,
   GRACE_PERIOD_DAYS,
   type EffectivePlan,
   type OverrideState,
@@ -179,5 +189,18 @@ describe("features", () => {
     });
     expect(decision.allowed).toBe(allowed);
     expect(decision.reason?.code).toBe(code);
+  });
+});
+
+describe("featureVerdict: the rule check and the entitlement snapshot share", () => {
+  const standings: Standing[] = ["good", "grace", "lapsed"];
+  const cases = PLANS.flatMap((plan) => standings.flatMap((standing) => FEATURES.map((feature) => ({ plan, standing, feature }))));
+
+  it.each(cases)("$plan.id, $standing, $feature: allowed exactly when decide allows feature.<name>", ({ plan, standing, feature }) => {
+    const effective: EffectivePlan = { plan, subscriptionStatus: "past_due", standing, graceEndsAt: at(1) };
+    const verdict = featureVerdict(effective, feature);
+    const decision = decide({ effective, action: resolveAction(`feature.${feature}`), amount: 1n, used: 0n, now: NOW });
+    expect(verdict === "allowed").toBe(decision.allowed);
+    expect(verdict).toBe(standing === "lapsed" ? "lapsed" : plan.features[feature] ? "allowed" : "not_in_plan");
   });
 });

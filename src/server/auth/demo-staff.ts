@@ -2,6 +2,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 
 import type { PrismaClient } from "@/server/db/client";
+import { dataRoot } from "@/server/db/embedded/data-dir";
 
 import { createStaffAuth } from "./auth";
 import { STAFF_ROLES, type StaffRole } from "./roles";
@@ -28,7 +29,7 @@ export const DEMO_STAFF_EMAILS: Record<StaffRole, string> = {
  * Users that already exist are left as they are.
  */
 export async function seedDemoStaff(prisma: PrismaClient, options: { dataDir?: string; actor?: string } = {}): Promise<DemoSignIn[]> {
-  const file = path.resolve(options.dataDir ?? (process.env.BILLING_DATA_DIR || ".data"), "demo-staff.json");
+  const file = path.resolve(options.dataDir ?? dataRoot(), "demo-staff.json");
   const known: Record<string, string> = existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as Record<string, string>) : {};
   // The auth instance only hashes passwords here (no requests, no cookies).
   const staff = new StaffService(prisma, createStaffAuth(prisma, { baseURL: "http://localhost" }));

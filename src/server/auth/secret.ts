@@ -2,6 +2,11 @@ import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 
+import { dataRoot } from "@/server/db/embedded/data-dir";
+
+/** Where the generated secret is kept: `<BILLING_DATA_DIR or .data>/auth-secret`. */
+export const authSecretFile = () => path.join(dataRoot(), "auth-secret");
+
 /**
  * The secret better-auth signs session cookies with: `BETTER_AUTH_SECRET` when set (required
  * in any shared deployment: every process of the dashboard must use the same one), else one
@@ -14,7 +19,7 @@ export function authSecret(): string {
     if (fromEnv.length < 32) throw new Error("BETTER_AUTH_SECRET must be at least 32 characters (e.g. `openssl rand -base64 32`)");
     return fromEnv;
   }
-  const file = path.resolve(process.env.BILLING_DATA_DIR || ".data", "auth-secret");
+  const file = authSecretFile();
   if (existsSync(file)) {
     const stored = readFileSync(file, "utf8").trim();
     if (stored.length >= 32) return stored;

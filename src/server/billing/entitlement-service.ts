@@ -10,16 +10,25 @@ import { METRIC_KIND, type Metric } from "./catalogue";
 import { consumeOne } from "./consume-one";
 import { consumeSeveral } from "./consume-several";
 import type { ConsumeResult, ConsumeWrite } from "./consume-write";
+import { entitlementSnapshot, type EntitlementSnapshot } from "./entitlement-snapshot";
 import { BillingError, parseInput } from "./errors";
 import { keyReuseConflict, type LedgerEntry } from "./ledger-entry";
 import { bindingDecision, decide, effectivePlan, hardCap, type Decision } from "./policy";
-import { loadPolicyContext, readPolicyContext, summarizeUsage, type OrgPolicyContext, type UsageSummary } from "./policy-context";
+import {
+  loadPolicyContext,
+  readPolicyContext,
+  readPolicyContextSnapshot,
+  summarizeUsage,
+  type OrgPolicyContext,
+  type UsageSummary,
+} from "./policy-context";
 import { actorSchema, idempotencyKeySchema, metadataSchema, orgIdSchema, positiveAmount } from "./schemas";
 import { DEFAULT_ACTOR, readByKey, type UsageService } from "./usage-service";
 
 export type CheckResult = Decision;
 
 export type { ConsumeResult } from "./consume-write";
+export type { EntitlementSnapshot } from "./entitlement-snapshot";
 
 /** `check`'s input; the entitlements router takes it as it is. */
 export const checkInputSchema = z.object({
@@ -200,12 +209,31 @@ export class EntitlementService {
       VALUES (${orgId}::uuid, ${action}, ${metric}, ${amount}::bigint, ${decision.reason?.code ?? "denied"}, ${decision.reason?.message ?? ""}, ${actor}, ${at}::timestamptz)`);
   }
 
-  /** Usage with limits for every metric: the cache, the plan and overrides, one round trip. */
-  async usageSummary(orgId: string, db: Db = this.prisma): Promise<UsageSummary> {
+  /**
+   * Usage with limits for every metric: the cache, the plan and overrides, as of one snapshot
+   * (or read in the caller's `db`, e.g. its transaction).
+   */
+  async usageSummary(orgId: string, db?: Db): Promise<UsageSummary> {
+    const { context, now } = await this.orgContext(orgId, db);
+    return summarizeUsage(context, now);
+  }
+
+  /** Everything a product page needs in one call (entitlement-snapshot.ts): the usage summary's read, plus grace and features. */
+  async snapshot(orgId: string, db?: Db): Promise<EntitlementSnapshot> {
+    const { context, now } = await this.orgContext(orgId, db);
+    return entitlementSnapshot(context, now);
+  }
+
+  /**
+   * The read the usage summary and the snapshot share: every metric's context, in one
+   * REPEATABLE READ transaction on the hot path (or in the caller's `db`); NOT_FOUND for an
+   * org that does not exist.
+   */
+  private async orgContext(orgId: string, db: Db | undefined): Promise<{ context: OrgPolicyContext; now: Date }> {
     const id = parseInput(orgIdSchema, orgId);
     const now = this.clock();
-    const context = await loadPolicyContext(db, id, now);
+    const context = db ? await loadPolicyContext(db, id, now) : await readPolicyContextSnapshot(this.hotTransaction, id, now);
     if (!context) throw new BillingError("NOT_FOUND", "org_not_found", `Organization ${id} does not exist`);
-    return summarizeUsage(context, now);
+    return { context, now };
   }
 }

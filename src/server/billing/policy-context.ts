@@ -1,5 +1,5 @@
 import { Prisma } from "@/server/db/client";
-import { viaPrisma, type RawQuery } from "@/server/db/raw-query";
+import { viaPrisma, type RawQuery, type RawTransaction } from "@/server/db/raw-query";
 import type { Db } from "@/server/db/tx";
 
 import { METRIC_KIND, METRICS, type LimitKind, type Metric } from "./catalogue";
@@ -179,6 +179,20 @@ export async function readPolicyContext(
     usage,
     windows,
   };
+}
+
+/**
+ * `readPolicyContext` for every metric as of ONE snapshot: its statements (the context, and
+ * the ledger recount a row written before windows existed needs) run in one REPEATABLE READ,
+ * READ ONLY transaction, so the subscription, the overrides and the usage are what the
+ * database held at one instant — what the usage summary and the entitlement snapshot report.
+ */
+export async function readPolicyContextSnapshot(transaction: RawTransaction, orgId: string, now: Date): Promise<OrgPolicyContext | null> {
+  return transaction(async (run) => {
+    // Must be the transaction's first statement: the snapshot is taken by the next one.
+    await run(Prisma.sql`SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY`);
+    return readPolicyContext(run, orgId, now);
+  });
 }
 
 /** Every metric's count against its effective limit (plan, subscription status, override). */

@@ -1,5 +1,5 @@
 import type { ResolvedAction } from "./actions";
-import { FREE_PLAN, planForProduct, type Limit, type LimitKind, type Metric, type Plan } from "./catalogue";
+import { FREE_PLAN, planForProduct, type Feature, type Limit, type LimitKind, type Metric, type Plan } from "./catalogue";
 import type { UsageWindow } from "./windows";
 
 /**
@@ -74,6 +74,16 @@ export function effectivePlan(subscription: SubscriptionState | null, now: Date)
   return { ...base, plan: FREE_PLAN, standing: "good" };
 }
 
+/**
+ * Whether the org may use `feature` now: the one rule `check` (via `decide`) and the
+ * entitlement snapshot both answer from, so they never disagree. A lapsed subscription
+ * loses every feature; otherwise the effective plan grants it or not.
+ */
+export function featureVerdict(effective: EffectivePlan, feature: Feature): "allowed" | "lapsed" | "not_in_plan" {
+  if (effective.standing === "lapsed") return "lapsed";
+  return effective.plan.features[feature] ? "allowed" : "not_in_plan";
+}
+
 export interface EffectiveLimit {
   limit: Limit;
   overridden: boolean;
@@ -139,8 +149,9 @@ export function decide(input: PolicyInput): Decision {
   };
 
   if (action.kind === "feature") {
-    if (effective.standing === "lapsed") return { ...common, allowed: false, reason: lapsed };
-    if (!effective.plan.features[action.feature]) {
+    const verdict = featureVerdict(effective, action.feature);
+    if (verdict === "lapsed") return { ...common, allowed: false, reason: lapsed };
+    if (verdict === "not_in_plan") {
       return {
         ...common,
         allowed: false,

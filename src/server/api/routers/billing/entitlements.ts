@@ -1,6 +1,6 @@
 import { apiKeyProcedure, createTRPCRouter } from "@/server/api/trpc";
 
-import { checkInput, consumeInput, consumeOutput, decisionSchema } from "./entitlements.types";
+import { checkInput, consumeInput, consumeOutput, decisionSchema, snapshotInput, snapshotOutput } from "./entitlements.types";
 
 /** `billing.entitlements.*`: "may this org do X?". Thin adapters over EntitlementService. */
 export const entitlementsRouter = createTRPCRouter({
@@ -21,4 +21,10 @@ export const entitlementsRouter = createTRPCRouter({
         actor: ctx.actor,
       }),
     ),
+
+  /** Plan, standing, every metric and every feature for a product page, as of one read. */
+  snapshot: apiKeyProcedure("entitlements:read")
+    .input(snapshotInput)
+    .output(snapshotOutput)
+    .query(({ ctx, input }) => ctx.billing().entitlements.snapshot(input.orgId)),
 });

@@ -1,8 +1,9 @@
 import { z } from "zod";
 
-import { limitKindSchema, metricSchema } from "@/server/billing/catalogue";
+import { featureSchema, limitKindSchema, metricSchema } from "@/server/billing/catalogue";
 import { checkInputSchema, consumeInputSchema } from "@/server/billing/entitlement-service";
 import { REASON_CODES } from "@/server/billing/policy";
+import { orgIdSchema } from "@/server/billing/schemas";
 
 import { ledgerEntrySchema } from "./usage.types";
 
@@ -32,4 +33,34 @@ export const consumeInput = consumeInputSchema.omit({ actor: true });
 export const consumeOutput = decisionSchema.extend({
   entry: ledgerEntrySchema.optional(),
   replayed: z.boolean(),
+});
+
+export const snapshotInput = z.object({ orgId: orgIdSchema });
+
+/** One product page's worth, consistent as of one read (`asOf`). */
+export const snapshotOutput = z.object({
+  orgId: z.uuid(),
+  plan: z.string(),
+  subscriptionStatus: z.string(),
+  /** When the grace period ends; null when the subscription is not in grace. */
+  graceEndsAt: z.date().nullable(),
+  metrics: z.array(
+    z.object({
+      metric: metricSchema,
+      used: z.bigint(),
+      /** null: unlimited. */
+      limit: z.bigint().nullable(),
+      limitKind: limitKindSchema,
+      /** null: unlimited. */
+      remaining: z.bigint().nullable(),
+      overridden: z.boolean(),
+      /** The window a period counter's usage is in, [start, end); null for a gauge. */
+      windowStart: z.date().nullable(),
+      windowEnd: z.date().nullable(),
+      lastUpdated: z.date().nullable(),
+    }),
+  ),
+  /** Every feature of the catalogue; enabled exactly when `check` allows `feature.<name>`. */
+  features: z.array(z.object({ feature: featureSchema, enabled: z.boolean() })),
+  asOf: z.date(),
 });
