@@ -41,6 +41,28 @@ export default tseslint.config(
     rules: { "no-restricted-imports": ["error", { patterns: [NOT_SHIPPED] }] },
   },
   {
+    // The client package is installed into other apps: it carries nothing of this repository
+    // (no `@/` alias, no path out of the package) and no server library.
+    files: ["packages/client/src/**/*.{ts,tsx}"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            {
+              group: ["@/*", "../../*", "../../../*"],
+              message: "packages/client is installed elsewhere: it cannot import the repository's sources.",
+            },
+            {
+              group: ["@trpc/*", "@prisma/*", "zod", "next", "next/*", "pg"],
+              message: "packages/client depends on superjson (and react) only.",
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // tools/ serves both the scripts and the tests, so it imports neither.
     files: ["tools/**/*.ts"],
     rules: {

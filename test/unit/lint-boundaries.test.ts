@@ -44,3 +44,23 @@ describe("the app cannot import scripts, tools or tests, nor tools the scripts o
     expect(await restricted(filePath, code)).toHaveLength(1);
   });
 });
+
+describe("the client package imports nothing of the repository or the server's libraries (lint)", () => {
+  it.each([
+    ["packages/client/src/x.ts", `import { METRICS } from "@/server/billing/catalogue";\nexport const m = METRICS;\n`],
+    ["packages/client/src/react/x.ts", `import { appRouter } from "../../../../src/server/api/root";\nexport const r = appRouter;\n`],
+    ["packages/client/src/x.ts", `import { createTRPCClient } from "@trpc/client";\nexport const c = createTRPCClient;\n`],
+    ["packages/client/src/x.ts", `import { z } from "zod";\nexport const s = z.string();\n`],
+  ])("%s: %s fails", async (filePath, code) => {
+    expect(await restricted(filePath, code)).toHaveLength(1);
+  });
+
+  it("its own modules and superjson pass", async () => {
+    expect(
+      await restricted(
+        "packages/client/src/react/x.ts",
+        `import { METRICS } from "../catalogue";\nimport superjson from "superjson";\nexport const m = [METRICS, superjson];\n`,
+      ),
+    ).toEqual([]);
+  });
+});

@@ -12,10 +12,10 @@ import type { OrgPolicyContext } from "./policy-context";
  */
 
 /** A consume's answer: the decision, the ledger row it wrote (or replayed), and whether it was a replay. */
-export interface ConsumeResult extends Decision {
+export type ConsumeResult = Decision & {
   entry?: LedgerEntry;
   replayed: boolean;
-}
+};
 
 export interface ConsumeWrite {
   orgId: string;

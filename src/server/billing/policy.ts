@@ -102,9 +102,8 @@ export function remainingOf(limit: bigint | null, used: bigint): bigint | null {
   return limit === null ? null : limit > used ? limit - used : 0n;
 }
 
-export interface Decision {
-  allowed: boolean;
-  reason?: Reason;
+/** The figures behind a decision (absent for a feature action). */
+export interface DecisionFigures {
   metric?: Metric;
   /** null = unlimited. */
   limit?: bigint | null;
@@ -119,6 +118,9 @@ export interface Decision {
   plan: string;
   subscriptionStatus: string;
 }
+
+/** A denial always says why; an allowance may carry a warning (soft limit, grace). */
+export type Decision = DecisionFigures & ({ allowed: true; reason?: Reason } | { allowed: false; reason: Reason });
 
 export interface PolicyInput {
   effective: EffectivePlan;

@@ -11,9 +11,8 @@ import { ledgerEntrySchema } from "./usage.types";
 
 export const checkInput = checkInputSchema;
 
-export const decisionSchema = z.object({
-  allowed: z.boolean(),
-  reason: z.object({ code: z.enum(REASON_CODES), message: z.string() }).optional(),
+/** The figures of a decision; `plan` is "none" for an unknown org. */
+const decisionFigures = {
   metric: metricSchema.optional(),
   /** null: unlimited. */
   limit: z.bigint().nullable().optional(),
@@ -26,11 +25,22 @@ export const decisionSchema = z.object({
   windowEnd: z.date().optional(),
   plan: z.string(),
   subscriptionStatus: z.string(),
-});
+};
+const reasonSchema = z.object({ code: z.enum(REASON_CODES), message: z.string() });
+
+/** A denial always carries its reason; an allowance may carry a warning (soft limit, grace). */
+function decisionWith<Extra extends z.ZodRawShape>(extra: Extra) {
+  return z.discriminatedUnion("allowed", [
+    z.object({ allowed: z.literal(true), reason: reasonSchema.optional(), ...decisionFigures, ...extra }),
+    z.object({ allowed: z.literal(false), reason: reasonSchema, ...decisionFigures, ...extra }),
+  ]);
+}
+
+export const decisionSchema = decisionWith({});
 
 export const consumeInput = consumeInputSchema.omit({ actor: true });
 
-export const consumeOutput = decisionSchema.extend({
+export const consumeOutput = decisionWith({
   entry: ledgerEntrySchema.optional(),
   replayed: z.boolean(),
 });
