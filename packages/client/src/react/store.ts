@@ -29,6 +29,8 @@ const IDLE: QueryState<never> = { data: undefined, error: undefined, loading: tr
 export class BillingStore {
   private readonly states = new Map<string, QueryState<unknown>>();
   private readonly inFlight = new Map<string, Promise<void>>();
+  /** The latest request per question: an older answer arriving later is dropped. */
+  private readonly latest = new Map<string, number>();
   private readonly listeners = new Set<() => void>();
 
   constructor(
@@ -50,20 +52,34 @@ export class BillingStore {
     if (!this.states.has(query) && !this.inFlight.has(query)) void this.load(query);
   }
 
-  /** Ask every known question again (after the app did something that changes usage). */
+  /**
+   * Ask every known question again (after the app did something that changes usage), those
+   * still on their way included: a new request each, since one already sent may predate the
+   * change; whichever answer arrives last, the newest request's is kept.
+   */
   async refresh(): Promise<void> {
-    await Promise.all([...this.states.keys()].map((query) => this.load(query)));
+    const queries = new Set([...this.states.keys(), ...this.inFlight.keys()]);
+    await Promise.all([...queries].map((query) => this.load(query)));
   }
 
   private load(query: string): Promise<void> {
-    const running = this.inFlight.get(query);
-    if (running) return running;
+    const request = (this.latest.get(query) ?? 0) + 1;
+    this.latest.set(query, request);
+    const isLatest = () => this.latest.get(query) === request;
     const previous = this.states.get(query);
     if (previous) this.set(query, { ...previous, loading: true });
-    const done = this.fetchAnswer(query)
-      .then((data) => this.set(query, { data, error: undefined, loading: false }))
-      .catch((error: unknown) => this.set(query, { data: previous?.data, error: asProxyError(error), loading: false }))
-      .finally(() => this.inFlight.delete(query));
+    const done: Promise<void> = this.fetchAnswer(query)
+      .then(
+        (data) => {
+          if (isLatest()) this.set(query, { data, error: undefined, loading: false });
+        },
+        (error: unknown) => {
+          if (isLatest()) this.set(query, { data: this.states.get(query)?.data, error: asProxyError(error), loading: false });
+        },
+      )
+      .finally(() => {
+        if (this.inFlight.get(query) === done) this.inFlight.delete(query);
+      });
     this.inFlight.set(query, done);
     return done;
   }
