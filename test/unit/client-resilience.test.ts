@@ -130,19 +130,34 @@ describe("billing client resilience", () => {
 });
 
 describe("DecisionCache", () => {
+  const d = { ...decision, allowed: true as const, plan: "pro" as const };
+  const put = (cache: DecisionCache, org: string, amount: bigint | undefined, now: number) =>
+    cache.set(DecisionCache.key(org, "x", amount), d, org, cache.generation(org), now);
+
   it("expires entries, bounds its size oldest first, and invalidates one org", () => {
     const cache = new DecisionCache({ ttlMs: 100, maxEntries: 2 });
-    const d = { ...decision, allowed: true as const, plan: "pro" as const };
-    cache.set("a\u0000x\u0000", d, 0);
-    expect(cache.get("a\u0000x\u0000", 99)).toBe(d);
-    expect(cache.get("a\u0000x\u0000", 100)).toBeUndefined();
-    cache.set(DecisionCache.key("A", "x", undefined), d, 0);
-    cache.set(DecisionCache.key("b", "x", 1n), d, 0);
-    cache.set(DecisionCache.key("c", "x", 1n), d, 0);
+    put(cache, "a", undefined, 0);
+    expect(cache.get(DecisionCache.key("a", "x", undefined), 99)).toBe(d);
+    expect(cache.get(DecisionCache.key("a", "x", undefined), 100)).toBeUndefined();
+    put(cache, "A", undefined, 0);
+    put(cache, "b", 1n, 0);
+    put(cache, "c", 1n, 0);
     expect(cache.get(DecisionCache.key("a", "x", undefined), 1)).toBeUndefined();
     cache.invalidate("B");
     expect(cache.get(DecisionCache.key("b", "x", 1n), 1)).toBeUndefined();
     expect(cache.get(DecisionCache.key("c", "x", 1n), 1)).toBe(d);
+  });
+
+  it("does not store an answer asked for before the org was invalidated (a check racing a consume)", () => {
+    const cache = new DecisionCache({ ttlMs: 100 });
+    const asked = cache.generation("a");
+    cache.invalidate("a"); // the consume lands while the check is on its way
+    cache.set(DecisionCache.key("a", "x", undefined), d, "a", asked, 0);
+    expect(cache.get(DecisionCache.key("a", "x", undefined), 1)).toBeUndefined();
+    const askedAll = cache.generation("b");
+    cache.invalidate();
+    cache.set(DecisionCache.key("b", "x", undefined), d, "b", askedAll, 0);
+    expect(cache.get(DecisionCache.key("b", "x", undefined), 1)).toBeUndefined();
   });
 });
 

@@ -77,9 +77,11 @@ export class BillingClient {
     const key = this.cache ? DecisionCache.key(input.orgId, input.action, input.amount) : "";
     const cached = this.cache?.get(key);
     if (cached) return cached;
+    // An invalidation while this check is on its way (a consume) makes its answer stale: not kept.
+    const generation = this.cache?.generation(input.orgId);
     try {
       const decision = (await runCall(this.policy, "query", PATHS.check, input, true, options)) as ServiceDecision;
-      this.cache?.set(key, decision);
+      if (generation !== undefined) this.cache?.set(key, decision, input.orgId, generation);
       return decision;
     } catch (error) {
       if (isBillingError(error) && error.unavailable) return fallbackDecision(this.options.fallback, input.action, error);
@@ -133,7 +135,8 @@ export class BillingClient {
    */
   track(orgId: string, metric: IncrementInput["metric"], amount: bigint | number = 1): void {
     this.tracker ??= new UsageTracker(
-      (batch) => runCall(this.policy, "mutation", PATHS.incrementMany, batch, true) as Promise<IncrementManyResult>,
+      (batch, timeoutMs) =>
+        runCall(this.policy, "mutation", PATHS.incrementMany, batch, true, { timeoutMs }) as Promise<IncrementManyResult>,
       this.clientId,
       this.options.tracker,
     );

@@ -16,6 +16,9 @@ export interface DecisionCacheOptions {
 
 export class DecisionCache {
   private readonly entries = new Map<string, { decision: ServiceDecision; expiresAt: number }>();
+  /** Bumped by every invalidation (per org, and `epoch` for all): an answer asked for before one is not stored. */
+  private readonly generations = new Map<string, number>();
+  private epoch = 0;
   private readonly maxEntries: number;
 
   constructor(private readonly options: DecisionCacheOptions) {
@@ -36,7 +39,14 @@ export class DecisionCache {
     return hit.decision;
   }
 
-  set(key: string, decision: ServiceDecision, now = Date.now()): void {
+  /** The org's invalidation count, to hand back to `set` with the answer. */
+  generation(orgId: string): string {
+    return `${this.epoch}:${this.generations.get(orgId.toLowerCase()) ?? 0}`;
+  }
+
+  /** Keeps an answer unless the org was invalidated since `generation` was read. */
+  set(key: string, decision: ServiceDecision, orgId: string, generation: string, now = Date.now()): void {
+    if (this.generation(orgId) !== generation) return;
     this.entries.delete(key);
     this.entries.set(key, { decision, expiresAt: now + this.options.ttlMs });
     if (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value as string);
@@ -44,8 +54,19 @@ export class DecisionCache {
 
   /** Forget one org's answers, or everything. */
   invalidate(orgId?: string): void {
-    if (orgId === undefined) return this.entries.clear();
-    const prefix = `${orgId.toLowerCase()}\u0000`;
+    if (orgId === undefined) {
+      this.epoch++;
+      this.generations.clear();
+      return this.entries.clear();
+    }
+    const org = orgId.toLowerCase();
+    this.generations.set(org, (this.generations.get(org) ?? 0) + 1);
+    // Bounded: forgetting every org's count at once (a new epoch) only skips storing the answers in flight.
+    if (this.generations.size > this.maxEntries) {
+      this.epoch++;
+      this.generations.clear();
+    }
+    const prefix = `${org}\u0000`;
     for (const key of this.entries.keys()) if (key.startsWith(prefix)) this.entries.delete(key);
   }
 }

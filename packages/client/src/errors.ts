@@ -45,6 +45,12 @@ export class BillingClientError extends Error {
   readonly httpStatus: number | undefined;
   readonly path: string | undefined;
   readonly issues: { path: (string | number)[]; message: string }[] | null;
+  /**
+   * The service could not answer: a timeout, a network failure, a 5xx, a 408 or a 429. These
+   * are retried (for safe calls) and decided by the fallback; every other failure is an
+   * answer — including a 404 page from a wrong URL, which must not quietly fail open.
+   */
+  readonly unavailable: boolean;
 
   constructor(details: BillingErrorDetails) {
     super(details.message, details.cause === undefined ? undefined : { cause: details.cause });
@@ -54,26 +60,14 @@ export class BillingClientError extends Error {
     this.httpStatus = details.httpStatus;
     this.path = details.path;
     this.issues = details.issues ?? null;
-  }
-
-  /**
-   * The service could not answer: a timeout, a network failure, a 5xx or a 429. These are
-   * retried (for safe calls) and decided by the fallback; every other code is an answer.
-   */
-  get unavailable(): boolean {
-    return isUnavailable(this.code);
+    this.unavailable = isUnavailable(details.code, details.httpStatus);
   }
 }
 
-const UNAVAILABLE: ReadonlySet<BillingErrorCode> = new Set([
-  "TIMEOUT",
-  "NETWORK_ERROR",
-  "BAD_RESPONSE",
-  "INTERNAL_SERVER_ERROR",
-  "TOO_MANY_REQUESTS",
-]);
+const UNAVAILABLE: ReadonlySet<BillingErrorCode> = new Set(["TIMEOUT", "NETWORK_ERROR", "INTERNAL_SERVER_ERROR", "TOO_MANY_REQUESTS"]);
 
-export function isUnavailable(code: BillingErrorCode): boolean {
+function isUnavailable(code: BillingErrorCode, httpStatus: number | undefined): boolean {
+  if (code === "BAD_RESPONSE") return httpStatus !== undefined && (httpStatus >= 500 || httpStatus === 408);
   return UNAVAILABLE.has(code);
 }
 

@@ -36,7 +36,7 @@ export function createBillingProxy(options: BillingProxyOptions): (request: Requ
     if (!orgId) return reply(401, { error: "unauthenticated", message: "Sign in to see billing" });
     try {
       const op = params.get("op");
-      if (op === "snapshot") return reply(200, await options.client.snapshot({ orgId }));
+      if (op === "snapshot") return reply(200, await options.client.snapshot({ orgId }, { signal: request.signal }));
       if (op === "check") {
         const action = params.get("action") ?? "";
         if (!allowedActions.has(action))
@@ -44,7 +44,15 @@ export function createBillingProxy(options: BillingProxyOptions): (request: Requ
         const amount = params.get("amount");
         if (amount !== null && !/^\d{1,19}$/.test(amount))
           return reply(400, { error: "invalid_amount", message: "amount must be a positive integer" });
-        return reply(200, await options.client.check({ orgId, action: action as Action, amount: amount ?? undefined }));
+        const decision = await options.client.check(
+          { orgId, action: action as Action, amount: amount ?? undefined },
+          { signal: request.signal },
+        );
+        // A fallback's error is the client's, with its causes (internal hosts): the browser gets its code and message.
+        return reply(
+          200,
+          decision.fallback ? { ...decision, error: { code: decision.error.code, message: decision.error.message } } : decision,
+        );
       }
       return reply(400, { error: "unknown_op", message: "op must be snapshot or check" });
     } catch (error) {

@@ -21,16 +21,25 @@ export interface TrackerOptions {
   maxEvents?: number;
   /** The ledger reason of the tracked rows (default `tracked`). */
   reason?: string;
-  /** Called for a refused event (e.g. an unknown org: it can never apply, so it is dropped) or a refused flush. */
+  /** Told about everything that did not count: see TrackerError. A throwing callback is ignored. */
   onError?: (error: TrackerError) => void;
-  /** Flush when Node's event loop runs dry (`beforeExit`); default true. */
+  /** When Node's event loop runs dry (`beforeExit`), close: flush for up to `exitTimeoutMs` (default true). */
   flushOnExit?: boolean;
+  /** How long the exit flush may keep the process alive (default 10 000 ms). */
+  exitTimeoutMs?: number;
 }
 
 export type TrackerError =
+  /** The service refused one event (e.g. an unknown org): it can never apply, so it is dropped. */
   | { kind: "event_rejected"; event: IncrementInput; reason: { code: string; message: string } }
+  /** The service refused a whole flush (a revoked key, a missing scope): dropped, with its events for the app to keep. */
   | { kind: "flush_refused"; events: IncrementInput[]; error: BillingClientError }
-  | { kind: "flush_failed"; attempt: number; error: BillingClientError };
+  /** A flush got no answer; it is kept and sent again with the same keys. */
+  | { kind: "flush_failed"; attempt: number; error: BillingClientError }
+  /** `close()` ran out of time with these events unsent (they were not counted). */
+  | { kind: "unsent_at_close"; events: IncrementInput[] }
+  /** `track()` after `close()`: not counted. */
+  | { kind: "tracked_after_close"; event: Omit<IncrementInput, "reason"> };
 
 export interface TrackerStats {
   /** `track()` calls not yet in a flush. */
@@ -43,10 +52,11 @@ export interface TrackerStats {
   failedAttempts: number;
 }
 
-type SendBatch = (input: { events: IncrementInput[] }) => Promise<IncrementManyResult>;
+type SendBatch = (input: { events: IncrementInput[] }, timeoutMs?: number) => Promise<IncrementManyResult>;
 
 interface Flush {
   events: IncrementInput[];
+  /** Sends so far: a flush never sent (0) may still be merged into a later one; a sent one keeps its keys. */
   attempts: number;
 }
 
@@ -58,12 +68,14 @@ export class UsageTracker {
   private bufferedCalls = 0;
   private sequence = 0;
   private readonly queue: Flush[] = [];
-  private running: Promise<void> | null = null;
+  private sending: Promise<void> | null = null;
+  /** After a failed send, nothing is sent before this instant but by the retry timer or close(). */
+  private backoffUntil = 0;
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly timer: ReturnType<typeof setInterval>;
   private closed = false;
   private readonly stats: TrackerStats = { buffered: 0, pendingFlushes: 0, confirmed: {}, rejectedEvents: 0, failedAttempts: 0 };
-  private readonly onBeforeExit = () => void this.flush();
+  private readonly onBeforeExit = () => void this.close(this.options.exitTimeoutMs ?? 10_000);
 
   constructor(
     private readonly send: SendBatch,
@@ -77,8 +89,8 @@ export class UsageTracker {
 
   /** Count `amount` (default 1) of `metric` for `orgId`. Synchronous; never throws for the service. */
   track(orgId: string, metric: Metric, amount: bigint | number = 1): void {
-    if (this.closed) throw new TypeError("UsageTracker.track after close()");
     const units = BigInt(amount);
+    if (this.closed) return this.report({ kind: "tracked_after_close", event: { orgId, metric, amount: units } });
     if (units === 0n) return;
     const key = `${orgId.toLowerCase()}\u0000${metric}`;
     const sum = this.sums.get(key);
@@ -88,41 +100,51 @@ export class UsageTracker {
     if (this.bufferedCalls >= (this.options.maxEvents ?? 1000)) void this.flush();
   }
 
-  /** Send what is buffered and any flush waiting for a retry; resolves when this pass is done. */
+  /** Send what is buffered (unless a failed flush is waiting out its back-off); resolves when this pass is done. */
   flush(): Promise<void> {
     this.cut();
-    this.running ??= this.drain().finally(() => {
-      this.running = null;
-    });
-    return this.running;
+    return this.pump(false);
   }
 
   /**
    * Stop the timer and send everything, retrying failed flushes until `timeoutMs` (default
-   * 10 s). Resolves true when nothing is left unsent.
+   * 10 s; a call in flight at the deadline is given the time left). Resolves true when
+   * nothing is left unsent; otherwise what is left is reported (`unsent_at_close`).
    */
   async close(timeoutMs = 10_000): Promise<boolean> {
-    this.closed = true;
-    clearInterval(this.timer);
-    nodeProcess()?.off?.("beforeExit", this.onBeforeExit);
+    if (!this.closed) {
+      this.closed = true;
+      clearInterval(this.timer);
+      nodeProcess()?.off?.("beforeExit", this.onBeforeExit);
+    }
     const deadline = Date.now() + timeoutMs;
     this.cut();
     while (this.queue.length > 0 && Date.now() < deadline) {
-      await this.flush();
-      if (this.queue.length > 0) await new Promise((r) => setTimeout(r, Math.min(200, Math.max(0, deadline - Date.now()))));
+      await this.pump(true, deadline);
+      const wait = Math.min(this.backoffUntil, deadline) - Date.now();
+      if (this.queue.length > 0 && wait > 0) await new Promise((r) => setTimeout(r, wait));
     }
     if (this.retryTimer) clearTimeout(this.retryTimer);
-    return this.queue.length === 0;
+    this.retryTimer = null;
+    const unsent = this.queue.splice(0);
+    for (const flush of unsent) this.report({ kind: "unsent_at_close", events: flush.events });
+    return unsent.length === 0;
   }
 
   getStats(): TrackerStats {
     return { ...this.stats, buffered: this.bufferedCalls, pendingFlushes: this.queue.length, confirmed: { ...this.stats.confirmed } };
   }
 
-  /** Move the sums into flushes whose idempotency keys are fixed from now on. */
+  /**
+   * Move the sums into flushes whose idempotency keys are fixed from now on. Flushes never
+   * sent (waiting behind a failed one) are merged back first, so an outage leaves one failed
+   * flush and one growing one, not a flush per interval.
+   */
   private cut(): void {
-    if (this.sums.size === 0) return;
-    const sums = [...this.sums.values()];
+    while (this.queue.length > 0 && (this.queue[this.queue.length - 1] as Flush).attempts === 0) {
+      for (const event of (this.queue.pop() as Flush).events) this.add(event.orgId, event.metric, BigInt(event.amount));
+    }
+    const sums = [...this.sums.values()].filter((sum) => sum.amount !== 0n);
     this.sums = new Map();
     this.bufferedCalls = 0;
     for (let start = 0; start < sums.length; start += MAX_EVENTS_PER_FLUSH) {
@@ -138,28 +160,47 @@ export class UsageTracker {
     }
   }
 
-  private async drain(): Promise<void> {
-    while (this.queue.length > 0) {
-      const flush = this.queue[0] as Flush;
-      flush.attempts++;
-      let answer: IncrementManyResult;
-      try {
-        answer = await this.send({ events: flush.events });
-      } catch (error) {
-        if (isBillingError(error) && !error.unavailable) {
-          // A refusal (a revoked key, a malformed event): sending it again cannot succeed.
-          this.queue.shift();
-          this.options.onError?.({ kind: "flush_refused", events: flush.events, error });
-          continue;
+  private add(orgId: string, metric: Metric, amount: bigint): void {
+    const key = `${orgId}\u0000${metric}`;
+    const sum = this.sums.get(key);
+    if (sum) sum.amount += amount;
+    else this.sums.set(key, { orgId, metric, amount });
+  }
+
+  private pump(ignoreBackoff: boolean, deadline?: number): Promise<void> {
+    if (this.sending) return this.sending;
+    if (!ignoreBackoff && Date.now() < this.backoffUntil) return Promise.resolve();
+    this.sending = this.drain(deadline);
+    return this.sending;
+  }
+
+  private async drain(deadline?: number): Promise<void> {
+    try {
+      while (this.queue.length > 0) {
+        const flush = this.queue[0] as Flush;
+        flush.attempts++;
+        let answer: IncrementManyResult;
+        try {
+          answer = await this.send({ events: flush.events }, deadline === undefined ? undefined : Math.max(1, deadline - Date.now()));
+        } catch (error) {
+          if (isBillingError(error) && !error.unavailable) {
+            // A refusal (a revoked key, a malformed batch): sending it again cannot succeed.
+            this.queue.shift();
+            this.report({ kind: "flush_refused", events: flush.events, error });
+            continue;
+          }
+          // Unanswered: kept, first in line, with the same keys, so the retry cannot count twice.
+          this.stats.failedAttempts++;
+          if (isBillingError(error)) this.report({ kind: "flush_failed", attempt: flush.attempts, error });
+          this.scheduleRetry(flush.attempts);
+          return;
         }
-        // Unanswered: kept, first in line, with the same keys, so the retry cannot count twice.
-        this.stats.failedAttempts++;
-        if (isBillingError(error)) this.options.onError?.({ kind: "flush_failed", attempt: flush.attempts, error });
-        this.scheduleRetry(flush.attempts);
-        return;
+        this.queue.shift();
+        this.backoffUntil = 0;
+        this.record(flush, answer);
       }
-      this.queue.shift();
-      this.record(flush, answer);
+    } finally {
+      this.sending = null;
     }
   }
 
@@ -168,24 +209,34 @@ export class UsageTracker {
       const event = flush.events[result.index] as IncrementInput;
       if (result.status === "rejected") {
         this.stats.rejectedEvents++;
-        this.options.onError?.({ kind: "event_rejected", event, reason: result.reason });
+        this.report({ kind: "event_rejected", event, reason: result.reason });
       } else {
         this.stats.confirmed[event.metric] = (this.stats.confirmed[event.metric] ?? 0n) + BigInt(event.amount);
       }
     }
   }
 
+  /** Exponential back-off with jitter; only this timer (or close) sends again before it is over. */
   private scheduleRetry(attempt: number): void {
-    if (this.retryTimer || this.closed) return;
     const ceiling = Math.min(MAX_RETRY_DELAY_MS, 250 * 2 ** (attempt - 1));
-    this.retryTimer = setTimeout(
-      () => {
-        this.retryTimer = null;
-        void this.flush();
-      },
-      ceiling / 2 + Math.random() * (ceiling / 2),
-    );
+    const delay = ceiling / 2 + Math.random() * (ceiling / 2);
+    this.backoffUntil = Date.now() + delay;
+    if (this.closed) return; // close() waits out the back-off itself
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this.cut();
+      void this.pump(true);
+    }, delay);
     unref(this.retryTimer);
+  }
+
+  private report(error: TrackerError): void {
+    try {
+      this.options.onError?.(error);
+    } catch {
+      // The app's callback must not break counting (nor surface as an unhandled rejection).
+    }
   }
 }
 

@@ -1,5 +1,5 @@
 import type { Action, Feature, LimitKind, Metric, PlanId, ReasonCode, SubscriptionStatus } from "./catalogue";
-import type { BillingClientError } from "./errors";
+import type { BillingErrorCode } from "./errors";
 
 /**
  * What the billing API answers, as the product app sees it. Counts and limits are `bigint`
@@ -46,8 +46,16 @@ export interface FallbackDecision {
   allowed: boolean;
   fallback: true;
   reason: Reason<"billing_unavailable">;
-  /** What went wrong reaching the service. */
-  error: BillingClientError;
+  /**
+   * What went wrong reaching the service. On the server it is the BillingClientError itself
+   * (`isBillingError` holds); through the browser proxy, only its code and message.
+   */
+  error: FallbackCause;
+}
+
+export interface FallbackCause {
+  code: BillingErrorCode;
+  message: string;
 }
 
 export type Decision = ServiceDecision | FallbackDecision;

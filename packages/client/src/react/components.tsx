@@ -41,7 +41,8 @@ export function UsageMeter({ metric, label }: UsageMeterProps) {
   }
   const used = formatAmount(metric, figures.used);
   const limit = figures.limit === null ? null : figures.limit;
-  const ratio = limit === null || limit === 0n ? 0 : Number((figures.used * 1000n) / limit) / 1000;
+  // A limit of 0 is full from the start (nothing is allowed), not empty.
+  const ratio = limit === null ? 0 : limit === 0n ? 1 : Number((figures.used * 1000n) / limit) / 1000;
   return (
     <div className="billing-meter" data-metric={metric} data-used={figures.used.toString()}>
       <span>
@@ -60,15 +61,25 @@ export interface UpgradePromptProps {
   upgradeHref?: string;
 }
 
-/** Renders `children` when `action` is allowed; otherwise why not, and a way to upgrade. */
+/**
+ * Renders `children` when `action` is allowed; a denial shows why, and a way to upgrade. An
+ * outage (the proxy failed, or the answer is a client fallback) is not a plan limit: it says
+ * billing is unavailable and offers no upgrade.
+ */
 export function UpgradePrompt({ action, children, upgradeHref = "/billing" }: UpgradePromptProps) {
   const { allowed, decision, loading, error } = useEntitlement(action);
   if (loading && allowed === undefined) return null;
   if (allowed) return <>{children}</>;
-  const message = decision && !decision.allowed ? decision.reason.message : (error?.message ?? "Not available on your plan");
+  if (!decision || decision.fallback) {
+    return (
+      <div className="billing-unavailable" role="status" data-action={action}>
+        <p>Billing is unavailable right now{error ? ` (${error.message})` : ""}; try again shortly.</p>
+      </div>
+    );
+  }
   return (
     <div className="billing-upgrade" role="status" data-action={action}>
-      <p>{message}</p>
+      <p>{decision.allowed ? "" : decision.reason.message}</p>
       <a href={upgradeHref}>Upgrade</a>
     </div>
   );

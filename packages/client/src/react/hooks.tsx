@@ -1,4 +1,4 @@
-import { createContext, useContext, useEffect, useMemo, useSyncExternalStore, type ReactNode } from "react";
+import { createContext, useContext, useEffect, useMemo, useRef, useSyncExternalStore, type ReactNode } from "react";
 
 import type { Action, Metric } from "../catalogue";
 import type { Decision, EntitlementSnapshot, SnapshotMetric } from "../types";
@@ -14,9 +14,19 @@ export interface BillingProviderProps {
   children: ReactNode;
 }
 
-/** Makes the billing hooks work below it; one per app (or per signed-in org). */
+/**
+ * Makes the billing hooks work below it; one per app. Its answers are kept while it lives:
+ * give it `key={orgId}` where the signed-in org can change without a page load, so another
+ * org's figures are never shown.
+ */
 export function BillingProvider({ endpoint, fetch: fetchImpl, children }: BillingProviderProps) {
-  const store = useMemo(() => new BillingStore(endpoint, fetchImpl), [endpoint, fetchImpl]);
+  // The store lives as long as the endpoint: an inline `fetch` prop (a new function on every
+  // render) must not throw the answers away, so the store reads the latest one from a ref.
+  const fetchRef = useRef(fetchImpl);
+  useEffect(() => {
+    fetchRef.current = fetchImpl;
+  }, [fetchImpl]);
+  const store = useMemo(() => new BillingStore(endpoint, (...args) => (fetchRef.current ?? globalThis.fetch)(...args)), [endpoint]);
   return <BillingContext.Provider value={store}>{children}</BillingContext.Provider>;
 }
 
