@@ -1,3 +1,4 @@
+import { foldLedger } from "@/server/billing/rollup/fold";
 import { createDatabase } from "@/server/db/client";
 import { migrate } from "@/server/db/migrator";
 import { env } from "@/server/env";
@@ -31,10 +32,12 @@ await runScript("npm run seed", async (databaseUrl) => {
       ...(args.history ? { now: historyStart(anchor) } : {}),
     });
     console.log(summary(result, args.legacyOnly));
+    // Fold what was written into the dashboard's rollups (a no-op for --legacy-only: no ledger rows).
     if (args.history) {
       const webhookKey = env().DODO_PAYMENTS_WEBHOOK_KEY[0] ?? DEMO_WEBHOOK_KEY;
       console.log(describeHistory(await seedDemoHistory(database, { seed: args.seed, anchor, webhookKey })));
     }
+    await foldLedger(database.prisma);
   } catch (error) {
     if (!(error instanceof SeedError)) throw error;
     console.error(`npm run seed: ${error.message}`);

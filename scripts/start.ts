@@ -4,6 +4,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 
 import { authSecretFile } from "@/server/auth/secret";
+import { foldLedger } from "@/server/billing/rollup/fold";
 import { createDatabase } from "@/server/db/client";
 import { acquireProjectDatabase, describeDatabase, EmbeddedDatabaseError, type ProjectDatabase } from "@/server/db/embedded";
 import { migrate, MigrationError } from "@/server/db/migrator";
@@ -119,6 +120,8 @@ async function main(): Promise<void> {
       console.log(`seeding ${DEMO_ORGS} demo organizations and their last ${DEFAULT_HISTORY_DAYS} days…`);
       await seedDatabase(seeding.pool, { orgs: DEMO_ORGS, seed: 1, legacyOnly: false, now: historyStart(anchor) });
       console.log(describeHistory(await seedDemoHistory(seeding, { seed: 1, anchor, webhookKey })));
+      // The dashboard's rollups, so the first page view does not fold the whole history.
+      await foldLedger(seeding.prisma);
       console.log(`demo data ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
     }
   } finally {

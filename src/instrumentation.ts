@@ -1,10 +1,13 @@
 /**
  * Runs once when a Next.js server starts: the usage reporter's interval lives in the web
- * server (off without DODO_PAYMENTS_API_KEY or with USAGE_REPORT_INTERVAL_SECONDS=0).
+ * server (off without DODO_PAYMENTS_API_KEY or with USAGE_REPORT_INTERVAL_SECONDS=0), and so
+ * does the ledger's folding into the dashboard's rollups (ROLLUP_FOLD_INTERVAL_SECONDS=0: off).
  */
 export async function register() {
   // Node.js only (never the edge bundle), and not while `next build` collects pages.
   if (process.env.NEXT_RUNTIME !== "nodejs" || process.env.NEXT_PHASE === "phase-production-build") return;
   const { startServerUsageReporting } = await import("@/server/billing/usage-reporting/in-server");
   console.log(`[usage-reporting] ${startServerUsageReporting()}`);
+  const { startServerLedgerFolding } = await import("@/server/billing/rollup/in-server");
+  console.log(`[rollup] ${startServerLedgerFolding()}`);
 }

@@ -28,6 +28,11 @@ export const envSchema = z.object({
    */
   USAGE_REPORT_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(900).default(30),
   /**
+   * How often the web server folds new ledger rows into the rollups the dashboard reads
+   * (src/server/billing/rollup); 0 turns it off (pages still fold before they read).
+   */
+  ROLLUP_FOLD_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(3600).default(10),
+  /**
    * Reverse proxies in front of the dashboard (IPs or CIDR ranges, comma-separated) whose
    * `X-Forwarded-For` hops are believed; none by default: the client is the socket's peer and
    * `X-Forwarded-For` is ignored (see src/server/http/client-ip.ts).

@@ -2,7 +2,9 @@ import { parse } from "csv-parse/sync";
 import { describe, expect, it } from "vitest";
 
 import { createBillingServices } from "@/server/billing";
-import { CSV_COLUMNS, ledgerCsvStream, ledgerTotals, listLedger } from "@/server/billing/ledger-history";
+import { csvLine, csvLines } from "@/server/billing/csv";
+import { CSV_COLUMNS, ledgerCsvStream } from "@/server/billing/ledger-export";
+import { ledgerTotals, listLedger } from "@/server/billing/ledger-history";
 
 import { newOrg, testDatabase } from "../helpers/db";
 
@@ -70,6 +72,31 @@ describe("ledger history for finance", () => {
     const upload = records.find((r) => r.reason === "file_upload");
     expect(upload?.delta).toBe((5n * 2n ** 31n).toString());
     expect(JSON.parse(upload?.metadata as string)).toEqual({ note: 'line1\nline2, "x"' });
+  });
+
+  it("writes exactly what the one CSV encoder writes for the same rows, byte for byte (formulas, quotes, newlines, CRLF)", async () => {
+    const org = await newOrg(prisma, { name: `=HYPERLINK("x"), Co ${Math.random()}` });
+    await usage.increment(org.id, "members", 2n, "member_added", { actor: "@admin", idempotencyKey: "+key,1" });
+    await usage.increment(org.id, "members", -1n, "member_removed", { actor: "-app", metadata: { note: 'a\r\nb "c"', t: "\t=1" } });
+    await usage.increment(org.id, "storage_bytes", 2n ** 62n, "file_upload", { actor: "\uFF1Dfull-width", metadata: {} });
+    const rows = await prisma.usageLedger.findMany({ where: { orgId: org.id }, orderBy: [{ timestamp: "asc" }, { id: "asc" }] });
+    const expected =
+      csvLine(CSV_COLUMNS) +
+      csvLines(
+        rows.map((r) => [
+          r.timestamp.toISOString(),
+          r.id,
+          r.orgId,
+          org.name,
+          r.metric,
+          r.delta,
+          r.reason,
+          r.actor,
+          r.idempotencyKey,
+          JSON.stringify(r.metadata).replace(/":/g, '": ').replace(/,"/g, ', "'),
+        ]),
+      );
+    expect(await new Response(ledgerCsvStream(pool, { orgId: org.id })).text()).toBe(expected);
   });
 
   it("streams thousands of rows through the cursor in batches", async () => {

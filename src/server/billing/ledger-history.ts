@@ -1,11 +1,9 @@
-import type pg from "pg";
 import { z } from "zod";
 
 import { Prisma } from "@/server/db/client";
 import type { Db } from "@/server/db/tx";
 
 import { metricSchema } from "./catalogue";
-import { bigintCell, csvLine, csvLines } from "./csv";
 import { keysetPage, keysetTake, type KeysetPage } from "./keyset-page";
 import { LEDGER_COLUMNS, toLedgerEntry, type LedgerEntry, type LedgerRow } from "./ledger-entry";
 import { orgIdSchema, reasonSchema } from "./schemas";
@@ -13,7 +11,7 @@ import { orgIdSchema, reasonSchema } from "./schemas";
 /**
  * Finance's view of the ledger across organizations: filters, keyset pages (newest first,
  * never OFFSET, so page 10 000 costs what page 1 costs), totals per metric and reason, and a
- * CSV export streamed from a server-side cursor so memory stays flat for any range.
+ * CSV export (./ledger-export.ts: COPY straight to the response).
  *
  * The filter takes catalogue metrics only, but what it reads back is any stored row: a row
  * whose metric the catalogue does not know (written by a newer deploy, or for a retired
@@ -54,7 +52,8 @@ export interface LedgerTotal {
   total: bigint;
 }
 
-function whereClause(filter: LedgerFilter, cursor?: LedgerCursor): Prisma.Sql {
+/** The filter (and a page's cursor) as SQL over `usage_ledger l`; the CSV export writes it into its COPY. */
+export function ledgerWhereClause(filter: LedgerFilter, cursor?: LedgerCursor): Prisma.Sql {
   const conditions: Prisma.Sql[] = [];
   if (filter.orgId) conditions.push(Prisma.sql`l.org_id = ${filter.orgId}::uuid`);
   if (filter.metric) conditions.push(Prisma.sql`l.metric = ${filter.metric}`);
@@ -76,7 +75,7 @@ export async function listLedger(db: Db, filter: LedgerFilter, page: { cursor?: 
   const rows = await db.$queryRaw<(LedgerRow & { org_name: string })[]>`
     SELECT ${qualifiedColumns}, o.name AS org_name
     FROM usage_ledger l JOIN organizations o ON o.id = l.org_id
-    ${whereClause(filter, page.cursor)}
+    ${ledgerWhereClause(filter, page.cursor)}
     ORDER BY l.timestamp DESC, l.id DESC
     LIMIT ${keysetTake(page.limit)}`;
   const { items, nextCursor } = keysetPage(rows, page.limit, (last) => ({ timestamp: last.timestamp, id: last.id }));
@@ -87,88 +86,7 @@ export async function listLedger(db: Db, filter: LedgerFilter, page: { cursor?: 
 export async function ledgerTotals(db: Db, filter: LedgerFilter): Promise<LedgerTotal[]> {
   const rows = await db.$queryRaw<{ metric: string; reason: string; entries: bigint; total: bigint }[]>`
     SELECT l.metric, l.reason, count(*)::bigint AS entries, COALESCE(SUM(l.delta), 0)::bigint AS total
-    FROM usage_ledger l ${whereClause(filter)}
+    FROM usage_ledger l ${ledgerWhereClause(filter)}
     GROUP BY l.metric, l.reason ORDER BY l.metric, l.reason`;
   return rows.map((r) => ({ metric: r.metric, reason: r.reason, entries: BigInt(r.entries), total: BigInt(r.total) }));
-}
-
-export const CSV_COLUMNS = [
-  "timestamp_utc",
-  "id",
-  "org_id",
-  "org_name",
-  "metric",
-  "delta",
-  "reason",
-  "actor",
-  "idempotency_key",
-  "metadata",
-];
-const CSV_BATCH = 2_000;
-
-/**
- * The whole filtered range as CSV, oldest first, fetched through a server-side cursor in
- * batches of 2 000 rows: memory stays flat whatever the range. Timestamps are UTC ISO-8601,
- * deltas exact (BIGINT read as text, written as a number), metadata as JSON; the shared
- * encoder (./csv.ts) neutralises text that a spreadsheet would run as a formula. The stream
- * pulls the next batch only when the consumer reads, and releases the connection when it
- * ends or is cancelled.
- */
-export function ledgerCsvStream(pool: pg.Pool, filter: LedgerFilter): ReadableStream<Uint8Array> {
-  const where = whereClause(filter);
-  const encoder = new TextEncoder();
-  let client: pg.PoolClient | undefined;
-  let headerSent = false;
-
-  const finish = async (commit: boolean) => {
-    const c = client;
-    client = undefined;
-    if (!c) return;
-    try {
-      await c.query(commit ? "COMMIT" : "ROLLBACK");
-    } finally {
-      c.release();
-    }
-  };
-
-  return new ReadableStream<Uint8Array>({
-    async start() {
-      client = await pool.connect();
-      // One snapshot for the whole export, so a long download is consistent.
-      await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-      await client.query(
-        `DECLARE ledger_export NO SCROLL CURSOR FOR
-         SELECT to_char(l.timestamp AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS timestamp_utc,
-                l.id::text, l.org_id::text, o.name AS org_name, l.metric, l.delta::text AS delta, l.reason,
-                l.actor, l.idempotency_key, l.metadata::text AS metadata
-         FROM usage_ledger l JOIN organizations o ON o.id = l.org_id
-         ${where.text}
-         ORDER BY l.timestamp, l.id`,
-        where.values,
-      );
-    },
-    async pull(controller) {
-      try {
-        const c = client;
-        if (!c) return controller.close();
-        const { rows } = await c.query<Record<string, string | null>>(`FETCH ${CSV_BATCH} FROM ledger_export`);
-        const records = rows.map((r) => CSV_COLUMNS.map((col) => (col === "delta" ? bigintCell(r[col]) : r[col])));
-        if (!headerSent) {
-          controller.enqueue(encoder.encode(csvLine(CSV_COLUMNS)));
-          headerSent = true;
-        }
-        if (records.length) controller.enqueue(encoder.encode(csvLines(records)));
-        if (rows.length < CSV_BATCH) {
-          await finish(true);
-          controller.close();
-        }
-      } catch (error) {
-        await finish(false).catch(() => {});
-        controller.error(error);
-      }
-    },
-    async cancel() {
-      await finish(false);
-    },
-  });
 }

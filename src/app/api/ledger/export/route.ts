@@ -1,5 +1,5 @@
 import { readLedgerFilter } from "@/app/ledger/filters";
-import { ledgerCsvStream } from "@/server/billing/ledger-history";
+import { ledgerCsvStream } from "@/server/billing/ledger-export";
 import { db } from "@/server/db/client";
 
 import { csvResponse, refuseUnlessStaff } from "../../_lib/staff-csv";
