@@ -9,6 +9,7 @@ import { api, currentStaff } from "@/trpc/server";
 
 import { DataTable } from "../../_components/data-table";
 import { DenialsTable } from "../../_components/denials-table";
+import { KeysetPager } from "../../_components/keyset-pager";
 import { MetricName } from "../../_components/metric-name";
 import { UsageBar } from "../../_components/usage-bar";
 import { UtcTime } from "../../_components/utc-time";
@@ -264,12 +265,12 @@ export default async function OrganizationPage({ params, searchParams }: { param
             </tbody>
           </DataTable>
         )}
-        <nav aria-label="Ledger history pages" className="pagination">
-          {cursor ? <Link href={`/organizations/${org.id}`}>Newest</Link> : null}
-          {ledger.nextCursor ? (
-            <Link href={withQuery(`/organizations/${org.id}`, { after: cursorParam(ledger.nextCursor) })}>Older →</Link>
-          ) : null}
-        </nav>
+        <KeysetPager
+          label="Ledger history pages"
+          firstHref={cursor ? `/organizations/${org.id}` : null}
+          nextHref={ledger.nextCursor ? withQuery(`/organizations/${org.id}`, { after: cursorParam(ledger.nextCursor) }) : null}
+          nextLabel="Older →"
+        />
       </section>
 
       <section aria-labelledby="denials-title">
