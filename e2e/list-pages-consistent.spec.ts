@@ -98,7 +98,8 @@ async function readReference(page: Page): Promise<Reference> {
 async function expectLikeReference(page: Page, reference: Reference, minTables: number) {
   const tables = page.locator("table");
   const shared = page.locator('table[data-ui="data-table"]');
-  if (minTables > 0) await expect(shared.first().locator("tbody tr").first()).toBeVisible();
+  // Wait for rows (any table's), then count: a bare table fails below with its own message.
+  if (minTables > 0) await expect(tables.locator("tbody tr").first()).toBeVisible();
   const count = await tables.count();
   expect(count, "tables on the page").toBeGreaterThanOrEqual(minTables);
   await expect(shared, "every table is the shared DataTable").toHaveCount(count);
