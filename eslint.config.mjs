@@ -41,6 +41,25 @@ export default tseslint.config(
     rules: { "no-restricted-imports": ["error", { patterns: [NOT_SHIPPED] }] },
   },
   {
+    // One look for every list page (issue 16): tables and filter forms come from the shared
+    // components, which the e2e check (e2e/list-pages-consistent.spec.ts) finds by data-ui.
+    files: ["src/app/**/*.tsx"],
+    ignores: ["src/app/_components/data-table.tsx", "src/app/_components/filter-form.tsx"],
+    rules: {
+      "no-restricted-syntax": [
+        "error",
+        {
+          selector: "JSXOpeningElement[name.name='table']",
+          message: "Render tables with DataTable (src/app/_components/data-table.tsx): one table style for every page.",
+        },
+        {
+          selector: "JSXOpeningElement[name.name='form']:has(JSXAttribute[name.name='role'][value.value='search'])",
+          message: "Render filters with FilterForm (src/app/_components/filter-form.tsx): one filter form for every list page.",
+        },
+      ],
+    },
+  },
+  {
     // The client package is installed into other apps: it carries nothing of this repository
     // (no `@/` alias, no path out of the package) and no server library.
     files: ["packages/client/src/**/*.{ts,tsx}"],

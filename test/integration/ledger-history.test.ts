@@ -59,6 +59,45 @@ describe("ledger history for finance", () => {
     ]);
   });
 
+  it("totals per (metric, reason) when two metrics share reasons: exact past 2^53, never summed across metrics, filters respected", async () => {
+    const startedAt = new Date(Date.now() - 1_000);
+    const org = await newOrg(prisma);
+    const big = 2n ** 60n; // a sum of two of these is past Number's exact range
+    await usage.increment(org.id, "storage_bytes", big + 1n, "import", { actor: "app" });
+    await usage.increment(org.id, "storage_bytes", big + 3n, "import", { actor: "app" });
+    await usage.increment(org.id, "storage_bytes", -7n, "manual_adjustment", { actor: "staff:ana" });
+    await usage.increment(org.id, "members", 5n, "import", { actor: "app" });
+    await usage.increment(org.id, "members", 2n, "manual_adjustment", { actor: "staff:ana" });
+    await usage.increment(org.id, "members", -1n, "manual_adjustment", { actor: "staff:bo" });
+    // Another org with the same reasons: the org filter keeps it out.
+    const other = await newOrg(prisma);
+    await usage.increment(other.id, "members", 100n, "import", { actor: "app" });
+
+    expect(await ledgerTotals(prisma, { orgId: org.id })).toEqual([
+      { metric: "members", reason: "import", entries: 1n, total: 5n },
+      { metric: "members", reason: "manual_adjustment", entries: 2n, total: 1n },
+      { metric: "storage_bytes", reason: "import", entries: 2n, total: 2n * big + 4n },
+      { metric: "storage_bytes", reason: "manual_adjustment", entries: 1n, total: -7n },
+    ]);
+    expect(await ledgerTotals(prisma, { orgId: org.id, reason: "import" })).toEqual([
+      { metric: "members", reason: "import", entries: 1n, total: 5n },
+      { metric: "storage_bytes", reason: "import", entries: 2n, total: 2n * big + 4n },
+    ]);
+    expect(await ledgerTotals(prisma, { orgId: org.id, metric: "storage_bytes" })).toEqual([
+      { metric: "storage_bytes", reason: "import", entries: 2n, total: 2n * big + 4n },
+      { metric: "storage_bytes", reason: "manual_adjustment", entries: 1n, total: -7n },
+    ]);
+    expect(await ledgerTotals(prisma, { orgId: org.id, actor: "staff:ana" })).toEqual([
+      { metric: "members", reason: "manual_adjustment", entries: 1n, total: 2n },
+      { metric: "storage_bytes", reason: "manual_adjustment", entries: 1n, total: -7n },
+    ]);
+    // The date range: everything was written after `startedAt`, nothing before it.
+    expect(await ledgerTotals(prisma, { orgId: org.id, from: startedAt, reason: "manual_adjustment", metric: "members" })).toEqual([
+      { metric: "members", reason: "manual_adjustment", entries: 2n, total: 1n },
+    ]);
+    expect(await ledgerTotals(prisma, { orgId: org.id, to: startedAt })).toEqual([]);
+  });
+
   it("exports the filtered range as CSV: escaped, UTC, BigInt exact, matching the rows", async () => {
     const org = await orgWithHistory();
     const response = new Response(ledgerCsvStream(pool, { orgId: org.id }));

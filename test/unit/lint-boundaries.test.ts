@@ -64,3 +64,25 @@ describe("the client package imports nothing of the repository or the server's l
     ).toEqual([]);
   });
 });
+
+describe("list pages render tables and filter forms through the shared components (lint)", () => {
+  async function syntax(filePath: string, code: string): Promise<string[]> {
+    const [result] = await eslint.lintText(code, { filePath });
+    return (result?.messages ?? []).filter((m) => m.ruleId === "no-restricted-syntax").map((m) => m.message);
+  }
+
+  it.each([
+    ["src/app/ledger/page.tsx", `export const T = () => <table><tbody /></table>;\n`, /DataTable/],
+    ["src/app/_components/x.tsx", `export const F = () => <form role="search" method="get" />;\n`, /FilterForm/],
+  ])("%s: a bare element fails", async (filePath, code, message) => {
+    const messages = await syntax(filePath, code);
+    expect(messages).toHaveLength(1);
+    expect(messages[0]).toMatch(message);
+  });
+
+  it("the components themselves, and forms that are not filters, pass", async () => {
+    expect(await syntax("src/app/_components/data-table.tsx", `export const T = () => <table><tbody /></table>;\n`)).toEqual([]);
+    expect(await syntax("src/app/_components/filter-form.tsx", `export const F = () => <form role="search" />;\n`)).toEqual([]);
+    expect(await syntax("src/app/x/create-form.tsx", `export const F = () => <form aria-label="Create" />;\n`)).toEqual([]);
+  });
+});

@@ -5,6 +5,8 @@ import { useState, type FormEvent } from "react";
 import { API_SCOPES, type ApiScope } from "@/server/billing/api-scopes";
 import { api } from "@/trpc/react";
 
+import { DataTable } from "../_components/data-table";
+
 // The scopes of src/server/billing/api-keys.ts (that module is server-only: node:crypto).
 
 const dateTime = (d: Date | null) => (d ? `${d.toISOString().slice(0, 16).replace("T", " ")} UTC` : "never");
@@ -87,56 +89,54 @@ export function ApiKeysManager() {
             <p>No API keys yet.</p>
           </div>
         ) : (
-          <div className="table-wrap">
-            <table className="table">
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">Prefix</th>
-                  <th scope="col">Scopes</th>
-                  <th scope="col">Created</th>
-                  <th scope="col">Last used</th>
-                  <th scope="col">Status</th>
-                  <th scope="col">
-                    <span className="visually-hidden">Actions</span>
-                  </th>
+          <DataTable labelledBy="key-list">
+            <thead>
+              <tr>
+                <th scope="col">Name</th>
+                <th scope="col">Prefix</th>
+                <th scope="col">Scopes</th>
+                <th scope="col">Created</th>
+                <th scope="col">Last used</th>
+                <th scope="col">Status</th>
+                <th scope="col">
+                  <span className="visually-hidden">Actions</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {keys.data.map((key) => (
+                <tr key={key.id}>
+                  <th scope="row">{key.name}</th>
+                  <td>
+                    <code>{key.prefix}</code>
+                  </td>
+                  <td>{key.scopes.join(", ")}</td>
+                  <td>
+                    {dateTime(key.createdAt)} <span className="muted">by {key.createdBy}</span>
+                  </td>
+                  <td>{dateTime(key.lastUsedAt)}</td>
+                  <td>{key.revokedAt ? `Revoked ${dateTime(key.revokedAt)}` : "Active"}</td>
+                  <td>
+                    {key.revokedAt ? null : (
+                      <button
+                        type="button"
+                        className="button button-secondary"
+                        aria-label={`Revoke ${key.name}`}
+                        disabled={revoke.isPending}
+                        onClick={() => {
+                          if (window.confirm(`Revoke “${key.name}”? The product app using it stops working at once.`)) {
+                            revoke.mutate({ id: key.id });
+                          }
+                        }}
+                      >
+                        Revoke
+                      </button>
+                    )}
+                  </td>
                 </tr>
-              </thead>
-              <tbody>
-                {keys.data.map((key) => (
-                  <tr key={key.id}>
-                    <th scope="row">{key.name}</th>
-                    <td>
-                      <code>{key.prefix}</code>
-                    </td>
-                    <td>{key.scopes.join(", ")}</td>
-                    <td>
-                      {dateTime(key.createdAt)} <span className="muted">by {key.createdBy}</span>
-                    </td>
-                    <td>{dateTime(key.lastUsedAt)}</td>
-                    <td>{key.revokedAt ? `Revoked ${dateTime(key.revokedAt)}` : "Active"}</td>
-                    <td>
-                      {key.revokedAt ? null : (
-                        <button
-                          type="button"
-                          className="button button-secondary"
-                          aria-label={`Revoke ${key.name}`}
-                          disabled={revoke.isPending}
-                          onClick={() => {
-                            if (window.confirm(`Revoke “${key.name}”? The product app using it stops working at once.`)) {
-                              revoke.mutate({ id: key.id });
-                            }
-                          }}
-                        >
-                          Revoke
-                        </button>
-                      )}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+              ))}
+            </tbody>
+          </DataTable>
         )}
         {revoke.error ? (
           <p role="alert" className="error-panel">

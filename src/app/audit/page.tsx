@@ -1,9 +1,10 @@
 import type { Metadata } from "next";
-import Link from "next/link";
 
 import { roleAtLeast } from "@/server/auth";
 import { api, currentStaff } from "@/trpc/server";
 
+import { DataTable } from "../_components/data-table";
+import { FilterForm } from "../_components/filter-form";
 import { KeysetPager } from "../_components/keyset-pager";
 import { UtcTime } from "../_components/utc-time";
 import { instantIdCursorParam } from "../_lib/cursor-param";
@@ -46,7 +47,7 @@ export default async function AuditPage({ searchParams }: { searchParams: Search
     <>
       <h1>Audit log</h1>
       <p className="muted">Every write made by staff, newest first. Times are UTC.</p>
-      <form role="search" method="get" action="/audit" className="filters" aria-label="Audit filters">
+      <FilterForm action="/audit" label="Audit filters" clearHref={queryString(raw) ? "/audit" : null}>
         <div className="field">
           <label htmlFor="audit-actor">Actor</label>
           <input id="audit-actor" name="actor" defaultValue={filter.actor} placeholder="staff:admin@…" />
@@ -59,46 +60,42 @@ export default async function AuditPage({ searchParams }: { searchParams: Search
           <label htmlFor="audit-target">Target id</label>
           <input id="audit-target" name="target" defaultValue={filter.targetId} />
         </div>
-        <button type="submit">Filter</button>
-        {queryString(raw) ? <Link href="/audit">Clear</Link> : null}
-      </form>
+      </FilterForm>
       {page.items.length === 0 ? (
         <p className="muted">{cursor ? "No older entries." : "No staff writes match."}</p>
       ) : (
-        <div className="table-wrap">
-          <table className="table">
-            <thead>
-              <tr>
-                <th scope="col">Time (UTC)</th>
-                <th scope="col">Actor</th>
-                <th scope="col">Action</th>
-                <th scope="col">Target</th>
-                <th scope="col">Before</th>
-                <th scope="col">After</th>
+        <DataTable label="Staff writes">
+          <thead>
+            <tr>
+              <th scope="col">Time (UTC)</th>
+              <th scope="col">Actor</th>
+              <th scope="col">Action</th>
+              <th scope="col">Target</th>
+              <th scope="col">Before</th>
+              <th scope="col">After</th>
+            </tr>
+          </thead>
+          <tbody>
+            {page.items.map((e) => (
+              <tr key={e.id}>
+                <td>
+                  <UtcTime value={e.createdAt} precision="second" />
+                </td>
+                <td>{e.actor}</td>
+                <td>{e.action}</td>
+                <td>
+                  {e.targetType} <code>{e.targetId}</code>
+                </td>
+                <td>
+                  <Json value={e.before} />
+                </td>
+                <td>
+                  <Json value={e.after} />
+                </td>
               </tr>
-            </thead>
-            <tbody>
-              {page.items.map((e) => (
-                <tr key={e.id}>
-                  <td>
-                    <UtcTime value={e.createdAt} precision="second" />
-                  </td>
-                  <td>{e.actor}</td>
-                  <td>{e.action}</td>
-                  <td>
-                    {e.targetType} <code>{e.targetId}</code>
-                  </td>
-                  <td>
-                    <Json value={e.before} />
-                  </td>
-                  <td>
-                    <Json value={e.after} />
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+            ))}
+          </tbody>
+        </DataTable>
       )}
       <KeysetPager
         label="Audit pages"

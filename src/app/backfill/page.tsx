@@ -6,6 +6,7 @@ import { MAX_BATCH_SIZE, MAX_CONCURRENCY } from "@/server/billing/backfill/dashb
 import { DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY } from "@/server/billing/backfill/runner";
 import { api, currentStaff } from "@/trpc/server";
 
+import { DataTable } from "../_components/data-table";
 import { KeysetPager } from "../_components/keyset-pager";
 import { UtcTime } from "../_components/utc-time";
 import { formatCount } from "../_lib/format";
@@ -52,53 +53,51 @@ export default async function BackfillPage({ searchParams }: { searchParams: Sea
         {page.items.length === 0 ? (
           <p className="muted">{cursor ? "No older runs." : "No backfill has run yet."}</p>
         ) : (
-          <div className="table-wrap">
-            <table className="table table-wrapping-heads" aria-labelledby="runs-title">
-              <thead>
-                <tr>
-                  <th scope="col">Started (UTC)</th>
-                  <th scope="col">Mode</th>
-                  <th scope="col">State</th>
-                  <th scope="col">Scope</th>
-                  <th scope="col">Progress</th>
-                  <th scope="col" className="num">
-                    Mismatches
-                  </th>
-                  <th scope="col" className="num">
-                    Migration rows
-                  </th>
-                  <th scope="col" className="num">
-                    Remaining
-                  </th>
+          <DataTable labelledBy="runs-title" wrappingHeads>
+            <thead>
+              <tr>
+                <th scope="col">Started (UTC)</th>
+                <th scope="col">Mode</th>
+                <th scope="col">State</th>
+                <th scope="col">Scope</th>
+                <th scope="col">Progress</th>
+                <th scope="col" className="num">
+                  Mismatches
+                </th>
+                <th scope="col" className="num">
+                  Migration rows
+                </th>
+                <th scope="col" className="num">
+                  Remaining
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {page.items.map((run) => (
+                <tr key={run.id}>
+                  <td>
+                    <Link href={`/backfill/${run.id}`} aria-label={`${runTitle(run.mode)} ${run.id}`}>
+                      <UtcTime value={run.startedAt} precision="second" />
+                    </Link>
+                  </td>
+                  <td>{MODE_LABELS[run.mode] ?? run.mode}</td>
+                  <td>
+                    <RunStateBadge state={run.state} />
+                  </td>
+                  <td>{scopeLabel(run.orgPrefix)}</td>
+                  <td className="row-progress">
+                    <ProgressBar percent={run.progress.percent} label={`Run ${run.id} progress`} />
+                    <span>
+                      {formatCount(run.orgsScanned)}/{formatCount(run.orgsTotal)}
+                    </span>
+                  </td>
+                  <td className="num">{formatCount(run.mismatches)}</td>
+                  <td className="num">{formatCount(run.deltasApplied)}</td>
+                  <td className="num">{run.remaining === null ? "—" : formatCount(run.remaining)}</td>
                 </tr>
-              </thead>
-              <tbody>
-                {page.items.map((run) => (
-                  <tr key={run.id}>
-                    <td>
-                      <Link href={`/backfill/${run.id}`} aria-label={`${runTitle(run.mode)} ${run.id}`}>
-                        <UtcTime value={run.startedAt} precision="second" />
-                      </Link>
-                    </td>
-                    <td>{MODE_LABELS[run.mode] ?? run.mode}</td>
-                    <td>
-                      <RunStateBadge state={run.state} />
-                    </td>
-                    <td>{scopeLabel(run.orgPrefix)}</td>
-                    <td className="row-progress">
-                      <ProgressBar percent={run.progress.percent} label={`Run ${run.id} progress`} />
-                      <span>
-                        {formatCount(run.orgsScanned)}/{formatCount(run.orgsTotal)}
-                      </span>
-                    </td>
-                    <td className="num">{formatCount(run.mismatches)}</td>
-                    <td className="num">{formatCount(run.deltasApplied)}</td>
-                    <td className="num">{run.remaining === null ? "—" : formatCount(run.remaining)}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+              ))}
+            </tbody>
+          </DataTable>
         )}
         <KeysetPager
           label="Run pages"

@@ -4,6 +4,8 @@ import Link from "next/link";
 import { roleAtLeast } from "@/server/auth";
 import { api, currentStaff } from "@/trpc/server";
 
+import { DataTable } from "../_components/data-table";
+import { FilterForm } from "../_components/filter-form";
 import { FilterProblems } from "../_components/filter-problems";
 import { KeysetPager } from "../_components/keyset-pager";
 import { MetricName } from "../_components/metric-name";
@@ -36,7 +38,7 @@ export default async function LedgerPage({ searchParams }: { searchParams: Searc
       <h1>Ledger</h1>
       <p className="muted">Every usage change across organizations, newest first. Times are UTC.</p>
 
-      <form role="search" method="get" action="/ledger" className="filters" aria-label="Ledger filters">
+      <FilterForm action="/ledger" label="Ledger filters" clearHref={query ? "/ledger" : null}>
         <div className="field">
           <label htmlFor="ledger-org">Organization id</label>
           <input id="ledger-org" name="org" defaultValue={raw.org} placeholder="UUID" autoComplete="off" />
@@ -61,9 +63,7 @@ export default async function LedgerPage({ searchParams }: { searchParams: Searc
           <label htmlFor="ledger-to">To (UTC, inclusive)</label>
           <input id="ledger-to" name="to" type="date" defaultValue={raw.to} />
         </div>
-        <button type="submit">Filter</button>
-        {query ? <Link href="/ledger">Clear</Link> : null}
-      </form>
+      </FilterForm>
 
       {problems.length ? <FilterProblems problems={problems} /> : null}
 
@@ -72,13 +72,17 @@ export default async function LedgerPage({ searchParams }: { searchParams: Searc
         {totals.length === 0 ? (
           <p className="muted">No ledger entries match.</p>
         ) : (
-          <table>
+          <DataTable label="Totals per metric and reason">
             <thead>
               <tr>
                 <th scope="col">Metric</th>
                 <th scope="col">Reason</th>
-                <th scope="col">Entries</th>
-                <th scope="col">Sum of deltas</th>
+                <th scope="col" className="num">
+                  Entries
+                </th>
+                <th scope="col" className="num">
+                  Sum of deltas
+                </th>
               </tr>
             </thead>
             <tbody>
@@ -88,12 +92,12 @@ export default async function LedgerPage({ searchParams }: { searchParams: Searc
                     <MetricName metric={t.metric} />
                   </td>
                   <td>{t.reason}</td>
-                  <td>{formatCount(t.entries)}</td>
-                  <td>{formatSignedQuantity(t.metric, t.total)}</td>
+                  <td className="num">{formatCount(t.entries)}</td>
+                  <td className="num">{formatSignedQuantity(t.metric, t.total)}</td>
                 </tr>
               ))}
             </tbody>
-          </table>
+          </DataTable>
         )}
         {canExport ? (
           <p>
@@ -109,13 +113,15 @@ export default async function LedgerPage({ searchParams }: { searchParams: Searc
         {page.items.length === 0 ? (
           <p className="muted">{cursor ? "No older entries." : "No ledger entries match."}</p>
         ) : (
-          <table>
+          <DataTable label="Ledger entries">
             <thead>
               <tr>
                 <th scope="col">Time (UTC)</th>
                 <th scope="col">Organization</th>
                 <th scope="col">Metric</th>
-                <th scope="col">Delta</th>
+                <th scope="col" className="num">
+                  Delta
+                </th>
                 <th scope="col">Reason</th>
                 <th scope="col">Actor</th>
               </tr>
@@ -132,13 +138,13 @@ export default async function LedgerPage({ searchParams }: { searchParams: Searc
                   <td>
                     <MetricName metric={e.metric} />
                   </td>
-                  <td>{formatSignedAmount(e.metric, e.delta)}</td>
+                  <td className="num">{formatSignedAmount(e.metric, e.delta)}</td>
                   <td>{e.reason}</td>
                   <td>{e.actor}</td>
                 </tr>
               ))}
             </tbody>
-          </table>
+          </DataTable>
         )}
         <KeysetPager
           label="Ledger pages"

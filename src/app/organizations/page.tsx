@@ -4,6 +4,8 @@ import Link from "next/link";
 import { METRICS, PLANS, type Metric } from "@/server/billing/catalogue";
 import { api } from "@/trpc/server";
 
+import { DataTable } from "../_components/data-table";
+import { FilterForm } from "../_components/filter-form";
 import { UsageBar } from "../_components/usage-bar";
 import { formatCount, formatStatus } from "../_lib/format";
 import { formatAmount, metricLabel } from "../_lib/metric-display";
@@ -84,7 +86,7 @@ export default async function OrganizationsPage({ searchParams }: { searchParams
     <>
       <h1>Organizations</h1>
 
-      <form role="search" method="get" action="/organizations" className="filters">
+      <FilterForm action="/organizations" label="Organization filters" submitLabel="Apply" clearHref={filtered ? "/organizations" : null}>
         <div className="field">
           <label htmlFor="org-search">Search</label>
           <input
@@ -127,15 +129,7 @@ export default async function OrganizationsPage({ searchParams }: { searchParams
             ))}
           </select>
         </div>
-        <button type="submit" className="button">
-          Apply
-        </button>
-        {filtered ? (
-          <Link href="/organizations" className="button button-secondary">
-            Clear filters
-          </Link>
-        ) : null}
-      </form>
+      </FilterForm>
 
       {result.items.length === 0 ? (
         <section className="empty" aria-labelledby="empty-title">
@@ -156,54 +150,49 @@ export default async function OrganizationsPage({ searchParams }: { searchParams
           )}
         </section>
       ) : (
-        <div className="table-wrap">
-          <table className="table">
-            <caption className="visually-hidden">
-              Organizations{filtered ? " matching the filters" : ""}, page {result.page} of {totalPages}
-            </caption>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Slug</th>
-                <th scope="col">Plan</th>
-                <th scope="col">Status</th>
+        <DataTable caption={`Organizations${filtered ? " matching the filters" : ""}, page ${result.page} of ${totalPages}`}>
+          <thead>
+            <tr>
+              <th scope="col">Name</th>
+              <th scope="col">Slug</th>
+              <th scope="col">Plan</th>
+              <th scope="col">Status</th>
+              {METRICS.map((m) => (
+                <th key={m} scope="col" className="num">
+                  {metricLabel(m)}
+                </th>
+              ))}
+            </tr>
+          </thead>
+          <tbody>
+            {result.items.map((org) => (
+              <tr key={org.id}>
+                <th scope="row">
+                  <Link href={`/organizations/${org.id}`}>{org.name}</Link>
+                </th>
+                <td>
+                  <code>{org.slug}</code>
+                </td>
+                <td>
+                  <span className={`plan plan-${org.planId}`}>{org.planName}</span>
+                </td>
+                <td>
+                  {org.subscriptionStatus ? (
+                    <span className={`status status-${org.subscriptionStatus}`}>{formatStatus(org.subscriptionStatus)}</span>
+                  ) : (
+                    <span className="muted">No subscription</span>
+                  )}
+                </td>
                 {METRICS.map((m) => (
-                  <th key={m} scope="col" className="num">
-                    {metricLabel(m)}
-                  </th>
+                  <td key={m} className="num">
+                    <Count metric={m} value={org.counts[m]} />
+                    <RowBar metric={m} count={org.counts[m]} limit={org.limits[m]} />
+                  </td>
                 ))}
               </tr>
-            </thead>
-            <tbody>
-              {result.items.map((org) => (
-                <tr key={org.id}>
-                  <th scope="row">
-                    <Link href={`/organizations/${org.id}`}>{org.name}</Link>
-                  </th>
-                  <td>
-                    <code>{org.slug}</code>
-                  </td>
-                  <td>
-                    <span className={`plan plan-${org.planId}`}>{org.planName}</span>
-                  </td>
-                  <td>
-                    {org.subscriptionStatus ? (
-                      <span className={`status status-${org.subscriptionStatus}`}>{formatStatus(org.subscriptionStatus)}</span>
-                    ) : (
-                      <span className="muted">No subscription</span>
-                    )}
-                  </td>
-                  {METRICS.map((m) => (
-                    <td key={m} className="num">
-                      <Count metric={m} value={org.counts[m]} />
-                      <RowBar metric={m} count={org.counts[m]} limit={org.limits[m]} />
-                    </td>
-                  ))}
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+            ))}
+          </tbody>
+        </DataTable>
       )}
 
       {result.total > 0 ? (

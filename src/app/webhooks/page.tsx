@@ -5,6 +5,8 @@ import { roleAtLeast } from "@/server/auth";
 import { WEBHOOK_STATUSES } from "@/server/billing/dodo/webhook-status";
 import { api, currentStaff } from "@/trpc/server";
 
+import { DataTable } from "../_components/data-table";
+import { FilterForm } from "../_components/filter-form";
 import { FilterProblems } from "../_components/filter-problems";
 import { KeysetPager } from "../_components/keyset-pager";
 import { ResyncButton } from "../_components/resync-button";
@@ -80,7 +82,7 @@ export default async function WebhooksPage({ searchParams }: { searchParams: Sea
         ))}
       </nav>
 
-      <form role="search" method="get" action="/webhooks" className="filters" aria-label="Webhook filters">
+      <FilterForm action="/webhooks" label="Webhook filters" clearHref={query ? "/webhooks" : null}>
         <div className="field">
           <label htmlFor="webhooks-type">Type</label>
           <input id="webhooks-type" name="type" defaultValue={raw.type} placeholder="e.g. subscription.active" autoComplete="off" />
@@ -107,57 +109,53 @@ export default async function WebhooksPage({ searchParams }: { searchParams: Sea
           <label htmlFor="webhooks-to">Received to (UTC, inclusive)</label>
           <input id="webhooks-to" name="to" type="date" defaultValue={raw.to} />
         </div>
-        <button type="submit">Filter</button>
-        {query ? <Link href="/webhooks">Clear</Link> : null}
-      </form>
+      </FilterForm>
 
       {problems.length ? <FilterProblems problems={problems} /> : null}
 
       {page.items.length === 0 ? (
         <p className="muted">{cursor ? "No older events." : "No webhook events match."}</p>
       ) : (
-        <div className="table-wrap">
-          <table className="table" aria-label="Webhook events">
-            <thead>
-              <tr>
-                <th scope="col">Received (UTC)</th>
-                <th scope="col">Type</th>
-                <th scope="col">Status</th>
-                <th scope="col" className="num">
-                  Attempts
-                </th>
-                <th scope="col">Organization</th>
-                <th scope="col">Webhook id</th>
-                <th scope="col">Error or outcome</th>
+        <DataTable label="Webhook events">
+          <thead>
+            <tr>
+              <th scope="col">Received (UTC)</th>
+              <th scope="col">Type</th>
+              <th scope="col">Status</th>
+              <th scope="col" className="num">
+                Attempts
+              </th>
+              <th scope="col">Organization</th>
+              <th scope="col">Webhook id</th>
+              <th scope="col">Error or outcome</th>
+            </tr>
+          </thead>
+          <tbody>
+            {page.items.map((e) => (
+              <tr key={e.id}>
+                <td>
+                  <UtcTime value={e.receivedAt} precision="second" />
+                </td>
+                <td>{e.type}</td>
+                <td>
+                  <span className={`status status-${e.status}`}>{STATUS_LABELS[e.status] ?? e.status}</span>
+                </td>
+                <td className="num">{e.attempts}</td>
+                <td>
+                  {e.orgId ? <Link href={`/organizations/${e.orgId}`}>{e.orgName ?? e.orgId}</Link> : <span className="muted">—</span>}
+                </td>
+                <td>
+                  <Link href={webhookHref(e.id)}>
+                    <code>{e.id}</code>
+                  </Link>
+                </td>
+                <td className="cell-text" title={e.error ?? e.outcome ?? undefined}>
+                  {e.error ? <span className="webhook-error">{e.error}</span> : (e.outcome ?? <span className="muted">—</span>)}
+                </td>
               </tr>
-            </thead>
-            <tbody>
-              {page.items.map((e) => (
-                <tr key={e.id}>
-                  <td>
-                    <UtcTime value={e.receivedAt} precision="second" />
-                  </td>
-                  <td>{e.type}</td>
-                  <td>
-                    <span className={`status status-${e.status}`}>{STATUS_LABELS[e.status] ?? e.status}</span>
-                  </td>
-                  <td className="num">{e.attempts}</td>
-                  <td>
-                    {e.orgId ? <Link href={`/organizations/${e.orgId}`}>{e.orgName ?? e.orgId}</Link> : <span className="muted">—</span>}
-                  </td>
-                  <td>
-                    <Link href={webhookHref(e.id)}>
-                      <code>{e.id}</code>
-                    </Link>
-                  </td>
-                  <td className="cell-text" title={e.error ?? e.outcome ?? undefined}>
-                    {e.error ? <span className="webhook-error">{e.error}</span> : (e.outcome ?? <span className="muted">—</span>)}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+            ))}
+          </tbody>
+        </DataTable>
       )}
       <KeysetPager
         label="Webhook pages"

@@ -8,6 +8,8 @@ import { BACKFILL_METRICS, DIFF_KINDS } from "@/server/billing/backfill/types";
 import { UUID_PATTERN } from "@/server/billing/uuid";
 import { api, currentStaff } from "@/trpc/server";
 
+import { DataTable } from "../../_components/data-table";
+import { FilterForm } from "../../_components/filter-form";
 import { FilterProblems } from "../../_components/filter-problems";
 import { KeysetPager } from "../../_components/keyset-pager";
 import { UtcTime } from "../../_components/utc-time";
@@ -97,7 +99,7 @@ export default async function BackfillRunPage({ params, searchParams }: { params
           One row per organization and gauge that disagreed when the run looked: the legacy JSON value, the old count (the truth), the cache
           and SUM(ledger) before, and the <code>migration</code> delta an apply wrote.
         </p>
-        <form role="search" method="get" action={here} className="filters" aria-label="Diff filters">
+        <FilterForm action={here} label="Diff filters" clearHref={filterQuery ? here : null}>
           <div className="field">
             <label htmlFor="diff-metric">Metric</label>
             <select id="diff-metric" name="metric" defaultValue={raw.metric}>
@@ -124,11 +126,7 @@ export default async function BackfillRunPage({ params, searchParams }: { params
             <label htmlFor="diff-org">Organization</label>
             <input id="diff-org" name="org" defaultValue={raw.org} placeholder="Id, or the start of its slug" autoComplete="off" />
           </div>
-          <button type="submit" className="button">
-            Filter
-          </button>
-          {filterQuery ? <Link href={here}>Clear</Link> : null}
-        </form>
+        </FilterForm>
 
         {problems.length ? (
           <FilterProblems problems={problems} />
@@ -143,54 +141,48 @@ export default async function BackfillRunPage({ params, searchParams }: { params
         {diffs.items.length === 0 ? (
           <p className="muted">{cursor ? "No more rows." : filterQuery ? "No rows match." : "No differences recorded."}</p>
         ) : (
-          <div className="table-wrap">
-            <table className="table table-wrapping-heads" aria-label="Differences">
-              <thead>
-                <tr>
-                  <th scope="col">Organization</th>
-                  <th scope="col">Metric</th>
-                  <th scope="col">Kind</th>
-                  <th scope="col" className="num">
-                    Legacy JSON
-                  </th>
-                  <th scope="col" className="num">
-                    Old count
-                  </th>
-                  <th scope="col" className="num">
-                    Cache before
-                  </th>
-                  <th scope="col" className="num">
-                    SUM(ledger) before
-                  </th>
-                  <th scope="col" className="num">
-                    Migration delta
-                  </th>
+          <DataTable label="Differences" wrappingHeads>
+            <thead>
+              <tr>
+                <th scope="col">Organization</th>
+                <th scope="col">Metric</th>
+                <th scope="col">Kind</th>
+                <th scope="col" className="num">
+                  Legacy JSON
+                </th>
+                <th scope="col" className="num">
+                  Old count
+                </th>
+                <th scope="col" className="num">
+                  Cache before
+                </th>
+                <th scope="col" className="num">
+                  SUM(ledger) before
+                </th>
+                <th scope="col" className="num">
+                  Migration delta
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {diffs.items.map((d) => (
+                <tr key={`${d.orgId}/${d.metric}`}>
+                  <td>
+                    {d.orgName ? <Link href={`/organizations/${d.orgId}`}>{d.orgSlug}</Link> : <code title="deleted since">{d.orgId}</code>}
+                  </td>
+                  <td>{d.metric}</td>
+                  <td>
+                    <span className={`badge kind-${d.kind}`}>{KIND_LABELS[d.kind] ?? d.kind}</span>
+                  </td>
+                  <td className={`num${d.legacyWrong ? " cell-wrong" : ""}`}>{amount(d.legacyValue)}</td>
+                  <td className="num">{amount(d.oldCount)}</td>
+                  <td className={`num${d.cacheWrong ? " cell-wrong" : ""}`}>{amount(d.cacheBefore)}</td>
+                  <td className={`num${d.ledgerWrong ? " cell-wrong" : ""}`}>{amount(d.ledgerBefore)}</td>
+                  <td className="num">{d.deltaApplied === 0n ? "—" : formatSigned(d.deltaApplied)}</td>
                 </tr>
-              </thead>
-              <tbody>
-                {diffs.items.map((d) => (
-                  <tr key={`${d.orgId}/${d.metric}`}>
-                    <td>
-                      {d.orgName ? (
-                        <Link href={`/organizations/${d.orgId}`}>{d.orgSlug}</Link>
-                      ) : (
-                        <code title="deleted since">{d.orgId}</code>
-                      )}
-                    </td>
-                    <td>{d.metric}</td>
-                    <td>
-                      <span className={`badge kind-${d.kind}`}>{KIND_LABELS[d.kind] ?? d.kind}</span>
-                    </td>
-                    <td className={`num${d.legacyWrong ? " cell-wrong" : ""}`}>{amount(d.legacyValue)}</td>
-                    <td className="num">{amount(d.oldCount)}</td>
-                    <td className={`num${d.cacheWrong ? " cell-wrong" : ""}`}>{amount(d.cacheBefore)}</td>
-                    <td className={`num${d.ledgerWrong ? " cell-wrong" : ""}`}>{amount(d.ledgerBefore)}</td>
-                    <td className="num">{d.deltaApplied === 0n ? "—" : formatSigned(d.deltaApplied)}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+              ))}
+            </tbody>
+          </DataTable>
         )}
         <KeysetPager
           label="Diff pages"

@@ -7,7 +7,9 @@ import { roleAtLeast } from "@/server/auth";
 import { UUID_PATTERN } from "@/server/billing/uuid";
 import { api, currentStaff } from "@/trpc/server";
 
+import { DataTable } from "../../_components/data-table";
 import { DenialsTable } from "../../_components/denials-table";
+import { KeysetPager } from "../../_components/keyset-pager";
 import { MetricName } from "../../_components/metric-name";
 import { UsageBar } from "../../_components/usage-bar";
 import { UtcTime } from "../../_components/utc-time";
@@ -178,7 +180,7 @@ export default async function OrganizationPage({ params, searchParams }: { param
           {overrides.length === 0 ? (
             <p className="muted">No active overrides.</p>
           ) : (
-            <table className="table" aria-label="Active overrides">
+            <DataTable label="Active overrides">
               <thead>
                 <tr>
                   <th scope="col">Metric</th>
@@ -207,7 +209,7 @@ export default async function OrganizationPage({ params, searchParams }: { param
                   </tr>
                 ))}
               </tbody>
-            </table>
+            </DataTable>
           )}
         </section>
       ) : null}
@@ -229,48 +231,46 @@ export default async function OrganizationPage({ params, searchParams }: { param
         {ledger.items.length === 0 ? (
           <p className="muted">{cursor ? "No older entries." : "No ledger entries for this organization yet."}</p>
         ) : (
-          <div className="table-wrap">
-            <table className="table" aria-label="Ledger history">
-              <thead>
-                <tr>
-                  <th scope="col">Time (UTC)</th>
-                  <th scope="col">Metric</th>
-                  <th scope="col" className="num">
-                    Delta
-                  </th>
-                  <th scope="col">Reason</th>
-                  <th scope="col">Actor</th>
-                  <th scope="col">Note</th>
-                </tr>
-              </thead>
-              <tbody>
-                {ledger.items.map((e) => {
-                  const note = (e.metadata as { note?: unknown } | null)?.note;
-                  return (
-                    <tr key={e.id}>
-                      <td>
-                        <UtcTime value={e.timestamp} precision="millisecond" />
-                      </td>
-                      <td>
-                        <MetricName metric={e.metric} />
-                      </td>
-                      <td className="num">{formatSignedAmount(e.metric, e.delta)}</td>
-                      <td>{e.reason}</td>
-                      <td>{e.actor}</td>
-                      <td>{typeof note === "string" ? note : ""}</td>
-                    </tr>
-                  );
-                })}
-              </tbody>
-            </table>
-          </div>
+          <DataTable label="Ledger history">
+            <thead>
+              <tr>
+                <th scope="col">Time (UTC)</th>
+                <th scope="col">Metric</th>
+                <th scope="col" className="num">
+                  Delta
+                </th>
+                <th scope="col">Reason</th>
+                <th scope="col">Actor</th>
+                <th scope="col">Note</th>
+              </tr>
+            </thead>
+            <tbody>
+              {ledger.items.map((e) => {
+                const note = (e.metadata as { note?: unknown } | null)?.note;
+                return (
+                  <tr key={e.id}>
+                    <td>
+                      <UtcTime value={e.timestamp} precision="millisecond" />
+                    </td>
+                    <td>
+                      <MetricName metric={e.metric} />
+                    </td>
+                    <td className="num">{formatSignedAmount(e.metric, e.delta)}</td>
+                    <td>{e.reason}</td>
+                    <td>{e.actor}</td>
+                    <td>{typeof note === "string" ? note : ""}</td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </DataTable>
         )}
-        <nav aria-label="Ledger history pages" className="pagination">
-          {cursor ? <Link href={`/organizations/${org.id}`}>Newest</Link> : null}
-          {ledger.nextCursor ? (
-            <Link href={withQuery(`/organizations/${org.id}`, { after: cursorParam(ledger.nextCursor) })}>Older →</Link>
-          ) : null}
-        </nav>
+        <KeysetPager
+          label="Ledger history pages"
+          firstHref={cursor ? `/organizations/${org.id}` : null}
+          nextHref={ledger.nextCursor ? withQuery(`/organizations/${org.id}`, { after: cursorParam(ledger.nextCursor) }) : null}
+          nextLabel="Older →"
+        />
       </section>
 
       <section aria-labelledby="denials-title">

@@ -4,6 +4,8 @@ import Link from "next/link";
 import { UNSENT_STATUSES } from "@/server/billing/dodo/outbox-status";
 import { api } from "@/trpc/server";
 
+import { DataTable } from "../../_components/data-table";
+import { FilterForm } from "../../_components/filter-form";
 import { KeysetPager } from "../../_components/keyset-pager";
 import { UtcTime } from "../../_components/utc-time";
 import { instantIdCursorParam } from "../../_lib/cursor-param";
@@ -94,7 +96,7 @@ export default async function UsageReportingPage({ searchParams }: { searchParam
 
       <section aria-labelledby="unsent-title">
         <h2 id="unsent-title">Usage that did not reach Dodo</h2>
-        <form role="search" method="get" action="/webhooks/usage-reporting" className="filters" aria-label="Unsent usage filters">
+        <FilterForm action="/webhooks/usage-reporting" label="Unsent usage filters" clearHref={only ? "/webhooks/usage-reporting" : null}>
           <div className="field">
             <label htmlFor="outbox-status">Status</label>
             <select id="outbox-status" name="status" defaultValue={only ?? ""}>
@@ -103,59 +105,56 @@ export default async function UsageReportingPage({ searchParams }: { searchParam
               <option value="failed">Failed</option>
             </select>
           </div>
-          <button type="submit">Filter</button>
-        </form>
+        </FilterForm>
         {rows.items.length === 0 ? (
           <p className="muted">{cursor ? "No older rows." : "None: every metered usage row was sent or is still pending."}</p>
         ) : (
-          <div className="table-wrap">
-            <table className="table" aria-label="Unsent usage">
-              <thead>
-                <tr>
-                  <th scope="col">Event time (UTC)</th>
-                  <th scope="col">Organization</th>
-                  <th scope="col">Ledger id</th>
-                  <th scope="col">Metric</th>
-                  <th scope="col" className="num">
-                    Quantity
-                  </th>
-                  <th scope="col">Status</th>
-                  <th scope="col" className="num">
-                    Attempts
-                  </th>
-                  <th scope="col">Last error</th>
+          <DataTable label="Unsent usage">
+            <thead>
+              <tr>
+                <th scope="col">Event time (UTC)</th>
+                <th scope="col">Organization</th>
+                <th scope="col">Ledger id</th>
+                <th scope="col">Metric</th>
+                <th scope="col" className="num">
+                  Quantity
+                </th>
+                <th scope="col">Status</th>
+                <th scope="col" className="num">
+                  Attempts
+                </th>
+                <th scope="col">Last error</th>
+              </tr>
+            </thead>
+            <tbody>
+              {rows.items.map((r) => (
+                <tr key={r.ledgerId}>
+                  <td>
+                    <UtcTime value={r.eventTimestamp} precision="second" />
+                  </td>
+                  <td>
+                    <Link href={`/organizations/${r.orgId}`}>{r.orgName ?? r.orgId}</Link>
+                  </td>
+                  <td>
+                    <Link href={withQuery("/ledger", { org: r.orgId, metric: r.metric })} title="The org's ledger for this metric">
+                      <code>{r.ledgerId}</code>
+                    </Link>
+                  </td>
+                  <td>
+                    {r.metric} <span className="muted">({r.eventName})</span>
+                  </td>
+                  <td className="num">{formatCount(r.quantity)}</td>
+                  <td>
+                    <span className={`status status-${r.status}`}>{r.status}</span>
+                  </td>
+                  <td className="num">{r.attempts}</td>
+                  <td className="cell-text" title={r.lastError ?? undefined}>
+                    {r.lastError ?? <span className="muted">—</span>}
+                  </td>
                 </tr>
-              </thead>
-              <tbody>
-                {rows.items.map((r) => (
-                  <tr key={r.ledgerId}>
-                    <td>
-                      <UtcTime value={r.eventTimestamp} precision="second" />
-                    </td>
-                    <td>
-                      <Link href={`/organizations/${r.orgId}`}>{r.orgName ?? r.orgId}</Link>
-                    </td>
-                    <td>
-                      <Link href={withQuery("/ledger", { org: r.orgId, metric: r.metric })} title="The org's ledger for this metric">
-                        <code>{r.ledgerId}</code>
-                      </Link>
-                    </td>
-                    <td>
-                      {r.metric} <span className="muted">({r.eventName})</span>
-                    </td>
-                    <td className="num">{formatCount(r.quantity)}</td>
-                    <td>
-                      <span className={`status status-${r.status}`}>{r.status}</span>
-                    </td>
-                    <td className="num">{r.attempts}</td>
-                    <td className="cell-text" title={r.lastError ?? undefined}>
-                      {r.lastError ?? <span className="muted">—</span>}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+              ))}
+            </tbody>
+          </DataTable>
         )}
         <KeysetPager
           label="Unsent usage pages"
