@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 
 import { createBillingServices, type BillingServices } from "@/server/billing";
+import { ledgerTotals, type LedgerFilter } from "@/server/billing/ledger-history";
 import { usageSeries } from "@/server/billing/org-insights";
 import { foldLedger } from "@/server/billing/rollup/fold";
 import { checkUsageIntegrity } from "@/server/billing/rollup/integrity";
@@ -184,5 +185,47 @@ describe("ledger rollups", () => {
     expect(check.daily[0]).toEqual(check.daily[1]);
     expect(check.totals[0]).toEqual(check.totals[1]);
     expect((await checkUsageIntegrity(handle.prisma)).mismatches).toBe(0);
+  });
+
+  it("give the Ledger page's totals per (metric, reason) exactly, for whole and partial days, folded or not", async () => {
+    const org = await newOrg(handle.prisma);
+    await unlimitedOverride(handle.prisma, org.id, "ai_requests");
+    const at = (iso: string) => createBillingServices(handle.prisma, { pool: handle.pool, clock: () => new Date(iso) }).usage;
+    await at("2026-10-01T08:00:00Z").increment(org.id, "storage_bytes", 2n ** 62n, "file_upload");
+    await at("2026-10-01T20:00:00Z").increment(org.id, "storage_bytes", -5n, "file_delete");
+    await at("2026-10-02T10:00:00Z").increment(org.id, "storage_bytes", 2n ** 62n - 7n, "file_upload"); // a day's file_upload sum passes 2^63 - 1 with the next
+    await at("2026-10-02T11:00:00Z").increment(org.id, "members", 3n, "member_added");
+    await at("2026-10-03T02:00:00Z").increment(org.id, "members", -1n, "member_removed");
+    await at("2026-10-03T23:59:59Z").increment(org.id, "teams", 2n, "team_created");
+
+    const scan = async (filter: LedgerFilter) => {
+      const where: string[] = ["org_id = $1::uuid"];
+      const values: unknown[] = [org.id];
+      if (filter.metric) where.push(`metric = $${values.push(filter.metric)}`);
+      if (filter.reason) where.push(`reason = $${values.push(filter.reason)}`);
+      if (filter.from) where.push(`timestamp >= $${values.push(filter.from)}`);
+      if (filter.to) where.push(`timestamp < $${values.push(filter.to)}`);
+      const rows = await query(
+        `SELECT metric, reason, count(*)::text AS entries, SUM(delta)::text AS total FROM usage_ledger WHERE ${where.join(" AND ")}
+         GROUP BY 1, 2 ORDER BY 1, 2`,
+        values,
+      );
+      return rows.map((r) => ({ metric: r.metric, reason: r.reason, entries: BigInt(r.entries!), total: BigInt(r.total!) }));
+    };
+    const filters: LedgerFilter[] = [
+      { orgId: org.id },
+      { orgId: org.id, metric: "storage_bytes" },
+      { orgId: org.id, reason: "file_upload" },
+      { orgId: org.id, from: new Date("2026-10-01T12:00:00Z"), to: new Date("2026-10-03T12:00:00Z") },
+      { orgId: org.id, from: new Date("2026-10-02T00:00:00Z") },
+      { orgId: org.id, to: new Date("2026-10-02T10:30:00Z") },
+      { orgId: org.id, from: new Date("2026-10-03T01:00:00Z"), to: new Date("2026-10-03T03:00:00Z") },
+    ];
+    for (const stage of ["unfolded", "folded"]) {
+      if (stage === "folded") await foldLedger(handle.prisma);
+      for (const filter of filters)
+        expect(await ledgerTotals(handle.prisma, filter), `${stage} ${JSON.stringify(filter)}`).toEqual(await scan(filter));
+    }
+    expect((await ledgerTotals(handle.prisma, { orgId: org.id, reason: "file_upload" }))[0]?.total).toBe(2n ** 63n - 7n);
   });
 });

@@ -6,6 +6,7 @@ import type { Db } from "@/server/db/tx";
 import { metricSchema } from "./catalogue";
 import { keysetPage, keysetTake, type KeysetPage } from "./keyset-page";
 import { LEDGER_COLUMNS, toLedgerEntry, type LedgerEntry, type LedgerRow } from "./ledger-entry";
+import { ledgerTotalsFromRollups } from "./rollup/ledger-totals";
 import { orgIdSchema, reasonSchema } from "./schemas";
 
 /**
@@ -84,6 +85,10 @@ export async function listLedger(db: Db, filter: LedgerFilter, page: { cursor?: 
 
 /** Totals of the filtered rows per (metric, reason), ordered by metric, then reason. */
 export async function ledgerTotals(db: Db, filter: LedgerFilter): Promise<LedgerTotal[]> {
+  // The rollups answer without rescanning millions of rows; only what they cannot (an actor
+  // filter, a range inside one day) is summed from the ledger here.
+  const fromRollups = await ledgerTotalsFromRollups(db, filter);
+  if (fromRollups) return fromRollups;
   const rows = await db.$queryRaw<{ metric: string; reason: string; entries: bigint; total: bigint }[]>`
     SELECT l.metric, l.reason, count(*)::bigint AS entries, COALESCE(SUM(l.delta), 0)::bigint AS total
     FROM usage_ledger l ${ledgerWhereClause(filter)}
