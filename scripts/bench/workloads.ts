@@ -54,7 +54,13 @@ async function measureOp(ctx: BenchContext, level: Level, op: Op, options: { hot
       "pgbench",
       async (round) => {
         if (round >= profile.pgbenchRounds) return null;
-        const result = await runPgbench({ url: ctx.url, clients, seconds: profile.pgbenchSeconds, script });
+        // A reference column, not the subject: a pgbench that completed nothing in its second
+        // (32 connections opened on a loaded machine) leaves its cell n/a instead of the run.
+        const result = await runPgbench({ url: ctx.url, clients, seconds: profile.pgbenchSeconds, script }).catch((error: unknown) => {
+          ctx.progress(`pgbench ${op} ×${clients} gave no figure: ${(error as Error).message.split("\n")[0]}`);
+          return null;
+        });
+        if (!result || result.transactions === 0) return null;
         if (result.failed > 0) ctx.progress(`pgbench reported ${result.failed} failed transactions`);
         return { ops: result.transactions, seconds: result.transactions / result.tps, queries: 0, cpuMs: 0 };
       },
