@@ -5,8 +5,9 @@ import { createBillingServices } from "@/server/billing";
 import { newOrg, newSubscription, testDatabase, uniqueSuffix } from "../helpers/db";
 
 /**
- * incrementMany's common case is one statement (usage-batch-write.ts): two with the orgs'
- * subscriptions when a billing-period metric needs them, none of Prisma's transaction. The
+ * incrementMany's common case is one statement (usage-batch-write.ts), none of Prisma's
+ * transaction; a billing-period metric's subscriptions are read once, then remembered and
+ * re-checked by the statement. The
  * cases it cannot judge in one go fall back to the sequential transaction with the same
  * answers (the rest of incrementMany's tests hold those).
  */
@@ -49,7 +50,7 @@ describe("incrementMany in one statement", () => {
     expect(await services.usage.verify(org.id)).toEqual([]);
   });
 
-  it("a billing-period metric: the subscriptions read, then the one statement; repeats of history judged after it", async () => {
+  it("a billing-period metric: its subscription read once, then remembered and re-checked; repeats of history judged after the statement", async () => {
     const org = await newOrg(prisma);
     await newSubscription(prisma, org.id, {
       currentPeriodStart: new Date(Date.now() - 86_400_000),
@@ -73,6 +74,23 @@ describe("incrementMany in one statement", () => {
     expect(transactions).toBe(0);
     expect(result.map((r) => r.status)).toEqual(["duplicate", "applied", "applied"]);
     expect(result[0]).toMatchObject({ duplicateOf: "history" });
+    // The subscription is remembered: the next batch is the one statement alone…
+    const next = await counted(() =>
+      services.usage.incrementMany([{ orgId: org.id, metric: "api_calls", amount: 1n, reason: "api_call" }]),
+    );
+    expect(next.statements).toEqual([expect.stringMatching(/^WITH e AS/)]);
+    // …and re-checked by it: once the subscription changed, the statement writes nothing, the
+    // subscription is read again, and the statement runs on it.
+    await prisma.subscription.updateMany({ where: { orgId: org.id }, data: { productId: "pdt_billing_enterprise" } });
+    const changed = await counted(() =>
+      services.usage.incrementMany([{ orgId: org.id, metric: "api_calls", amount: 1n, reason: "api_call" }]),
+    );
+    expect(changed.statements).toEqual([
+      expect.stringMatching(/^WITH e AS/),
+      expect.stringMatching(/^SELECT o\.id/),
+      expect.stringMatching(/^WITH e AS/),
+    ]);
+    expect(changed.result.map((r) => r.status)).toEqual(["applied"]);
     // A repeat of other work under a history key: rejected, the rest applied.
     const again = await services.usage.incrementMany([
       { orgId: org.id, metric: "api_calls", amount: 9n, reason: "api_call", idempotencyKey: key },
@@ -80,7 +98,7 @@ describe("incrementMany in one statement", () => {
     ]);
     expect(again.map((r) => (r.status === "rejected" ? r.reason.code : r.status))).toEqual(["idempotency_key_reused", "applied"]);
     const usage = await services.usage.getUsage(org.id);
-    expect(usage.find((u) => u.metric === "api_calls")?.count).toBe(9n);
+    expect(usage.find((u) => u.metric === "api_calls")?.count).toBe(11n);
     expect(await services.usage.verify(org.id)).toEqual([]);
   });
 

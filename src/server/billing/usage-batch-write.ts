@@ -4,15 +4,15 @@ import type { RawQuery } from "@/server/db/raw-query";
 
 import type { Metric } from "./catalogue";
 import type { LedgerWork } from "./ledger-entry";
-import type { SubscriptionState } from "./policy";
+import { SUBSCRIPTION_TEXT, type SubscriptionSnapshot } from "./policy-context";
 import { INT64_MAX } from "./schemas";
 import { batchRaced, repeatOf, type BatchEventResult, type BatchItem } from "./usage-batch";
 import { REPORT_METERED_USAGE } from "./usage-reporting/outbox-sql";
-import { currentWindow } from "./usage-window";
+import { currentWindow, windowFollowsSubscription } from "./usage-window";
 
 /**
- * incrementMany's common case in ONE statement (two when a billing-period metric needs the
- * orgs' subscriptions for its window): lock the batch's cache rows in key order, find the
+ * incrementMany's common case in ONE statement (a billing-period metric's window needs the
+ * org's subscription: read once, then remembered and re-checked by the statement itself): lock the batch's cache rows in key order, find the
  * keys already in the ledger (when that can change the judging), judge the new events, insert them, put the metered ones in the
  * outbox and move every cache row by its sum — all from column arrays (`unnest`), no per-row
  * objects.
@@ -50,12 +50,21 @@ export interface OneStatementOptions {
    * events ON CONFLICT drops are judged afterwards against the rows that hold their keys.
    */
   exactPrior: boolean;
-  /** Each org of the batch with its subscription, when a billing-period metric needs it (absent: no such org). */
-  subscriptions?: Map<string, SubscriptionState | null>;
+  /**
+   * Each org of the batch with its subscription, when a billing-period metric needs it
+   * (absent: no such org). It may be remembered from an earlier batch: the statement checks
+   * that each org's subscription is still exactly this one, and writes nothing otherwise
+   * (answering "stale_subscriptions": read them again).
+   */
+  subscriptions?: Map<string, SubscriptionSnapshot>;
 }
+
+/** Why the statement wrote nothing: the batch needs the sequential path, or fresher subscriptions. */
+export type NotWritten = "sequential" | "stale_subscriptions";
 
 interface Answer {
   judged: boolean;
+  subscriptions_current: boolean;
   lost: string[] | null;
   prior_idx: number[] | null;
   prior_id: string[] | null;
@@ -73,12 +82,12 @@ export async function writeBatchInOneStatement(
   items: BatchItem[],
   results: (BatchEventResult | undefined)[],
   options: OneStatementOptions,
-): Promise<{ lost: BatchItem[] } | false> {
+): Promise<{ lost: BatchItem[] } | NotWritten> {
   let candidates = items;
   if (options.subscriptions) {
     const known = options.subscriptions;
     // Atomic: an unknown org rejects the batch, which the sequential path reports.
-    if (options.atomic && items.some((v) => !known.has(v.event.orgId))) return false;
+    if (options.atomic && items.some((v) => !known.has(v.event.orgId))) return "sequential";
     candidates = items.filter(({ index, event }) => {
       if (known.has(event.orgId)) return true;
       results[index] = {
@@ -90,16 +99,20 @@ export async function writeBatchInOneStatement(
     });
     if (candidates.length === 0) return { lost: [] };
   }
-  // The (org, metric) pairs, sorted as the lock order wants, with the window each counts in now.
-  const windows = new Map<string, Date | null>();
+  // The (org, metric) pairs, sorted as the lock order wants, with the window each counts in
+  // now and, for a billing-period window, the subscription text it was computed from.
+  const windows = new Map<string, { start: Date | null; subscription: string | null; follows: boolean }>();
   for (const { event } of candidates) {
     const pair = `${event.orgId}|${event.metric}`;
     if (!windows.has(pair)) {
-      const window = currentWindow(event.metric as Metric, options.subscriptions?.get(event.orgId) ?? null, options.at);
-      windows.set(pair, window?.start ?? null);
+      const follows = windowFollowsSubscription(event.metric);
+      const snapshot = follows ? options.subscriptions?.get(event.orgId) : undefined;
+      const window = currentWindow(event.metric as Metric, snapshot?.state ?? null, options.at);
+      windows.set(pair, { start: window?.start ?? null, subscription: snapshot?.text ?? null, follows });
     }
   }
   const pairs = [...windows.keys()].sort();
+  const pairWindow = (pair: string) => windows.get(pair) as { start: Date | null; subscription: string | null; follows: boolean };
   const metadata = candidates.map((v) => JSON.stringify(v.event.metadata ?? {}));
 
   let answer: Answer | undefined;
@@ -117,7 +130,12 @@ export async function writeBatchInOneStatement(
           ${metadata}::jsonb[]) WITH ORDINALITY AS e(id, org_id, metric, delta, reason, idempotency_key, actor, metadata, idx)
       ), p AS (
         SELECT * FROM unnest(${pairs.map((p) => p.split("|")[0] as string)}::uuid[], ${pairs.map((p) => p.split("|")[1] as string)}::text[],
-                             ${pairs.map((p) => windows.get(p) ?? null)}::timestamptz[]) AS p(org_id, metric, ws)
+                             ${pairs.map((p) => pairWindow(p).start)}::timestamptz[], ${pairs.map((p) => pairWindow(p).follows)}::boolean[],
+                             ${pairs.map((p) => pairWindow(p).subscription)}::text[]) AS p(org_id, metric, ws, follows, subscription)
+      ), current AS (
+        -- Each billing-period window was computed from the subscription the org still has.
+        SELECT NOT EXISTS (SELECT 1 FROM p JOIN organizations o ON o.id = p.org_id
+                           WHERE p.follows AND ${SUBSCRIPTION_TEXT} IS DISTINCT FROM p.subscription) AS subscriptions
       ), locked AS (
         SELECT c.org_id, c.metric, c.count, c.window_start FROM usage_cache c
         WHERE (c.org_id, c.metric) IN (SELECT org_id, metric FROM p)
@@ -132,7 +150,8 @@ export async function writeBatchInOneStatement(
         SELECT locked.count::numeric + SUM(f.delta::numeric) OVER (PARTITION BY f.org_id, f.metric ORDER BY f.idx) AS count
         FROM fresh f JOIN locked ON locked.org_id = f.org_id AND locked.metric = f.metric
       ), verdict AS (
-        SELECT (SELECT count(*) FROM locked) = (SELECT count(*) FROM p)
+        SELECT (SELECT subscriptions FROM current)
+          AND (SELECT count(*) FROM locked) = (SELECT count(*) FROM p)
           AND NOT EXISTS (SELECT 1 FROM locked JOIN p ON p.org_id = locked.org_id AND p.metric = locked.metric
                           WHERE p.ws IS NOT NULL AND (locked.window_start IS NULL OR locked.window_start < p.ws))
           AND NOT EXISTS (SELECT 1 FROM running WHERE running.count < 0 OR running.count > ${INT64_MAX.toString()}::numeric)
@@ -150,7 +169,7 @@ export async function writeBatchInOneStatement(
         JOIN locked ON locked.org_id = t.org_id AND locked.metric = t.metric
         WHERE c.org_id = t.org_id AND c.metric = t.metric
       )
-      SELECT j.judged,
+      SELECT j.judged, (SELECT subscriptions FROM current) AS subscriptions_current,
         CASE WHEN j.judged AND ${options.exactPrior}::boolean AND (SELECT count(*) FROM ins) < (SELECT count(*) FROM fresh)
           -- Not a constant, so the planner cannot fold it: fails the statement, all of it undone.
           THEN (${RACED_MARKER}::text || ':' || (SELECT count(*) FROM ins))::int END AS raced,
@@ -165,7 +184,7 @@ export async function writeBatchInOneStatement(
   } catch (error) {
     throw isRaceFailure(error) ? batchRaced() : error;
   }
-  if (!answer?.judged) return false;
+  if (!answer?.judged) return answer?.subscriptions_current === false ? "stale_subscriptions" : "sequential";
 
   const prior = new Map<number, LedgerWork & { id: string }>();
   (answer.prior_idx ?? []).forEach((idx, i) => {

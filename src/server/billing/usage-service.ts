@@ -7,7 +7,8 @@ import { inTransaction, type Db, type Tx } from "@/server/db/tx";
 import { METRIC_KIND, METRICS, type Metric } from "./catalogue";
 import { BillingError, parseInput } from "./errors";
 import { keyReuseConflict, LEDGER_COLUMNS, toLedgerEntry, type LedgerEntry, type LedgerRow } from "./ledger-entry";
-import { readSubscription, readSubscriptions } from "./policy-context";
+import { readSubscription } from "./policy-context";
+import { RememberedSubscriptions } from "./remembered-subscriptions";
 import { incrementInputSchema, type IncrementInput } from "./schemas";
 import { applyBatch, isBatchRaced, judgeLost, MAX_BATCH, parseBatch, type BatchEventResult } from "./usage-batch";
 import { writeBatchInOneStatement } from "./usage-batch-write";
@@ -84,6 +85,9 @@ export class UsageService {
    * @param clock the time a write records (its ledger timestamp): the wall clock, or one a
    *   test or the demo seed sets, so history can be written as it would have happened.
    */
+  /** incrementMany's billing-period windows' subscriptions, between batches (re-checked by its statement). */
+  private readonly batchSubscriptions = new RememberedSubscriptions();
+
   constructor(
     private readonly prisma: PrismaClient,
     private readonly hotPath: RawQuery = viaPrisma(prisma),
@@ -225,17 +229,19 @@ export class UsageService {
     const parsedRejections = results.some((r) => r?.status === "rejected");
     const inOneStatement = async (run: RawQuery, tx?: Tx): Promise<boolean> => {
       if (valid.length === 0 || (atomic && parsedRejections)) return false;
-      const subscriptions = valid.some((v) => windowFollowsSubscription(v.event.metric))
-        ? await readSubscriptions(run, [...new Set(valid.map((v) => v.event.orgId))])
-        : undefined;
-      const written = await writeBatchInOneStatement(run, valid, results, {
-        at: this.clock(),
-        fallbackActor,
-        atomic,
-        exactPrior: atomic || valid.some((v) => v.event.amount < 0n),
-        subscriptions,
-      });
-      if (!written) return false;
+      const orgIds = valid.some((v) => windowFollowsSubscription(v.event.metric)) ? [...new Set(valid.map((v) => v.event.orgId))] : null;
+      const write = async (fresh: boolean) =>
+        writeBatchInOneStatement(run, valid, results, {
+          at: this.clock(),
+          fallbackActor,
+          atomic,
+          exactPrior: atomic || valid.some((v) => v.event.amount < 0n),
+          subscriptions: orgIds ? await this.batchSubscriptions.snapshots(run, orgIds, fresh) : undefined,
+        });
+      let written = await write(false);
+      // A remembered subscription changed since: read them, and try once more.
+      if (written === "stale_subscriptions") written = await write(true);
+      if (typeof written === "string") return false;
       await judgeLost(tx ?? this.prisma, written.lost, results);
       return true;
     };
