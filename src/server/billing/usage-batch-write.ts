@@ -7,7 +7,7 @@ import type { LedgerWork } from "./ledger-entry";
 import { SUBSCRIPTION_TEXT, type SubscriptionSnapshot } from "./policy-context";
 import { INT64_MAX } from "./schemas";
 import { batchRaced, repeatOf, type BatchEventResult, type BatchItem } from "./usage-batch";
-import { REPORT_METERED_USAGE } from "./usage-reporting/outbox-sql";
+import { REPORT_METERED_USAGE_PER_ORG } from "./usage-reporting/outbox-sql";
 import { currentWindow, windowFollowsSubscription } from "./usage-window";
 
 /**
@@ -162,7 +162,7 @@ export async function writeBatchInOneStatement(
         FROM fresh WHERE (SELECT judged FROM verdict)
         ON CONFLICT (org_id, idempotency_key) DO NOTHING
         RETURNING *
-      )${REPORT_METERED_USAGE}, agg AS (
+      )${REPORT_METERED_USAGE_PER_ORG}, agg AS (
         -- From the LOCKED count, never c.count (window-reset.ts, STALE_ROW).
         UPDATE usage_cache c SET count = locked.count + t.total, last_updated = t.at
         FROM (SELECT org_id, metric, SUM(delta) AS total, max(timestamp) AS at FROM ins GROUP BY org_id, metric) t
