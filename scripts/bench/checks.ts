@@ -36,10 +36,12 @@ export async function checkLatency(ctx: BenchContext): Promise<CheckLatency> {
   }
   // The product app's view: one client in another process, sequential calls to the real server.
   const remote: CheckLatency["remote"] = {};
-  for (const server of ctx.remote?.servers ?? []) {
-    const calls = { warmup, count };
-    const check = await ctx.remote?.client.latency(server, ctx.apiKey, "check", calls);
-    const consume = await ctx.remote?.client.latency(server, ctx.apiKey, "consume", calls);
+  const servers = ctx.remote?.servers ?? [];
+  const checks = (await ctx.remote?.client.latency(servers, ctx.apiKey, "check", { warmup, count })) ?? [];
+  const consumes = (await ctx.remote?.client.latency(servers, ctx.apiKey, "consume", { warmup, count })) ?? [];
+  for (const [k, server] of servers.entries()) {
+    const check = checks[k];
+    const consume = consumes[k];
     if (!check || !consume) continue;
     remote[server.variant] = { check, consume };
     for (const [name, r] of Object.entries({ check, consume })) {

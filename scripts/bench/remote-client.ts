@@ -33,11 +33,10 @@ async function call(client: ReturnType<typeof createBillingClient>, op: RemoteCo
 }
 
 async function run(command: RemoteCommand): Promise<RemoteReply> {
-  const clients = Array.from({ length: command.clients }, () =>
-    createBillingClient({ url: command.url, apiKey: command.apiKey, batch: false }),
-  );
-  const cpu0 = cpuMs();
   if (command.kind === "throughput") {
+    const clients = Array.from({ length: command.clients }, () =>
+      createBillingClient({ url: command.url, apiKey: command.apiKey, batch: false }),
+    );
     const sample = await window({
       clients: command.clients,
       warmupMs: command.warmupMs,
@@ -46,15 +45,20 @@ async function run(command: RemoteCommand): Promise<RemoteReply> {
     });
     return { kind: "throughput", ops: sample.ops, seconds: sample.seconds, clientCpuMs: sample.cpuMs };
   }
-  const client = clients[0] as (typeof clients)[number];
-  for (let i = 0; i < command.warmup; i++) await call(client, command.op);
-  const samples: number[] = [];
+  // One client per server, the calls interleaved (a, b, a, b, …) so a load spike on this
+  // shared machine hits every server alike.
+  const perServer = command.urls.map((url) => createBillingClient({ url, apiKey: command.apiKey, batch: false }));
+  for (let i = 0; i < command.warmup; i++) for (const client of perServer) await call(client, command.op);
+  const cpu0 = cpuMs();
+  const samples = perServer.map(() => [] as number[]);
   for (let i = 0; i < command.count; i++) {
-    const start = performance.now();
-    await call(client, command.op);
-    samples.push(performance.now() - start);
+    for (const [k, client] of perServer.entries()) {
+      const start = performance.now();
+      await call(client, command.op);
+      samples[k]?.push(performance.now() - start);
+    }
   }
-  return { kind: "latency", latency: summarize(samples), clientCpuMs: cpuMs() - cpu0 };
+  return { kind: "latency", latencies: samples.map(summarize), clientCpuMs: cpuMs() - cpu0 };
 }
 
 process.on("message", (command: RemoteCommand) => {

@@ -20,10 +20,10 @@ import type { Latency, Sample } from "./measure";
 export type RemoteOp = "check" | "consume";
 export type RemoteCommand =
   | { kind: "throughput"; op: RemoteOp; url: string; apiKey: string; clients: number; warmupMs: number; durationMs: number }
-  | { kind: "latency"; op: RemoteOp; url: string; apiKey: string; clients: 1; warmup: number; count: number };
+  | { kind: "latency"; op: RemoteOp; urls: string[]; apiKey: string; warmup: number; count: number };
 export type RemoteReply =
   | { kind: "throughput"; ops: number; seconds: number; clientCpuMs: number }
-  | { kind: "latency"; latency: Latency; clientCpuMs: number }
+  | { kind: "latency"; latencies: Latency[]; clientCpuMs: number }
   | { kind: "error"; message: string };
 
 export const SERVER_VARIANTS = ["lean", "next"] as const;
@@ -117,7 +117,8 @@ export interface RemoteClient {
     clients: number,
     timing: { warmupMs: number; durationMs: number },
   ): Promise<RemoteSample>;
-  latency(server: RemoteServer, apiKey: string, op: RemoteOp, calls: { warmup: number; count: number }): Promise<RemoteLatency>;
+  /** One client per server, sequential calls interleaved across the servers (a, b, a, b, …). */
+  latency(servers: RemoteServer[], apiKey: string, op: RemoteOp, calls: { warmup: number; count: number }): Promise<RemoteLatency[]>;
 }
 
 /** A throughput window seen from outside: `cpuMs` is the SERVER's, `clientCpuMs` the client's. */
@@ -156,12 +157,17 @@ export function startRemoteClient(): RemoteClient {
       const serverCpu = ((server.cpuMs() - cpu0) * timing.durationMs) / (timing.warmupMs + timing.durationMs);
       return { ops: reply.ops, seconds: reply.seconds, queries: 0, cpuMs: serverCpu, clientCpuMs: reply.clientCpuMs };
     },
-    async latency(server, apiKey, op, calls) {
-      const cpu0 = server.cpuMs();
-      const reply = await ask({ kind: "latency", op, url: server.url, apiKey, clients: 1, ...calls });
+    async latency(servers, apiKey, op, calls) {
+      const cpu0 = servers.map((server) => server.cpuMs());
+      const reply = await ask({ kind: "latency", op, urls: servers.map((server) => server.url), apiKey, ...calls });
       if (reply.kind !== "latency") throw new Error("remote client: unexpected reply");
+      // Server CPU over warm-up and timed calls alike; the client's over the timed calls, shared out evenly.
       const n = calls.warmup + calls.count;
-      return { latency: reply.latency, serverCpuMsPerCall: (server.cpuMs() - cpu0) / n, clientCpuMsPerCall: reply.clientCpuMs / n };
+      return servers.map((server, k) => ({
+        latency: reply.latencies[k] as Latency,
+        serverCpuMsPerCall: (server.cpuMs() - (cpu0[k] ?? 0)) / n,
+        clientCpuMsPerCall: reply.clientCpuMs / (calls.count * servers.length),
+      }));
     },
   };
 }
