@@ -73,9 +73,9 @@ interface Answer {
 }
 
 /**
- * Runs the one statement for `items` (valid events of known-or-unknown orgs). Returns false
- * when it wrote nothing because the batch needs the sequential path; otherwise fills
- * `results` for every item (lost ones excepted: returned for re-judging) and returns them.
+ * Runs the one statement for `items` (valid events of known-or-unknown orgs). When it wrote
+ * nothing, says why (NotWritten); otherwise fills `results` for every item except the ones ON
+ * CONFLICT dropped, which it returns for judging against the rows holding their keys.
  */
 export async function writeBatchInOneStatement(
   run: RawQuery,
