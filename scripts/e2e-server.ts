@@ -165,25 +165,29 @@ async function main(): Promise<void> {
 
   if (shuttingDown) return;
   // The dashboard's own server (Next behind it), as `npm start` runs it.
-  next = spawn(process.execPath, ["--import", "tsx", "scripts/next-server.ts", "-p", String(PORT), "-H", "127.0.0.1"], {
-    stdio: "inherit",
-    env: {
-      ...process.env,
-      NODE_ENV: "production",
-      DATABASE_URL: databaseUrl,
-      PORT: String(PORT),
-      NEXT_TELEMETRY_DISABLED: "1",
-      BETTER_AUTH_SECRET: secret,
-      // Every spec signs in from 127.0.0.1; the limit itself is proven by Vitest.
-      STAFF_SIGN_IN_MAX_PER_MINUTE: process.env.STAFF_SIGN_IN_MAX_PER_MINUTE ?? "100",
-      // Dodo: the webhooks spec's fake signs with this fixed test secret. No API key, whatever
-      // the shell has: the e2e server must never call a real Dodo (and the resync's
-      // "not configured" answer is part of the spec).
-      DODO_PAYMENTS_WEBHOOK_KEY: E2E_WEBHOOK_SECRET,
-      DODO_PAYMENTS_API_KEY: "",
-      DODO_PAYMENTS_BASE_URL: "",
+  next = spawn(
+    process.execPath,
+    ["--conditions=react-server", "--import", "tsx", "scripts/next-server.ts", "-p", String(PORT), "-H", "127.0.0.1"],
+    {
+      stdio: "inherit",
+      env: {
+        ...process.env,
+        NODE_ENV: "production",
+        DATABASE_URL: databaseUrl,
+        PORT: String(PORT),
+        NEXT_TELEMETRY_DISABLED: "1",
+        BETTER_AUTH_SECRET: secret,
+        // Every spec signs in from 127.0.0.1; the limit itself is proven by Vitest.
+        STAFF_SIGN_IN_MAX_PER_MINUTE: process.env.STAFF_SIGN_IN_MAX_PER_MINUTE ?? "100",
+        // Dodo: the webhooks spec's fake signs with this fixed test secret. No API key, whatever
+        // the shell has: the e2e server must never call a real Dodo (and the resync's
+        // "not configured" answer is part of the spec).
+        DODO_PAYMENTS_WEBHOOK_KEY: E2E_WEBHOOK_SECRET,
+        DODO_PAYMENTS_API_KEY: "",
+        DODO_PAYMENTS_BASE_URL: "",
+      },
     },
-  });
+  );
   next.once("exit", (code, signal) => {
     if (shuttingDown) return;
     log(`next exited unexpectedly (${signal ?? `code ${code}`})`);

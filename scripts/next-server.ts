@@ -15,7 +15,11 @@ import { onShutdown } from "@/server/process/shutdown";
  * here can the client's address be taken from the socket (and TRUSTED_PROXIES). Every request
  * gets it stamped as `x-billing-client-ip` before Next sees it (src/server/http/client-ip.ts).
  *
- *   node --import tsx scripts/next-server.ts [--dev] [-p PORT] [-H HOSTNAME]
+ * It also serves the product app's API-key calls to /api/trpc itself, past Next (the same
+ * appRouter and context: src/server/api/product-api-http.ts), unless BILLING_API_VIA_NEXT=1
+ * or --dev.
+ *
+ *   node --conditions=react-server --import tsx scripts/next-server.ts [--dev] [-p PORT] [-H HOSTNAME]
  *
  * NODE_ENV comes from the caller (production, or development with --dev), as `next` sets it.
  */
@@ -34,8 +38,15 @@ const app = next({ dev: values.dev, hostname: values.hostname ?? "localhost", po
 const handle = app.getRequestHandler();
 await app.prepare();
 
+// The product app's API-key calls skip Next (product-api-http.ts): same router, same context.
+// Not under `next dev`, whose point is reloading the sources this path would load once (and
+// which runs without the react-server condition those modules need: loaded only when used).
+const productApi =
+  values.dev || env.BILLING_API_VIA_NEXT ? null : await import("@/server/api/product-api-http").then((m) => m.createProductApiHandler());
+
 const server = createServer((req, res) => {
   stampClientIp(req, env.TRUSTED_PROXIES);
+  if (productApi?.takes(req)) return productApi.serve(req, res);
   handle(req, res).catch((error: unknown) => {
     console.error(error);
     if (!res.headersSent) res.statusCode = 500;
@@ -62,6 +73,7 @@ server.listen(port, values.hostname, () => {
   const proxies = env.TRUSTED_PROXIES.entries;
   console.log(
     `next-server: listening on ${values.hostname ?? "every interface"}:${port} (${values.dev ? "dev" : "production"}); ` +
+      `product API: ${productApi ? "API-key calls served before Next" : "through Next"}; ` +
       `client IP: ${proxies.length ? `X-Forwarded-For through trusted proxies ${proxies.join(", ")}` : "the socket's peer (no TRUSTED_PROXIES)"}`,
   );
 });

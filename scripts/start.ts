@@ -161,7 +161,10 @@ async function main(): Promise<void> {
 
   // Next behind our own server (not `next start`): it takes the client's address from the
   // socket for the sign-in rate limit (scripts/next-server.ts).
-  next = run(process.execPath, ["--import", "tsx", "scripts/next-server.ts", ...(values.dev ? ["--dev"] : []), "-p", String(env.PORT)], {
+  // Production serves the product API's API-key calls from src/server (product-api-http.ts),
+  // whose modules need the react-server condition ("server-only"); dev loads none of them.
+  const nodeFlags = values.dev ? ["--import", "tsx"] : ["--conditions=react-server", "--import", "tsx"];
+  next = run(process.execPath, [...nodeFlags, "scripts/next-server.ts", ...(values.dev ? ["--dev"] : []), "-p", String(env.PORT)], {
     ...childEnv,
     NODE_ENV: values.dev ? "development" : "production",
   });

@@ -34,7 +34,24 @@ export async function checkLatency(ctx: BenchContext): Promise<CheckLatency> {
   for (const [name, l] of Object.entries({ ...result, ...(pgbench ? { pgbench } : {}) })) {
     ctx.progress(`check latency ${name}: p50 ${ms(l.p50)}, p99 ${ms(l.p99)}`);
   }
-  return { calls: count, ...result, pgbench };
+  // The product app's view: one client in another process, sequential calls to the real server.
+  const remote: CheckLatency["remote"] = {};
+  const servers = ctx.remote?.servers ?? [];
+  const checks = (await ctx.remote?.client.latency(servers, ctx.apiKey, "check", { warmup, count })) ?? [];
+  const consumes = (await ctx.remote?.client.latency(servers, ctx.apiKey, "consume", { warmup, count })) ?? [];
+  for (const [k, server] of servers.entries()) {
+    const check = checks[k];
+    const consume = consumes[k];
+    if (!check || !consume) continue;
+    remote[server.variant] = { check, consume };
+    for (const [name, r] of Object.entries({ check, consume })) {
+      ctx.progress(
+        `${name} latency from another process ⇄ ${server.variant}: p50 ${ms(r.latency.p50)}, p99 ${ms(r.latency.p99)} ` +
+          `(server ${r.serverCpuMsPerCall.toFixed(2)} ms, client ${r.clientCpuMsPerCall.toFixed(2)} ms CPU per call)`,
+      );
+    }
+  }
+  return { calls: count, ...result, pgbench, remote };
 }
 
 /**

@@ -13,6 +13,7 @@ import { growLedger, ledgerPages } from "./ledger-pages";
 import { defer, installSignalHandlers, isShuttingDown, shutdown } from "./lifecycle";
 import { BENCH_HELP, parseBenchOptions, SECTIONS, type Section } from "./options";
 import { pgbenchVersion } from "./pgbench";
+import { hasBuild, SERVER_VARIANTS, startRemoteClient, startRemoteServer } from "./remote";
 import { renderReport, writeJson } from "./report";
 import type { BenchResults } from "./results";
 import { createApiKey, createOrgs, createOrgSizeFixtures } from "./setup";
@@ -87,7 +88,19 @@ try {
     };
 
     const ctx: BenchContext = { url: database.url, apiKey, profile: options.profile, pgbench: pgbench !== null, progress };
+    if ((runs("single") || runs("check")) && options.remote) {
+      if (hasBuild()) {
+        progress("starting the real server (lean and via-Next) and the client process…");
+        const servers = [];
+        for (const variant of SERVER_VARIANTS) servers.push(await startRemoteServer(variant, database.url));
+        ctx.remote = { client: startRemoteClient(), servers };
+      } else {
+        progress("no production build (.next/BUILD_ID): the separate-process columns read n/a (run `npx next build --webpack`)");
+      }
+    }
     if (runs("single")) {
+      results.throughput.push(...(await singleOps(ctx, "check")));
+      await verify("check ×1/8/32");
       results.throughput.push(...(await singleOps(ctx, "consume")));
       await verify("consume ×1/8/32");
       results.throughput.push(...(await singleOps(ctx, "increment")));

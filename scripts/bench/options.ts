@@ -84,10 +84,12 @@ export interface Options {
   profile: Profile;
   json?: string;
   pgbench: boolean;
+  /** The separate-process columns (the real server, a client process); `--no-remote` skips them. */
+  remote: boolean;
   sections: ReadonlySet<Section>;
 }
 
-const USAGE = "usage: npm run bench [-- --quick] [--only SECTION,…] [--json FILE] [--no-pgbench]";
+const USAGE = "usage: npm run bench [-- --quick] [--only SECTION,…] [--json FILE] [--no-pgbench] [--no-remote]";
 
 export const BENCH_HELP = `${USAGE}
 
@@ -96,6 +98,8 @@ export const BENCH_HELP = `${USAGE}
                  (e.g. --only backfill: the backfill figure on its own)
   --json FILE    also write the figures as JSON to FILE
   --no-pgbench   skip the pgbench columns even when pgbench is installed
+  --no-remote    skip the separate-process columns (the real server from the production
+                 build, scripts/next-server.ts, lean and via Next, called by a client process)
 
   BENCH_DATABASE_URL  a PostgreSQL server URL: the bench creates billing_bench_<random> (and
                       billing_bench_backfill_<random> copies) on it and drops them afterwards
@@ -110,6 +114,7 @@ export function parseBenchOptions(argv: string[]): Options {
       quick: { type: "boolean", default: false },
       json: { type: "string" },
       "no-pgbench": { type: "boolean", default: false },
+      "no-remote": { type: "boolean", default: false },
       only: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
@@ -120,6 +125,7 @@ export function parseBenchOptions(argv: string[]): Options {
     profile: PROFILES[values.quick ? "quick" : "full"],
     json: values.json,
     pgbench: !values["no-pgbench"],
+    remote: !values["no-remote"],
     sections: new Set(choicesArg("--only", values.only, SECTIONS, "part")),
   };
 }

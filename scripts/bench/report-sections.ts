@@ -5,14 +5,31 @@ import { costText, int, mark, pct, table } from "./text-table";
 
 /** The report's widest tables: throughput and cost per op (sections 1 and 2), and the backfill section (7). */
 
+const VARIANTS = ["lean", "next"] as const;
+
 export function throughputTable(rows: ThroughputRow[], hot = false): string {
   return table(
-    ["op", "clients", "bare pg", "pgbench", "service", "svc/pg", "HTTP", "http/pg", "target"],
+    [
+      "op",
+      "clients",
+      "bare pg",
+      "pgbench",
+      "service",
+      "svc/pg",
+      "HTTP in-proc",
+      "http/pg",
+      "⇄ lean",
+      "lean/pg",
+      "⇄ next",
+      "next/pg",
+      "target",
+    ],
     rows.map((r) => {
+      const lean = r.remote.lean ?? null;
       const target =
         r.op === "consume" && r.clients === 8 && !hot
           ? `svc ≥ 70 % ${mark(r.service / r.baseline >= TARGETS.serviceConsume)}` +
-            (r.http === null ? "" : `, http ≥ 40 % ${mark(r.http / r.baseline >= TARGETS.httpConsume)}`)
+            (lean === null ? "" : `, ⇄ lean ≥ 40 % ${mark(lean / r.baseline >= TARGETS.httpConsume)}`)
           : "";
       return [
         r.op,
@@ -23,24 +40,31 @@ export function throughputTable(rows: ThroughputRow[], hot = false): string {
         pct(r.service, r.baseline),
         int(r.http),
         pct(r.http, r.baseline),
+        ...VARIANTS.flatMap((v) => [int(r.remote[v]), pct(r.remote[v] ?? null, r.baseline)]),
         target,
       ];
     }),
-    "lrrrrrrrl",
+    "lrrrrrrrrrrrl",
   );
 }
 
 export function costTable(rows: ThroughputRow[], hot = false): string {
+  const remote = (r: ThroughputRow, v: (typeof VARIANTS)[number]) => {
+    const c = r.remoteCost[v];
+    return c ? `${c.serverCpuMsPerOp.toFixed(2)} · ${c.clientCpuMsPerOp.toFixed(2)} ms` : "n/a";
+  };
   return table(
-    ["op", "clients", "bare pg", "service", "HTTP"],
+    ["op", "clients", "bare pg", "service", "HTTP in-proc", "⇄ lean: server · client", "⇄ next: server · client"],
     rows.map((r) => [
       r.op,
       hot ? `${r.clients} (1 org)` : String(r.clients),
       costText(r.cost.baseline),
       costText(r.cost.service),
       costText(r.cost.http),
+      remote(r, "lean"),
+      remote(r, "next"),
     ]),
-    "lrrrr",
+    "lrrrrrr",
   );
 }
 

@@ -30,7 +30,10 @@ export function renderReport(results: BenchResults): string {
     out.push(throughputTable([results.hotRow], true), "");
   }
   if (results.throughput.length || results.hotRow) {
-    out.push("Cost per op in this process: SQL round trips (q) · CPU ms of this Node process (client and server side together)");
+    out.push(
+      "Cost per op: SQL round trips (q) · CPU ms of the bench process (in-process HTTP: client and server side together);",
+      "⇄ lean / ⇄ next: the typed client in another process against the real server (scripts/next-server.ts): CPU ms per op of the server process · of the client process",
+    );
     out.push(costTable([...results.throughput, ...(results.hotRow ? [results.hotRow] : [])]), "");
   }
   if (results.batch) {
@@ -47,7 +50,7 @@ export function renderReport(results: BenchResults): string {
             int(b.baseline),
             int(b.service),
             pct(b.service, b.baseline),
-            `≥ ${int(TARGETS.batchEventsPerSec)} ${mark(b.service >= TARGETS.batchEventsPerSec)}`,
+            `svc/pg ≥ ${TARGETS.batchShare * 100} % ${mark(b.service / b.baseline >= TARGETS.batchShare)}; ≥ ${int(TARGETS.batchEventsPerSec)} ${mark(b.service >= TARGETS.batchEventsPerSec)}`,
           ],
           ["per batch: q · CPU", costText(b.cost.baseline, 1), costText(b.cost.service, 1), "", ""],
         ],
@@ -58,7 +61,7 @@ export function renderReport(results: BenchResults): string {
   }
   if (results.check) {
     const c = results.check;
-    out.push(`4. check latency, one client, ${int(c.calls)} calls after warm-up (ms)`);
+    out.push(`4. check latency, one client, ${int(c.calls)} calls after warm-up (ms); and consume from a client in another process`);
     out.push(
       table(
         ["variant", "p50", "p99", "mean", "max", "n", "target"],
@@ -66,9 +69,30 @@ export function renderReport(results: BenchResults): string {
           latencyRow("bare pg: policy read", c.baseline),
           ...(c.pgbench ? [latencyRow("pgbench: policy read", c.pgbench)] : []),
           latencyRow("service, in-process", c.service),
-          latencyRow("typed client over HTTP", c.http, `p99 ≤ ${TARGETS.httpCheckP99Ms} ms ${mark(c.http.p99 <= TARGETS.httpCheckP99Ms)}`),
+          latencyRow(
+            "typed client over HTTP, same process",
+            c.http,
+            `p99 ≤ ${TARGETS.httpCheckP99Ms} ms ${mark(c.http.p99 <= TARGETS.httpCheckP99Ms)}`,
+          ),
+          ...Object.entries(c.remote).flatMap(([variant, r]) => [
+            latencyRow(
+              `check, client in another process ⇄ ${variant}`,
+              r.check.latency,
+              `p50 ≤ ${TARGETS.remoteCheckP50Ms} ${mark(r.check.latency.p50 <= TARGETS.remoteCheckP50Ms)}, p99 ≤ ${TARGETS.httpCheckP99Ms} ${mark(r.check.latency.p99 <= TARGETS.httpCheckP99Ms)}`,
+            ),
+            latencyRow(
+              `consume, client in another process ⇄ ${variant}`,
+              r.consume.latency,
+              `p50 ≤ ${TARGETS.remoteConsumeP50Ms} ${mark(r.consume.latency.p50 <= TARGETS.remoteConsumeP50Ms)}`,
+            ),
+          ]),
         ],
         "lrrrrrl",
+      ),
+      ...Object.entries(c.remote).map(
+        ([variant, r]) =>
+          `CPU per call ⇄ ${variant}: check ${r.check.serverCpuMsPerCall.toFixed(2)} ms server · ${r.check.clientCpuMsPerCall.toFixed(2)} ms client; ` +
+          `consume ${r.consume.serverCpuMsPerCall.toFixed(2)} ms server · ${r.consume.clientCpuMsPerCall.toFixed(2)} ms client`,
       ),
       "",
     );

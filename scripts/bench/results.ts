@@ -2,17 +2,27 @@ import type { BackfillBenchResult } from "./backfill";
 import type { LedgerPagesResult } from "./ledger-pages";
 import type { Cost, Latency } from "./measure";
 import type { Profile } from "./options";
+import type { RemoteLatency, ServerVariant } from "./remote";
 
 /** The figures of one run: what the table prints and `--json` writes. */
 
+/** What one call costs the real server and the client process, per call (CPU ms). */
+export interface RemoteCost {
+  serverCpuMsPerOp: number;
+  clientCpuMsPerOp: number;
+}
+
 export interface ThroughputRow {
-  op: "consume" | "increment";
+  op: "consume" | "increment" | "check";
   clients: number;
   /** ops/s */
   baseline: number;
   pgbench: number | null;
   service: number;
   http: number | null;
+  /** ops/s of the typed client in ANOTHER process against the real server, per way in (remote.ts). */
+  remote: Partial<Record<ServerVariant, number>>;
+  remoteCost: Partial<Record<ServerVariant, RemoteCost>>;
   /** consume answers that were denials (expected: 0 on the enterprise plan). */
   denied: number;
   /** Round trips and this process's CPU per op, per variant. */
@@ -36,6 +46,8 @@ export interface CheckLatency {
   pgbench: Latency | null;
   service: Latency;
   http: Latency;
+  /** check and consume, one client in another process, sequential calls, per server variant. */
+  remote: Partial<Record<ServerVariant, { check: RemoteLatency; consume: RemoteLatency }>>;
 }
 
 export interface OrgSizeLatency {

@@ -1,11 +1,12 @@
 import { randomUUID } from "node:crypto";
 
-import { baselineBatch, baselineConsume, baselineIncrement, type BatchColumns } from "./baseline";
+import { baselineBatch, baselineCheck, baselineConsume, baselineIncrement, type BatchColumns } from "./baseline";
 import { withLevel, type Level } from "./level";
 import { combine, inRounds, sampled, window, type Cost, type Sample, type Throughput } from "./measure";
 import type { Profile } from "./options";
 import { runPgbench, scripts } from "./pgbench";
-import type { BatchResult, ThroughputRow } from "./results";
+import type { RemoteClient, RemoteSample, RemoteServer } from "./remote";
+import type { BatchResult, RemoteCost, ThroughputRow } from "./results";
 import { HOT_ORG, orgId, randomSpreadOrg } from "./setup";
 
 /** Throughput workloads: single consume / increment, the hot row, batched ingest. */
@@ -16,6 +17,8 @@ export interface BenchContext {
   profile: Profile;
   pgbench: boolean;
   progress(line: string): void;
+  /** The real server(s) and the client process, when there is a build to serve (remote.ts). */
+  remote?: { client: RemoteClient; servers: RemoteServer[] };
 }
 
 type Op = ThroughputRow["op"];
@@ -40,17 +43,24 @@ async function measureOp(ctx: BenchContext, level: Level, op: Op, options: { hot
       "bare pg",
       loop(async () => {
         if (op === "increment") return baselineIncrement(level.pool, org());
+        if (op === "check") return baselineCheck(level.pool, org());
         if (!(await baselineConsume(level.pool, org()))) denied++;
       }),
     ],
   ];
   if (ctx.pgbench) {
-    const script = op === "consume" ? scripts.consume(options.hot) : scripts.increment();
+    const script = op === "consume" ? scripts.consume(options.hot) : op === "check" ? scripts.check() : scripts.increment();
     steps.push([
       "pgbench",
       async (round) => {
         if (round >= profile.pgbenchRounds) return null;
-        const result = await runPgbench({ url: ctx.url, clients, seconds: profile.pgbenchSeconds, script });
+        // A reference column, not the subject: a pgbench that completed nothing in its second
+        // (32 connections opened on a loaded machine) leaves its cell n/a instead of the run.
+        const result = await runPgbench({ url: ctx.url, clients, seconds: profile.pgbenchSeconds, script }).catch((error: unknown) => {
+          ctx.progress(`pgbench ${op} ×${clients} gave no figure: ${(error as Error).message.split("\n")[0]}`);
+          return null;
+        });
+        if (!result || result.transactions === 0) return null;
         if (result.failed > 0) ctx.progress(`pgbench reported ${result.failed} failed transactions`);
         return { ops: result.transactions, seconds: result.transactions / result.tps, queries: 0, cpuMs: 0 };
       },
@@ -60,6 +70,7 @@ async function measureOp(ctx: BenchContext, level: Level, op: Op, options: { hot
     "service",
     loop(async () => {
       if (op === "increment") return level.services.usage.increment(org(), "api_calls", 1n, "api_call", { idempotencyKey: randomUUID() });
+      if (op === "check") return level.services.entitlements.check(org(), "api.call");
       const result = await level.services.entitlements.consume(org(), "api.call", { idempotencyKey: randomUUID() });
       if (!result.allowed) denied++;
     }),
@@ -79,10 +90,30 @@ async function measureOp(ctx: BenchContext, level: Level, op: Op, options: { hot
             idempotencyKey: randomUUID(),
           });
         }
+        if (op === "check") return api.billing.entitlements.check.query({ orgId: org(), action: "api.call" });
         const result = await api.billing.entitlements.consume.mutate({ orgId: org(), action: "api.call", idempotencyKey: randomUUID() });
         if (!result.allowed) denied++;
       }),
     ]);
+  }
+
+  // The product app in a process of its own, against the real server (remote.ts).
+  const remoteSamples = new Map<string, RemoteSample[]>();
+  if (ctx.remote && op !== "increment" && !options.hot) {
+    const { client } = ctx.remote;
+    for (const server of ctx.remote.servers) {
+      const name = `HTTP ⇄ ${server.variant}`;
+      remoteSamples.set(name, []);
+      steps.push([
+        name,
+        async (round) => {
+          const timing = { warmupMs: round === 0 ? profile.warmupMs : profile.rewarmMs, durationMs: profile.roundMs };
+          const sample = await client.throughput(server, ctx.apiKey, op, clients, timing);
+          remoteSamples.get(name)?.push(sample);
+          return sample;
+        },
+      ]);
+    }
   }
 
   const samples = await inRounds(profile.rounds, steps);
@@ -98,6 +129,20 @@ async function measureOp(ctx: BenchContext, level: Level, op: Op, options: { hot
   ctx.progress(`${label}: bare pg ${fmt(base.opsPerSec)} ops/s (${costText(base)})` + (pgb ? `; pgbench ${fmt(pgb.opsPerSec)} tps` : ""));
   ctx.progress(`${label}: service ${fmt(svc.opsPerSec)} ops/s, ${share(svc.opsPerSec, base.opsPerSec)} (${costText(svc)})`);
   if (web) ctx.progress(`${label}: HTTP ${fmt(web.opsPerSec)} ops/s, ${share(web.opsPerSec, base.opsPerSec)} (${costText(web)})`);
+  const remote: ThroughputRow["remote"] = {};
+  const remoteCost: ThroughputRow["remoteCost"] = {};
+  for (const server of ctx.remote?.servers ?? []) {
+    const list = remoteSamples.get(`HTTP ⇄ ${server.variant}`);
+    if (!list?.length) continue;
+    const t = combine(list);
+    const cost: RemoteCost = { serverCpuMsPerOp: t.cpuMsPerOp, clientCpuMsPerOp: list.reduce((a, s) => a + s.clientCpuMs, 0) / t.ops };
+    remote[server.variant] = t.opsPerSec;
+    remoteCost[server.variant] = cost;
+    ctx.progress(
+      `${label}: HTTP from another process ⇄ ${server.variant} ${fmt(t.opsPerSec)} ops/s, ${share(t.opsPerSec, base.opsPerSec)} ` +
+        `(server ${cost.serverCpuMsPerOp.toFixed(2)} ms, client ${cost.clientCpuMsPerOp.toFixed(2)} ms CPU per op)`,
+    );
+  }
   return {
     op,
     clients,
@@ -105,6 +150,8 @@ async function measureOp(ctx: BenchContext, level: Level, op: Op, options: { hot
     pgbench: pgb?.opsPerSec ?? null,
     service: svc.opsPerSec,
     http: web?.opsPerSec ?? null,
+    remote,
+    remoteCost,
     denied,
     cost: { baseline: cost(base), service: cost(svc), http: web && cost(web) },
   };

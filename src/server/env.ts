@@ -33,6 +33,12 @@ export const envSchema = z.object({
    */
   ROLLUP_FOLD_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(3600).default(10),
   /**
+   * 1: the product API's API-key calls go through Next's route handler like every other
+   * request, instead of the lean node:http path in front of it (src/server/api/product-api-http.ts).
+   * For comparing the two (`npm run bench`) or ruling the lean path out; off by default.
+   */
+  BILLING_API_VIA_NEXT: z.preprocess((v) => (v === "" ? undefined : v), z.stringbool().default(false)),
+  /**
    * Reverse proxies in front of the dashboard (IPs or CIDR ranges, comma-separated) whose
    * `X-Forwarded-For` hops are believed; none by default: the client is the socket's peer and
    * `X-Forwarded-For` is ignored (see src/server/http/client-ip.ts).

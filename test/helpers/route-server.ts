@@ -10,6 +10,7 @@ import * as healthRoute from "@/app/api/health/route";
 import * as ledgerExportRoute from "@/app/api/ledger/export/route";
 import * as trpcRoute from "@/app/api/trpc/[trpc]/route";
 import * as dodoWebhookRoute from "@/app/api/webhooks/dodo/route";
+import { createProductApiHandler } from "@/server/api/product-api-http";
 import { db as processDb } from "@/server/db/client";
 import { parseTrustedProxies, stampClientIp, type TrustedProxies } from "@/server/http/client-ip";
 
@@ -21,7 +22,8 @@ import { parseTrustedProxies, stampClientIp, type TrustedProxies } from "@/serve
  * The e2e suite (Playwright against `next start`) covers Next itself.
  *
  * Like the dashboard's own server (scripts/next-server.ts), it stamps the client's address from
- * the socket and TRUSTED_PROXIES (`stampClientIp`, the same function); like Next behind it,
+ * the socket and TRUSTED_PROXIES (`stampClientIp`, the same function) and serves API-key calls
+ * to /api/trpc on the lean path before any route (`productApi`); like Next behind it,
  * it sets `x-forwarded-for` / `x-forwarded-proto` / `x-forwarded-host` when the client sent none.
  */
 
@@ -99,13 +101,24 @@ export interface RouteServerOptions {
   trustedProxies?: string;
   /** false: pass the client's headers on as they are, as a plain `next start` does (no server of ours in front). */
   stampClientIp?: boolean;
+  /**
+   * Who answers API-key calls to /api/trpc: "lean" (default), as scripts/next-server.ts does in
+   * production — tRPC's node adapter before any route (src/server/api/product-api-http.ts);
+   * "route": the Next route module, as with BILLING_API_VIA_NEXT=1.
+   */
+  productApi?: "lean" | "route";
 }
 
 /** Serves the real route modules on a free loopback port until `close()`; resolves once /api/health answers 200. */
 export async function startRouteServer(options: RouteServerOptions = {}): Promise<RouteServer> {
   const trusted = parseTrustedProxies(options.trustedProxies ?? process.env.TRUSTED_PROXIES ?? "127.0.0.1");
   let origin = "";
+  const lean = options.productApi === "route" ? null : createProductApiHandler();
   const server = createServer((req, res) => {
+    if (lean?.takes(req)) {
+      if (options.stampClientIp !== false) stampClientIp(req, trusted);
+      return lean.serve(req, res);
+    }
     void (async () => {
       const pathname = new URL(req.url ?? "/", origin).pathname;
       const route = ROUTES.find((r) => r.pattern.test(pathname));

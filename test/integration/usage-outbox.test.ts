@@ -63,6 +63,33 @@ describe("the usage-report outbox", () => {
     expect(rows.some((r) => r.ledgerId === first.entry.id)).toBe(true);
   });
 
+  it("receives a one-statement batch's metered rows over several orgs, with each org's customer, once per row", async () => {
+    const [a, b] = [await paidOrg(), await paidOrg()];
+    const free = await newOrg(prisma);
+    // Cache rows in their windows first, so the batch below is incrementMany's one statement.
+    for (const org of [a.org, b.org, free]) await billing.usage.increment(org.id, "api_calls", 1n, "api_call");
+    const before = await prisma.usageReportOutbox.count({ where: { orgId: { in: [a.org.id, b.org.id] } } });
+    const events = [a.org, b.org, free, a.org].map((org, i) => ({
+      orgId: org.id,
+      metric: "api_calls" as const,
+      amount: BigInt(i + 1),
+      reason: "api_call",
+    }));
+    const results = await billing.usage.incrementMany(events);
+    expect(results.map((r) => r.status)).toEqual(["applied", "applied", "applied", "applied"]);
+    const ids = results.map((r) => (r.status === "applied" ? r.entry.id : ""));
+    const rows = await prisma.usageReportOutbox.findMany({ where: { ledgerId: { in: ids } } });
+    expect(rows.map((r) => [r.ledgerId, r.customerId, r.quantity]).sort()).toEqual(
+      [
+        [ids[0], a.sub.customer.customer_id, 1n],
+        [ids[1], b.sub.customer.customer_id, 2n],
+        [ids[3], a.sub.customer.customer_id, 4n],
+      ].sort(),
+    );
+    expect(await prisma.usageReportOutbox.count({ where: { orgId: { in: [a.org.id, b.org.id] } } })).toBe(before + 3);
+    expect(await outboxOf(free.id)).toHaveLength(0);
+  });
+
   it("receives nothing for free orgs, unmetered metrics, resets, corrections, or usage outside the paid period", async () => {
     const free = await newOrg(prisma);
     await billing.entitlements.consume(free.id, "api.call", { idempotencyKey: `free-${uniqueSuffix()}` });

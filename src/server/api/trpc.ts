@@ -140,6 +140,14 @@ const t = initTRPC
     },
   });
 
+/**
+ * The HTTP adapters' `onError` (Next's route and the lean path in product-api-http.ts):
+ * expected failures (bad input, domain errors) are answers, not incidents; only the rest is logged.
+ */
+export function logUnexpectedError({ path, error }: { path?: string; error: TRPCError }): void {
+  if (error.code === "INTERNAL_SERVER_ERROR") console.error(`[trpc] ${path ?? "<no path>"} failed:`, error.cause ?? error);
+}
+
 /* ------------------------------------------------------------------------------------------
  * 3. Routers and procedures
  * ---------------------------------------------------------------------------------------- */

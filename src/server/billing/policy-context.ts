@@ -83,6 +83,34 @@ export async function readSubscription(run: RawQuery, orgId: string): Promise<Su
   return (await readSubscriptions(run, [orgId])).get(orgId);
 }
 
+/**
+ * An org's subscription with the exact text `SUBSCRIPTION_TEXT` gives for it (null: none): a
+ * later statement that finds the same text for the org knows the subscription — and every
+ * window computed from it — is still the org's (incrementMany's one-statement path).
+ */
+export interface SubscriptionSnapshot {
+  state: SubscriptionState | null;
+  text: string | null;
+}
+
+/** `SUBSCRIPTION_JSON` as text, for an `organizations o` row. */
+export const SUBSCRIPTION_TEXT = Prisma.sql`(${SUBSCRIPTION_JSON})::text`;
+
+/** Each existing org of `orgIds` with its subscription snapshot (absent: no such org), in one statement. */
+export async function readSubscriptionSnapshots(run: RawQuery, orgIds: string[]): Promise<Map<string, SubscriptionSnapshot>> {
+  const rows = await run<{ id: string; subscription: string | null }>(Prisma.sql`
+    SELECT o.id::text, ${SUBSCRIPTION_TEXT} AS subscription FROM organizations o WHERE o.id = ANY(${orgIds}::uuid[])`);
+  return new Map(
+    rows.map((r) => [
+      r.id,
+      {
+        text: r.subscription,
+        state: toSubscriptionState(r.subscription === null ? null : (JSON.parse(r.subscription) as SubscriptionJson)),
+      },
+    ]),
+  );
+}
+
 /** Each existing org of `orgIds` with its subscription (absent: no such org), in one statement. */
 export async function readSubscriptions(run: RawQuery, orgIds: string[]): Promise<Map<string, SubscriptionState | null>> {
   const rows = await run<{ id: string; subscription: SubscriptionJson | null }>(Prisma.sql`

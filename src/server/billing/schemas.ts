@@ -42,10 +42,10 @@ export const bigIntAmount = z
 export const positiveAmount = bigIntAmount.refine((v) => v > 0n, "must be greater than zero");
 export const nonZeroAmount = bigIntAmount.refine((v) => v !== 0n, "must not be zero");
 
-export const reasonSchema = z
-  .string()
-  .regex(/^[a-z][a-z0-9]*(_[a-z0-9]+)*$/, "must be a snake_case word such as member_added")
-  .max(64);
+/** A ledger reason: a snake_case word, at most `REASON_MAX` characters. */
+export const REASON_PATTERN = /^[a-z][a-z0-9]*(_[a-z0-9]+)*$/;
+export const REASON_MAX = 64;
+export const reasonSchema = z.string().regex(REASON_PATTERN, "must be a snake_case word such as member_added").max(REASON_MAX);
 
 /** Text the domain stores: refused, never rewritten, when PostgreSQL cannot hold it as sent.
  * (Over HTTP the API edge refuses it first, for every field; this covers in-process callers.) */
@@ -55,8 +55,10 @@ const storableText = (schema: z.ZodString) =>
     if (problem) ctx.addIssue({ code: "custom", message: problem });
   });
 
-export const idempotencyKeySchema = storableText(z.string().trim().min(1).max(255));
-export const actorSchema = storableText(z.string().trim().min(1).max(200));
+export const IDEMPOTENCY_KEY_MAX = 255;
+export const ACTOR_MAX = 200;
+export const idempotencyKeySchema = storableText(z.string().trim().min(1).max(IDEMPOTENCY_KEY_MAX));
+export const actorSchema = storableText(z.string().trim().min(1).max(ACTOR_MAX));
 
 /** Ledger metadata: the one rule of `metadataProblem` (JSON data, storable, ≤ 32 deep, ≤ 16 KiB). */
 export const metadataSchema = z.custom<Record<string, unknown>>().superRefine((metadata, ctx) => {

@@ -1,8 +1,11 @@
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 
 import { appRouter } from "@/server/api/root";
-import { createTRPCContext } from "@/server/api/trpc";
+import { createTRPCContext, logUnexpectedError } from "@/server/api/trpc";
 
+// The dashboard's calls (staff cookies), and API-key calls when the node:http path in front of
+// Next is off (BILLING_API_VIA_NEXT=1, `next dev`, a plain `next start`): the same appRouter
+// and context as that path (src/server/api/product-api-http.ts).
 // The API talks to PostgreSQL through `pg`: Node runtime, never prerendered at build time.
 export const runtime = "nodejs";
 export const dynamic = "force-dynamic";
@@ -13,12 +16,7 @@ function handler(req: Request) {
     req,
     router: appRouter,
     createContext: () => createTRPCContext({ headers: req.headers }),
-    onError({ path, error }) {
-      // Expected failures (bad input, domain errors) are answers, not incidents.
-      if (error.code === "INTERNAL_SERVER_ERROR") {
-        console.error(`[trpc] ${path ?? "<no path>"} failed:`, error.cause ?? error);
-      }
-    },
+    onError: logUnexpectedError,
   });
 }
 

@@ -1,0 +1,70 @@
+import { randomUUID } from "node:crypto";
+import { performance } from "node:perf_hooks";
+
+import { createBillingClient } from "@/client";
+
+import { summarize, window } from "./measure";
+import type { RemoteCommand, RemoteReply } from "./remote";
+import { randomSpreadOrg } from "./setup";
+
+/**
+ * The product app as its own process (forked by remote.ts): the typed client (`@/client`,
+ * `batch: false`: one call, one request) calling the server over loopback, as commanded over
+ * IPC — closed-loop throughput at N clients, or sequential latencies. It reports what it did
+ * and the CPU it spent, so the bench can tell the client's share from the server's.
+ */
+
+const cpuMs = () => {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+};
+
+async function call(client: ReturnType<typeof createBillingClient>, op: RemoteCommand["op"]): Promise<void> {
+  if (op === "check") {
+    await client.billing.entitlements.check.query({ orgId: randomSpreadOrg(), action: "api.call" });
+    return;
+  }
+  const result = await client.billing.entitlements.consume.mutate({
+    orgId: randomSpreadOrg(),
+    action: "api.call",
+    idempotencyKey: randomUUID(),
+  });
+  if (!result.allowed) throw new Error(`consume denied: ${JSON.stringify(result)}`);
+}
+
+async function run(command: RemoteCommand): Promise<RemoteReply> {
+  if (command.kind === "throughput") {
+    const clients = Array.from({ length: command.clients }, () =>
+      createBillingClient({ url: command.url, apiKey: command.apiKey, batch: false }),
+    );
+    const sample = await window({
+      clients: command.clients,
+      warmupMs: command.warmupMs,
+      durationMs: command.durationMs,
+      op: (i) => call(clients[i] as (typeof clients)[number], command.op),
+    });
+    return { kind: "throughput", ops: sample.ops, seconds: sample.seconds, clientCpuMs: sample.cpuMs };
+  }
+  // One client per server, the calls interleaved (a, b, a, b, …) so a load spike on this
+  // shared machine hits every server alike.
+  const perServer = command.urls.map((url) => createBillingClient({ url, apiKey: command.apiKey, batch: false }));
+  for (let i = 0; i < command.warmup; i++) for (const client of perServer) await call(client, command.op);
+  const cpu0 = cpuMs();
+  const samples = perServer.map(() => [] as number[]);
+  for (let i = 0; i < command.count; i++) {
+    for (const [k, client] of perServer.entries()) {
+      const start = performance.now();
+      await call(client, command.op);
+      samples[k]?.push(performance.now() - start);
+    }
+  }
+  return { kind: "latency", latencies: samples.map(summarize), clientCpuMs: cpuMs() - cpu0 };
+}
+
+process.on("message", (command: RemoteCommand) => {
+  run(command).then(
+    (reply) => process.send?.(reply),
+    (error: unknown) => process.send?.({ kind: "error", message: error instanceof Error ? (error.stack ?? error.message) : String(error) }),
+  );
+});
+process.on("disconnect", () => process.exit(0));
