@@ -18,7 +18,7 @@ export default defineConfig({
   },
   test: {
     include: ["test/**/*.test.ts"],
-    exclude: [...configDefaults.exclude, "e2e/**", ".data/**", ".next/**", ".next-*/**"],
+    exclude: [...configDefaults.exclude, "e2e/**", ".data/**", ".next/**", ".next-*/**", "test/package/**"],
     globalSetup: ["test/setup/global-setup.ts"],
     setupFiles: ["test/setup/worker.ts"],
     // Separate processes: each test file gets its own pg pools and Prisma client.
