@@ -1,17 +1,17 @@
 import { Prisma, type PrismaClient } from "@/server/db/client";
 import { PG, pgError } from "@/server/db/pg-errors";
 import { viaPrisma, type RawQuery } from "@/server/db/raw-query";
-import { isTransient, retryTransient } from "@/server/db/retry";
+import { retryTransient } from "@/server/db/retry";
 import { inTransaction, type Db, type Tx } from "@/server/db/tx";
 
 import { METRIC_KIND, METRICS, type Metric } from "./catalogue";
 import { BillingError, parseInput } from "./errors";
+import { incrementMany } from "./increment-many";
 import { keyReuseConflict, LEDGER_COLUMNS, toLedgerEntry, type LedgerEntry, type LedgerRow } from "./ledger-entry";
 import { readSubscription } from "./policy-context";
 import { RememberedSubscriptions } from "./remembered-subscriptions";
 import { incrementInputSchema, type IncrementInput } from "./schemas";
-import { applyBatch, isBatchRaced, judgeLost, MAX_BATCH, parseBatch, type BatchEventResult } from "./usage-batch";
-import { writeBatchInOneStatement } from "./usage-batch-write";
+import type { BatchEventResult } from "./usage-batch";
 import { belowZero, countOutOfRange, orgNotFound } from "./usage-errors";
 import { REPORT_METERED_USAGE } from "./usage-reporting/outbox-sql";
 import { currentWindow, windowFollowsSubscription } from "./usage-window";
@@ -80,14 +80,14 @@ export async function readByKey(run: RawQuery, orgId: string, idempotencyKey: st
  * SUM(ledger.delta). Every write here changes both in one statement or one transaction.
  */
 export class UsageService {
-  /** @param hotPath where `increment` runs its statement without a caller `tx` (see EntitlementService). */
-  /**
-   * @param clock the time a write records (its ledger timestamp): the wall clock, or one a
-   *   test or the demo seed sets, so history can be written as it would have happened.
-   */
   /** incrementMany's billing-period windows' subscriptions, between batches (re-checked by its statement). */
   private readonly batchSubscriptions = new RememberedSubscriptions();
 
+  /**
+   * @param hotPath where `increment` runs its statement without a caller `tx` (see EntitlementService).
+   * @param clock the time a write records (its ledger timestamp): the wall clock, or one a
+   *   test or the demo seed sets, so history can be written as it would have happened.
+   */
   constructor(
     private readonly prisma: PrismaClient,
     private readonly hotPath: RawQuery = viaPrisma(prisma),
@@ -194,72 +194,15 @@ export class UsageService {
   }
 
   /**
-   * Up to 10 000 events in ONE transaction: one multi-row ledger insert and one aggregated
-   * cache upsert per (org, metric). Each event gets its own result; an invalid event
-   * rejects only itself unless `atomic` is set, when any rejection rejects the whole batch
-   * (a BillingError, nothing written).
+   * Up to 10 000 events, each answered on its own (applied, duplicate, rejected); `atomic`:
+   * any rejection rejects the batch (a BillingError, nothing written). See increment-many.ts.
    */
   async incrementMany(
     events: readonly unknown[],
     options: { atomic?: boolean; actor?: string; tx?: Tx } = {},
   ): Promise<BatchEventResult[]> {
-    if (events.length > MAX_BATCH) {
-      throw new BillingError("BAD_REQUEST", "batch_too_large", `At most ${MAX_BATCH} events per call (got ${events.length})`);
-    }
-    const { results, valid } = parseBatch(events);
-    const atomic = options.atomic ?? false;
-    const fallbackActor = options.actor ?? DEFAULT_ACTOR;
-    // One event by one, in a transaction (usage-batch.ts): rows created, windows started,
-    // events rejected in order; atomic mode undoes everything when one is rejected.
-    const sequential = async (tx: Tx) => {
-      if (valid.length > 0) await applyBatch(tx, valid, results, { fallbackActor, ownTransaction: !options.tx, at: this.clock() });
-      const rejected = results.filter((r) => r?.status === "rejected");
-      if (atomic && rejected.length > 0) {
-        throw new BillingError(
-          "BAD_REQUEST",
-          "batch_rejected",
-          `${rejected.length} of ${events.length} events were rejected; nothing was written`,
-          {
-            results,
-          },
-        );
-      }
-    };
-    // The common case in one statement (usage-batch-write.ts); false when it needs the above.
-    const parsedRejections = results.some((r) => r?.status === "rejected");
-    const inOneStatement = async (run: RawQuery, tx?: Tx): Promise<boolean> => {
-      if (valid.length === 0 || (atomic && parsedRejections)) return false;
-      const orgIds = valid.some((v) => windowFollowsSubscription(v.event.metric)) ? [...new Set(valid.map((v) => v.event.orgId))] : null;
-      const write = async (fresh: boolean) =>
-        writeBatchInOneStatement(run, valid, results, {
-          at: this.clock(),
-          fallbackActor,
-          atomic,
-          exactPrior: atomic || valid.some((v) => v.event.amount < 0n),
-          subscriptions: orgIds ? await this.batchSubscriptions.snapshots(run, orgIds, fresh) : undefined,
-        });
-      let written = await write(false);
-      // A remembered subscription changed since: read them, and try once more.
-      if (written === "stale_subscriptions") written = await write(true);
-      if (typeof written === "string") return false;
-      await judgeLost(tx ?? this.prisma, written.lost, results);
-      return true;
-    };
-    if (options.tx) {
-      const tx = options.tx;
-      if (!(await inOneStatement(viaPrisma(tx), tx))) await sequential(tx);
-    }
-    // A deadlock, a serialization failure or a raced key rolls the whole batch back: running
-    // it again is safe (nothing of it was written) and is what the caller would have to do.
-    else
-      await retryTransient(
-        async () => {
-          if (!(await inOneStatement(this.hotPath))) await this.prisma.$transaction(sequential, { timeout: 60_000, maxWait: 10_000 });
-        },
-        5,
-        (e) => isTransient(e) || isBatchRaced(e),
-      );
-    return results as BatchEventResult[];
+    const writer = { prisma: this.prisma, hotPath: this.hotPath, clock: this.clock, subscriptions: this.batchSubscriptions };
+    return incrementMany(writer, events, { ...options, actor: options.actor ?? DEFAULT_ACTOR });
   }
 
   /** The fast read: primary-key lookups of the cache, never a COUNT. */
