@@ -74,7 +74,8 @@ export class UsageTracker {
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly timer: ReturnType<typeof setInterval>;
   private closed = false;
-  private readonly stats: TrackerStats = { buffered: 0, pendingFlushes: 0, confirmed: {}, rejectedEvents: 0, failedAttempts: 0 };
+  /** The counts only; `buffered` and `pendingFlushes` are read off the buffers in getStats(). */
+  private readonly stats: Omit<TrackerStats, "buffered" | "pendingFlushes"> = { confirmed: {}, rejectedEvents: 0, failedAttempts: 0 };
   private readonly onBeforeExit = () => void this.close(this.options.exitTimeoutMs ?? 10_000);
 
   constructor(
