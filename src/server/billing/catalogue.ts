@@ -51,6 +51,12 @@ export const planSchema = z
     features: z.partialRecord(featureSchema, z.boolean()),
     /** Dodo usage meter event names for metered metrics (sent by the usage reporter). */
     meters: z.partialRecord(metricSchema, z.string().min(1)).default({}),
+    /**
+     * Usage-alert thresholds in percent of the effective limit, per metric (default
+     * DEFAULT_ALERT_PERCENTS): a usage.threshold_crossed event when a count reaches one.
+     * Over 100 is allowed (a soft limit's overshoot); an empty list turns the defaults off.
+     */
+    alertPercents: z.partialRecord(metricSchema, z.array(z.number().int().min(1).max(1000))).default({}),
   })
   .strict();
 export type Plan = z.infer<typeof planSchema>;
@@ -177,3 +183,11 @@ export function planForProduct(productId: string): Plan | undefined {
 }
 
 export const FREE_PLAN: Plan = byId.get(FREE_PLAN_ID) as Plan;
+
+/** The plan's default usage-alert thresholds when the catalogue names none for a metric. */
+export const DEFAULT_ALERT_PERCENTS: readonly number[] = [80, 100];
+
+/** A plan's alert thresholds for a metric, in percent of the effective limit, ascending and distinct. */
+export function alertPercentsFor(plan: Plan, metric: Metric): number[] {
+  return [...new Set(plan.alertPercents[metric] ?? DEFAULT_ALERT_PERCENTS)].sort((a, b) => a - b);
+}

@@ -9,6 +9,7 @@ import { BillingError } from "./errors";
 import { toLedgerEntry, type LedgerEntry, type LedgerRow } from "./ledger-entry";
 import { remainingOf } from "./policy";
 import type { OrgPolicyContext } from "./policy-context";
+import { DECIDE_USAGE_ALERTS } from "./usage-alerts/alert-sql";
 import { belowZero, countOutOfRange } from "./usage-errors";
 import { REPORT_METERED_USAGE } from "./usage-reporting/outbox-sql";
 import { readByKey } from "./usage-service";
@@ -71,7 +72,7 @@ export async function consumeOne(run: RawQuery, ownStatement: boolean, p: OneMet
           FROM ${parts.source} WHERE ${cap}::bigint IS NULL OR ${parts.count} <= ${cap}::bigint - ${delta}::bigint
           ON CONFLICT (org_id, idempotency_key) DO NOTHING
           RETURNING *
-        )${REPORT_METERED_USAGE}, ${parts.update}
+        )${REPORT_METERED_USAGE}, ${parts.update}${DECIDE_USAGE_ALERTS}
         SELECT ins.*, (SELECT count FROM upd) AS new_count, (SELECT id::text FROM prior) AS prior_id,
                (SELECT ${parts.count} FROM ${parts.source}) AS seen_count, ${parts.windowStart} AS window_start
         FROM (SELECT 1) AS one LEFT JOIN ins ON TRUE`);

@@ -7,6 +7,7 @@ import type { ConsumeResult, ConsumeWrite } from "./consume-write";
 import { toLedgerEntry, type LedgerEntry, type LedgerRow } from "./ledger-entry";
 import { remainingOf } from "./policy";
 import type { OrgPolicyContext } from "./policy-context";
+import { DECIDE_USAGE_ALERTS } from "./usage-alerts/alert-sql";
 import { belowZero, countOutOfRange } from "./usage-errors";
 import { REPORT_METERED_USAGE } from "./usage-reporting/outbox-sql";
 import { readByKey } from "./usage-service";
@@ -118,8 +119,8 @@ async function applyUnderLocks(run: RawQuery, input: SeveralMetricsConsume): Pro
       -- The rows are locked by this transaction's earlier statement: c.count is their latest version.
       UPDATE usage_cache c SET count = c.count + ins.delta, last_updated = ins.timestamp
       FROM ins WHERE c.org_id = ins.org_id AND c.metric = ins.metric
-      RETURNING c.metric, c.count
-    )
+      RETURNING c.org_id, c.metric, c.count, c.window_start
+    )${DECIDE_USAGE_ALERTS}
     SELECT ins.*, upd.count AS new_count FROM ins JOIN upd ON upd.metric = ins.metric`);
   const primary = rows.find((r) => r.metric === own);
   if (!primary) return input.replayOf((await readByKey(run, orgId, input.idempotencyKey)) as LedgerEntry);

@@ -1,6 +1,6 @@
 import { z } from "zod";
 
-import { Prisma, type PrismaClient } from "@/server/db/client";
+import type { PrismaClient } from "@/server/db/client";
 import { transactionViaPrisma, viaPrisma, type RawQuery, type RawTransaction } from "@/server/db/raw-query";
 import { retryTransient } from "@/server/db/retry";
 import type { Db, Tx } from "@/server/db/tx";
@@ -23,6 +23,7 @@ import {
   type UsageSummary,
 } from "./policy-context";
 import { actorSchema, idempotencyKeySchema, metadataSchema, orgIdSchema, positiveAmount } from "./schemas";
+import { recordDenial } from "./usage-alerts/limit-reached";
 import { DEFAULT_ACTOR, readByKey, type UsageService } from "./usage-service";
 
 export type CheckResult = Decision;
@@ -204,9 +205,7 @@ export class EntitlementService {
     actor: string,
     at: Date,
   ) {
-    await run(Prisma.sql`
-      INSERT INTO entitlement_denials (org_id, action, metric, amount, reason_code, message, actor, created_at)
-      VALUES (${orgId}::uuid, ${action}, ${metric}, ${amount}::bigint, ${decision.reason?.code ?? "denied"}, ${decision.reason?.message ?? ""}, ${actor}, ${at}::timestamptz)`);
+    await recordDenial(run, { orgId, action, metric, amount, decision, actor, at });
   }
 
   /**

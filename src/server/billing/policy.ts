@@ -53,8 +53,12 @@ export interface EffectivePlan {
   graceEndsAt: Date | null;
 }
 
-const PAID_STATUSES = new Set(["active", "trialing", "renewed"]);
-const GRACE_STATUSES = new Set(["on_hold", "past_due"]);
+/** Statuses whose plan applies in good standing; the SQL mirrors (effective-limit-sql.ts) read these too. */
+export const PAID_STATUS_LIST = ["active", "trialing", "renewed"] as const;
+/** Statuses whose plan applies for GRACE_PERIOD_DAYS after the change, then lapses (the plan's limits stay). */
+export const GRACE_STATUS_LIST = ["on_hold", "past_due"] as const;
+const PAID_STATUSES = new Set<string>(PAID_STATUS_LIST);
+const GRACE_STATUSES = new Set<string>(GRACE_STATUS_LIST);
 
 export function effectivePlan(subscription: SubscriptionState | null, now: Date): EffectivePlan {
   if (!subscription) return { plan: FREE_PLAN, subscriptionStatus: "none", standing: "good", graceEndsAt: null };

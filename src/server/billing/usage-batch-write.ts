@@ -6,6 +6,7 @@ import type { Metric } from "./catalogue";
 import type { LedgerWork } from "./ledger-entry";
 import { SUBSCRIPTION_TEXT, type SubscriptionSnapshot } from "./policy-context";
 import { INT64_MAX } from "./schemas";
+import { DECIDE_USAGE_ALERTS } from "./usage-alerts/alert-sql";
 import { batchRaced, repeatOf, type BatchEventResult, type BatchItem } from "./usage-batch";
 import { REPORT_METERED_USAGE_PER_ORG } from "./usage-reporting/outbox-sql";
 import { currentWindow, windowFollowsSubscription } from "./usage-window";
@@ -162,13 +163,14 @@ export async function writeBatchInOneStatement(
         FROM fresh WHERE (SELECT judged FROM verdict)
         ON CONFLICT (org_id, idempotency_key) DO NOTHING
         RETURNING *
-      )${REPORT_METERED_USAGE_PER_ORG}, agg AS (
+      )${REPORT_METERED_USAGE_PER_ORG}, upd AS (
         -- From the LOCKED count, never c.count (window-reset.ts, STALE_ROW).
         UPDATE usage_cache c SET count = locked.count + t.total, last_updated = t.at
         FROM (SELECT org_id, metric, SUM(delta) AS total, max(timestamp) AS at FROM ins GROUP BY org_id, metric) t
         JOIN locked ON locked.org_id = t.org_id AND locked.metric = t.metric
         WHERE c.org_id = t.org_id AND c.metric = t.metric
-      )
+        RETURNING c.org_id, c.metric, c.count, c.window_start
+      )${DECIDE_USAGE_ALERTS}
       SELECT j.judged, (SELECT subscriptions FROM current) AS subscriptions_current,
         CASE WHEN j.judged AND ${options.exactPrior}::boolean AND (SELECT count(*) FROM ins) < (SELECT count(*) FROM fresh)
           -- Not a constant, so the planner cannot fold it: fails the statement, all of it undone.

@@ -12,6 +12,7 @@ import { keyReuseConflict, LEDGER_COLUMNS, toLedgerEntry, type LedgerEntry, type
 import type { SubscriptionState } from "./policy";
 import { readSubscriptions } from "./policy-context";
 import { incrementInputSchema, INT64_MAX, type IncrementInput } from "./schemas";
+import { DECIDE_USAGE_ALERTS } from "./usage-alerts/alert-sql";
 import { belowZero, countOutOfRange } from "./usage-errors";
 import { REPORT_METERED_USAGE } from "./usage-reporting/outbox-sql";
 import { currentWindow, windowFollowsSubscription } from "./usage-window";
@@ -224,12 +225,13 @@ export async function applyBatch(
         ${toInsert.map((v) => JSON.stringify(v.event.metadata ?? {}))}::jsonb[]) AS e
       ON CONFLICT (org_id, idempotency_key) DO NOTHING
       RETURNING *
-    )${REPORT_METERED_USAGE}, agg AS (
+    )${REPORT_METERED_USAGE}, upd AS (
       UPDATE usage_cache c SET count = c.count + t.total, last_updated = t.at
       FROM (SELECT org_id, metric, SUM(delta) AS total, max(timestamp) AS at FROM ins GROUP BY org_id, metric) t
       WHERE c.org_id = t.org_id AND c.metric = t.metric
-    )
-    -- agg (rows created and locked above) runs to completion whether or not it is read
+      RETURNING c.org_id, c.metric, c.count, c.window_start
+    )${DECIDE_USAGE_ALERTS}
+    -- upd and the alerts (rows created and locked above) run to completion whether or not they are read
     SELECT ${Prisma.raw(LEDGER_COLUMNS)} FROM ins`;
   const inserted = await insert.catch((error: unknown) => {
     // The events were judged with every one of them counted; when ON CONFLICT dropped one (a

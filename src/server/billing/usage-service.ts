@@ -11,6 +11,7 @@ import { keyReuseConflict, LEDGER_COLUMNS, toLedgerEntry, type LedgerEntry, type
 import { readSubscription } from "./policy-context";
 import { RememberedSubscriptions } from "./remembered-subscriptions";
 import { incrementInputSchema, type IncrementInput } from "./schemas";
+import { DECIDE_USAGE_ALERTS } from "./usage-alerts/alert-sql";
 import type { BatchEventResult } from "./usage-batch";
 import { belowZero, countOutOfRange, orgNotFound } from "./usage-errors";
 import { REPORT_METERED_USAGE } from "./usage-reporting/outbox-sql";
@@ -140,7 +141,7 @@ export class UsageService {
             FROM ${parts.source}
             ON CONFLICT (org_id, idempotency_key) DO NOTHING
             RETURNING *
-          )${REPORT_METERED_USAGE}, ${parts.update}
+          )${REPORT_METERED_USAGE}, ${parts.update}${DECIDE_USAGE_ALERTS}
           SELECT ins.*, (SELECT count FROM upd) AS new_count, (SELECT count(*) FROM locked)::int AS locked_rows
           FROM (SELECT 1) AS one LEFT JOIN ins ON TRUE`);
         // Alone, the statement is its own transaction and may run again; in the caller's, not.

@@ -114,7 +114,7 @@ export function rowWriteSql(orgId: string, metric: Metric, window: UsageWindow |
         -- From the LOCKED count, not c.count (see STALE_ROW above).
         UPDATE usage_cache c SET count = locked.count + ins.delta, last_updated = ins.timestamp
         FROM ins, locked WHERE c.org_id = ins.org_id AND c.metric = ins.metric
-        RETURNING c.count
+        RETURNING c.org_id, c.metric, c.count, c.window_start
       )`,
       windowStart: Prisma.sql`NULL::timestamptz`,
     };
@@ -138,7 +138,7 @@ export function rowWriteSql(orgId: string, metric: Metric, window: UsageWindow |
           last_updated = COALESCE((SELECT timestamp FROM ins), (SELECT timestamp FROM reset), c.last_updated),
           window_start = CASE WHEN win.moves THEN win.ws ELSE win.window_start END
       FROM win WHERE c.org_id = win.org_id AND c.metric = win.metric AND (win.moves OR EXISTS (SELECT 1 FROM ins))
-      RETURNING c.count
+      RETURNING c.org_id, c.metric, c.count, c.window_start
     )`,
     windowStart: Prisma.sql`(SELECT CASE WHEN moves THEN ws ELSE window_start END FROM win)`,
   };
