@@ -121,7 +121,7 @@ export async function dashboardAtScale(
 }
 
 /** What each page asks the domain for, in-process (no HTTP, no rendering). */
-async function domainTimings(prisma: PrismaClient, bigOrgId: string): Promise<Timing[]> {
+export async function domainTimings(prisma: PrismaClient, bigOrgId: string): Promise<Timing[]> {
   const services = createBillingServices(prisma);
   const orgs = (input: Partial<Parameters<typeof listOrganizations>[1]>) =>
     listOrganizations(prisma, { page: 1, pageSize: 25, sort: "name", ...input });
