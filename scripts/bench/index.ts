@@ -7,6 +7,8 @@ import { createDatabase } from "@/server/db/client";
 import { readCommandLine } from "../lib/args";
 import { backfillBench } from "./backfill";
 import { checkLatency, orgSizeLatency } from "./checks";
+import { dashboardAtScale, type DashboardAtScaleResult } from "./dashboard-at-scale";
+import { renderDashboardAtScale } from "./dashboard-at-scale-report";
 import { benchServer, freshDatabase, serverVersion } from "./database";
 import { countQueries } from "./instrument";
 import { growLedger, ledgerPages } from "./ledger-pages";
@@ -56,6 +58,7 @@ const results: BenchResults = {
 };
 
 let failed = false;
+let dashboard: DashboardAtScaleResult | undefined;
 const runs = (section: Section) => options.sections.has(section);
 try {
   progress(
@@ -69,7 +72,7 @@ try {
   results.meta.database = server.where;
   results.meta.postgres = await serverVersion(server.adminUrl);
 
-  if (SECTIONS.some((section) => section !== "backfill" && runs(section))) {
+  if (SECTIONS.some((section) => section !== "backfill" && section !== "dashboard" && runs(section))) {
     progress("preparing a fresh database…");
     const database = await freshDatabase();
     results.meta.database = database.where;
@@ -137,6 +140,9 @@ try {
       results.invariants.push({ after: `backfill --apply, ${v.name}`, driftRows: v.verifyRemaining ?? 1, ledgerRows: v.migrationRows });
     }
   }
+  if (runs("dashboard")) {
+    dashboard = await dashboardAtScale(options.profile.name, { keep: options.keepDb, http: options.remote }, progress);
+  }
 } catch (error) {
   failed = true;
   if (!isShuttingDown()) console.error("[bench] failed:", error);
@@ -150,8 +156,9 @@ results.meta.seconds = (performance.now() - started) / 1000;
 results.meta.loadAverage.end = os.loadavg();
 results.targets = evaluateTargets(results);
 console.log(renderReport(results));
+if (dashboard) console.log(`\n${renderDashboardAtScale(dashboard)}`);
 if (options.json) {
-  await writeJson(options.json, results);
+  await writeJson(options.json, { ...results, ...(dashboard ? { dashboardAtScale: dashboard } : {}) });
   progress(`figures written to ${options.json}`);
 }
 const drifted = results.invariants.some((i) => i.driftRows > 0);

@@ -75,7 +75,9 @@ export const PROFILES: Record<Profile["name"], Profile> = {
 };
 
 /** The bench's parts, in the order they run; `--only` picks some. */
-export const SECTIONS = ["single", "hot-row", "batch", "check", "org-size", "ledger", "backfill"] as const;
+export const SECTIONS = ["single", "hot-row", "batch", "check", "org-size", "ledger", "backfill", "dashboard"] as const;
+/** Run only when named in --only: at full size it loads 10 million ledger rows (≈ 10–20 minutes). */
+const OPT_IN: readonly Section[] = ["dashboard"];
 export type Section = (typeof SECTIONS)[number];
 
 export interface Options {
@@ -87,17 +89,22 @@ export interface Options {
   /** The separate-process columns (the real server, a client process); `--no-remote` skips them. */
   remote: boolean;
   sections: ReadonlySet<Section>;
+  /** `--keep-db`: the dashboard section keeps its loaded database and reuses it next time. */
+  keepDb: boolean;
 }
 
-const USAGE = "usage: npm run bench [-- --quick] [--only SECTION,…] [--json FILE] [--no-pgbench] [--no-remote]";
+const USAGE = "usage: npm run bench [-- --quick] [--only SECTION,…] [--json FILE] [--no-pgbench] [--no-remote] [--keep-db]";
 
 export const BENCH_HELP = `${USAGE}
 
   --quick        short durations and a smaller backfill (a smoke run)
   --only LIST    run only these parts: ${SECTIONS.join(", ")}
-                 (e.g. --only backfill: the backfill figure on its own)
+                 (e.g. --only backfill: the backfill figure on its own; "dashboard",
+                 issue #16's dashboard at 10 million ledger rows, runs only when named)
   --json FILE    also write the figures as JSON to FILE
   --no-pgbench   skip the pgbench columns even when pgbench is installed
+  --keep-db      dashboard: keep the loaded database (BENCH_DATABASE_URL only) and reuse
+                 it on the next run instead of loading millions of rows again
   --no-remote    skip the separate-process columns (the real server from the production
                  build, scripts/next-server.ts, lean and via Next, called by a client process)
 
@@ -115,6 +122,7 @@ export function parseBenchOptions(argv: string[]): Options {
       json: { type: "string" },
       "no-pgbench": { type: "boolean", default: false },
       "no-remote": { type: "boolean", default: false },
+      "keep-db": { type: "boolean", default: false },
       only: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
@@ -126,6 +134,9 @@ export function parseBenchOptions(argv: string[]): Options {
     json: values.json,
     pgbench: !values["no-pgbench"],
     remote: !values["no-remote"],
-    sections: new Set(choicesArg("--only", values.only, SECTIONS, "part")),
+    sections: new Set(
+      values.only === undefined ? SECTIONS.filter((s) => !OPT_IN.includes(s)) : choicesArg("--only", values.only, SECTIONS, "part"),
+    ),
+    keepDb: values["keep-db"],
   };
 }

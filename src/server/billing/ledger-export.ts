@@ -54,11 +54,20 @@ const SELECT_LIST = [
  * COPY takes no bind parameters: the filter's values are written into the statement as
  * literals, each through the driver's own quoting (`escapeLiteral`), never by hand.
  */
-function inlineParameters(sql: Prisma.Sql, client: pg.PoolClient): string {
+function inlineParameters(sql: Prisma.Sql, client: pg.ClientBase): string {
   return sql.text.replace(/\$(\d+)/g, (_, n: string) => {
     const value: unknown = sql.values[Number(n) - 1];
     return client.escapeLiteral(value instanceof Date ? value.toISOString() : String(value));
   });
+}
+
+/**
+ * The export's one statement, the filter's values inlined: also what `npm run bench` runs
+ * bare (`COPY … TO STDOUT`, the same rows and columns) to measure the export against.
+ */
+export function ledgerCopyStatement(filter: LedgerFilter, client: pg.ClientBase): string {
+  const where = inlineParameters(ledgerWhereClause(filter), client);
+  return `COPY (SELECT ${SELECT_LIST} FROM usage_ledger l JOIN organizations o ON o.id = l.org_id ${where} ORDER BY l.timestamp, l.id) TO STDOUT WITH (FORMAT csv, HEADER)`;
 }
 
 export function ledgerCsvStream(pool: pg.Pool, filter: LedgerFilter): ReadableStream<Uint8Array> {
@@ -71,12 +80,7 @@ export function ledgerCsvStream(pool: pg.Pool, filter: LedgerFilter): ReadableSt
   void pool.connect().then(
     (connected) => {
       client = connected;
-      const where = inlineParameters(ledgerWhereClause(filter), connected);
-      const copy = connected.query(
-        copyTo(
-          `COPY (SELECT ${SELECT_LIST} FROM usage_ledger l JOIN organizations o ON o.id = l.org_id ${where} ORDER BY l.timestamp, l.id) TO STDOUT WITH (FORMAT csv, HEADER)`,
-        ),
-      );
+      const copy = connected.query(copyTo(ledgerCopyStatement(filter, connected)));
       copy.on("error", (error: Error) => {
         release(error);
         body.destroy(error);
