@@ -104,7 +104,9 @@ export const BENCH_HELP = `${USAGE}
   BENCH_DATABASE_URL  a PostgreSQL server URL: the bench creates billing_bench_<random> (and
                       billing_bench_backfill_<random> copies) on it and drops them afterwards
                       (default: a throw-away embedded cluster)
-  PGBENCH             the pgbench binary (default: pgbench on PATH)`;
+  PGBENCH             the pgbench binary (default: pgbench on PATH)
+  BENCH_SERVER_CPU_PROF  a directory: the real servers write V8 CPU profiles under it on exit
+                      (<dir>/lean, <dir>/next; where a remote call's server time goes)`;
 
 /** The bench's command line; any mistake is a UsageError with one line. */
 export function parseBenchOptions(argv: string[]): Options {

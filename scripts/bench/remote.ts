@@ -81,7 +81,11 @@ async function stop(child: ChildProcess): Promise<void> {
 /** The real server on the bench's database, listening on 127.0.0.1; answers once /api/health does. */
 export async function startRemoteServer(variant: ServerVariant, databaseUrl: string): Promise<RemoteServer> {
   const port = await freePort();
-  const child = spawn(process.execPath, [...NODE_FLAGS, "scripts/next-server.ts", "-p", String(port), "-H", "127.0.0.1"], {
+  // BENCH_SERVER_CPU_PROF=DIR: each server writes V8 CPU profiles to DIR/<variant> when it exits
+  // (one per thread: the main thread's is the larger; the other is tsx's loader).
+  const profileDir = process.env.BENCH_SERVER_CPU_PROF;
+  const profile = profileDir ? ["--cpu-prof", "--cpu-prof-dir", path.resolve(profileDir, variant)] : [];
+  const child = spawn(process.execPath, [...profile, ...NODE_FLAGS, "scripts/next-server.ts", "-p", String(port), "-H", "127.0.0.1"], {
     stdio: ["ignore", "ignore", "inherit"],
     env: {
       ...process.env,
