@@ -19,6 +19,8 @@ export interface Profile {
   batchSize: number;
   batchOrgs: number;
   batches: number;
+  /** The SDK's buffered track(), end to end: events tracked. */
+  trackEvents: number;
   warmupBatches: number;
   checkCalls: number;
   checkWarmup: number;
@@ -44,6 +46,7 @@ export const PROFILES: Record<Profile["name"], Profile> = {
     pgbenchSeconds: 1,
     pgbenchRounds: 1,
     batches: 5,
+    trackEvents: 50_000,
     warmupBatches: 1,
     checkCalls: 300,
     checkWarmup: 50,
@@ -63,6 +66,7 @@ export const PROFILES: Record<Profile["name"], Profile> = {
     pgbenchSeconds: 1,
     pgbenchRounds: 5,
     batches: 30,
+    trackEvents: 300_000,
     warmupBatches: 3,
     checkCalls: 2000,
     checkWarmup: 200,

@@ -20,10 +20,13 @@ import type { Latency, Sample } from "./measure";
 export type RemoteOp = "check" | "consume";
 export type RemoteCommand =
   | { kind: "throughput"; op: RemoteOp; url: string; apiKey: string; clients: number; warmupMs: number; durationMs: number }
-  | { kind: "latency"; op: RemoteOp; urls: string[]; apiKey: string; warmup: number; count: number };
+  | { kind: "latency"; op: RemoteOp; urls: string[]; apiKey: string; warmup: number; count: number }
+  | { kind: "track"; url: string; apiKey: string; events: number };
 export type RemoteReply =
   | { kind: "throughput"; ops: number; seconds: number; clientCpuMs: number }
   | { kind: "latency"; latencies: Latency[]; clientCpuMs: number }
+  /** `confirmed`: the api_calls the SDK's tracker saw confirmed (a bigint as text); `allSent`: close() left nothing. */
+  | { kind: "track"; seconds: number; clientCpuMs: number; confirmed: string; allSent: boolean }
   | { kind: "error"; message: string };
 
 export const SERVER_VARIANTS = ["lean", "next"] as const;
@@ -123,6 +126,16 @@ export interface RemoteClient {
   ): Promise<RemoteSample>;
   /** One client per server, sequential calls interleaved across the servers (a, b, a, b, …). */
   latency(servers: RemoteServer[], apiKey: string, op: RemoteOp, calls: { warmup: number; count: number }): Promise<RemoteLatency[]>;
+  /** The SDK (packages/client) `track()`s `events` api_calls over the spread orgs, then close()s: end to end. */
+  track(server: RemoteServer, apiKey: string, events: number): Promise<RemoteTrack>;
+}
+
+export interface RemoteTrack {
+  seconds: number;
+  confirmed: bigint;
+  allSent: boolean;
+  serverCpuMs: number;
+  clientCpuMs: number;
 }
 
 /** A throughput window seen from outside: `cpuMs` is the SERVER's, `clientCpuMs` the client's. */
@@ -160,6 +173,18 @@ export function startRemoteClient(): RemoteClient {
       // The server's CPU over warm-up and window alike, scaled to the window's share of the time.
       const serverCpu = ((server.cpuMs() - cpu0) * timing.durationMs) / (timing.warmupMs + timing.durationMs);
       return { ops: reply.ops, seconds: reply.seconds, queries: 0, cpuMs: serverCpu, clientCpuMs: reply.clientCpuMs };
+    },
+    async track(server, apiKey, events) {
+      const cpu0 = server.cpuMs();
+      const reply = await ask({ kind: "track", url: server.url, apiKey, events });
+      if (reply.kind !== "track") throw new Error("remote client: unexpected reply");
+      return {
+        seconds: reply.seconds,
+        confirmed: BigInt(reply.confirmed),
+        allSent: reply.allSent,
+        serverCpuMs: server.cpuMs() - cpu0,
+        clientCpuMs: reply.clientCpuMs,
+      };
     },
     async latency(servers, apiKey, op, calls) {
       const cpu0 = servers.map((server) => server.cpuMs());

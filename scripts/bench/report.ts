@@ -60,6 +60,15 @@ export function renderReport(results: BenchResults): string {
       "",
     );
   }
+  if (results.sdkTrack) {
+    const t = results.sdkTrack;
+    out.push(
+      `   SDK buffered track() (packages/client), client process ⇄ lean server: ${int(t.events)} api_calls over 200 orgs until close() — ` +
+        `${int(t.eventsPerSec)} events/s (${t.seconds.toFixed(2)} s); ledger +${int(t.ledgerGain)}, confirmed ${int(t.confirmed)}: ` +
+        `${t.exact ? "exact ✓" : "NOT exact ✗"}; CPU per 1 000 events: server ${(t.serverCpuMsPerEvent * 1000).toFixed(1)} ms · client ${(t.clientCpuMsPerEvent * 1000).toFixed(1)} ms`,
+      "",
+    );
+  }
   if (results.check) {
     const c = results.check;
     out.push(`4. check latency, one client, ${int(c.calls)} calls after warm-up (ms); and consume from a client in another process`);
