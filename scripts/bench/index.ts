@@ -18,6 +18,7 @@ import { pgbenchVersion } from "./pgbench";
 import { hasBuild, SERVER_VARIANTS, startRemoteClient, startRemoteServer } from "./remote";
 import { renderReport, writeJson } from "./report";
 import type { BenchResults } from "./results";
+import { sdkTrack } from "./sdk-track";
 import { createApiKey, createOrgs, createOrgSizeFixtures } from "./setup";
 import { evaluateTargets } from "./targets";
 import { batchIngest, hotRow, singleOps, type BenchContext } from "./workloads";
@@ -91,7 +92,7 @@ try {
     };
 
     const ctx: BenchContext = { url: database.url, apiKey, profile: options.profile, pgbench: pgbench !== null, progress };
-    if ((runs("single") || runs("check")) && options.remote) {
+    if ((runs("single") || runs("check") || runs("batch")) && options.remote) {
       if (hasBuild()) {
         progress("starting the real server (lean and via-Next) and the client process…");
         const servers = [];
@@ -116,6 +117,12 @@ try {
     if (runs("batch")) {
       results.batch = await batchIngest(ctx);
       await verify("incrementMany");
+      const lean = ctx.remote?.servers.find((s) => s.variant === "lean");
+      if (ctx.remote && lean) {
+        results.sdkTrack = await sdkTrack(admin.pool, ctx.remote.client, lean, apiKey, options.profile.trackEvents);
+        progress(`SDK track: ${Math.round(results.sdkTrack.eventsPerSec)} events/s, ${results.sdkTrack.exact ? "exact" : "NOT exact"}`);
+        await verify("SDK track");
+      }
     }
     if (runs("check")) {
       results.check = await checkLatency(ctx);

@@ -19,6 +19,8 @@ export interface Profile {
   batchSize: number;
   batchOrgs: number;
   batches: number;
+  /** The SDK's buffered track(), end to end: events tracked. */
+  trackEvents: number;
   warmupBatches: number;
   checkCalls: number;
   checkWarmup: number;
@@ -44,6 +46,7 @@ export const PROFILES: Record<Profile["name"], Profile> = {
     pgbenchSeconds: 1,
     pgbenchRounds: 1,
     batches: 5,
+    trackEvents: 50_000,
     warmupBatches: 1,
     checkCalls: 300,
     checkWarmup: 50,
@@ -63,6 +66,7 @@ export const PROFILES: Record<Profile["name"], Profile> = {
     pgbenchSeconds: 1,
     pgbenchRounds: 5,
     batches: 30,
+    trackEvents: 300_000,
     warmupBatches: 3,
     checkCalls: 2000,
     checkWarmup: 200,
@@ -111,7 +115,9 @@ export const BENCH_HELP = `${USAGE}
   BENCH_DATABASE_URL  a PostgreSQL server URL: the bench creates billing_bench_<random> (and
                       billing_bench_backfill_<random> copies) on it and drops them afterwards
                       (default: a throw-away embedded cluster)
-  PGBENCH             the pgbench binary (default: pgbench on PATH)`;
+  PGBENCH             the pgbench binary (default: pgbench on PATH)
+  BENCH_SERVER_CPU_PROF  a directory: the real servers write V8 CPU profiles under it on exit
+                      (<dir>/lean, <dir>/next; where a remote call's server time goes)`;
 
 /** The bench's command line; any mistake is a UsageError with one line. */
 export function parseBenchOptions(argv: string[]): Options {

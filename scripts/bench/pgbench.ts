@@ -3,7 +3,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 
-import { CONSUME_SQL, INCREMENT_SQL, POLICY_READ_SQL } from "./baseline";
+import { CONSUME_ALSO_METRIC, CONSUME_SQL, INCREMENT_SQL, POLICY_READ_SQL } from "./baseline";
 import { defer } from "./lifecycle";
 import { HOT_ORG, orgIdSql, SPREAD_ORGS } from "./setup";
 
@@ -43,7 +43,17 @@ export const scripts = {
       pickKey,
       render(POLICY_READ_SQL, [ORG]),
       // The space after each ':' keeps pgbench from reading `:"…` as a variable.
-      render(CONSUME_SQL, [ORG, KEY, "1", "'api_calls'", "NULL", "'api_call'", "'pgbench'", `'{"action": "api.call"}'`]),
+      render(CONSUME_SQL, [
+        ORG,
+        KEY,
+        "1",
+        "'api_calls'",
+        "NULL",
+        "'api_call'",
+        "'pgbench'",
+        `'{"action": "api.call"}'`,
+        `'${CONSUME_ALSO_METRIC}'`,
+      ]),
     ].join("\n"),
   increment: () =>
     [pickOrg(false), pickKey, render(INCREMENT_SQL, [ORG, "'api_calls'", "1", "'api_call'", KEY, "'pgbench'", "'{}'"])].join("\n"),

@@ -3,8 +3,9 @@ import { performance } from "node:perf_hooks";
 
 import { createBillingClient } from "@/client";
 
+import { createBillingClient as createSdkClient } from "../../packages/client/src";
 import { summarize, window } from "./measure";
-import type { RemoteCommand, RemoteReply } from "./remote";
+import type { RemoteCommand, RemoteOp, RemoteReply } from "./remote";
 import { randomSpreadOrg } from "./setup";
 
 /**
@@ -19,7 +20,7 @@ const cpuMs = () => {
   return (user + system) / 1000;
 };
 
-async function call(client: ReturnType<typeof createBillingClient>, op: RemoteCommand["op"]): Promise<void> {
+async function call(client: ReturnType<typeof createBillingClient>, op: RemoteOp): Promise<void> {
   if (op === "check") {
     await client.billing.entitlements.check.query({ orgId: randomSpreadOrg(), action: "api.call" });
     return;
@@ -32,7 +33,27 @@ async function call(client: ReturnType<typeof createBillingClient>, op: RemoteCo
   if (!result.allowed) throw new Error(`consume denied: ${JSON.stringify(result)}`);
 }
 
+/**
+ * The SDK's buffered `track()` end to end: `events` calls over the spread orgs (the event loop
+ * let run every 1 000, the tracker's default flush size, as a busy app's would), then close():
+ * the time until every event is confirmed by the server.
+ */
+async function track(command: Extract<RemoteCommand, { kind: "track" }>): Promise<RemoteReply> {
+  const sdk = createSdkClient({ url: command.url, apiKey: command.apiKey });
+  const cpu0 = cpuMs();
+  const start = performance.now();
+  for (let i = 0; i < command.events; i++) {
+    sdk.track(randomSpreadOrg(), "api_calls");
+    if (i % 1000 === 999) await new Promise((resolve) => setImmediate(resolve));
+  }
+  const allSent = await sdk.close(120_000);
+  const seconds = (performance.now() - start) / 1000;
+  const confirmed = sdk.trackerStats()?.confirmed.api_calls ?? 0n;
+  return { kind: "track", seconds, clientCpuMs: cpuMs() - cpu0, confirmed: confirmed.toString(), allSent };
+}
+
 async function run(command: RemoteCommand): Promise<RemoteReply> {
+  if (command.kind === "track") return track(command);
   if (command.kind === "throughput") {
     const clients = Array.from({ length: command.clients }, () =>
       createBillingClient({ url: command.url, apiKey: command.apiKey, batch: false }),

@@ -20,10 +20,13 @@ import type { Latency, Sample } from "./measure";
 export type RemoteOp = "check" | "consume";
 export type RemoteCommand =
   | { kind: "throughput"; op: RemoteOp; url: string; apiKey: string; clients: number; warmupMs: number; durationMs: number }
-  | { kind: "latency"; op: RemoteOp; urls: string[]; apiKey: string; warmup: number; count: number };
+  | { kind: "latency"; op: RemoteOp; urls: string[]; apiKey: string; warmup: number; count: number }
+  | { kind: "track"; url: string; apiKey: string; events: number };
 export type RemoteReply =
   | { kind: "throughput"; ops: number; seconds: number; clientCpuMs: number }
   | { kind: "latency"; latencies: Latency[]; clientCpuMs: number }
+  /** `confirmed`: the api_calls the SDK's tracker saw confirmed (a bigint as text); `allSent`: close() left nothing. */
+  | { kind: "track"; seconds: number; clientCpuMs: number; confirmed: string; allSent: boolean }
   | { kind: "error"; message: string };
 
 export const SERVER_VARIANTS = ["lean", "next"] as const;
@@ -81,7 +84,11 @@ async function stop(child: ChildProcess): Promise<void> {
 /** The real server on the bench's database, listening on 127.0.0.1; answers once /api/health does. */
 export async function startRemoteServer(variant: ServerVariant, databaseUrl: string): Promise<RemoteServer> {
   const port = await freePort();
-  const child = spawn(process.execPath, [...NODE_FLAGS, "scripts/next-server.ts", "-p", String(port), "-H", "127.0.0.1"], {
+  // BENCH_SERVER_CPU_PROF=DIR: each server writes V8 CPU profiles to DIR/<variant> when it exits
+  // (one per thread: the main thread's is the larger; the other is tsx's loader).
+  const profileDir = process.env.BENCH_SERVER_CPU_PROF;
+  const profile = profileDir ? ["--cpu-prof", "--cpu-prof-dir", path.resolve(profileDir, variant)] : [];
+  const child = spawn(process.execPath, [...profile, ...NODE_FLAGS, "scripts/next-server.ts", "-p", String(port), "-H", "127.0.0.1"], {
     stdio: ["ignore", "ignore", "inherit"],
     env: {
       ...process.env,
@@ -119,6 +126,16 @@ export interface RemoteClient {
   ): Promise<RemoteSample>;
   /** One client per server, sequential calls interleaved across the servers (a, b, a, b, …). */
   latency(servers: RemoteServer[], apiKey: string, op: RemoteOp, calls: { warmup: number; count: number }): Promise<RemoteLatency[]>;
+  /** The SDK (packages/client) `track()`s `events` api_calls over the spread orgs, then close()s: end to end. */
+  track(server: RemoteServer, apiKey: string, events: number): Promise<RemoteTrack>;
+}
+
+export interface RemoteTrack {
+  seconds: number;
+  confirmed: bigint;
+  allSent: boolean;
+  serverCpuMs: number;
+  clientCpuMs: number;
 }
 
 /** A throughput window seen from outside: `cpuMs` is the SERVER's, `clientCpuMs` the client's. */
@@ -156,6 +173,18 @@ export function startRemoteClient(): RemoteClient {
       // The server's CPU over warm-up and window alike, scaled to the window's share of the time.
       const serverCpu = ((server.cpuMs() - cpu0) * timing.durationMs) / (timing.warmupMs + timing.durationMs);
       return { ops: reply.ops, seconds: reply.seconds, queries: 0, cpuMs: serverCpu, clientCpuMs: reply.clientCpuMs };
+    },
+    async track(server, apiKey, events) {
+      const cpu0 = server.cpuMs();
+      const reply = await ask({ kind: "track", url: server.url, apiKey, events });
+      if (reply.kind !== "track") throw new Error("remote client: unexpected reply");
+      return {
+        seconds: reply.seconds,
+        confirmed: BigInt(reply.confirmed),
+        allSent: reply.allSent,
+        serverCpuMs: server.cpuMs() - cpu0,
+        clientCpuMs: reply.clientCpuMs,
+      };
     },
     async latency(servers, apiKey, op, calls) {
       const cpu0 = servers.map((server) => server.cpuMs());

@@ -22,6 +22,7 @@ export function renderReport(results: BenchResults): string {
     out.push(
       `1. Single ops over 200 enterprise orgs (ops/s; svc/pg and http/pg = share of bare pg at the same concurrency)`,
       `   ${p.rounds} rounds × ${p.roundMs} ms per variant, variants interleaved; pgbench ${p.pgbenchRounds} × ${p.pgbenchSeconds} s, -M prepared; the service and bare pg use prepared statements too`,
+      `   consume = consume("api.call"), which counts TWO metrics (api_calls, api_calls_hourly): bare pg does the same work (policy read + ONE statement writing both ledger rows and cache rows, baseline.ts); the service runs the policy read + a transaction of several statements (consume-several.ts)`,
     );
     out.push(throughputTable(results.throughput), "");
   }
@@ -56,6 +57,15 @@ export function renderReport(results: BenchResults): string {
         ],
         "lrrrl",
       ),
+      "",
+    );
+  }
+  if (results.sdkTrack) {
+    const t = results.sdkTrack;
+    out.push(
+      `   SDK buffered track() (packages/client), client process ⇄ lean server: ${int(t.events)} api_calls over 200 orgs until close() — ` +
+        `${int(t.eventsPerSec)} events/s (${t.seconds.toFixed(2)} s); ledger +${int(t.ledgerGain)}, confirmed ${int(t.confirmed)}: ` +
+        `${t.exact ? "exact ✓" : "NOT exact ✗"}; CPU per 1 000 events: server ${(t.serverCpuMsPerEvent * 1000).toFixed(1)} ms · client ${(t.clientCpuMsPerEvent * 1000).toFixed(1)} ms`,
       "",
     );
   }

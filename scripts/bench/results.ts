@@ -3,6 +3,7 @@ import type { LedgerPagesResult } from "./ledger-pages";
 import type { Cost, Latency } from "./measure";
 import type { Profile } from "./options";
 import type { RemoteLatency, ServerVariant } from "./remote";
+import type { SdkTrackResult } from "./sdk-track";
 
 /** The figures of one run: what the table prints and `--json` writes. */
 
@@ -94,6 +95,7 @@ export interface BenchResults {
   hotRow?: ThroughputRow;
   ledgerPages?: LedgerPagesResult;
   batch?: BatchResult;
+  sdkTrack?: SdkTrackResult;
   check?: CheckLatency;
   orgSize?: OrgSizeLatency;
   backfill?: BackfillBenchResult;

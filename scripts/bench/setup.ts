@@ -45,7 +45,7 @@ export async function createOrgs(pool: pg.Pool): Promise<void> {
   );
   await pool.query(
     `INSERT INTO usage_cache (org_id, metric, count)
-     SELECT o.id, m, 0 FROM organizations o CROSS JOIN unnest(ARRAY['members', 'teams', 'storage_bytes', 'api_calls']) m`,
+     SELECT o.id, m, 0 FROM organizations o CROSS JOIN unnest(ARRAY['members', 'teams', 'storage_bytes', 'api_calls', 'api_calls_hourly']) m`,
   );
 }
 

@@ -9,6 +9,8 @@ export const TARGETS = {
   httpConsume: 0.4,
   batchShare: 0.8,
   batchEventsPerSec: 100_000,
+  /** The SDK's buffered track(), end to end from another process, every event confirmed exactly. */
+  sdkTrackEventsPerSec: 100_000,
   httpCheckP99Ms: 5,
   /** One client in another process, sequential calls to the real server (issue #17). */
   remoteCheckP50Ms: 1,
@@ -54,6 +56,15 @@ export function evaluateTargets(results: BenchResults): Target[] {
       figure: `${int(b)} events/s`,
       target: `≥ ${int(TARGETS.batchEventsPerSec)} events/s`,
       met: b >= TARGETS.batchEventsPerSec,
+    });
+  }
+  if (results.sdkTrack) {
+    const t = results.sdkTrack;
+    targets.push({
+      name: "SDK buffered track(), another process ⇄ lean server, exact",
+      figure: `${int(t.eventsPerSec)} events/s${t.exact ? "" : ` — NOT exact: ledger +${int(t.ledgerGain)}, confirmed ${int(t.confirmed)} of ${int(t.events)}`}`,
+      target: `≥ ${int(TARGETS.sdkTrackEventsPerSec)} events/s, exact`,
+      met: t.exact && t.eventsPerSec >= TARGETS.sdkTrackEventsPerSec,
     });
   }
   if (results.check) {

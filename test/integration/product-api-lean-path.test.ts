@@ -2,8 +2,9 @@ import type { IncomingMessage } from "node:http";
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
+import { directCall } from "@/server/api/product-api-direct";
 import { isApiKeyCall } from "@/server/api/product-api-http";
-import { ApiKeyService, type ApiScope } from "@/server/billing/api-keys";
+import { ApiKeyService, revokeApiKeyAsStaff, type ApiScope } from "@/server/billing/api-keys";
 import { db as processDb } from "@/server/db/client";
 
 import { newOrg, testDatabase, uniqueSuffix } from "../helpers/db";
@@ -163,6 +164,13 @@ describe("the lean path and Next's route answer alike", () => {
       400,
     ],
     ["a body that is not JSON", () => ({ procedure: "billing.usage.increment", mutation: true, input: "{not json" }), 400],
+    ["a query without input", () => ({ procedure: "billing.entitlements.check", input: "", query: "" }), 400],
+    ["a path that is no procedure", () => ({ procedure: "billing.nothing.here", input: envelope({ orgId }) }), 404],
+    [
+      "a mutation sent as a query",
+      () => ({ procedure: "billing.entitlements.consume", input: envelope({ orgId, action: "member.add", idempotencyKey: "k" }) }),
+      405,
+    ],
     [
       "a query sent as a mutation",
       () => ({ procedure: "billing.entitlements.check", mutation: true, input: envelope({ orgId, action: "api.call" }) }),
@@ -190,6 +198,37 @@ describe("the lean path and Next's route answer alike", () => {
     const first = (await send(lean, call)).body as { result: { data: { json: { entry: { id: string } } } } };
     const again = (await send(route, call)).body as { result: { data: { json: { entry: { id: string }; replayed: boolean } } } };
     expect(again.result.data.json.entry.id).toBe(first.result.data.json.entry.id);
+  });
+
+  it("a key revoked by staff is refused on the lean path's very next call (no cached acceptance)", async () => {
+    const { key, secret } = await new ApiKeyService(prisma).create({
+      name: "lean-revoke",
+      scopes: ["entitlements:read"],
+      createdBy: "vitest",
+    });
+    const call: RawCall = { procedure: "billing.entitlements.check", key: secret, input: envelope({ orgId, action: "api.call" }) };
+    expect((await send(lean, call)).status).toBe(200);
+    await revokeApiKeyAsStaff(prisma, key.id, "staff:vitest@example.com");
+    const refused = await send(lean, call);
+    expect(refused.status).toBe(401);
+    expect(refused.body).toMatchObject({ error: { json: { data: { reason: "api_key_revoked" } } } });
+  });
+
+  it("answers one unbatched query (GET) or JSON mutation (POST) itself; leaves the rest to tRPC's adapter", () => {
+    const req = (method: string, url: string, headers: Record<string, string> = {}) => ({ method, url, headers }) as IncomingMessage;
+    const json = { "content-type": "application/json" };
+    const base = "/api/trpc/";
+    expect(directCall(req("GET", "/api/trpc/billing.entitlements.check?input=x"), base)?.path).toBe("billing.entitlements.check");
+    expect(directCall(req("POST", "/api/trpc/billing.entitlements.consume", json), base)?.path).toBe("billing.entitlements.consume");
+    expect(directCall(req("GET", "/api/trpc/billing.usage.get%2Cbilling.entitlements.check?batch=1&input=x"), base)).toBeUndefined();
+    expect(directCall(req("GET", "/api/trpc/billing.nothing.here?input=x"), base)).toBeUndefined();
+    expect(directCall(req("GET", "/api/trpc/billing.entitlements.consume?input=x"), base)).toBeUndefined();
+    expect(directCall(req("POST", "/api/trpc/billing.entitlements.check", json), base)).toBeUndefined();
+    expect(directCall(req("POST", "/api/trpc/billing.entitlements.consume", { "content-type": "text/plain" }), base)).toBeUndefined();
+    expect(
+      directCall(req("GET", "/api/trpc/billing.entitlements.check?input=x", { "trpc-accept": "application/jsonl" }), base),
+    ).toBeUndefined();
+    expect(directCall(req("GET", "/api/trpc/toString?input=x"), base)).toBeUndefined();
   });
 
   it("takes exactly the calls under /api/trpc/ that carry a bearer credential", () => {

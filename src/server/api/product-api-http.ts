@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 
 import { createHTTPHandler } from "@trpc/server/adapters/standalone";
 
+import { serveDirect, toHeaders } from "./product-api-direct";
 import { appRouter } from "./root";
 import { createTRPCContext, logUnexpectedError } from "./trpc";
 
@@ -28,16 +29,6 @@ export function isApiKeyCall(req: IncomingMessage): boolean {
   return url.startsWith(`${TRPC_ENDPOINT}/`) && typeof headers.authorization === "string" && /^Bearer\s/i.test(headers.authorization);
 }
 
-/** Node's header record as the Fetch `Headers` the context reads (as Next hands the route). */
-function toHeaders(raw: IncomingMessage["headers"]): Headers {
-  const headers = new Headers();
-  for (const [name, value] of Object.entries(raw)) {
-    if (Array.isArray(value)) for (const v of value) headers.append(name, v);
-    else if (value !== undefined) headers.set(name, value);
-  }
-  return headers;
-}
-
 export interface ProductApiHandler {
   /** Whether this request is the lean path's (isApiKeyCall). */
   takes(req: IncomingMessage): boolean;
@@ -45,11 +36,17 @@ export interface ProductApiHandler {
 }
 
 export function createProductApiHandler(): ProductApiHandler {
-  const serve = createHTTPHandler({
+  const viaAdapter = createHTTPHandler({
     router: appRouter,
     basePath: `${TRPC_ENDPOINT}/`,
     createContext: ({ req }) => createTRPCContext({ headers: toHeaders(req.headers) }),
     onError: logUnexpectedError,
   });
+  const basePath = `${TRPC_ENDPOINT}/`;
+  // One unbatched call skips the adapter's Fetch Request/Response (product-api-direct.ts);
+  // anything else it does not take goes through the adapter as before.
+  const serve = (req: IncomingMessage, res: ServerResponse) => {
+    if (!serveDirect(req, res, basePath)) void viaAdapter(req, res);
+  };
   return { takes: isApiKeyCall, serve };
 }
