@@ -162,6 +162,7 @@ async function callEach(path: string, api: Awaited<ReturnType<typeof callerAs>>,
     "billing.events.rotateSecret": async () => b.events.rotateSecret({ id: await matrixEndpoint() }),
     "billing.events.sendTest": async () => b.events.sendTest({ id: await matrixEndpoint(false) }),
     "billing.events.deliveries": () => b.events.deliveries({}),
+    "billing.events.failingEndpoints": () => b.events.failingEndpoints(),
     "billing.events.delivery": async () => b.events.delivery({ id: await matrixDelivery() }),
     "billing.events.replay": async () => b.events.replay({ id: await matrixDelivery() }),
   };
@@ -228,6 +229,7 @@ describe("authorization matrix", () => {
       "billing.events.sendTest": { auth: "staff", minRole: "admin" },
       "billing.events.deliveries": { auth: "staff", minRole: "viewer" },
       "billing.events.delivery": { auth: "staff", minRole: "viewer" },
+      "billing.events.failingEndpoints": { auth: "staff", minRole: "viewer" },
       "billing.events.replay": { auth: "staff", minRole: "admin" },
     });
   });

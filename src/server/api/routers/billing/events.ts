@@ -7,6 +7,7 @@ import {
   sendTestEventAsStaff,
   updateEndpointAsStaff,
 } from "@/server/billing/events/endpoints";
+import { failingEndpoints } from "@/server/billing/events/failing-endpoints";
 
 import {
   createEndpointInput,
@@ -17,6 +18,7 @@ import {
   endpointIdInput,
   endpointOutput,
   endpointWithSecretOutput,
+  failingEndpointsOutput,
   testEventOutput,
   updateEndpointInput,
 } from "./events.types";
@@ -66,6 +68,11 @@ export const eventsRouter = createTRPCRouter({
     .input(deliveryIdInput)
     .output(deliveryOutput)
     .query(({ ctx, input }) => getDelivery(ctx.db(), input.id)),
+
+  /** The Overview's card: endpoints with dead letters or consecutive failures in the last 24 h. */
+  failingEndpoints: staffProcedure("viewer")
+    .output(failingEndpointsOutput)
+    .query(({ ctx }) => failingEndpoints(ctx.db())),
 
   /** A delivered or failed delivery back to pending, same webhook-id. */
   replay: staffProcedure("admin")

@@ -72,3 +72,13 @@ export const deliveryOutput = deliverySummary.extend({
     }),
   ),
 });
+
+export const failingEndpointsOutput = z.array(
+  z.object({
+    id: z.uuid(),
+    url: z.string(),
+    deadLetters: z.number().int(),
+    consecutiveFailures: z.number().int(),
+    lastError: z.string().nullable(),
+  }),
+);
