@@ -138,6 +138,8 @@ const LIST_PAGES: { name: string; path: string; minTables: number; ready?: (page
   // Rows here and in the runs list exist only when other specs made them: checked when present.
   { name: "usage-reporting", path: "/webhooks/usage-reporting", minTables: 0 },
   { name: "backfill", path: "/backfill", minTables: 0 },
+  // Deliveries exist only when a spec sent events; the endpoint list loads in the browser.
+  { name: "events", path: "/events", minTables: 0 },
   {
     name: "api-keys",
     path: "/api-keys",

@@ -1,7 +1,8 @@
 /**
  * Runs once when a Next.js server starts: the usage reporter's interval lives in the web
  * server (off without DODO_PAYMENTS_API_KEY or with USAGE_REPORT_INTERVAL_SECONDS=0), and so
- * does the ledger's folding into the dashboard's rollups (ROLLUP_FOLD_INTERVAL_SECONDS=0: off).
+ * does the ledger's folding into the dashboard's rollups (ROLLUP_FOLD_INTERVAL_SECONDS=0: off)
+ * and the outgoing events' deliverer (EVENTS_DELIVERY_INTERVAL_SECONDS=0: off).
  */
 export async function register() {
   // Node.js only (never the edge bundle), and not while `next build` collects pages.
@@ -10,4 +11,6 @@ export async function register() {
   console.log(`[usage-reporting] ${startServerUsageReporting()}`);
   const { startServerLedgerFolding } = await import("@/server/billing/rollup/in-server");
   console.log(`[rollup] ${startServerLedgerFolding()}`);
+  const { startServerEventDelivery } = await import("@/server/billing/events/in-server");
+  console.log(`[events] ${startServerEventDelivery()}`);
 }

@@ -6,6 +6,7 @@ import { api } from "@/trpc/server";
 import { DenialsTable } from "./_components/denials-table";
 import { formatCount } from "./_lib/format";
 import { BackfillOverviewCard } from "./backfill/overview-card";
+import { EventsOverviewCard } from "./events/overview-card";
 import { formatAge, LAG_WARNING_SECONDS, PROBLEMS_FILTER } from "./webhooks/format";
 
 // Reads the database on every request; `next build` must not prerender it.
@@ -52,6 +53,7 @@ export default async function OverviewPage() {
           tone={mismatches === 0 ? "good" : "bad"}
         />
         <BackfillOverviewCard />
+        <EventsOverviewCard />
       </div>
       <div className="stats">
         <Stat

@@ -33,6 +33,20 @@ export const envSchema = z.object({
    */
   ROLLUP_FOLD_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(3600).default(10),
   /**
+   * How often the web server delivers outgoing events (src/server/billing/events): fans new
+   * events out to the webhook endpoints and sends what is due; 0 turns it off
+   * (`npm run deliver-events` still delivers).
+   */
+  EVENTS_DELIVERY_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(3600).default(5),
+  /** Per-request timeout of an outgoing event delivery, whole answer included. */
+  EVENTS_DELIVERY_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(60).default(10),
+  /**
+   * 1: webhook endpoints may be loopback, private, link-local or CGNAT addresses (tests and the
+   * local demo deliver to 127.0.0.1). Off by default: such URLs are refused when saved and at
+   * send time (src/server/billing/events/url-safety.ts).
+   */
+  EVENTS_ALLOW_PRIVATE_URLS: z.preprocess((v) => (v === "" ? undefined : v), z.stringbool().default(false)),
+  /**
    * 1: the product API's API-key calls go through Next's route handler like every other
    * request, instead of the lean node:http path in front of it (src/server/api/product-api-http.ts).
    * For comparing the two (`npm run bench`) or ruling the lean path out; off by default.

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 
 import { TRPCError } from "@trpc/server";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 // Before the auth module reads it (its instance is created on first use, below).
 process.env.BETTER_AUTH_SECRET ??= "vitest-staff-auth-secret-0123456789abcdef";
@@ -86,6 +86,29 @@ async function matrixBackfillRun(status: "running" | "completed" | "cancelled"):
 }
 
 /**
+ * Endpoints the matrix creates point at a public IP literal (no DNS, no private address) and
+ * subscribe to one usage type only; they are disabled afterwards so no deliverer sends to them.
+ */
+const MATRIX_ENDPOINT = { url: "https://93.184.215.14/matrix-hook", eventTypes: ["usage.limit_reached" as const] };
+afterAll(async () => {
+  await prisma.webhookEndpoint.updateMany({ where: { url: MATRIX_ENDPOINT.url }, data: { enabled: false } });
+});
+
+async function matrixEndpoint(enabled = true): Promise<string> {
+  const { id } = (await (await callerAs("admin")).billing.events.createEndpoint(MATRIX_ENDPOINT)).endpoint;
+  if (!enabled) await prisma.webhookEndpoint.update({ where: { id }, data: { enabled: false } });
+  return id;
+}
+
+/** A delivered test.ping delivery (to a disabled matrix endpoint), for reading and replaying. */
+async function matrixDelivery(): Promise<string> {
+  const endpointId = await matrixEndpoint(false);
+  const { deliveryId } = await (await callerAs("admin")).billing.events.sendTest({ id: endpointId });
+  await prisma.eventDelivery.update({ where: { id: deliveryId }, data: { status: "delivered" } });
+  return deliveryId;
+}
+
+/**
  * A call of each staff procedure. The ones listed get valid input, so an allowed call must
  * succeed outright; any other (e.g. one a later issue adds) is called with no input: the role
  * check runs before input validation, so UNAUTHORIZED/FORBIDDEN still tell, and anything else
@@ -133,6 +156,15 @@ async function callEach(path: string, api: Awaited<ReturnType<typeof callerAs>>,
     "billing.backfill.start": () => b.backfill.start({ mode: "dry_run", orgPrefix: `matrix-nothing-${uniqueSuffix()}` }),
     "billing.backfill.cancel": async () => b.backfill.cancel({ runId: await matrixBackfillRun("running") }),
     "billing.backfill.resume": async () => b.backfill.resume({ runId: await matrixBackfillRun("cancelled") }),
+    "billing.events.endpoints": () => b.events.endpoints(),
+    "billing.events.createEndpoint": () => b.events.createEndpoint(MATRIX_ENDPOINT),
+    "billing.events.updateEndpoint": async () => b.events.updateEndpoint({ id: await matrixEndpoint(), enabled: false }),
+    "billing.events.rotateSecret": async () => b.events.rotateSecret({ id: await matrixEndpoint() }),
+    "billing.events.sendTest": async () => b.events.sendTest({ id: await matrixEndpoint(false) }),
+    "billing.events.deliveries": () => b.events.deliveries({}),
+    "billing.events.failingEndpoints": () => b.events.failingEndpoints(),
+    "billing.events.delivery": async () => b.events.delivery({ id: await matrixDelivery() }),
+    "billing.events.replay": async () => b.events.replay({ id: await matrixDelivery() }),
   };
   const call = calls[path];
   if (call) return { known: true, result: await call() };
@@ -187,6 +219,18 @@ describe("authorization matrix", () => {
       "billing.backfill.start": { auth: "staff", minRole: "admin" },
       "billing.backfill.cancel": { auth: "staff", minRole: "admin" },
       "billing.backfill.resume": { auth: "staff", minRole: "admin" },
+    });
+    // Outgoing events: viewers read endpoints and deliveries; every write is an admin's.
+    expect(Object.fromEntries(procedures.filter((p) => p.path.startsWith("billing.events.")).map((p) => [p.path, p.meta]))).toEqual({
+      "billing.events.endpoints": { auth: "staff", minRole: "viewer" },
+      "billing.events.createEndpoint": { auth: "staff", minRole: "admin" },
+      "billing.events.updateEndpoint": { auth: "staff", minRole: "admin" },
+      "billing.events.rotateSecret": { auth: "staff", minRole: "admin" },
+      "billing.events.sendTest": { auth: "staff", minRole: "admin" },
+      "billing.events.deliveries": { auth: "staff", minRole: "viewer" },
+      "billing.events.delivery": { auth: "staff", minRole: "viewer" },
+      "billing.events.failingEndpoints": { auth: "staff", minRole: "viewer" },
+      "billing.events.replay": { auth: "staff", minRole: "admin" },
     });
   });
 

@@ -4,6 +4,7 @@ import type { RouterInputs, RouterOutputs } from "@/server/api/root";
 import { ACTION_NAMES, METERED_ACTIONS as SERVER_ACTIONS } from "@/server/billing/actions";
 import { FEATURES, LIMIT_KINDS, METRICS, PLANS } from "@/server/billing/catalogue";
 import { SUBSCRIPTION_STATUSES } from "@/server/billing/dodo/events";
+import { BILLING_EVENT_TYPES } from "@/server/billing/events/event-types";
 import { REASON_CODES } from "@/server/billing/policy";
 
 import * as sdk from "../../packages/client/src";
@@ -22,6 +23,7 @@ type WithoutPlan<T> = T extends unknown ? Omit<T, "plan"> : never;
 describe("the client package's contract with the server", () => {
   it("names the same metrics, features, actions, reasons, limit kinds, plans and statuses", () => {
     expect(sdk.METRICS).toEqual(METRICS);
+    expect(sdk.BILLING_EVENT_TYPES).toEqual(BILLING_EVENT_TYPES);
     expect(sdk.FEATURES).toEqual(FEATURES);
     expect(sdk.METERED_ACTIONS).toEqual(Object.keys(SERVER_ACTIONS));
     expect(sdk.ACTIONS).toEqual(ACTION_NAMES);

@@ -17,6 +17,7 @@ import type {
   SnapshotInput,
   UsageSummary,
 } from "./types";
+import type { BillingWebhookEvent } from "./webhooks";
 
 export interface BillingClientOptions {
   /** The billing service's API endpoint, e.g. `https://billing.internal/api/trpc`. */
@@ -156,6 +157,14 @@ export class BillingClient {
   /** Forget cached `check` answers (one org's, or all). */
   invalidate(orgId?: string): void {
     this.cache?.invalidate(orgId);
+  }
+
+  /**
+   * Apply a verified outgoing event (webhooks.ts): `entitlements.changed` and
+   * `subscription.changed` drop the org's cached `check` answers, so the next check asks.
+   */
+  handleEvent(event: BillingWebhookEvent): void {
+    if (event.type === "entitlements.changed" || event.type === "subscription.changed") this.invalidate(event.orgId);
   }
 
   /** Flush tracked usage (retrying until `timeoutMs`) and stop the timers. True when nothing is left unsent. */

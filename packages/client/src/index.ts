@@ -12,4 +12,19 @@ export { createBillingProxy, type BillingProxyOptions } from "./proxy";
 export { BillingClientError, isBillingError, type BillingErrorCode } from "./errors";
 export { stringifyJSON, toJSONSafe, type JSONSafe } from "./json";
 export * from "./catalogue";
+export {
+  BILLING_EVENT_TYPES,
+  createWebhookHandler,
+  isWebhookVerificationError,
+  verifyWebhook,
+  WebhookVerificationError,
+  type BillingEventType,
+  type BillingWebhookEvent,
+  type EntitlementsChangedData,
+  type SubscriptionChangedData,
+  type VerifyWebhookOptions,
+  type WebhookHandlerOptions,
+  type WebhookHeaders,
+  type WebhookVerificationReason,
+} from "./webhooks";
 export type * from "./types";

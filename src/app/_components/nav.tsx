@@ -13,6 +13,7 @@ const LINKS: readonly { href: string; label: string; minRole: StaffRole }[] = [
   { href: "/ledger", label: "Ledger", minRole: "viewer" },
   { href: "/backfill", label: "Backfill", minRole: "viewer" },
   { href: "/webhooks", label: "Webhooks", minRole: "viewer" },
+  { href: "/events", label: "Events", minRole: "viewer" },
   { href: "/api-keys", label: "API keys", minRole: "admin" },
   { href: "/audit", label: "Audit log", minRole: "admin" },
 ];

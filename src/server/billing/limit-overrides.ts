@@ -2,11 +2,12 @@ import { z } from "zod";
 
 import type { PrismaClient } from "@/server/db/client";
 import { PG, pgError } from "@/server/db/pg-errors";
-import type { Db } from "@/server/db/tx";
+import type { Db, Tx } from "@/server/db/tx";
 
 import { recordAudit } from "./audit-log";
 import { limitKindSchema, metricSchema, type LimitKind } from "./catalogue";
 import { BillingError, parseInput } from "./errors";
+import { watchEntitlements } from "./events/entitlement-events";
 import { actorSchema, bigIntAmount, orgIdSchema } from "./schemas";
 
 /**
@@ -61,20 +62,36 @@ export const limitOverrideOf = (row: Omit<LimitOverride, "kind"> & { kind: strin
 export class LimitOverrideService {
   constructor(private readonly prisma: Db) {}
 
+  /**
+   * Runs a write in the caller's transaction (`db` is one) or a new one, announcing
+   * `entitlements.changed` in it when the org's effective entitlements moved (outgoing events).
+   */
+  private async announcing<T>(orgId: string, work: (tx: Tx) => Promise<T>): Promise<T> {
+    const run = async (tx: Tx) => {
+      const watch = await watchEntitlements(tx, orgId);
+      const result = await work(tx);
+      await watch.emitIfChanged();
+      return result;
+    };
+    return "$transaction" in this.prisma ? this.prisma.$transaction(run) : run(this.prisma);
+  }
+
   async set(input: SetOverrideInput): Promise<LimitOverride> {
     const o = parseInput(newOverrideSchema, input);
     try {
-      const row = await this.prisma.limitOverride.create({
-        data: {
-          orgId: o.orgId,
-          metric: o.metric,
-          kind: o.kind,
-          value: o.value ?? null,
-          expiresAt: o.expiresAt ?? null,
-          note: o.note,
-          createdBy: o.createdBy,
-        },
-      });
+      const row = await this.announcing(o.orgId, (tx) =>
+        tx.limitOverride.create({
+          data: {
+            orgId: o.orgId,
+            metric: o.metric,
+            kind: o.kind,
+            value: o.value ?? null,
+            expiresAt: o.expiresAt ?? null,
+            note: o.note,
+            createdBy: o.createdBy,
+          },
+        }),
+      );
       return limitOverrideOf(row);
     } catch (error) {
       if (pgError(error)?.code === PG.foreignKeyViolation || (error as { code?: string }).code === "P2003") {
@@ -94,7 +111,9 @@ export class LimitOverrideService {
   async revoke(id: string): Promise<LimitOverride> {
     const found = await this.get(id);
     if (found.revokedAt) return found;
-    return limitOverrideOf(await this.prisma.limitOverride.update({ where: { id }, data: { revokedAt: new Date() } }));
+    return limitOverrideOf(
+      await this.announcing(found.orgId, (tx) => tx.limitOverride.update({ where: { id }, data: { revokedAt: new Date() } })),
+    );
   }
 
   /** Every override of an org, newest first, active or not (the history staff need). */

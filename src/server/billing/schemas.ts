@@ -49,7 +49,7 @@ export const reasonSchema = z.string().regex(REASON_PATTERN, "must be a snake_ca
 
 /** Text the domain stores: refused, never rewritten, when PostgreSQL cannot hold it as sent.
  * (Over HTTP the API edge refuses it first, for every field; this covers in-process callers.) */
-const storableText = (schema: z.ZodString) =>
+export const storableText = (schema: z.ZodString) =>
   schema.superRefine((text, ctx) => {
     const problem = unstorableText(text);
     if (problem) ctx.addIssue({ code: "custom", message: problem });

@@ -2,6 +2,8 @@ import type { Db, Tx } from "@/server/db/tx";
 
 import { METRICS, planForProduct } from "../catalogue";
 import { BillingError } from "../errors";
+import { watchEntitlements } from "../events/entitlement-events";
+import { watchSubscription } from "../events/subscription-events";
 import { catchUpMeteredUsage } from "../usage-reporting/outbox-sql";
 import type { UsageService } from "../usage-service";
 import { windowFollowsSubscription } from "../usage-window";
@@ -84,6 +86,12 @@ export async function applySubscriptionEvent(
   }
   const org = await resolveOrg(tx, data, existing);
 
+  // Outgoing events (issue #12): the state before the write, to announce only a real change.
+  const watchedSubscription = await watchSubscription(tx, subscriptionId);
+  const watchedOrgs = await Promise.all(
+    [...new Set([org.orgId, existing?.org_id].filter((id): id is string => !!id))].map((id) => watchEntitlements(tx, id)),
+  );
+
   const status = data.status;
   const statusChangedAt = existing && existing.status === status ? existing.updated_at : event.timestamp;
   const periodStart = data.previous_billing_date ?? null;
@@ -127,6 +135,8 @@ export async function applySubscriptionEvent(
   }
   // Usage recorded while this subscription was not yet known here is metered now (same rule).
   await catchUpMeteredUsage(tx, org.orgId);
+  await watchedSubscription.emitIfChanged();
+  for (const watch of watchedOrgs) await watch.emitIfChanged();
   return { action: existing ? "updated" : "created", subscriptionId, orgId: org.orgId, periodReset };
 }
 

@@ -5,6 +5,7 @@ import { auditRouter } from "./audit";
 import { backfillRouter } from "./backfill";
 import { dodoRouter } from "./dodo";
 import { entitlementsRouter } from "./entitlements";
+import { eventsRouter } from "./events";
 import { ledgerRouter } from "./ledger";
 import { orgsRouter } from "./orgs";
 import { overridesRouter } from "./overrides";
@@ -36,4 +37,5 @@ export const billingRouter = createTRPCRouter({
   ledger: ledgerRouter,
   dodo: dodoRouter,
   backfill: backfillRouter,
+  events: eventsRouter,
 });
