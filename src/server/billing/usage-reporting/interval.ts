@@ -1,12 +1,10 @@
 import type { PrismaClient } from "@/server/db/client";
 
+import { runEvery, type IntervalHandle } from "../every-interval";
 import { type UsageIngestApi } from "./ingest-events";
 import { reportUsage, type ReportUsageResult } from "./reporter";
 
-export interface UsageReportingHandle {
-  /** Stops the timer and waits for a tick in progress to finish. */
-  stop(): Promise<void>;
-}
+export type UsageReportingHandle = IntervalHandle;
 
 export interface UsageReportingOptions {
   prisma: PrismaClient;
@@ -25,32 +23,13 @@ export interface UsageReportingOptions {
  */
 export function startUsageReporting(options: UsageReportingOptions): UsageReportingHandle {
   const log = options.log ?? ((line: string) => console.log(`[usage-reporting] ${line}`));
-  let running: Promise<void> | undefined;
-  let stopped = false;
-
-  const tick = () => {
-    if (running || stopped) return;
-    running = reportUsage(options.prisma, options.api, { orgId: options.orgId })
-      .then((result: ReportUsageResult) => {
-        if (result.batches > 0) {
-          log(
-            `sent ${result.sent}, expired ${result.expired}, failed ${result.failed}, deferred ${result.deferred} in ${result.batches} batches${result.errors.length ? ` (${result.errors.join("; ")})` : ""}`,
-          );
-        }
-      })
-      .catch((error: unknown) => log(`tick failed: ${error instanceof Error ? error.message : String(error)}`))
-      .finally(() => {
-        running = undefined;
-      });
-  };
-  const timer = setInterval(tick, options.intervalMs);
-  timer.unref();
-  tick();
-  return {
-    async stop() {
-      stopped = true;
-      clearInterval(timer);
-      await running;
+  return runEvery(
+    options.intervalMs,
+    async () => {
+      const result: ReportUsageResult = await reportUsage(options.prisma, options.api, { orgId: options.orgId });
+      if (result.batches === 0) return undefined;
+      return `sent ${result.sent}, expired ${result.expired}, failed ${result.failed}, deferred ${result.deferred} in ${result.batches} batches${result.errors.length ? ` (${result.errors.join("; ")})` : ""}`;
     },
-  };
+    log,
+  );
 }
