@@ -2,6 +2,7 @@
 
 import { useState, type FormEvent } from "react";
 
+import { CheckboxGroup } from "@/app/_components/checkbox-group";
 import { API_SCOPES, type ApiScope } from "@/server/billing/api-scopes";
 import { api } from "@/trpc/react";
 
@@ -42,14 +43,7 @@ export function ApiKeysManager() {
             <label htmlFor="key-name">Name</label>
             <input id="key-name" name="name" required maxLength={100} placeholder="e.g. product-app production" />
           </div>
-          <fieldset className="field" style={{ border: 0, padding: 0, margin: 0 }}>
-            <legend>Scopes</legend>
-            {API_SCOPES.map((scope) => (
-              <label key={scope} style={{ marginRight: "0.75rem" }}>
-                <input type="checkbox" name="scopes" value={scope} defaultChecked /> {scope}
-              </label>
-            ))}
-          </fieldset>
+          <CheckboxGroup legend="Scopes" name="scopes" values={API_SCOPES} />
           <button type="submit" className="button" disabled={create.isPending}>
             {create.isPending ? "Creating…" : "Create key"}
           </button>

@@ -2,6 +2,7 @@
 
 import { useState, type FormEvent } from "react";
 
+import { CheckboxGroup } from "@/app/_components/checkbox-group";
 import { SUBSCRIBABLE_EVENT_TYPES } from "@/server/billing/events/event-types";
 import { api } from "@/trpc/react";
 
@@ -62,14 +63,7 @@ export function EndpointsManager({ canWrite }: { canWrite: boolean }) {
               <label htmlFor="endpoint-description">Description</label>
               <input id="endpoint-description" name="description" maxLength={500} />
             </div>
-            <fieldset className="field" style={{ border: 0, padding: 0, margin: 0 }}>
-              <legend>Events</legend>
-              {SUBSCRIBABLE_EVENT_TYPES.map((type) => (
-                <label key={type} style={{ marginRight: "0.75rem" }}>
-                  <input type="checkbox" name="eventTypes" value={type} defaultChecked /> {type}
-                </label>
-              ))}
-            </fieldset>
+            <CheckboxGroup legend="Events" name="eventTypes" values={SUBSCRIBABLE_EVENT_TYPES} />
             <button type="submit" className="button" disabled={create.isPending}>
               {create.isPending ? "Adding…" : "Add endpoint"}
             </button>
