@@ -1,12 +1,16 @@
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { createInterface } from "node:readline";
 import { promisify } from "node:util";
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { ApiKeyService } from "@/server/billing/api-keys";
+import { deliverEvents } from "@/server/billing/events";
+import { createEndpointAsStaff } from "@/server/billing/events/endpoints";
+import { setOverrideAsStaff } from "@/server/billing/limit-overrides";
 
 import { newOrg, testDatabase } from "../helpers/db";
 import { routeServerForFile } from "../helpers/route-server";
@@ -178,5 +182,56 @@ describe("the packed client in a product app", () => {
       api_calls: [1, 250n],
       ai_requests: [1, 100n],
     });
+  });
+  it("receives a real signed event through the package's webhook handler, and refuses a forged one", async () => {
+    expect(nodenextBuild.code).toBe(0);
+    const receiver = spawn(process.execPath, [path.join(scratch, "out/receiver.js")], { cwd: scratch, stdio: ["pipe", "pipe", "inherit"] });
+    const lines = createInterface({ input: receiver.stdout })[Symbol.asyncIterator]();
+    const next = async () => JSON.parse((await lines.next()).value as string) as Record<string, unknown>;
+    const { port } = (await next()) as { port: number };
+
+    const org = await newOrg(prisma);
+    const { endpoint, secret } = await createEndpointAsStaff(
+      prisma,
+      { url: `http://127.0.0.1:${port}/billing-events`, eventTypes: ["entitlements.changed"] },
+      "staff:package-test@example.com",
+      { allowPrivate: true },
+    );
+    try {
+      receiver.stdin.write(`${secret}\n`);
+      // A real cause: an admin's override emits entitlements.changed in its transaction.
+      await setOverrideAsStaff(
+        prisma,
+        { orgId: org.id, metric: "members", kind: "hard", value: 5n, note: "package test" },
+        "staff:a@example.com",
+      );
+      const sent = await deliverEvents(prisma, { orgId: org.id, timeoutMs: 10_000, policy: { allowPrivate: true } });
+      expect(sent).toMatchObject({ delivered: 1, failed: 0, retried: 0 });
+      // A forged delivery: right shape, wrong key.
+      const forged = await fetch(`http://127.0.0.1:${port}/billing-events`, {
+        method: "POST",
+        headers: {
+          "webhook-id": "evt_forged",
+          "webhook-timestamp": String(Math.floor(Date.now() / 1000)),
+          "webhook-signature": "v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+        },
+        body: JSON.stringify({
+          id: "evt_forged",
+          type: "test.ping",
+          orgId: org.id,
+          occurredAt: new Date().toISOString(),
+          version: 1,
+          data: {},
+        }),
+      });
+      expect(forged.status).toBe(400);
+    } finally {
+      receiver.stdin.end();
+      await prisma.webhookEndpoint.update({ where: { id: endpoint.id }, data: { enabled: false } });
+    }
+    const received = (await next()) as { events: { id: string; type: string; orgId: string; webhookId: string }[]; statuses: number[] };
+    const [event] = await prisma.billingEvent.findMany({ where: { orgId: org.id, type: "entitlements.changed" } });
+    expect(received.events).toEqual([{ id: event?.id, type: "entitlements.changed", orgId: org.id, webhookId: event?.id, version: 1 }]);
+    expect(received.statuses).toEqual([204, 400]);
   });
 });
