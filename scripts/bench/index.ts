@@ -5,6 +5,7 @@ import { createBillingServices } from "@/server/billing";
 import { createDatabase } from "@/server/db/client";
 
 import { readCommandLine } from "../lib/args";
+import { alertCost } from "./alert-cost";
 import { backfillBench } from "./backfill";
 import { checkLatency, orgSizeLatency } from "./checks";
 import { dashboardAtScale, type DashboardAtScaleResult } from "./dashboard-at-scale";
@@ -109,6 +110,10 @@ try {
       await verify("consume ×1/8/32");
       results.throughput.push(...(await singleOps(ctx, "increment")));
       await verify("increment ×1/8/32");
+    }
+    if (runs("alerts")) {
+      results.alertCost = await alertCost(ctx, admin.pool);
+      await verify("consume and increment with and without the alert SQL");
     }
     if (runs("hot-row")) {
       results.hotRow = await hotRow(ctx);

@@ -37,6 +37,21 @@ export function renderReport(results: BenchResults): string {
     );
     out.push(costTable([...results.throughput, ...(results.hotRow ? [results.hotRow] : [])]), "");
   }
+  if (results.alertCost) {
+    const a = results.alertCost;
+    const row = (op: "consume" | "increment") => [
+      op,
+      int(a[op].without.opsPerSec),
+      int(a[op].with.opsPerSec),
+      pct(a[op].with.opsPerSec, a[op].without.opsPerSec),
+      `≥ ${TARGETS.alertShare * 100} % ${mark(a[op].with.opsPerSec / a[op].without.opsPerSec >= TARGETS.alertShare)}`,
+    ];
+    out.push(
+      `Usage alerts' cost: the bare statements without and with the alert SQL (alert-sql.ts), ${a.clients} clients, ${a.orgsWithThresholds} orgs with thresholds configured (ops/s)`,
+      table(["op", "without alerts", "with alerts", "with/without", "target"], [row("consume"), row("increment")], "lrrrl"),
+      "",
+    );
+  }
   if (results.batch) {
     const b = results.batch;
     out.push(

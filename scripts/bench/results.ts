@@ -1,3 +1,4 @@
+import type { AlertCostResult } from "./alert-cost";
 import type { BackfillBenchResult } from "./backfill";
 import type { LedgerPagesResult } from "./ledger-pages";
 import type { Cost, Latency } from "./measure";
@@ -93,6 +94,7 @@ export interface BenchResults {
   };
   throughput: ThroughputRow[];
   hotRow?: ThroughputRow;
+  alertCost?: AlertCostResult;
   ledgerPages?: LedgerPagesResult;
   batch?: BatchResult;
   sdkTrack?: SdkTrackResult;

@@ -19,6 +19,8 @@ export const TARGETS = {
   speedUp: 20,
   ledgerPageMs: 50,
   backfillShare: 0.5,
+  /** Consume and increment with the usage-alert SQL keep this share of their throughput without it (issue #12). */
+  alertShare: 0.9,
 } as const;
 
 export function evaluateTargets(results: BenchResults): Target[] {
@@ -57,6 +59,18 @@ export function evaluateTargets(results: BenchResults): Target[] {
       target: `≥ ${int(TARGETS.batchEventsPerSec)} events/s`,
       met: b >= TARGETS.batchEventsPerSec,
     });
+  }
+  if (results.alertCost) {
+    for (const op of ["consume", "increment"] as const) {
+      const pair = results.alertCost[op];
+      const share = pair.with.opsPerSec / pair.without.opsPerSec;
+      targets.push({
+        name: `${op} with usage-alert thresholds configured vs without the alert SQL, bare pg, ${results.alertCost.clients} clients`,
+        figure: `${(share * 100).toFixed(0)} %`,
+        target: `≥ ${TARGETS.alertShare * 100} %`,
+        met: share >= TARGETS.alertShare,
+      });
+    }
   }
   if (results.sdkTrack) {
     const t = results.sdkTrack;
