@@ -86,7 +86,16 @@ export default defineConfig({
     timeout: 120_000,
     stdout: "pipe",
     stderr: "pipe",
-    env: { ...process.env, E2E_PORT: String(PORT), NEXT_TELEMETRY_DISABLED: "1" } as Record<string, string>,
+    env: {
+      ...process.env,
+      E2E_PORT: String(PORT),
+      NEXT_TELEMETRY_DISABLED: "1",
+      // e2e/events.spec.ts: its webhook receiver listens on 127.0.0.1, deliveries go out every
+      // second, and a failed attempt is final (a dead letter to replay, not a retry in 5 s).
+      EVENTS_ALLOW_PRIVATE_URLS: "1",
+      EVENTS_DELIVERY_INTERVAL_SECONDS: "1",
+      EVENTS_MAX_ATTEMPTS: "1",
+    } as Record<string, string>,
     // SIGTERM (not the default SIGKILL) so the server can stop Next and remove its database.
     gracefulShutdown: { signal: "SIGTERM", timeout: 20_000 },
   },

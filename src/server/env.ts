@@ -41,6 +41,11 @@ export const envSchema = z.object({
   /** Per-request timeout of an outgoing event delivery, whole answer included. */
   EVENTS_DELIVERY_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(60).default(10),
   /**
+   * Attempts before the web server's deliverer gives a delivery up as failed (1–9; 9, the full
+   * schedule of retry-schedule.ts, by default). The e2e server sets 1, to replay a dead letter.
+   */
+  EVENTS_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(9).default(9),
+  /**
    * 1: webhook endpoints may be loopback, private, link-local or CGNAT addresses (tests and the
    * local demo deliver to 127.0.0.1). Off by default: such URLs are refused when saved and at
    * send time (src/server/billing/events/url-safety.ts).

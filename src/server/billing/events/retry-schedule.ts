@@ -26,3 +26,12 @@ export const defaultRetryDelay: RetryDelay = (failedAttempts) => {
   if (base === undefined) return null;
   return Math.round(base * (0.8 + Math.random() * 0.4));
 };
+
+/**
+ * The schedule cut to `maxAttempts` attempts in all (EVENTS_MAX_ATTEMPTS): the e2e server
+ * fails a delivery on its first error, so a spec can replay a dead letter without waiting a day.
+ */
+export const retryDelayUpTo =
+  (maxAttempts: number): RetryDelay =>
+  (failedAttempts) =>
+    failedAttempts >= maxAttempts ? null : defaultRetryDelay(failedAttempts);
