@@ -13,9 +13,10 @@ const adjusted = orgs[50];
 const overridden = orgs[51];
 const viewed = orgs[52];
 const denied = orgs[53];
+const alerted = orgs[54];
 // A free org (no subscription): its billing-period metrics count in UTC calendar months.
 const free = orgs.find((o, i) => i >= 50 && !o.subscription);
-if (!adjusted || !overridden || !viewed || !denied || !free) throw new Error("the e2e data set is too small");
+if (!adjusted || !overridden || !viewed || !denied || !alerted || !free) throw new Error("the e2e data set is too small");
 
 const card = (page: Page, label: string) => page.getByRole("region", { name: label, exact: true });
 const numberIn = async (page: Page, label: string, testId: string) =>
@@ -131,6 +132,37 @@ test.describe("admin", () => {
   });
 });
 
+test.describe("admin: alert thresholds", () => {
+  test.use({ storageState: storageStateOf("admin") });
+
+  test("an admin adds an org threshold beside the plan's defaults, a duplicate is refused, and removes it", async ({ page }) => {
+    await page.goto(`/organizations/${alerted.id}`);
+    const section = page.getByRole("region", { name: "Alert thresholds" });
+    // The plan's percents: one row per metric of the catalogue (plus the heading row).
+    await expect(section.getByRole("table", { name: "Plan alert thresholds" }).getByRole("row")).toHaveCount(METRICS.length + 1);
+    await expect(section.getByText("No thresholds of its own.")).toBeVisible();
+
+    const form = section.getByRole("form", { name: "Add an alert threshold" });
+    await form.getByLabel("Metric").selectOption("exports");
+    await form.getByLabel("Kind").selectOption("absolute");
+    await form.getByLabel("Count").fill("7");
+    await form.getByRole("button", { name: "Add threshold" }).click();
+    await expect(section.getByRole("status")).toHaveText("Threshold added on exports.");
+    const own = section.getByRole("table", { name: "Organization alert thresholds" });
+    const row = own.getByRole("row").filter({ hasText: "at 7" });
+    await expect(row).toContainText("Exports");
+    await expect(row).toContainText(`staff:${E2E_STAFF.admin.email}`);
+
+    // The same threshold again: the typed CONFLICT is shown, and still one row.
+    await form.getByRole("button", { name: "Add threshold" }).click();
+    await expect(section.getByRole("alert")).toContainText("already has");
+    await expect(own.getByRole("row").filter({ hasText: "at 7" })).toHaveCount(1);
+
+    await section.getByRole("button", { name: "Remove the threshold Exports at 7" }).click();
+    await expect(section.getByText("No thresholds of its own.")).toBeVisible();
+  });
+});
+
 test.describe("admin: denials", () => {
   test.use({ storageState: storageStateOf("admin") });
 
@@ -185,6 +217,8 @@ test.describe("viewer", () => {
     await expect(page.getByRole("heading", { name: "Admin actions" })).toHaveCount(0);
     await expect(page.getByRole("form", { name: "Manual adjustment" })).toHaveCount(0);
     await expect(page.getByRole("form", { name: "Set a limit override" })).toHaveCount(0);
+    await expect(page.getByRole("region", { name: "Alert thresholds" })).toBeVisible();
+    await expect(page.getByRole("form", { name: "Add an alert threshold" })).toHaveCount(0);
 
     const adjust = await trpc(page, "mutation", "billing.orgs.adjust", {
       orgId: viewed.id,

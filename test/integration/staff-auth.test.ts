@@ -108,6 +108,10 @@ async function matrixDelivery(): Promise<string> {
   return deliveryId;
 }
 
+/** A threshold value no earlier call used: every allowed role adds one to the same org. */
+let thresholdsAdded = 0n;
+const nextThreshold = () => ++thresholdsAdded;
+
 /**
  * A call of each staff procedure. The ones listed get valid input, so an allowed call must
  * succeed outright; any other (e.g. one a later issue adds) is called with no input: the role
@@ -136,6 +140,14 @@ async function callEach(path: string, api: Awaited<ReturnType<typeof callerAs>>,
       return b.overrides.revoke({ id: o.id });
     },
     "billing.overrides.list": () => b.overrides.list({ orgId }),
+    "billing.alertThresholds.list": () => b.alertThresholds.list({ orgId }),
+    "billing.alertThresholds.add": () => b.alertThresholds.add({ orgId, metric: "exports", kind: "absolute", value: nextThreshold() }),
+    "billing.alertThresholds.remove": async () => {
+      const t = await (
+        await callerAs("admin")
+      ).billing.alertThresholds.add({ orgId, metric: "exports", kind: "absolute", value: nextThreshold() });
+      return b.alertThresholds.remove({ id: t.id });
+    },
     "billing.orgs.get": () => b.orgs.get({ orgId }),
     "billing.orgs.denials": () => b.orgs.denials({ orgId }),
     "billing.orgs.adjust": () => b.orgs.adjust({ orgId, metric: "members", amount: 1n, note: "matrix test", idempotencyKey: randomUUID() }),
@@ -219,6 +231,14 @@ describe("authorization matrix", () => {
       "billing.backfill.start": { auth: "staff", minRole: "admin" },
       "billing.backfill.cancel": { auth: "staff", minRole: "admin" },
       "billing.backfill.resume": { auth: "staff", minRole: "admin" },
+    });
+    // An org's own alert thresholds: viewers read them; adding and removing are admin writes.
+    expect(
+      Object.fromEntries(procedures.filter((p) => p.path.startsWith("billing.alertThresholds.")).map((p) => [p.path, p.meta])),
+    ).toEqual({
+      "billing.alertThresholds.list": { auth: "staff", minRole: "viewer" },
+      "billing.alertThresholds.add": { auth: "staff", minRole: "admin" },
+      "billing.alertThresholds.remove": { auth: "staff", minRole: "admin" },
     });
     // Outgoing events: viewers read endpoints and deliveries; every write is an admin's.
     expect(Object.fromEntries(procedures.filter((p) => p.path.startsWith("billing.events.")).map((p) => [p.path, p.meta]))).toEqual({

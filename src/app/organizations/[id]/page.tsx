@@ -18,6 +18,7 @@ import { chartUnitOf, formatAmount, formatSignedAmount, metricLabel } from "../.
 import { withQuery } from "../../_lib/query-string";
 import { cursorParam, readCursor } from "../../ledger/filters";
 import { AdjustUsageForm, RevokeOverrideButton, SetOverrideForm } from "./admin-actions";
+import { AlertThresholdsSection } from "./alert-thresholds";
 import { SubscriptionPanel } from "./subscription-panel";
 import { UsageChart, type ChartSeries } from "./usage-chart";
 
@@ -213,6 +214,8 @@ export default async function OrganizationPage({ params, searchParams }: { param
           )}
         </section>
       ) : null}
+
+      <AlertThresholdsSection orgId={org.id} planId={detail.plan.id} isAdmin={isAdmin} />
 
       <section aria-labelledby="charts-title">
         <h2 id="charts-title">Usage over the last 90 days</h2>

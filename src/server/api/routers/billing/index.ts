@@ -1,5 +1,6 @@
 import { createTRPCRouter } from "@/server/api/trpc";
 
+import { alertThresholdsRouter } from "./alert-thresholds";
 import { apiKeysRouter } from "./api-keys";
 import { auditRouter } from "./audit";
 import { backfillRouter } from "./backfill";
@@ -34,6 +35,7 @@ export const billingRouter = createTRPCRouter({
   apiKeys: apiKeysRouter,
   audit: auditRouter,
   overrides: overridesRouter,
+  alertThresholds: alertThresholdsRouter,
   ledger: ledgerRouter,
   dodo: dodoRouter,
   backfill: backfillRouter,
