@@ -8,6 +8,7 @@ import type { MetricName } from "@/server/billing/metrics";
 import { api } from "@/trpc/react";
 
 import { MetricSelect } from "../../_components/metric-select";
+import { countFromForm } from "../../_lib/count-input";
 
 /**
  * Admin-only forms of the organization page: a manual adjustment and limit overrides. The
@@ -35,7 +36,7 @@ export function AdjustUsageForm({ orgId }: { orgId: string }) {
     adjust.mutate({
       orgId,
       metric: String(form.get("metric")) as MetricName,
-      amount: /^[+-]?\d{1,19}$/.test(amount) ? BigInt(amount) : amount,
+      amount: countFromForm(amount),
       note: String(form.get("note") ?? ""),
       idempotencyKey: key,
     });
@@ -87,7 +88,7 @@ export function SetOverrideForm({ orgId }: { orgId: string }) {
       orgId,
       metric: String(form.get("metric")) as MetricName,
       kind,
-      value: kind === "unlimited" ? undefined : /^\d{1,19}$/.test(value) ? BigInt(value) : value,
+      value: kind === "unlimited" ? undefined : countFromForm(value),
       // A date means the end of that UTC day.
       expiresAt: expires ? new Date(`${expires}T23:59:59.999Z`) : undefined,
       note: String(form.get("note") ?? ""),

@@ -8,6 +8,7 @@ import type { AlertThresholdKind } from "@/server/billing/usage-alerts/org-thres
 import { api } from "@/trpc/react";
 
 import { MetricSelect } from "../../_components/metric-select";
+import { countFromForm } from "../../_lib/count-input";
 
 /**
  * Admin-only controls of the "Alert thresholds" section: add an org threshold, remove one.
@@ -33,8 +34,7 @@ export function AddAlertThresholdForm({ orgId }: { orgId: string }) {
       orgId,
       metric: String(form.get("metric")) as MetricName,
       kind,
-      // Digits go as a BigInt (any size); anything else goes as typed, for the server to refuse.
-      value: /^\d{1,19}$/.test(value) ? BigInt(value) : value,
+      value: countFromForm(value),
     });
   }
 
