@@ -5,7 +5,7 @@ import { z } from "zod";
 import { recordAudit } from "@/server/billing/audit-log";
 import { BillingError } from "@/server/billing/errors";
 import type { PrismaClient } from "@/server/db/client";
-import { PG, pgError } from "@/server/db/pg-errors";
+import { isUniqueViolation } from "@/server/db/pg-errors";
 
 import type { StaffAuth } from "./auth";
 import { staffRoleSchema, type StaffRole } from "./roles";
@@ -82,7 +82,7 @@ export class StaffService {
       });
       return { staff, password, generated };
     } catch (error) {
-      if (pgError(error)?.code === PG.uniqueViolation || (error as { code?: string }).code === "P2002") {
+      if (isUniqueViolation(error)) {
         throw new BillingError("CONFLICT", "staff_exists", `A member of staff with the email ${email} already exists`);
       }
       throw error;

@@ -48,3 +48,10 @@ export function errorLine(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
   return message.trim().split("\n").filter(Boolean).slice(-1)[0] ?? "unknown error";
 }
+
+/**
+ * A unique index refused the write, whichever layer says so: the SQLSTATE (node-postgres, or
+ * Prisma's driver adapter for raw SQL) or Prisma's own P2002 (a model `create` or `update`).
+ */
+export const isUniqueViolation = (error: unknown): boolean =>
+  pgError(error)?.code === PG.uniqueViolation || (error as { code?: unknown } | null)?.code === "P2002";

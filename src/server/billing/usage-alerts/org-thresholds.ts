@@ -1,13 +1,14 @@
 import { z } from "zod";
 
 import type { PrismaClient } from "@/server/db/client";
-import { PG, pgError } from "@/server/db/pg-errors";
+import { isUniqueViolation } from "@/server/db/pg-errors";
 import type { Db, Tx } from "@/server/db/tx";
 
 import { recordAudit } from "../audit-log";
 import { metricSchema } from "../catalogue";
 import { BillingError, parseInput } from "../errors";
 import { actorSchema, bigIntAmount, INT64_MAX, orgIdSchema } from "../schemas";
+import { orgNotFound } from "../usage-errors";
 
 /**
  * An org's own usage-alert thresholds (issue #12), beside the plan's percents: staff add and
@@ -66,7 +67,7 @@ const thresholdOf = (row: Omit<OrgAlertThreshold, "kind"> & { kind: string }): O
 
 async function requireOrg(db: Db | Tx, orgId: string): Promise<void> {
   const org = await db.organization.findUnique({ where: { id: orgId }, select: { id: true } });
-  if (!org) throw new BillingError("NOT_FOUND", "org_not_found", `Organization ${orgId} does not exist`);
+  if (!org) throw orgNotFound(orgId);
 }
 
 /** An org's thresholds by metric, then kind, then value; NOT_FOUND for an unknown org. */
@@ -94,7 +95,6 @@ export async function addOrgAlertThreshold(client: PrismaClient, input: AddAlert
     return await client.$transaction(async (tx) => {
       await requireOrg(tx, t.orgId);
       const key = { orgId: t.orgId, metric: t.metric, kind: t.kind, value: t.value };
-      if (await tx.usageAlertThreshold.findUnique({ where: { orgId_metric_kind_value: key } })) throw exists();
       const row = thresholdOf(await tx.usageAlertThreshold.create({ data: { ...key, createdBy: by } }));
       await recordAudit(tx, {
         actor: by,
@@ -105,8 +105,9 @@ export async function addOrgAlertThreshold(client: PrismaClient, input: AddAlert
       return row;
     });
   } catch (error) {
-    // Two admins adding the same threshold at once: the unique index settles it.
-    if (pgError(error)?.code === PG.uniqueViolation || (error as { code?: string }).code === "P2002") throw exists();
+    // The unique index (org, metric, kind, value) decides a duplicate, a concurrent one too; the
+    // transaction has rolled back, so nothing (no row, no audit row) is left of the attempt.
+    if (isUniqueViolation(error)) throw exists();
     throw error;
   }
 }
