@@ -2,41 +2,46 @@ import { randomBytes } from "node:crypto";
 
 import { expect, test, type Page } from "@playwright/test";
 
+import { startReceiver, type Answer, type ReceivedRequest, type Receiver } from "../test/helpers/webhook-receiver";
 import { storageStateOf } from "./staff";
-import { FAILING_BODY, startWebhookReceiver, type WebhookReceiver } from "./webhook-receiver";
 
 /**
  * Outgoing events end to end: an admin adds a webhook endpoint in the dashboard, copies the
  * signing secret shown once, sends a test event, and the server's own deliverer (every second
  * and final on the first failure here, see playwright.config.ts) POSTs it, signed, to a real
- * receiver; a delivery the receiver refused is seen failed, then replayed and delivered.
+ * receiver (the integration tests' own, test/helpers/webhook-receiver.ts); a delivery the
+ * receiver refused is seen failed, then replayed and delivered.
  */
 
 test.use({ storageState: storageStateOf("admin") });
 
-let receiver: WebhookReceiver;
-test.beforeAll(async () => {
-  receiver = await startWebhookReceiver();
-});
-test.afterAll(async () => {
-  await receiver?.close();
+/** A receiver of the test's own: 401 for a bad signature, else 500 while `refusing`, else 200. */
+async function receiverFor(state: { refusing: boolean }): Promise<Receiver> {
+  return startReceiver((request): Answer => (request.verifiedWith < 0 ? 401 : state.refusing ? 500 : 200));
+}
+
+let receivers: Receiver[] = [];
+test.afterEach(async () => {
+  await Promise.all(receivers.map((r) => r.close()));
+  receivers = [];
 });
 
-/** A receiver path and endpoint description of its own per run, so reruns never see older rows. */
-const uniquePath = (name: string) => `/hooks/${name}-${randomBytes(6).toString("hex")}`;
-
-/** Adds the endpoint in the UI, hands its shown-once secret to the receiver; returns its id. */
-async function addEndpoint(page: Page, path: string): Promise<{ url: string; endpointId: string }> {
-  const url = receiver.url(path);
+/**
+ * Adds an endpoint for `receiver` in the UI (its URL made unique per run, so reruns never see
+ * older rows), hands the shown-once secret to the receiver; returns the URL and endpoint id.
+ */
+async function addEndpoint(page: Page, receiver: Receiver): Promise<{ url: string; endpointId: string }> {
+  receivers.push(receiver);
+  const url = `${receiver.url}?e2e=${randomBytes(6).toString("hex")}`;
   await page.goto("/events");
   const form = page.getByRole("form", { name: "Add a webhook endpoint" });
   await form.getByLabel("URL").fill(url);
-  await form.getByLabel("Description").fill(`e2e ${path}`);
+  await form.getByLabel("Description").fill(`e2e ${url}`);
   await form.getByRole("button", { name: "Add endpoint" }).click();
 
   const secret = (await page.getByTestId("endpoint-secret").textContent())?.trim() ?? "";
   expect(secret).toMatch(/^whsec_[A-Za-z0-9+/=]{40,}$/);
-  receiver.trust(path, secret);
+  receiver.secrets.push(secret);
   await page.getByRole("status", { name: "Signing secret" }).getByRole("button", { name: "Done" }).click();
   await expect(page.getByTestId("endpoint-secret")).toHaveCount(0);
 
@@ -62,17 +67,19 @@ const fact = (page: Page, label: string) => page.locator(`dl.facts dt:text-is("$
 /** The endpoint's rows in the Events page's deliveries table. */
 const deliveryRows = (page: Page) => page.getByRole("table", { name: "Deliveries" }).getByRole("row").filter({ hasText: "test.ping" });
 
-/** The verified test pings the receiver got on `path`, and what it answered. */
-const pings = (path: string) => receiver.received(path).filter((r) => r.type === "test.ping" && r.verified);
+const typeOf = (request: ReceivedRequest) => (JSON.parse(request.body) as { type?: string }).type;
+
+/** The verified test pings `receiver` got, and what it answered. */
+const pings = (receiver: Receiver) => receiver.received.filter((r) => r.verifiedWith >= 0 && typeOf(r) === "test.ping");
 
 test("an admin adds an endpoint, sends a test event, and sees it delivered, correctly signed", async ({ page }) => {
-  const path = uniquePath("ok");
-  const { url, endpointId } = await addEndpoint(page, path);
+  const receiver = await receiverFor({ refusing: false });
+  const { url, endpointId } = await addEndpoint(page, receiver);
   const deliveryHref = await sendTest(page, url);
 
   // Delivered by the server's deliverer, signed with the secret the page showed once.
-  await expect.poll(() => pings(path).map((r) => r.answered), { timeout: 60_000 }).toEqual([200]);
-  expect(receiver.received(path).filter((r) => !r.verified)).toEqual([]);
+  await expect.poll(() => pings(receiver).map((r) => r.answer), { timeout: 60_000 }).toEqual([200]);
+  expect(receiver.received.filter((r) => r.verifiedWith < 0)).toEqual([]);
 
   // The deliveries list (server-rendered: reload until the deliverer's record shows) says so.
   await page.goto(`/events?endpoint=${endpointId}`);
@@ -88,16 +95,16 @@ test("an admin adds an endpoint, sends a test event, and sees it delivered, corr
   await expect(fact(page, "Status")).toHaveText("delivered");
   await expect(fact(page, "Attempts")).toHaveText("1");
   await expect(fact(page, "Last answer")).toHaveText("200");
-  await expect(fact(page, "webhook-id")).toHaveText(pings(path)[0]?.webhookId ?? "missing");
+  await expect(fact(page, "webhook-id")).toHaveText(pings(receiver)[0]?.webhookId ?? "missing");
 });
 
 test("a delivery the receiver refused is shown failed, then replayed by the admin and delivered", async ({ page }) => {
-  const path = uniquePath("failing");
-  receiver.fail(path, true);
-  const { url, endpointId } = await addEndpoint(page, path);
+  const state = { refusing: true };
+  const receiver = await receiverFor(state);
+  const { url, endpointId } = await addEndpoint(page, receiver);
   const deliveryHref = await sendTest(page, url);
 
-  await expect.poll(() => pings(path).map((r) => r.answered), { timeout: 60_000 }).toEqual([500]);
+  await expect.poll(() => pings(receiver).map((r) => r.answer), { timeout: 60_000 }).toEqual([500]);
 
   // The list: not delivered, one attempt, the receiver's 500.
   await page.goto(`/events?endpoint=${endpointId}`);
@@ -117,22 +124,23 @@ test("a delivery the receiver refused is shown failed, then replayed by the admi
   await expect(fact(page, "Status")).toHaveText("failed");
   await expect(fact(page, "Attempts")).toHaveText("1");
   await expect(fact(page, "Last answer")).toHaveText("500");
-  const webhookId = pings(path)[0]?.webhookId ?? "missing";
+  const webhookId = pings(receiver)[0]?.webhookId ?? "missing";
+  const refusal = `answer 500 to ${webhookId}`; // the receiver's body
   await expect(fact(page, "webhook-id")).toHaveText(webhookId);
   const requestBody = page.locator("pre.json");
   await expect(requestBody).toContainText(`"id": "${webhookId}"`);
   await expect(requestBody).toContainText(`"type": "test.ping"`);
-  await expect(page.locator("h2:has-text('body (first 2 KB)') + pre")).toHaveText(FAILING_BODY);
+  await expect(page.locator("h2:has-text('body (first 2 KB)') + pre")).toHaveText(refusal);
   const attempts = page.getByRole("table", { name: "Attempts" }).getByRole("row");
   await expect(attempts).toHaveCount(2); // the heading row and attempt 1
   await expect(attempts.nth(1)).toContainText("500");
-  await expect(attempts.nth(1)).toContainText(FAILING_BODY);
+  await expect(attempts.nth(1)).toContainText(refusal);
 
   // The receiver is back: the admin replays, the same webhook-id arrives and is delivered.
-  receiver.fail(path, false);
+  state.refusing = false;
   await page.getByRole("button", { name: "Replay" }).click();
-  await expect.poll(() => pings(path).map((r) => r.answered), { timeout: 60_000 }).toEqual([500, 200]);
-  expect(new Set(pings(path).map((r) => r.webhookId))).toEqual(new Set([webhookId]));
+  await expect.poll(() => pings(receiver).map((r) => r.answer), { timeout: 60_000 }).toEqual([500, 200]);
+  expect(new Set(pings(receiver).map((r) => r.webhookId))).toEqual(new Set([webhookId]));
   await expect(async () => {
     await page.reload();
     await expect(fact(page, "Status")).toHaveText("delivered", { timeout: 1_000 });
