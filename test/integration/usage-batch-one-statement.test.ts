@@ -40,7 +40,9 @@ describe("incrementMany in one statement", () => {
         { orgId: org.id, metric: "members", amount: -4n, reason: "member_removed" },
       ]),
     );
-    expect(statements).toHaveLength(1);
+    // The statement, then the teams row's alert band stored again: the batch took teams from
+    // 1 to 2, its 80 % and 100 % level on the free plan (usage-alerts/alert-band.ts).
+    expect(statements).toEqual([expect.stringMatching(/^WITH e AS/), expect.stringMatching(/^WITH t AS/)]);
     expect(transactions).toBe(0);
     expect(result.map((r) => r.status)).toEqual(["applied", "applied", "applied"]);
     expect(result[1]).toMatchObject({ entry: { metric: "teams", delta: 1n, actor: "svc", metadata: {} } });
@@ -85,10 +87,13 @@ describe("incrementMany in one statement", () => {
     const changed = await counted(() =>
       services.usage.incrementMany([{ orgId: org.id, metric: "api_calls", amount: 1n, reason: "api_call" }]),
     );
+    // (The new plan moved the alert levels, so the statement decided them, and the row's alert
+    // band is stored again.)
     expect(changed.statements).toEqual([
       expect.stringMatching(/^WITH e AS/),
       expect.stringMatching(/^SELECT o\.id/),
       expect.stringMatching(/^WITH e AS/),
+      expect.stringMatching(/^WITH t AS/),
     ]);
     expect(changed.result.map((r) => r.status)).toEqual(["applied"]);
     // A repeat of other work under a history key: rejected, the rest applied.

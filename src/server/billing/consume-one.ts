@@ -9,11 +9,11 @@ import { BillingError } from "./errors";
 import { toLedgerEntry, type LedgerEntry, type LedgerRow } from "./ledger-entry";
 import { remainingOf } from "./policy";
 import type { OrgPolicyContext } from "./policy-context";
-import { DECIDE_USAGE_ALERTS } from "./usage-alerts/alert-sql";
+import { rowWriteSql, type RowWriteVariant } from "./row-write-sql";
+import { refreshAlertBands, refreshAlertBandsAfterCommit, type StaleBand } from "./usage-alerts/alert-band";
 import { belowZero, countOutOfRange } from "./usage-errors";
 import { REPORT_METERED_USAGE } from "./usage-reporting/outbox-sql";
 import { readByKey } from "./usage-service";
-import { rowWriteSql } from "./window-reset";
 import { windowOfRow } from "./window-usage";
 
 /**
@@ -46,24 +46,28 @@ export async function consumeOne(run: RawQuery, ownStatement: boolean, p: OneMet
   // A period counter counts in its window: the statement starts it (window-reset.ts) under
   // the row lock, and caps the count in it. A gauge's statement has none of this.
   const window = context.windows[p.metric];
-  const parts = rowWriteSql(p.orgId, p.metric, window ?? null, now);
-  for (let attempt = 0; attempt < 2; attempt++) {
+  // Lean first: most writes stay in the row's alert band (row-write-sql.ts).
+  let variant: RowWriteVariant = "lean";
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const parts = rowWriteSql(p.orgId, p.metric, window ?? null, now, delta, variant);
     let rows: (Partial<LedgerRow> & {
       new_count: bigint | string | null;
       prior_id: string | null;
       seen_count: bigint | string | null;
       window_start?: Date | string | null;
+      stale_bands: StaleBand[] | null;
+      band_refused: boolean;
     })[];
     try {
       const statement = () =>
         run<(typeof rows)[number]>(Prisma.sql`
         WITH prior AS (
           SELECT id FROM usage_ledger WHERE org_id = ${p.orgId}::uuid AND idempotency_key = ${p.idempotencyKey}
-        ), locked AS (
+        ), held AS (
           SELECT ${parts.columns} FROM usage_cache c
           WHERE c.org_id = ${p.orgId}::uuid AND c.metric = ${p.metric} AND NOT EXISTS (SELECT 1 FROM prior)
           FOR UPDATE
-        )${parts.ctes}, ins AS (
+        )${parts.locked}${parts.ctes}, ins AS (
           INSERT INTO usage_ledger (org_id, metric, delta, reason, idempotency_key, actor, metadata, timestamp)
           SELECT ${p.orgId}::uuid, ${p.metric}, ${delta}::bigint, ${p.reason},
                  ${p.idempotencyKey}, ${p.actor}, ${JSON.stringify(p.metadata)}::jsonb, ${now}::timestamptz
@@ -72,12 +76,14 @@ export async function consumeOne(run: RawQuery, ownStatement: boolean, p: OneMet
           FROM ${parts.source} WHERE ${cap}::bigint IS NULL OR ${parts.count} <= ${cap}::bigint - ${delta}::bigint
           ON CONFLICT (org_id, idempotency_key) DO NOTHING
           RETURNING *
-        )${REPORT_METERED_USAGE}, ${parts.update}${DECIDE_USAGE_ALERTS}
+        )${REPORT_METERED_USAGE}, ${parts.update}${parts.decide}
         SELECT ins.*, (SELECT count FROM upd) AS new_count, (SELECT id::text FROM prior) AS prior_id,
-               (SELECT ${parts.count} FROM ${parts.source}) AS seen_count, ${parts.windowStart} AS window_start
+               (SELECT ${parts.count} FROM ${parts.source}) AS seen_count, ${parts.windowStart} AS window_start, ${parts.answers}
         FROM (SELECT 1) AS one LEFT JOIN ins ON TRUE`);
       // Alone, the statement is its own transaction and may run again; in the caller's, not.
       rows = await (ownStatement ? retryTransient(statement) : statement());
+      const stale = rows[0]?.stale_bands;
+      await (ownStatement ? refreshAlertBandsAfterCommit(run, stale, now) : refreshAlertBands(run, stale, now));
     } catch (error) {
       const pg = pgError(error);
       if (pg?.code === PG.checkViolation) throw belowZero(p.metric, p.orgId);
@@ -85,6 +91,11 @@ export async function consumeOne(run: RawQuery, ownStatement: boolean, p: OneMet
       throw error;
     }
     const row = rows[0];
+    if (row?.band_refused) {
+      // The write may cross an alert threshold: the statement that decides it writes it.
+      variant = "full";
+      continue;
+    }
     /** The context as the statement found the row: its count (in its window) and that window. */
     const asLocked = (count: bigint): OrgPolicyContext => {
       const rowWindow = window && windowOfRow(p.metric, context.subscription, now, row?.window_start ? new Date(row.window_start) : null);

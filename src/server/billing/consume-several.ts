@@ -7,7 +7,15 @@ import type { ConsumeResult, ConsumeWrite } from "./consume-write";
 import { toLedgerEntry, type LedgerEntry, type LedgerRow } from "./ledger-entry";
 import { remainingOf } from "./policy";
 import type { OrgPolicyContext } from "./policy-context";
-import { DECIDE_USAGE_ALERTS } from "./usage-alerts/alert-sql";
+import {
+  BAND_FORGOTTEN_SET,
+  inBandSql,
+  NO_STALE_BANDS_COLUMN,
+  refreshAlertBands,
+  STALE_BANDS_COLUMN,
+  type StaleBand,
+} from "./usage-alerts/alert-band";
+import { DECIDE_USAGE_ALERTS, MOVED_ROW_RETURNING } from "./usage-alerts/alert-sql";
 import { belowZero, countOutOfRange } from "./usage-errors";
 import { REPORT_METERED_USAGE } from "./usage-reporting/outbox-sql";
 import { readByKey } from "./usage-service";
@@ -61,8 +69,9 @@ export async function consumeSeveral(run: RawQuery, transaction: RawTransaction,
 
 async function applyUnderLocks(run: RawQuery, input: SeveralMetricsConsume): Promise<ConsumeResult> {
   const { orgId, metrics, now, context } = input;
-  const locked = await run<{ metric: Metric; count: bigint | string; window_start: Date | string | null }>(Prisma.sql`
-    SELECT metric, count, window_start FROM usage_cache
+  const locked = await run<{ metric: Metric; count: bigint | string; window_start: Date | string | null; in_band: boolean }>(Prisma.sql`
+    SELECT metric, count, window_start, ${inBandSql("c", Prisma.sql`c.count::numeric + ${input.delta}::numeric`, Prisma.sql`${now}::timestamptz`)} AS in_band
+    FROM usage_cache c
     WHERE org_id = ${orgId}::uuid AND metric = ANY(${[...metrics]}::text[])
     ORDER BY metric FOR UPDATE`);
   const prior = await readByKey(run, orgId, input.idempotencyKey);
@@ -97,10 +106,13 @@ async function applyUnderLocks(run: RawQuery, input: SeveralMetricsConsume): Pro
     return { ...decision, replayed: false };
   }
   const [own, ...also] = metrics;
+  // Every row stays in its alert band (alert-band.ts) and its window: nothing to decide, so
+  // the write runs without the deciding SQL; otherwise that SQL decides in the same statement.
+  const decides = over.length > 0 || locked.some((r) => !r.in_band);
   // The extra rows are inserted only from the primary's: when a concurrent write took the key
   // for other work (another metric's row, so our locks did not keep it out), ON CONFLICT
   // drops the primary and nothing is written — without failing a caller's transaction.
-  const rows = await run<LedgerRow & { new_count: bigint | string }>(Prisma.sql`
+  const rows = await run<LedgerRow & { new_count: bigint | string; stale_bands: StaleBand[] | null }>(Prisma.sql`
     WITH own AS (
       INSERT INTO usage_ledger (org_id, metric, delta, reason, idempotency_key, actor, metadata, timestamp)
       VALUES (${orgId}::uuid, ${own}, ${input.delta}::bigint, ${input.reason}, ${input.idempotencyKey}, ${input.actor},
@@ -117,11 +129,13 @@ async function applyUnderLocks(run: RawQuery, input: SeveralMetricsConsume): Pro
       SELECT * FROM own UNION ALL SELECT * FROM extra
     )${REPORT_METERED_USAGE}, upd AS (
       -- The rows are locked by this transaction's earlier statement: c.count is their latest version.
-      UPDATE usage_cache c SET count = c.count + ins.delta, last_updated = ins.timestamp
+      UPDATE usage_cache c SET count = c.count + ins.delta, last_updated = ins.timestamp${decides ? BAND_FORGOTTEN_SET : Prisma.empty}
       FROM ins WHERE c.org_id = ins.org_id AND c.metric = ins.metric
-      RETURNING c.org_id, c.metric, c.count, c.window_start
-    )${DECIDE_USAGE_ALERTS}
-    SELECT ins.*, upd.count AS new_count FROM ins JOIN upd ON upd.metric = ins.metric`);
+      RETURNING ${MOVED_ROW_RETURNING}
+    )${decides ? DECIDE_USAGE_ALERTS : Prisma.empty}
+    SELECT ins.*, upd.count AS new_count, ${decides ? STALE_BANDS_COLUMN : NO_STALE_BANDS_COLUMN}
+    FROM ins JOIN upd ON upd.metric = ins.metric`);
+  await refreshAlertBands(run, rows[0]?.stale_bands, now);
   const primary = rows.find((r) => r.metric === own);
   if (!primary) return input.replayOf((await readByKey(run, orgId, input.idempotencyKey)) as LedgerEntry);
   const after = BigInt(rows.find((r) => r.metric === decision.metric)?.new_count ?? primary.new_count);

@@ -60,6 +60,7 @@ export async function incrementMany(
     const write = async (fresh: boolean) =>
       writeBatchInOneStatement(run, valid, results, {
         at: writer.clock(),
+        ownStatement: !tx,
         fallbackActor,
         atomic,
         exactPrior: atomic || valid.some((v) => v.event.amount < 0n),

@@ -6,7 +6,8 @@ import type { Metric } from "./catalogue";
 import type { LedgerWork } from "./ledger-entry";
 import { SUBSCRIPTION_TEXT, type SubscriptionSnapshot } from "./policy-context";
 import { INT64_MAX } from "./schemas";
-import { DECIDE_USAGE_ALERTS } from "./usage-alerts/alert-sql";
+import { bandSet, refreshAlertBands, refreshAlertBandsAfterCommit, STALE_BANDS_COLUMN, type StaleBand } from "./usage-alerts/alert-band";
+import { DECIDE_USAGE_ALERTS, MOVED_ROW_RETURNING } from "./usage-alerts/alert-sql";
 import { batchRaced, repeatOf, type BatchEventResult, type BatchItem } from "./usage-batch";
 import { REPORT_METERED_USAGE_PER_ORG } from "./usage-reporting/outbox-sql";
 import { currentWindow, windowFollowsSubscription } from "./usage-window";
@@ -40,6 +41,8 @@ const RACED_MARKER = "batch_raced";
 
 export interface OneStatementOptions {
   at: Date;
+  /** The statement is its own transaction (no caller's): what follows it must not fail it. */
+  ownStatement: boolean;
   fallbackActor: string;
   atomic: boolean;
   /**
@@ -71,6 +74,7 @@ interface Answer {
   prior_id: string[] | null;
   prior_metric: string[] | null;
   prior_delta: (string | bigint)[] | null;
+  stale_bands: StaleBand[] | null;
 }
 
 /**
@@ -165,11 +169,11 @@ export async function writeBatchInOneStatement(
         RETURNING *
       )${REPORT_METERED_USAGE_PER_ORG}, upd AS (
         -- From the LOCKED count, never c.count (window-reset.ts, STALE_ROW).
-        UPDATE usage_cache c SET count = locked.count + t.total, last_updated = t.at
+        UPDATE usage_cache c SET count = locked.count + t.total, last_updated = t.at${bandSet("locked.count + t.total", "t.at")}
         FROM (SELECT org_id, metric, SUM(delta) AS total, max(timestamp) AS at FROM ins GROUP BY org_id, metric) t
         JOIN locked ON locked.org_id = t.org_id AND locked.metric = t.metric
         WHERE c.org_id = t.org_id AND c.metric = t.metric
-        RETURNING c.org_id, c.metric, c.count, c.window_start
+        RETURNING ${MOVED_ROW_RETURNING}
       )${DECIDE_USAGE_ALERTS}
       SELECT j.judged, (SELECT subscriptions FROM current) AS subscriptions_current,
         CASE WHEN j.judged AND ${options.exactPrior}::boolean AND (SELECT count(*) FROM ins) < (SELECT count(*) FROM fresh)
@@ -181,12 +185,15 @@ export async function writeBatchInOneStatement(
         ARRAY(SELECT idx::int FROM prior ORDER BY idx) AS prior_idx,
         ARRAY(SELECT id::text FROM prior ORDER BY idx) AS prior_id,
         ARRAY(SELECT metric FROM prior ORDER BY idx) AS prior_metric,
-        ARRAY(SELECT delta::text FROM prior ORDER BY idx) AS prior_delta
+        ARRAY(SELECT delta::text FROM prior ORDER BY idx) AS prior_delta,
+        ${STALE_BANDS_COLUMN}
       FROM verdict j`);
   } catch (error) {
     throw isRaceFailure(error) ? batchRaced() : error;
   }
   if (!answer?.judged) return answer?.subscriptions_current === false ? "stale_subscriptions" : "sequential";
+  const stale = answer.stale_bands;
+  await (options.ownStatement ? refreshAlertBandsAfterCommit(run, stale, options.at) : refreshAlertBands(run, stale, options.at));
 
   const prior = new Map<number, LedgerWork & { id: string }>();
   (answer.prior_idx ?? []).forEach((idx, i) => {

@@ -12,7 +12,8 @@ import { keyReuseConflict, LEDGER_COLUMNS, toLedgerEntry, type LedgerEntry, type
 import type { SubscriptionState } from "./policy";
 import { readSubscriptions } from "./policy-context";
 import { incrementInputSchema, INT64_MAX, type IncrementInput } from "./schemas";
-import { DECIDE_USAGE_ALERTS } from "./usage-alerts/alert-sql";
+import { bandSet, refreshAlertBands, STALE_BANDS_COLUMN, type StaleBand } from "./usage-alerts/alert-band";
+import { DECIDE_USAGE_ALERTS, MOVED_ROW_RETURNING } from "./usage-alerts/alert-sql";
 import { belowZero, countOutOfRange } from "./usage-errors";
 import { REPORT_METERED_USAGE } from "./usage-reporting/outbox-sql";
 import { currentWindow, windowFollowsSubscription } from "./usage-window";
@@ -211,7 +212,7 @@ export async function applyBatch(
   }
   if (toInsert.length === 0) return;
 
-  const insert = tx.$queryRaw<LedgerRow[]>`
+  const insert = tx.$queryRaw<(LedgerRow & { stale_bands: StaleBand[] | null })[]>`
     WITH ins AS (
       INSERT INTO usage_ledger (id, org_id, metric, delta, reason, idempotency_key, actor, metadata, timestamp)
       SELECT e.*, ${options.at}::timestamptz FROM unnest(
@@ -226,13 +227,13 @@ export async function applyBatch(
       ON CONFLICT (org_id, idempotency_key) DO NOTHING
       RETURNING *
     )${REPORT_METERED_USAGE}, upd AS (
-      UPDATE usage_cache c SET count = c.count + t.total, last_updated = t.at
+      UPDATE usage_cache c SET count = c.count + t.total, last_updated = t.at${bandSet("c.count + t.total", "t.at")}
       FROM (SELECT org_id, metric, SUM(delta) AS total, max(timestamp) AS at FROM ins GROUP BY org_id, metric) t
       WHERE c.org_id = t.org_id AND c.metric = t.metric
-      RETURNING c.org_id, c.metric, c.count, c.window_start
+      RETURNING ${MOVED_ROW_RETURNING}
     )${DECIDE_USAGE_ALERTS}
     -- upd and the alerts (rows created and locked above) run to completion whether or not they are read
-    SELECT ${Prisma.raw(LEDGER_COLUMNS)} FROM ins`;
+    SELECT ${Prisma.raw(LEDGER_COLUMNS)}, ${STALE_BANDS_COLUMN} FROM ins`;
   const inserted = await insert.catch((error: unknown) => {
     // The events were judged with every one of them counted; when ON CONFLICT dropped one (a
     // concurrent write committed its key for another metric: another row, so no lock of ours
@@ -240,6 +241,7 @@ export async function applyBatch(
     const code = pgError(error)?.code;
     throw code === PG.checkViolation || code === PG.numericValueOutOfRange ? batchRaced() : error;
   });
+  await refreshAlertBands(viaPrisma(tx), inserted[0]?.stale_bands, options.at);
   const byId = new Map(inserted.map((r) => [r.id, r]));
   for (const item of toInsert) {
     const row = byId.get(item.id);

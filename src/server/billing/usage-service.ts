@@ -10,13 +10,14 @@ import { incrementMany } from "./increment-many";
 import { keyReuseConflict, LEDGER_COLUMNS, toLedgerEntry, type LedgerEntry, type LedgerRow } from "./ledger-entry";
 import { readSubscription } from "./policy-context";
 import { RememberedSubscriptions } from "./remembered-subscriptions";
+import { rowWriteSql, type RowWriteVariant } from "./row-write-sql";
 import { incrementInputSchema, type IncrementInput } from "./schemas";
-import { DECIDE_USAGE_ALERTS } from "./usage-alerts/alert-sql";
+import { refreshAlertBands, refreshAlertBandsAfterCommit, type StaleBand } from "./usage-alerts/alert-band";
 import type { BatchEventResult } from "./usage-batch";
 import { belowZero, countOutOfRange, orgNotFound } from "./usage-errors";
 import { REPORT_METERED_USAGE } from "./usage-reporting/outbox-sql";
 import { currentWindow, windowFollowsSubscription } from "./usage-window";
-import { rowWriteSql, startWindows, windowResetKey } from "./window-reset";
+import { startWindows, windowResetKey } from "./window-reset";
 import type { UsageWindow } from "./windows";
 
 // Kept importable from here, where the API types have always found them.
@@ -122,34 +123,48 @@ export class UsageService {
     // (window-reset.ts); a billing-period window needs the org's subscription: one read more,
     // for those metrics only. A gauge's statement has none of this.
     const window = await this.windowOf(run, input.orgId, input.metric, now);
-    const parts = rowWriteSql(input.orgId, input.metric, window, now);
-    for (let attempt = 0; attempt < 2; attempt++) {
-      let rows: (Partial<LedgerRow> & { new_count: bigint | string | null; locked_rows: number })[];
+    // Lean first: most writes stay in the row's alert band (row-write-sql.ts).
+    let variant: RowWriteVariant = "lean";
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const parts = rowWriteSql(input.orgId, input.metric, window, now, input.amount, variant);
+      let rows: (Partial<LedgerRow> & {
+        new_count: bigint | string | null;
+        locked_rows: number;
+        stale_bands: StaleBand[] | null;
+        band_refused: boolean;
+      })[];
       try {
         const statement = () =>
           run<(typeof rows)[number]>(Prisma.sql`
-          WITH locked AS (
+          WITH held AS (
             -- The cache row is locked BEFORE the insert claims the idempotency key, the order
             -- consume and incrementMany take them in; and nothing is inserted without it. Either
             -- way round, a writer holding the key waits for one holding (or creating) the row
             -- while that one waits for the key: a deadlock.
             SELECT ${parts.columns} FROM usage_cache WHERE org_id = ${input.orgId}::uuid AND metric = ${input.metric} FOR UPDATE
-          )${parts.ctes}, ins AS (
+          )${parts.locked}${parts.ctes}, ins AS (
             INSERT INTO usage_ledger (org_id, metric, delta, reason, idempotency_key, actor, metadata, timestamp)
             SELECT ${input.orgId}::uuid, ${input.metric}, ${input.amount}::bigint, ${input.reason},
                    ${input.idempotencyKey ?? null}, ${input.actor ?? DEFAULT_ACTOR}, ${JSON.stringify(input.metadata ?? {})}::jsonb, ${now}::timestamptz
             FROM ${parts.source}
             ON CONFLICT (org_id, idempotency_key) DO NOTHING
             RETURNING *
-          )${REPORT_METERED_USAGE}, ${parts.update}${DECIDE_USAGE_ALERTS}
-          SELECT ins.*, (SELECT count FROM upd) AS new_count, (SELECT count(*) FROM locked)::int AS locked_rows
+          )${REPORT_METERED_USAGE}, ${parts.update}${parts.decide}
+          SELECT ins.*, (SELECT count FROM upd) AS new_count, (SELECT count(*) FROM held)::int AS locked_rows, ${parts.answers}
           FROM (SELECT 1) AS one LEFT JOIN ins ON TRUE`);
         // Alone, the statement is its own transaction and may run again; in the caller's, not.
         rows = await (options.tx ? statement() : retryTransient(statement));
+        const stale = rows[0]?.stale_bands;
+        await (options.tx ? refreshAlertBands(run, stale, now) : refreshAlertBandsAfterCommit(run, stale, now));
       } catch (error) {
         throw mapWriteError(error, input.orgId, input.metric);
       }
       const row = rows[0];
+      if (row?.band_refused) {
+        // The write may cross an alert threshold: the statement that decides it writes it.
+        variant = "full";
+        continue;
+      }
       if (row?.id) return { entry: toLedgerEntry(row as LedgerRow), count: BigInt(row.new_count ?? 0n), replayed: false };
       if (!row?.locked_rows) {
         // No cache row yet. A key already used (here, for another metric) is answered

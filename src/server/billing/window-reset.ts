@@ -3,7 +3,6 @@ import type { RawQuery } from "@/server/db/raw-query";
 
 import type { Metric } from "./catalogue";
 import { LEDGER_COLUMNS, toLedgerEntry, type LedgerEntry, type LedgerRow } from "./ledger-entry";
-import type { UsageWindow } from "./windows";
 
 /**
  * How a period counter's window starts (invariant 10 in ARCHITECTURE.md): lazily, by the
@@ -82,68 +81,6 @@ export function windowResetCtes(actor: string, at: Date): Prisma.Sql {
   )`;
 }
 
-/*
- * STALE_ROW: why a single-row write computes the new count from the row its `locked` CTE
- * returned and never from the UPDATE's own `c.count`. The UPDATE reads the row as of the
- * statement's snapshot; when another writer committed while this statement waited for the
- * lock, that version is stale. PostgreSQL does recompute the new row from the latest version
- * before writing it (EvalPlanQual), but it checks CHECK constraints on the row computed from
- * the stale one first: `count >= 0` then fails for a row that is fine (a decrement of a count
- * a concurrent write just raised; a reset removing usage recorded since the snapshot). The
- * locked row is the latest version, and no one else can change it until this commits.
- */
-
-/**
- * The parts of a single-row write statement (increment, consume) that a window changes. The
- * statement locks the row in a CTE `locked` (selecting `columns`), inserts its ledger row
- * `FROM source` (one row while the lock is held), caps against `count` (the count in the
- * row's window, before this write), updates the cache in a CTE `upd`, and may report
- * `windowStart` (where the row counts after it). A gauge's parts (`window` null) are the
- * statement as it was before windows: no reset, no extra work.
- */
-export function rowWriteSql(orgId: string, metric: Metric, window: UsageWindow | null, at: Date) {
-  if (!window) {
-    return {
-      columns: Prisma.sql`count`,
-      ctes: Prisma.empty,
-      source: Prisma.sql`locked`,
-      count: Prisma.sql`count`,
-      update: Prisma.sql`upd AS (
-        -- An UPDATE, not an upsert: PostgreSQL checks CHECK constraints on the row an
-        -- upsert proposes to insert, so a decrement would fail even when a row exists.
-        -- From the LOCKED count, not c.count (see STALE_ROW above).
-        UPDATE usage_cache c SET count = locked.count + ins.delta, last_updated = ins.timestamp
-        FROM ins, locked WHERE c.org_id = ins.org_id AND c.metric = ins.metric
-        RETURNING c.org_id, c.metric, c.count, c.window_start
-      )`,
-      windowStart: Prisma.sql`NULL::timestamptz`,
-    };
-  }
-  return {
-    columns: Prisma.sql`count, window_start`,
-    ctes: Prisma.sql`, w AS (
-      SELECT ${orgId}::uuid AS org_id, ${metric}::text AS metric, locked.count, locked.window_start,
-             ${window.start}::timestamptz AS ws, ${windowResetKey(metric, window.start)}::text AS reset_key,
-             ${window.start.toISOString()}::text AS ws_iso
-      FROM locked
-    )${windowResetCtes(WINDOW_RESET_ACTOR, at)}`,
-    source: Prisma.sql`win`,
-    count: Prisma.sql`(count - carried)`,
-    // Its reset's delta and the write's (`ins`) in one change, the window moved. It runs when
-    // the window moves even if nothing is inserted (a replayed key, a refused consume): the
-    // reset was written and the cache must follow it. From the locked row (STALE_ROW above).
-    update: Prisma.sql`upd AS (
-      UPDATE usage_cache c
-      SET count = win.count + COALESCE((SELECT delta FROM reset), 0) + COALESCE((SELECT delta FROM ins), 0),
-          last_updated = COALESCE((SELECT timestamp FROM ins), (SELECT timestamp FROM reset), c.last_updated),
-          window_start = CASE WHEN win.moves THEN win.ws ELSE win.window_start END
-      FROM win WHERE c.org_id = win.org_id AND c.metric = win.metric AND (win.moves OR EXISTS (SELECT 1 FROM ins))
-      RETURNING c.org_id, c.metric, c.count, c.window_start
-    )`,
-    windowStart: Prisma.sql`(SELECT CASE WHEN moves THEN ws ELSE window_start END FROM win)`,
-  };
-}
-
 export interface WindowTarget {
   orgId: string;
   metric: Metric;
@@ -195,7 +132,9 @@ export async function startWindows(
       JOIN usage_cache c ON c.org_id = t.org_id AND c.metric = t.metric
     )${windowResetCtes(options.actor, options.at)}
     UPDATE usage_cache c
-    SET count = c.count + COALESCE(r.delta, 0), last_updated = COALESCE(r.timestamp, c.last_updated), window_start = win.ws
+    SET count = c.count + COALESCE(r.delta, 0), last_updated = COALESCE(r.timestamp, c.last_updated), window_start = win.ws,
+        -- A new window has no marks yet: its band is not known until the next write decides.
+        alert_next = NULL, alert_gen = c.alert_gen + 1
     FROM win LEFT JOIN reset r ON r.org_id = win.org_id AND r.metric = win.metric
     WHERE c.org_id = win.org_id AND c.metric = win.metric AND win.moves
     RETURNING c.org_id::text AS cache_org_id, c.metric AS cache_metric, c.count AS new_count, c.window_start AS new_window_start,
