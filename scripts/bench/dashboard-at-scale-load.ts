@@ -159,13 +159,15 @@ export interface ScaleDataCheck {
   dailyMismatches: number;
   /** usage_rollup_totals rows that differ from a GROUP BY of the ledger. */
   totalsMismatches: number;
+  /** usage_daily_totals rows (across orgs) that differ from a GROUP BY of the ledger. */
+  dailyAllOrgsMismatches: number;
   /** Ledger rows not folded yet (the rescans above compare folded rows only). */
   tailRows: number;
 }
 
-/** Rescans the ledger: the cache, usage_daily and usage_rollup_totals must all equal it. */
+/** Rescans the ledger: the cache, usage_daily, usage_daily_totals and usage_rollup_totals must all equal it. */
 export async function checkScaleData(pool: pg.Pool): Promise<ScaleDataCheck> {
-  const { rows } = await pool.query<{ cache: string; daily: string; totals: string; tail: string }>(
+  const { rows } = await pool.query<{ cache: string; daily: string; totals: string; daily_all_orgs: string; tail: string }>(
     `WITH state AS (SELECT through_tx_id AS through FROM usage_rollup_state WHERE id = 1),
      folded AS MATERIALIZED (
        SELECT org_id, metric, reason, delta, (timestamp AT TIME ZONE 'UTC')::date AS day FROM usage_ledger
@@ -173,7 +175,8 @@ export async function checkScaleData(pool: pg.Pool): Promise<ScaleDataCheck> {
      ),
      ledger AS (SELECT org_id, metric, SUM(delta) AS total FROM usage_ledger GROUP BY 1, 2),
      daily AS (SELECT org_id, metric, day, reason, SUM(delta) AS total, count(*) AS entries FROM folded GROUP BY 1, 2, 3, 4),
-     totals AS (SELECT org_id, metric, SUM(delta) AS total, count(*) AS entries FROM folded GROUP BY 1, 2)
+     totals AS (SELECT org_id, metric, SUM(delta) AS total, count(*) AS entries FROM folded GROUP BY 1, 2),
+     daily_all_orgs AS (SELECT metric, day, reason, SUM(total) AS total, SUM(entries) AS entries FROM daily GROUP BY 1, 2, 3)
      SELECT
        (SELECT count(*) FROM usage_cache c FULL JOIN ledger l USING (org_id, metric)
         WHERE COALESCE(c.count, 0) <> COALESCE(l.total, 0))::text AS cache,
@@ -181,6 +184,8 @@ export async function checkScaleData(pool: pg.Pool): Promise<ScaleDataCheck> {
         WHERE d.total IS DISTINCT FROM r.total OR d.entries IS DISTINCT FROM r.entries)::text AS daily,
        (SELECT count(*) FROM usage_rollup_totals t FULL JOIN totals r USING (org_id, metric)
         WHERE t.total IS DISTINCT FROM r.total OR t.entries IS DISTINCT FROM r.entries)::text AS totals,
+       (SELECT count(*) FROM usage_daily_totals t FULL JOIN daily_all_orgs r USING (metric, day, reason)
+        WHERE t.total IS DISTINCT FROM r.total OR t.entries IS DISTINCT FROM r.entries)::text AS daily_all_orgs,
        (SELECT count(*) FROM usage_ledger WHERE tx_id >= (SELECT through FROM state))::text AS tail`,
   );
   const r = rows[0];
@@ -188,6 +193,7 @@ export async function checkScaleData(pool: pg.Pool): Promise<ScaleDataCheck> {
     cacheMismatches: Number(r?.cache ?? -1),
     dailyMismatches: Number(r?.daily ?? -1),
     totalsMismatches: Number(r?.totals ?? -1),
+    dailyAllOrgsMismatches: Number(r?.daily_all_orgs ?? -1),
     tailRows: Number(r?.tail ?? -1),
   };
 }

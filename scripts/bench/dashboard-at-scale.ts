@@ -10,6 +10,7 @@ import { to as copyTo } from "pg-copy-streams";
 import { staffAuth } from "@/server/auth";
 import { StaffService } from "@/server/auth/staff";
 import { createBillingServices } from "@/server/billing";
+import { backfillOverview } from "@/server/billing/backfill/drift";
 import { listDenials } from "@/server/billing/denials";
 import { ledgerCopyStatement } from "@/server/billing/ledger-export";
 import { ledgerTotals, listLedger } from "@/server/billing/ledger-history";
@@ -57,6 +58,8 @@ export interface DashboardAtScaleResult {
   domain: Timing[];
   /** null: no production build (.next/BUILD_ID). */
   pages: (Timing & { path: string; status: number; bytes: number })[] | null;
+  /** What the timed Overview showed: its integrity figures must be measured, not skipped (null: no pages). */
+  overview: OverviewFigures | null;
   export: { rows: number; httpBytes: number; copyBytes: number; httpMs: number; copyMs: number; share: number } | null;
 }
 
@@ -94,13 +97,14 @@ export async function dashboardAtScale(
   progress("dashboard at scale: timing the pages' domain queries…");
   const domain = await domainTimings(db.prisma, bigOrgId);
   let pages: DashboardAtScaleResult["pages"] = null;
+  let overview: OverviewFigures | null = null;
   let exported: DashboardAtScaleResult["export"] = null;
   if (options.http && hasBuild()) {
     progress("dashboard at scale: the real server, signed in as staff…");
     const server = await startRemoteServer("lean", database.url);
     const origin = new URL(server.url).origin;
     const cookie = await signIn(db.prisma, origin);
-    pages = await pageTimings(origin, cookie, bigOrgId);
+    ({ pages, overview } = await pageTimings(origin, cookie, bigOrgId));
     progress("dashboard at scale: CSV export of the big org vs COPY TO STDOUT…");
     exported = await exportTimings(db.pool, origin, cookie, bigOrgId);
   } else if (options.http) {
@@ -116,6 +120,7 @@ export async function dashboardAtScale(
     loadAverage: os.loadavg(),
     domain,
     pages,
+    overview,
     export: exported,
   };
 }
@@ -127,6 +132,7 @@ export async function domainTimings(prisma: PrismaClient, bigOrgId: string): Pro
     listOrganizations(prisma, { page: 1, pageSize: 25, sort: "name", ...input });
   return [
     await timed("overview: stats (incl. integrity check)", () => getBillingOverview(prisma)),
+    await timed("overview: backfill card (drift)", () => backfillOverview(prisma)),
     await timed("overview: Dodo + denials", () => Promise.all([getDodoOverview(prisma), listDenials(prisma, { limit: 10 })])),
     await timed("ledger: page + totals", () => Promise.all([listLedger(prisma, {}, { limit: 50 }), ledgerTotals(prisma, {})])),
     await timed("ledger, big org: page + totals", () =>
@@ -171,20 +177,43 @@ export const scalePages = (bigOrgId: string): [string, string][] => [
   ["Audit", "/audit"],
 ];
 
-async function pageTimings(origin: string, cookie: string, bigOrgId: string): Promise<NonNullable<DashboardAtScaleResult["pages"]>> {
+export interface OverviewFigures {
+  /** The "Usage integrity" stat: "OK" or "N off" (cache vs SUM(ledger), invariant 1). */
+  integrity: string | null;
+  /** The backfill card: "Would pass", "N off", or "Not measured" (past its time limit). */
+  drift: string | null;
+}
+
+/** The Overview's two integrity figures, read from its HTML (the last timed load). */
+export function overviewFigures(html: string): OverviewFigures {
+  const integrity = /aria-labelledby="stat-integrity"[\s\S]*?class="stat-value">([^<]*)</.exec(html)?.[1] ?? null;
+  const drift = /data-testid="backfill-drift"><a[^>]*>([^<]*)</.exec(html)?.[1] ?? null;
+  return { integrity, drift };
+}
+
+async function pageTimings(
+  origin: string,
+  cookie: string,
+  bigOrgId: string,
+): Promise<{ pages: NonNullable<DashboardAtScaleResult["pages"]>; overview: OverviewFigures }> {
   const out: NonNullable<DashboardAtScaleResult["pages"]> = [];
+  let overview: OverviewFigures = { integrity: null, drift: null };
   for (const [name, path] of scalePages(bigOrgId)) {
     let status = 0;
     let bytes = 0;
+    let html = "";
     const timing = await timed(name, async () => {
       const response = await fetch(`${origin}${path}`, { headers: { cookie }, redirect: "manual" });
-      bytes = (await response.arrayBuffer()).byteLength;
+      const body = await response.arrayBuffer();
+      bytes = body.byteLength;
       status = response.status;
+      if (path === "/") html = new TextDecoder().decode(body);
     });
     if (status !== 200) throw new Error(`dashboard at scale: ${path} answered ${status}`);
+    if (path === "/") overview = overviewFigures(html);
     out.push({ ...timing, path, status, bytes });
   }
-  return out;
+  return { pages: out, overview };
 }
 
 /** Bytes and time of one streamed body. */

@@ -62,7 +62,7 @@ describe("dashboard at scale: the loader", () => {
 
   it("leaves the cache equal to SUM(ledger) and the rollups equal to a rescan", async () => {
     const check = await checkScaleData(handle.pool);
-    expect(check).toMatchObject({ cacheMismatches: 0, dailyMismatches: 0, totalsMismatches: 0 });
+    expect(check).toMatchObject({ cacheMismatches: 0, dailyMismatches: 0, dailyAllOrgsMismatches: 0, totalsMismatches: 0 });
     const [state] = await query<{ folded: string }>("SELECT rows_folded::text AS folded FROM usage_rollup_state");
     expect(Number(state?.folded)).toBeGreaterThanOrEqual(SIZE.ledgerRows - check.tailRows);
     // What the pages read equals a rescan: the big org's totals and its chart's last point.
@@ -73,6 +73,12 @@ describe("dashboard at scale: the loader", () => {
       [bigOrgId],
     );
     expect(totals.map((t) => ({ metric: t.metric, reason: t.reason, entries: String(t.entries), total: String(t.total) }))).toEqual(rescan);
+    // And the Ledger page with no filter (usage_daily_totals): every org's rows.
+    const all = await ledgerTotals(handle.prisma, {});
+    const rescanAll = await query<{ metric: string; reason: string; entries: string; total: string }>(
+      `SELECT metric, reason, count(*)::text AS entries, SUM(delta)::text AS total FROM usage_ledger GROUP BY 1, 2 ORDER BY 1, 2`,
+    );
+    expect(all.map((t) => ({ metric: t.metric, reason: t.reason, entries: String(t.entries), total: String(t.total) }))).toEqual(rescanAll);
     const series = await usageSeries(handle.prisma, bigOrgId);
     const calls = series.find((s) => s.metric === "api_calls")?.points.at(-1)?.count;
     const [cache] = await query<{ count: string }>("SELECT count::text FROM usage_cache WHERE org_id = $1::uuid AND metric = 'api_calls'", [
@@ -87,7 +93,7 @@ describe("dashboard at scale: the loader", () => {
     expect(timings.every((t) => Number.isFinite(t.ms))).toBe(true);
   });
 
-  it("its exactness check catches a drifted cache, daily rollup and total", async () => {
+  it("its exactness check catches a drifted cache, daily rollup, across-orgs daily total and total", async () => {
     await query(`UPDATE usage_cache SET count = count + 1 WHERE org_id = $1::uuid AND metric = 'api_calls'`, [bigOrgId]);
     // Rows no rescan has (a fold may not have folded anything yet on a busy shared server).
     await query(
@@ -95,6 +101,14 @@ describe("dashboard at scale: the loader", () => {
       [bigOrgId],
     );
     await query(`INSERT INTO usage_rollup_totals (org_id, metric, total, entries) VALUES ($1::uuid, 'no_such_metric', 1, 1)`, [bigOrgId]);
-    expect(await checkScaleData(handle.pool)).toMatchObject({ cacheMismatches: 1, dailyMismatches: 1, totalsMismatches: 1 });
+    await query(
+      `INSERT INTO usage_daily_totals (metric, day, reason, total, entries) VALUES ('api_calls', '1990-01-01', 'api_call', 1, 1)`,
+    );
+    expect(await checkScaleData(handle.pool)).toMatchObject({
+      cacheMismatches: 1,
+      dailyMismatches: 1,
+      dailyAllOrgsMismatches: 1,
+      totalsMismatches: 1,
+    });
   });
 });

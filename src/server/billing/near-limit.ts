@@ -50,16 +50,20 @@ function windowStarts(now: Date): Prisma.Sql {
  * `SELECT org_id, metric, count, limit_value` — each cache row matching `where` (on alias `u`)
  * with what it counts in its current window and the limit the policy applies to it (null:
  * unlimited). The one pipeline behind the near-limit figures and the organizations' sorts.
+ *
+ * Each org's subscription and each (org, metric)'s override are picked once, set-wise
+ * (DISTINCT ON, one scan of each table), and joined: one pass over usage_cache with hash
+ * joins. A lookup per cache row (LATERAL … LIMIT 1) cost 40 000 index probes at 10 000 orgs.
+ * Join it, never correlate it to an outer row: the set-wise picks cannot be narrowed per row.
  */
 export function windowedUsageSql(now: Date, where: Prisma.Sql = Prisma.sql`TRUE`): Prisma.Sql {
   return Prisma.sql`
     SELECT u.org_id, u.metric, cnt.count, lim.value AS limit_value
     FROM usage_cache u
-    LEFT JOIN LATERAL (
-      SELECT product_id, status, current_period_start, current_period_end FROM subscriptions s
-      WHERE s.org_id = u.org_id
-      ORDER BY ${Prisma.raw(SUBSCRIPTION_PRECEDENCE)} LIMIT 1
-    ) s ON TRUE
+    LEFT JOIN (
+      SELECT DISTINCT ON (org_id) org_id, product_id, status, current_period_start, current_period_end FROM subscriptions
+      ORDER BY org_id, ${Prisma.raw(SUBSCRIPTION_PRECEDENCE)}
+    ) s ON s.org_id = u.org_id
     LEFT JOIN (VALUES ${planProducts}) AS pp(plan_id, product_id) ON pp.product_id = s.product_id
     CROSS JOIN LATERAL (
       SELECT CASE
@@ -84,12 +88,11 @@ export function windowedUsageSql(now: Date, where: Prisma.Sql = Prisma.sql`TRUE`
                WHEN u.last_updated < win.start THEN 0
                ELSE u.count END AS count
     ) cnt
-    LEFT JOIN LATERAL (
-      SELECT kind, value FROM limit_overrides o
-      WHERE o.org_id = u.org_id AND o.metric = u.metric AND o.revoked_at IS NULL
-        AND (o.expires_at IS NULL OR o.expires_at > ${now})
-      ORDER BY o.created_at DESC LIMIT 1
-    ) ov ON TRUE
+    LEFT JOIN (
+      SELECT DISTINCT ON (org_id, metric) org_id, metric, kind, value FROM limit_overrides
+      WHERE revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ${now})
+      ORDER BY org_id, metric, created_at DESC
+    ) ov ON ov.org_id = u.org_id AND ov.metric = u.metric
     LEFT JOIN (VALUES ${planLimits}) AS pl(plan_id, metric, value)
       ON pl.metric = u.metric
      AND pl.plan_id = ep.plan_id

@@ -56,8 +56,9 @@ export async function usageSeries(db: Db, orgId: string, options: { days?: numbe
   const start = new Date(end.getTime() - days * DAY_MS);
   // UTC calendar days as text: a timestamp cast to date would use the session's time zone.
   const [startDay, endDay] = [start, end].map((d) => d.toISOString().slice(0, 10));
+  const tail = await ledgerTailCtes(db, "org_id, metric, delta, timestamp");
   const rows = await db.$queryRaw<{ metric: string; day: string; count: bigint }[]>`
-    WITH ${ledgerTailCtes("org_id, metric, delta, timestamp")},
+    WITH ${tail},
     per_day AS (
       SELECT metric, day, total FROM usage_daily WHERE org_id = ${orgId}::uuid
       UNION ALL

@@ -32,11 +32,19 @@ export interface ListOrganizationsInput {
 export const ORGANIZATION_SORTS = ["name", ...METRICS] as ["name", ...Metric[]];
 export type OrganizationSort = (typeof ORGANIZATION_SORTS)[number];
 
-/** A metric's sort is by what the org counts in its current window (the number the list shows). */
-function orderBy(sort: OrganizationSort | undefined, now: Date): Prisma.Sql {
+/**
+ * A metric's sort is by what the org counts in its current window (the number the list shows):
+ * the metric's windowed usage of every org, joined once (at most one row per org: one cache
+ * row per org and metric), then ordered.
+ */
+function sortJoin(sort: OrganizationSort | undefined, now: Date): Prisma.Sql {
+  if (sort === undefined || sort === "name") return Prisma.empty;
+  return Prisma.sql`LEFT JOIN (${windowedUsageSql(now, Prisma.sql`u.metric = ${sort}`)}) sort_usage ON sort_usage.org_id = o.id`;
+}
+
+function orderBy(sort: OrganizationSort | undefined): Prisma.Sql {
   if (sort === undefined || sort === "name") return Prisma.sql`o.name, o.id`;
-  const count = windowedUsageSql(now, Prisma.sql`u.org_id = o.id AND u.metric = ${sort}`);
-  return Prisma.sql`(SELECT wu.count FROM (${count}) wu) DESC NULLS LAST, o.name, o.id`;
+  return Prisma.sql`sort_usage.count DESC NULLS LAST, o.name, o.id`;
 }
 
 function nearCondition(near: NearLimitThreshold | undefined, now: Date): Prisma.Sql {
@@ -115,7 +123,9 @@ interface OrgRow {
 /**
  * One page of organizations ordered by name, then id (a stable order for paging), with
  * each org's plan and cached usage. Usage comes from `usage_cache` for the page's ids only;
- * nothing here counts members, teams or files.
+ * nothing here counts members, teams or files. Each org's newest subscription is picked
+ * set-wise (DISTINCT ON) and joined, not looked up per org: at 10 000 orgs the per-org lookup
+ * was estimated so dear that PostgreSQL compiled the query (JIT) for 0.6 s on every load.
  */
 export async function listOrganizations(db: Db, input: ListOrganizationsInput): Promise<OrganizationList> {
   const { page, pageSize } = input;
@@ -127,13 +137,12 @@ export async function listOrganizations(db: Db, input: ListOrganizationsInput): 
 
   const from = Prisma.sql`
     FROM organizations o
-    LEFT JOIN LATERAL (
-      SELECT product_id, status
+    LEFT JOIN (
+      SELECT DISTINCT ON (org_id) org_id, product_id, status
       FROM subscriptions
-      WHERE org_id = o.id
-      ORDER BY created_at DESC, updated_at DESC, id DESC
-      LIMIT 1
-    ) s ON TRUE
+      ORDER BY org_id, created_at DESC, updated_at DESC, id DESC
+    ) s ON s.org_id = o.id
+    ${sortJoin(input.sort, now)}
     WHERE ${searchCondition(input.search)} AND ${planCondition(input.planId)}
       AND ${nearCondition(input.near, now)}`;
 
@@ -142,7 +151,7 @@ export async function listOrganizations(db: Db, input: ListOrganizationsInput): 
            s.product_id AS "productId", s.status AS "status",
            count(*) OVER () AS "total"
     ${from}
-    ORDER BY ${orderBy(input.sort, now)}
+    ORDER BY ${orderBy(input.sort)}
     LIMIT ${pageSize} OFFSET ${(page - 1) * pageSize}`;
 
   let total: number;

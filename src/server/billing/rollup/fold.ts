@@ -3,7 +3,8 @@ import type { Db } from "@/server/db/tx";
 
 /**
  * Folds the ledger rows of finished transactions into the rollups (usage_daily per org,
- * metric, UTC day and reason; usage_rollup_totals per org and metric) and moves
+ * metric, UTC day and reason; usage_daily_totals per metric, day and reason across orgs;
+ * usage_rollup_totals per org and metric) and moves
  * `through_tx_id` up. Exact because of what it folds: rows whose `tx_id` is below
  * pg_snapshot_xmin — every transaction below it has committed or aborted, so no row can
  * still appear in the folded range — and not yet folded (`tx_id >= through_tx_id`).
@@ -42,6 +43,12 @@ export async function foldLedger(db: Db): Promise<FoldResult> {
         GROUP BY org_id, metric, day, reason ORDER BY org_id, metric, day, reason
         ON CONFLICT (org_id, metric, day, reason)
         DO UPDATE SET total = usage_daily.total + EXCLUDED.total, entries = usage_daily.entries + EXCLUDED.entries
+      ), daily_all_orgs AS (
+        INSERT INTO usage_daily_totals (metric, day, reason, total, entries)
+        SELECT metric, day, reason, SUM(delta), count(*) FROM folded
+        GROUP BY metric, day, reason ORDER BY metric, day, reason
+        ON CONFLICT (metric, day, reason)
+        DO UPDATE SET total = usage_daily_totals.total + EXCLUDED.total, entries = usage_daily_totals.entries + EXCLUDED.entries
       ), totals AS (
         INSERT INTO usage_rollup_totals (org_id, metric, total, entries)
         SELECT org_id, metric, SUM(delta), count(*) FROM folded

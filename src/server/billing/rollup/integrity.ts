@@ -20,8 +20,9 @@ export interface IntegrityCheck {
 }
 
 export async function checkUsageIntegrity(db: Db): Promise<IntegrityCheck> {
+  const tail = await ledgerTailCtes(db, "org_id, metric, delta");
   const [row] = await db.$queryRaw<{ pairs: bigint; mismatches: bigint; tail_rows: bigint }[]>`
-    WITH ${ledgerTailCtes("org_id, metric, delta")},
+    WITH ${tail},
     tail_sums AS (
       SELECT org_id, metric, SUM(delta) AS total FROM ledger_tail GROUP BY org_id, metric
     ), ledger AS (

@@ -11,7 +11,8 @@ const isoDay = (d: Date) => d.toISOString().slice(0, 10);
 
 /**
  * The Ledger page's totals per (metric, reason), from the rollups: whole UTC days inside the
- * range from usage_daily plus the unfolded tail, the partial days at either end (a `from` or
+ * range from usage_daily (without an org filter from usage_daily_totals, its sum over orgs:
+ * a few rows per day instead of one per org) plus the unfolded tail, the partial days at either end (a `from` or
  * `to` that is not midnight) from the ledger itself — each row counted in exactly one of the
  * three. One statement, so one snapshot. Returns null when the rollups cannot answer (an
  * `actor` filter: they do not keep actors; a range inside one day): the caller scans.
@@ -30,6 +31,7 @@ export async function ledgerTotalsFromRollups(db: Db, filter: LedgerFilter): Pro
     if (filter.reason) conditions.push(Prisma.sql`${a}.reason = ${filter.reason}`);
     return Prisma.join(conditions, " AND ");
   };
+  const daily = filter.orgId ? Prisma.sql`usage_daily` : Prisma.sql`usage_daily_totals`;
   const daysFrom = fullFrom ? Prisma.sql`AND d.day >= ${isoDay(fullFrom)}::date` : Prisma.empty;
   const daysTo = fullTo ? Prisma.sql`AND d.day < ${isoDay(fullTo)}::date` : Prisma.empty;
   const tailFrom = fullFrom ? Prisma.sql`AND t.timestamp >= ${fullFrom}` : Prisma.empty;
@@ -42,10 +44,11 @@ export async function ledgerTotalsFromRollups(db: Db, filter: LedgerFilter): Pro
     ? Prisma.sql`UNION ALL SELECT l.metric, l.reason, l.delta, 1 FROM usage_ledger l WHERE ${keys("l")} AND (${Prisma.join(edges, " OR ")})`
     : Prisma.empty;
 
+  const tail = await ledgerTailCtes(db, "org_id, metric, reason, delta, timestamp");
   const rows = await db.$queryRaw<{ metric: string; reason: string; entries: string; total: string }[]>`
-    WITH ${ledgerTailCtes("org_id, metric, reason, delta, timestamp")},
+    WITH ${tail},
     parts AS (
-      SELECT d.metric, d.reason, d.total, d.entries FROM usage_daily d WHERE ${keys("d")} ${daysFrom} ${daysTo}
+      SELECT d.metric, d.reason, d.total, d.entries FROM ${daily} d WHERE ${keys("d")} ${daysFrom} ${daysTo}
       UNION ALL
       SELECT t.metric, t.reason, t.delta, 1 FROM ledger_tail t WHERE ${keys("t")} ${tailFrom} ${tailTo}
       ${edgeRows}
