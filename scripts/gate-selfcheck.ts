@@ -27,7 +27,9 @@ import { choicesArg, parseOptions, readCommandLine } from "./lib/args";
  *   cli         `npm run backfill -- --verify` on a scratch database: exit 0 while the counts
  *               agree, exit 1 after one member is added without being counted
  *
- * Exit 0 when every check held, 1 otherwise. `--only vitest,cli` runs a subset.
+ * The checks run at the same time (each mostly waits: on a cluster's start, a web server, a
+ * browser), and so do the Vitest check's two runs; each reports its own time. Exit 0 when
+ * every check held, 1 otherwise. `--only vitest,cli` runs a subset.
  */
 
 // An unknown name is refused: a gate that silently checks nothing would pass.
@@ -37,8 +39,9 @@ const wanted = new Set<string>(
     return choicesArg("--only", values.only, ["vitest", "playwright", "cli"], "check");
   }),
 );
-const temporaryFiles: string[] = [];
-onShutdown(() => removeTemporaryFiles());
+// Every check's fixture copies, removed when its check ends or the gate is stopped.
+const temporaryFiles = new Set<string>();
+onShutdown(() => removeTemporaryFiles([...temporaryFiles]));
 
 interface Run {
   code: number | null;
@@ -59,25 +62,34 @@ function run(command: string, args: string[], env: Record<string, string> = {}):
 // The runners colour their summaries; read them as plain text.
 const plain = (text: string) => stripVTControlCharacters(text);
 
-async function removeTemporaryFiles(): Promise<void> {
-  await Promise.all(temporaryFiles.splice(0).map((file) => rm(file, { recursive: true, force: true })));
+async function removeTemporaryFiles(files: string[]): Promise<void> {
+  await Promise.all(
+    files.map(async (file) => {
+      await rm(file, { recursive: true, force: true });
+      temporaryFiles.delete(file);
+    }),
+  );
 }
 
-async function placeFixture(fixture: string, target: string): Promise<string> {
-  temporaryFiles.push(target);
+/** Copies `fixture` to `target`; `created` collects what the check must remove. */
+async function placeFixture(fixture: string, target: string, created: string[]): Promise<string> {
+  created.push(target);
+  temporaryFiles.add(target);
   await mkdir(path.dirname(target), { recursive: true });
   await copyFile(fixture, target);
   return target;
 }
 
-type Check = () => Promise<string[]>; // the problems found; none = the check held
+/** The problems found (none: the check held); `created` collects the files it placed. */
+type Check = (created: string[]) => Promise<string[]>;
 
-const vitestCheck: Check = async () => {
+const vitestCheck: Check = async (created) => {
   const dir = `test/zz-gate-${randomBytes(4).toString("hex")}`;
-  const file = await placeFixture("test/gate/vitest-fixture.ts", path.join(dir, "gate.test.ts"));
-  temporaryFiles.push(dir);
-  const failing = await run("npx", ["vitest", "run", file]);
-  const passing = await run("npx", ["vitest", "run", file, "-t", "passes"]);
+  created.push(dir);
+  temporaryFiles.add(dir);
+  const file = await placeFixture("test/gate/vitest-fixture.ts", path.join(dir, "gate.test.ts"), created);
+  // Two independent runs, each with its own fresh database (the global setup).
+  const [failing, passing] = await Promise.all([run("npx", ["vitest", "run", file]), run("npx", ["vitest", "run", file, "-t", "passes"])]);
   const problems: string[] = [];
   if (failing.code === 0 || !/Tests\s+1 failed \| 1 passed/.test(plain(failing.output))) {
     problems.push(
@@ -88,8 +100,8 @@ const vitestCheck: Check = async () => {
   return problems;
 };
 
-const playwrightCheck: Check = async () => {
-  const file = await placeFixture("test/gate/playwright-fixture.ts", `e2e/zz-gate-${randomBytes(4).toString("hex")}.spec.ts`);
+const playwrightCheck: Check = async (created) => {
+  const file = await placeFixture("test/gate/playwright-fixture.ts", `e2e/zz-gate-${randomBytes(4).toString("hex")}.spec.ts`, created);
   // --no-deps: the fixture signs in as nobody, so the sign-in setup project is not needed.
   const result = await run("npx", ["playwright", "test", path.basename(file), "--project", "chromium", "--no-deps", "--reporter", "list"]);
   const text = plain(result.output);
@@ -135,24 +147,30 @@ const cliCheck: Check = async () => {
 
 const CHECKS: Record<string, Check> = { vitest: vitestCheck, playwright: playwrightCheck, cli: cliCheck };
 
-let failed = false;
-for (const [name, check] of Object.entries(CHECKS)) {
-  if (!wanted.has(name)) continue;
+/** Runs one check; true when it held. */
+async function runCheck(name: string, check: Check): Promise<boolean> {
   const started = Date.now();
+  const created: string[] = [];
   let problems: string[];
   try {
-    problems = await check();
+    problems = await check(created);
   } catch (error) {
     problems = [`${name}: the check itself failed: ${error instanceof Error ? error.stack : String(error)}`];
   } finally {
-    await removeTemporaryFiles();
+    await removeTemporaryFiles(created);
   }
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   if (problems.length === 0) {
     console.log(`gate ${name}: a failing test makes the runner exit non-zero ✓ (${seconds} s)`);
-  } else {
-    failed = true;
-    for (const problem of problems) console.error(`gate ${name}: ✗ ${problem}`);
+    return true;
   }
+  for (const problem of problems) console.error(`gate ${name}: ✗ ${problem}`);
+  return false;
 }
-process.exit(failed ? 1 : 0);
+
+const held = await Promise.all(
+  Object.entries(CHECKS)
+    .filter(([name]) => wanted.has(name))
+    .map(([name, check]) => runCheck(name, check)),
+);
+process.exit(held.every(Boolean) ? 0 : 1);

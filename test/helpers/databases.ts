@@ -18,6 +18,18 @@ export function createScratchDatabase(adminUrl: string, prefix = "billing_test")
   return createOnServer(adminUrl, { prefix, applicationName: "vitest-admin" });
 }
 
+/**
+ * Ends a pool before its database is dropped. pg's `pool.end()` resolves as soon as it has
+ * asked each client to end, before the sockets are closed; a DROP … WITH (FORCE) that comes
+ * first ends such a client with FATAL 57P01, which reaches the pool as an idle client's error
+ * and, with no listener, is thrown as an uncaught exception (it failed a CI run, 2026-12-03).
+ * From here on that error is expected, so it is ignored; errors before the end are not.
+ */
+export function endPool(pool: pg.Pool): Promise<void> {
+  pool.on("error", () => undefined);
+  return pool.end();
+}
+
 /** Tables in the database's current schema, sorted. */
 export async function tableNames(url: string): Promise<string[]> {
   return withClient(url, async (client) => {

@@ -11,7 +11,7 @@ import { migrate, MigrationError, MigrationRefused, MIGRATIONS_DIR, readMigratio
 import { seedDatabase, slugPrefix } from "@/server/seed";
 
 import { CLEANUP_MIGRATION, CLEANUP_REFUSAL, migrationBefore } from "../../tools";
-import { createScratchDatabase, tableNames, withClient, type ScratchDatabase } from "../helpers/databases";
+import { createScratchDatabase, endPool, tableNames, withClient, type ScratchDatabase } from "../helpers/databases";
 import { waitFor } from "../helpers/wait";
 
 // Every test gets its own empty database (dropped afterwards), and a private copy of
@@ -28,7 +28,7 @@ beforeEach(async () => {
   database = await createScratchDatabase(inject("adminUrl"), "billing_migrator");
 });
 afterEach(async () => {
-  await Promise.all(pools.splice(0).map((p) => p.end()));
+  await Promise.all(pools.splice(0).map(endPool));
   await database.drop();
   await Promise.all(tempDirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
 });

@@ -9,7 +9,7 @@ import { migrate } from "@/server/db/migrator";
 import { databaseIsEmpty, generateOrg, seedDatabase, SeedError, slugPrefix, type SeedResult } from "@/server/seed";
 
 import { CLEANUP_MIGRATION, HOST_TABLES_MIGRATION, migrationBefore } from "../../tools";
-import { createScratchDatabase, tableNames, type ScratchDatabase } from "../helpers/databases";
+import { createScratchDatabase, endPool, tableNames, type ScratchDatabase } from "../helpers/databases";
 import { testDatabase } from "../helpers/db";
 
 // The shared test database holds other tests' orgs too: every assertion here is scoped to
@@ -208,7 +208,7 @@ describe("the legacy usage JSONB, on databases migrated to before the cleanup", 
   const databases: ScratchDatabase[] = [];
   const pools: pg.Pool[] = [];
   afterAll(async () => {
-    await Promise.all(pools.map((p) => p.end()));
+    await Promise.all(pools.map(endPool));
     await Promise.all(databases.map((d) => d.drop()));
   });
 

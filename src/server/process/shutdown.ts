@@ -20,7 +20,9 @@ type ShutdownHook = () => Promise<unknown> | void;
 
 const SIGNALS = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 } as const;
 const hooks = new Set<ShutdownHook>();
-let forceExitAfterMs = 10_000;
+// How long the exit waits for the hooks: the longest any caller asked for, else 10 s.
+const DEFAULT_FORCE_EXIT_AFTER_MS = 10_000;
+let askedForceExitAfterMs: number | undefined;
 let listening = false;
 let shuttingDown = false;
 
@@ -36,7 +38,7 @@ async function runHooksAndExit(signal: keyof typeof SIGNALS): Promise<void> {
   // something that never comes), the process still ends 128 + signal, never 0. The force
   // timer is not unref'd, so it also keeps the loop alive until then.
   process.exitCode = 128 + SIGNALS[signal];
-  setTimeout(() => process.exit(128 + SIGNALS[signal]), forceExitAfterMs);
+  setTimeout(() => process.exit(128 + SIGNALS[signal]), askedForceExitAfterMs ?? DEFAULT_FORCE_EXIT_AFTER_MS);
   // In the order they were registered: a script registers its hook (stop Next, record the
   // backfill's cursor) before it starts the cluster, whose hook must come last.
   for (const hook of [...hooks]) {
@@ -50,13 +52,15 @@ async function runHooksAndExit(signal: keyof typeof SIGNALS): Promise<void> {
 
 /**
  * Runs `hook` when the process is asked to stop by a signal; hooks run one after another in
- * the order they were registered, and the exit waits for them (at most `forceExitAfterMs`,
- * the longest any caller asked for). Returns a function that
+ * the order they were registered, and the exit waits for them (at most `forceExitAfterMs`:
+ * the longest any caller asked for, 10 s when none asked). Returns a function that
  * removes the hook (e.g. once the cluster it stops has been stopped normally).
  */
 export function onShutdown(hook: ShutdownHook, options: { forceExitAfterMs?: number } = {}): () => void {
   releaseLibraryExitHooks();
-  if (options.forceExitAfterMs !== undefined) forceExitAfterMs = Math.max(forceExitAfterMs, options.forceExitAfterMs);
+  if (options.forceExitAfterMs !== undefined) {
+    askedForceExitAfterMs = Math.max(askedForceExitAfterMs ?? 0, options.forceExitAfterMs);
+  }
   hooks.add(hook);
   if (!listening) {
     listening = true;
