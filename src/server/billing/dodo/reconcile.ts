@@ -68,6 +68,7 @@ export async function reconcileSubscriptions(
     while (next < rows.length) await reconcileOne((rows[next++] as { id: string }).id);
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(options.concurrency ?? RECONCILE_CONCURRENCY, rows.length)) }, worker));
-  report.problems.sort((a, b) => a.subscriptionId.localeCompare(b.subscriptionId));
+  // Code-point order, not localeCompare: the same on every machine and locale (ids mix cases).
+  report.problems.sort((a, b) => (a.subscriptionId < b.subscriptionId ? -1 : a.subscriptionId > b.subscriptionId ? 1 : 0));
   return report;
 }
