@@ -10,7 +10,7 @@ import { toLedgerEntry, type LedgerEntry, type LedgerRow } from "./ledger-entry"
 import { remainingOf } from "./policy";
 import type { OrgPolicyContext } from "./policy-context";
 import { rowWriteSql, type RowWriteVariant } from "./row-write-sql";
-import { refreshAlertBands, refreshAlertBandsAfterCommit, type StaleBand } from "./usage-alerts/alert-band";
+import { refreshAlertBands, type StaleBand } from "./usage-alerts/alert-band";
 import { belowZero, countOutOfRange } from "./usage-errors";
 import { REPORT_METERED_USAGE } from "./usage-reporting/outbox-sql";
 import { readByKey } from "./usage-service";
@@ -83,7 +83,7 @@ export async function consumeOne(run: RawQuery, ownStatement: boolean, p: OneMet
       // Alone, the statement is its own transaction and may run again; in the caller's, not.
       rows = await (ownStatement ? retryTransient(statement) : statement());
       const stale = rows[0]?.stale_bands;
-      await (ownStatement ? refreshAlertBandsAfterCommit(run, stale, now) : refreshAlertBands(run, stale, now));
+      await refreshAlertBands(run, stale, now, { afterCommit: ownStatement });
     } catch (error) {
       const pg = pgError(error);
       if (pg?.code === PG.checkViolation) throw belowZero(p.metric, p.orgId);

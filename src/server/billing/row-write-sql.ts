@@ -42,11 +42,8 @@ export function rowWriteSql(orgId: string, metric: Metric, window: UsageWindow |
   // In numeric: a count past 2^63-1 is the cap's (or the range check's) to refuse, not an overflow here.
   const newCount = Prisma.sql`held.count::numeric + ${delta}::numeric`;
   // A lean write keeps the row only inside its band and its window; a full one always.
-  const keep = !lean
-    ? Prisma.empty
-    : window
-      ? Prisma.sql`WHERE ${inBandSql("held", newCount, Prisma.sql`${at}::timestamptz`)} AND held.window_start >= ${window.start}::timestamptz`
-      : Prisma.sql`WHERE ${inBandSql("held", newCount, Prisma.sql`${at}::timestamptz`)}`;
+  const inWindow = window ? Prisma.sql` AND held.window_start >= ${window.start}::timestamptz` : Prisma.empty;
+  const keep = lean ? Prisma.sql`WHERE ${inBandSql("held", newCount, Prisma.sql`${at}::timestamptz`)}${inWindow}` : Prisma.empty;
   const shared = {
     locked: Prisma.sql`, locked AS (SELECT * FROM held ${keep})`,
     decide: lean ? Prisma.empty : DECIDE_USAGE_ALERTS,

@@ -6,7 +6,7 @@ import type { Metric } from "./catalogue";
 import type { LedgerWork } from "./ledger-entry";
 import { SUBSCRIPTION_TEXT, type SubscriptionSnapshot } from "./policy-context";
 import { INT64_MAX } from "./schemas";
-import { bandSet, refreshAlertBands, refreshAlertBandsAfterCommit, STALE_BANDS_COLUMN, type StaleBand } from "./usage-alerts/alert-band";
+import { bandSet, refreshAlertBands, STALE_BANDS_COLUMN, type StaleBand } from "./usage-alerts/alert-band";
 import { DECIDE_USAGE_ALERTS, MOVED_ROW_RETURNING } from "./usage-alerts/alert-sql";
 import { batchRaced, repeatOf, type BatchEventResult, type BatchItem } from "./usage-batch";
 import { REPORT_METERED_USAGE_PER_ORG } from "./usage-reporting/outbox-sql";
@@ -193,7 +193,7 @@ export async function writeBatchInOneStatement(
   }
   if (!answer?.judged) return answer?.subscriptions_current === false ? "stale_subscriptions" : "sequential";
   const stale = answer.stale_bands;
-  await (options.ownStatement ? refreshAlertBandsAfterCommit(run, stale, options.at) : refreshAlertBands(run, stale, options.at));
+  await refreshAlertBands(run, stale, options.at, { afterCommit: options.ownStatement });
 
   const prior = new Map<number, LedgerWork & { id: string }>();
   (answer.prior_idx ?? []).forEach((idx, i) => {

@@ -12,7 +12,7 @@ import { readSubscription } from "./policy-context";
 import { RememberedSubscriptions } from "./remembered-subscriptions";
 import { rowWriteSql, type RowWriteVariant } from "./row-write-sql";
 import { incrementInputSchema, type IncrementInput } from "./schemas";
-import { refreshAlertBands, refreshAlertBandsAfterCommit, type StaleBand } from "./usage-alerts/alert-band";
+import { refreshAlertBands, type StaleBand } from "./usage-alerts/alert-band";
 import type { BatchEventResult } from "./usage-batch";
 import { belowZero, countOutOfRange, orgNotFound } from "./usage-errors";
 import { REPORT_METERED_USAGE } from "./usage-reporting/outbox-sql";
@@ -155,7 +155,7 @@ export class UsageService {
         // Alone, the statement is its own transaction and may run again; in the caller's, not.
         rows = await (options.tx ? statement() : retryTransient(statement));
         const stale = rows[0]?.stale_bands;
-        await (options.tx ? refreshAlertBands(run, stale, now) : refreshAlertBandsAfterCommit(run, stale, now));
+        await refreshAlertBands(run, stale, now, { afterCommit: !options.tx });
       } catch (error) {
         throw mapWriteError(error, input.orgId, input.metric);
       }

@@ -113,8 +113,27 @@ export const NO_STALE_BANDS_COLUMN = Prisma.raw("NULL::json AS stale_bands");
  * is still as that write left it (`alert_gen` unchanged: see above). Locks the rows in key
  * order, as every writer does. Run it after the write, in its transaction when it has one.
  */
-export async function refreshAlertBands(run: RawQuery, stale: readonly StaleBand[] | null | undefined, at: Date): Promise<void> {
+export async function refreshAlertBands(
+  run: RawQuery,
+  stale: readonly StaleBand[] | null | undefined,
+  at: Date,
+  options: { afterCommit?: boolean } = {},
+): Promise<void> {
   if (!stale?.length) return;
+  // After a write that committed on its own, a failed refresh leaves the band "not known" (the
+  // next write decides and tries again): it must not fail the write. In a caller's
+  // transaction, the error is the transaction's.
+  if (options.afterCommit) {
+    return storeBands(run, stale, at).catch((error: unknown) =>
+      console.error(
+        `[usage-alerts] band refresh failed (the next write decides): ${error instanceof Error ? error.message : String(error)}`,
+      ),
+    );
+  }
+  return storeBands(run, stale, at);
+}
+
+async function storeBands(run: RawQuery, stale: readonly StaleBand[], at: Date): Promise<void> {
   await run(Prisma.sql`
     WITH t AS (
       SELECT * FROM unnest(${stale.map((s) => s.orgId)}::uuid[], ${stale.map((s) => s.metric)}::text[],
@@ -148,14 +167,4 @@ export async function refreshAlertBands(run: RawQuery, stale: readonly StaleBand
     JOIN valid ON valid.org_id = cur.org_id AND valid.metric = cur.metric
     LEFT JOIN band ON band.org_id = cur.org_id AND band.metric = cur.metric
     WHERE c.org_id = cur.org_id AND c.metric = cur.metric`);
-}
-
-/**
- * `refreshAlertBands` after a write that committed on its own: a refresh that fails leaves the
- * band "not known" (the next write decides and tries again), so it must not fail the write.
- */
-export async function refreshAlertBandsAfterCommit(run: RawQuery, stale: readonly StaleBand[] | null | undefined, at: Date): Promise<void> {
-  await refreshAlertBands(run, stale, at).catch((error: unknown) =>
-    console.error(`[usage-alerts] band refresh failed (the next write decides): ${error instanceof Error ? error.message : String(error)}`),
-  );
 }

@@ -48,7 +48,7 @@ export const MOVED_ROW_RETURNING = Prisma.raw("c.org_id, c.metric, c.count, c.wi
 
 /** The start of the period a mark belongs to: the row's window for a period counter, the epoch for a gauge. */
 export function markPeriodSql(metric: string, windowStart: string): string {
-  return `COALESCE(CASE WHEN ${metric} IN (${GAUGES_SQL}) THEN NULL ELSE ${windowStart} END, 'epoch'::timestamptz)`;
+  return `COALESCE(CASE WHEN ${isGaugeSql(metric)} THEN NULL ELSE ${windowStart} END, 'epoch'::timestamptz)`;
 }
 
 /** Whether `metric` is a gauge (whose marks re-arm), as SQL. */
