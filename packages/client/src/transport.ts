@@ -1,6 +1,7 @@
 import superjson from "superjson";
 
 import { BillingClientError, type BillingErrorCode } from "./errors";
+import type { ExchangeRequest, ExchangeResponse, HttpExchange } from "./http-exchange";
 
 /**
  * One call of the billing API's HTTP protocol (tRPC v11, unbatched, superjson): a query is
@@ -11,9 +12,10 @@ import { BillingClientError, type BillingErrorCode } from "./errors";
  */
 
 export interface TransportConfig {
-  url: string;
-  headers: () => Record<string, string>;
-  fetch: typeof fetch;
+  /** The headers every call carries (the credential). */
+  headers: Record<string, string>;
+  /** Sends one request under the API's URL (http-exchange.ts). */
+  exchange: HttpExchange;
 }
 
 export type ProcedureType = "query" | "mutation";
@@ -25,29 +27,23 @@ export async function callProcedure(
   input: unknown,
   signal: AbortSignal,
 ): Promise<unknown> {
-  const base = config.url.replace(/\/$/, "");
   const serialized = JSON.stringify(superjson.serialize(input));
-  const request: RequestInit = { signal, headers: { ...config.headers() } };
-  let url = `${base}/${path}`;
+  let target = path;
+  let request: ExchangeRequest;
   if (type === "query") {
-    url += `?input=${encodeURIComponent(serialized)}`;
-    request.method = "GET";
+    target += `?input=${encodeURIComponent(serialized)}`;
+    request = { method: "GET", headers: config.headers, signal };
   } else {
-    request.method = "POST";
-    request.body = serialized;
-    (request.headers as Record<string, string>)["content-type"] = "application/json";
+    request = { method: "POST", headers: { ...config.headers, "content-type": "application/json" }, body: serialized, signal };
   }
 
-  let response: Response;
-  let body: unknown;
+  let response: ExchangeResponse;
   try {
-    response = await config.fetch(url, request);
-    const text = await response.text();
-    body = parseBody(text);
+    response = await config.exchange(target, request);
   } catch (error) {
     throw failureOf(error, signal, path);
   }
-  return resultOf(body, response, path);
+  return resultOf(parseBody(response.text), response, path);
 }
 
 function parseBody(text: string): unknown {
@@ -58,7 +54,7 @@ function parseBody(text: string): unknown {
   }
 }
 
-function resultOf(body: unknown, response: Response, path: string): unknown {
+function resultOf(body: unknown, response: ExchangeResponse, path: string): unknown {
   if (isObject(body) && isObject(body.result) && "data" in body.result) return deserialize(body.result.data, response, path);
   if (isObject(body) && "error" in body) throw errorOf(deserialize(body.error, response, path), response, path);
   throw new BillingClientError({
@@ -69,7 +65,7 @@ function resultOf(body: unknown, response: Response, path: string): unknown {
   });
 }
 
-function deserialize(value: unknown, response: Response, path: string): unknown {
+function deserialize(value: unknown, response: ExchangeResponse, path: string): unknown {
   try {
     return superjson.deserialize(value as Parameters<typeof superjson.deserialize>[0]);
   } catch (cause) {
@@ -94,7 +90,7 @@ const KNOWN_CODES: ReadonlySet<string> = new Set<BillingErrorCode>([
   "INTERNAL_SERVER_ERROR",
 ]);
 
-function errorOf(shape: unknown, response: Response, path: string): BillingClientError {
+function errorOf(shape: unknown, response: ExchangeResponse, path: string): BillingClientError {
   const data = isObject(shape) && isObject(shape.data) ? shape.data : {};
   const code = typeof data.code === "string" && KNOWN_CODES.has(data.code) ? (data.code as BillingErrorCode) : statusCode(response.status);
   const issues = Array.isArray(data.zodIssues) ? (data.zodIssues as { path: (string | number)[]; message: string }[]) : null;
@@ -119,7 +115,7 @@ function statusCode(status: number): BillingErrorCode {
   return status >= 500 ? "INTERNAL_SERVER_ERROR" : "BAD_RESPONSE";
 }
 
-/** A fetch that threw: our timeout, the caller's abort, or the network. */
+/** An exchange that threw: our timeout, the caller's abort, or the network. */
 function failureOf(error: unknown, signal: AbortSignal, path: string): BillingClientError {
   if (signal.aborted) {
     const timedOut = signal.reason instanceof BillingClientError && signal.reason.code === "TIMEOUT";
