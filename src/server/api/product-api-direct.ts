@@ -97,10 +97,6 @@ async function answer(
   { path, procedure, query }: { path: string; procedure: AnyProcedure; query: URLSearchParams },
 ): Promise<void> {
   const type = procedure._def.type as "query" | "mutation";
-  const abort = new AbortController();
-  res.once("close", () => {
-    if (!res.writableFinished) abort.abort();
-  });
   // tRPC's JSON content handler, for one call: read once, when the input middleware asks.
   const body = type === "mutation" ? readBody(req) : undefined;
   body?.catch(() => undefined); // read (and fail) through getRawInput below, not unhandled
@@ -127,7 +123,9 @@ async function answer(
   let error: TRPCError | undefined;
   try {
     ctx = await createTRPCContext({ headers: toHeaders(req.headers) });
-    const data: unknown = await procedure({ path, getRawInput, ctx, type, signal: abort.signal, batchIndex: 0 });
+    // No abort signal: no procedure reads one (a write, once begun, finishes and commits
+    // whether or not its caller is still there), and making one per call costs measurable CPU.
+    const data: unknown = await procedure({ path, getRawInput, ctx, type, signal: undefined, batchIndex: 0 });
     result = { result: { data } };
   } catch (cause) {
     error = getTRPCErrorFromUnknown(cause);

@@ -129,6 +129,11 @@ function monthStart(year: number, month: number, anchorDay: number, timeZone: st
  * under the offsets around `t`, a few hours either way, hold both ends.
  */
 function localHourAt(t: number, timeZone: string): UsageWindow {
+  // UTC has no offsets to search (api_calls_hourly's zone: worked out on every check of api.call).
+  if (timeZone === "UTC") {
+    const start = Math.floor(t / HOUR_MS) * HOUR_MS;
+    return { start: new Date(start), end: new Date(start + HOUR_MS) };
+  }
   const offsetAt = (x: number) => local(x, timeZone).wall - x;
   const offsets = new Set([offsetAt(t - 3 * HOUR_MS), offsetAt(t), offsetAt(t + 3 * HOUR_MS)]);
   let start = -Infinity;
@@ -149,10 +154,9 @@ function localHourAt(t: number, timeZone: string): UsageWindow {
 export function calendarWindowAt(spec: CalendarWindow, at: Date): UsageWindow {
   const timeZone = spec.timeZone ?? "UTC";
   const t = at.getTime();
+  if (spec.unit === "hour") return localHourAt(t, timeZone);
   const here = local(t, timeZone);
   switch (spec.unit) {
-    case "hour":
-      return localHourAt(t, timeZone);
     case "day":
       return {
         start: startOfLocalDay(here.year, here.month, here.day, timeZone),
