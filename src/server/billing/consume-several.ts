@@ -29,8 +29,8 @@ import { windowOfRow } from "./window-usage";
  * one transaction, all or nothing:
  * 1. the missing cache rows are created first, holding nothing;
  * 2. every row is locked, in metric order (the order every multi-row writer locks in, so
- *    two of them cannot deadlock), and only then the key is read: a concurrent twin has
- *    committed by now, and this call is its replay;
+ *    two of them cannot deadlock); a concurrent twin has committed by now, and this call is
+ *    its replay — found by the key, read after the locks, or by the insert's conflict;
  * 3. each row whose window is over is reset (window-reset.ts, invariant 10);
  * 4. the policy decides on the counts as locked — exact, since no one else can change them —
  *    and either one ledger row per metric is inserted, with the cache, or nothing (a denial).
@@ -74,8 +74,15 @@ async function applyUnderLocks(run: RawQuery, input: SeveralMetricsConsume): Pro
     FROM usage_cache c
     WHERE org_id = ${orgId}::uuid AND metric = ANY(${[...metrics]}::text[])
     ORDER BY metric FOR UPDATE`);
-  const prior = await readByKey(run, orgId, input.idempotencyKey);
-  if (prior) return input.replayOf(prior);
+  // The key is read in a statement after the locks (so a twin that committed while we waited
+  // is seen) only where it changes what this call does: before a window reset is written and
+  // before a denial is recorded. An allowed write needs no read: its insert's ON CONFLICT
+  // finds the twin's row, and the replay is answered from it (below) — one round trip fewer
+  // on the common path.
+  const replayIfKeyTaken = async (): Promise<ConsumeResult | null> => {
+    const prior = await readByKey(run, orgId, input.idempotencyKey);
+    return prior ? input.replayOf(prior) : null;
+  };
 
   const counts = new Map(locked.map((r) => [r.metric, BigInt(r.count)]));
   const windowStarts = new Map(locked.map((r) => [r.metric, r.window_start ? new Date(r.window_start) : null]));
@@ -84,6 +91,10 @@ async function applyUnderLocks(run: RawQuery, input: SeveralMetricsConsume): Pro
     const start = windowStarts.get(r.metric);
     return window && (!start || start < window.start) ? [{ orgId, metric: r.metric, windowStart: window.start }] : [];
   });
+  if (over.length > 0) {
+    const replay = await replayIfKeyTaken();
+    if (replay) return replay;
+  }
   for (const started of await startWindows(run, over, { actor: WINDOW_RESET_ACTOR, at: now, rowsLocked: true })) {
     counts.set(started.metric, started.count);
     windowStarts.set(started.metric, started.windowStart);
@@ -102,6 +113,8 @@ async function applyUnderLocks(run: RawQuery, input: SeveralMetricsConsume): Pro
 
   const decision = input.decide(asLocked());
   if (!decision.allowed) {
+    const replay = await replayIfKeyTaken();
+    if (replay) return replay;
     await input.recordDenial(run, decision.metric ?? null, decision);
     return { ...decision, replayed: false };
   }
