@@ -1,18 +1,18 @@
 import { randomUUID } from "node:crypto";
 import { performance } from "node:perf_hooks";
 
-import { createBillingClient } from "@/client";
-
-import { createBillingClient as createSdkClient } from "../../packages/client/src";
+import { createBillingClient, stringifyJSON, type BillingClient } from "../../packages/client/src";
 import { summarize, window } from "./measure";
 import type { RemoteCommand, RemoteOp, RemoteReply } from "./remote";
 import { randomSpreadOrg } from "./setup";
 
 /**
- * The product app as its own process (forked by remote.ts): the typed client (`@/client`,
- * `batch: false`: one call, one request) calling the server over loopback, as commanded over
- * IPC — closed-loop throughput at N clients, or sequential latencies. It reports what it did
- * and the CPU it spent, so the bench can tell the client's share from the server's.
+ * The product app as its own process (forked by remote.ts): the product app's client, the SDK
+ * (packages/client: one call, one request, Node's own HTTP), calling the server over loopback,
+ * as commanded over IPC — closed-loop throughput at N clients, or sequential latencies. It
+ * reports what it did and the CPU it spent, so the bench can tell the client's share from the
+ * server's. A call the SDK could not get answered would come back as a fallback decision: that
+ * fails the bench rather than count (and no retries: each call is one exchange).
  */
 
 const cpuMs = () => {
@@ -20,17 +20,17 @@ const cpuMs = () => {
   return (user + system) / 1000;
 };
 
-async function call(client: ReturnType<typeof createBillingClient>, op: RemoteOp): Promise<void> {
-  if (op === "check") {
-    await client.billing.entitlements.check.query({ orgId: randomSpreadOrg(), action: "api.call" });
-    return;
-  }
-  const result = await client.billing.entitlements.consume.mutate({
-    orgId: randomSpreadOrg(),
-    action: "api.call",
-    idempotencyKey: randomUUID(),
-  });
-  if (!result.allowed) throw new Error(`consume denied: ${JSON.stringify(result)}`);
+/** The product app's client as the bench drives it: patient (a loaded machine is not an outage), one attempt per call. */
+const sdkClient = (url: string, apiKey: string): BillingClient =>
+  createBillingClient({ url, apiKey, timeoutMs: 60_000, retry: { attempts: 1 } });
+
+async function call(client: BillingClient, op: RemoteOp): Promise<void> {
+  const decision =
+    op === "check"
+      ? await client.check({ orgId: randomSpreadOrg(), action: "api.call" })
+      : await client.consume({ orgId: randomSpreadOrg(), action: "api.call", idempotencyKey: randomUUID() });
+  if (decision.fallback) throw new Error(`${op}: the billing service did not answer: ${stringifyJSON(decision)}`);
+  if (op === "consume" && !decision.allowed) throw new Error(`consume denied: ${stringifyJSON(decision)}`);
 }
 
 /**
@@ -39,7 +39,7 @@ async function call(client: ReturnType<typeof createBillingClient>, op: RemoteOp
  * the time until every event is confirmed by the server.
  */
 async function track(command: Extract<RemoteCommand, { kind: "track" }>): Promise<RemoteReply> {
-  const sdk = createSdkClient({ url: command.url, apiKey: command.apiKey });
+  const sdk = createBillingClient({ url: command.url, apiKey: command.apiKey });
   const cpu0 = cpuMs();
   const start = performance.now();
   for (let i = 0; i < command.events; i++) {
@@ -55,20 +55,18 @@ async function track(command: Extract<RemoteCommand, { kind: "track" }>): Promis
 async function run(command: RemoteCommand): Promise<RemoteReply> {
   if (command.kind === "track") return track(command);
   if (command.kind === "throughput") {
-    const clients = Array.from({ length: command.clients }, () =>
-      createBillingClient({ url: command.url, apiKey: command.apiKey, batch: false }),
-    );
+    const clients = Array.from({ length: command.clients }, () => sdkClient(command.url, command.apiKey));
     const sample = await window({
       clients: command.clients,
       warmupMs: command.warmupMs,
       durationMs: command.durationMs,
-      op: (i) => call(clients[i] as (typeof clients)[number], command.op),
+      op: (i) => call(clients[i] as BillingClient, command.op),
     });
     return { kind: "throughput", ops: sample.ops, seconds: sample.seconds, clientCpuMs: sample.cpuMs };
   }
   // One client per server, the calls interleaved (a, b, a, b, …) so a load spike on this
   // shared machine hits every server alike.
-  const perServer = command.urls.map((url) => createBillingClient({ url, apiKey: command.apiKey, batch: false }));
+  const perServer = command.urls.map((url) => sdkClient(url, command.apiKey));
   for (let i = 0; i < command.warmup; i++) for (const client of perServer) await call(client, command.op);
   const cpu0 = cpuMs();
   const samples = perServer.map(() => [] as number[]);

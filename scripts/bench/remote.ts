@@ -8,8 +8,8 @@ import type { Latency, Sample } from "./measure";
 
 /**
  * The figures as the product app feels them: the real server (scripts/next-server.ts, from
- * the production build, on the bench's database) in a process of its own, and the typed
- * client in ANOTHER process (remote-client.ts), over loopback. What the server spends is
+ * the production build, on the bench's database) in a process of its own, and the product
+ * app's client (packages/client) in ANOTHER process (remote-client.ts), over loopback. What the server spends is
  * read from /proc (its CPU per call); the client reports its own.
  *
  * Two servers, one per way into the appRouter, so one run shows what each layer costs:

@@ -33,7 +33,7 @@ export function renderReport(results: BenchResults): string {
   if (results.throughput.length || results.hotRow) {
     out.push(
       "Cost per op: SQL round trips (q) · CPU ms of the bench process (in-process HTTP: client and server side together);",
-      "⇄ lean / ⇄ next: the typed client in another process against the real server (scripts/next-server.ts): CPU ms per op of the server process · of the client process",
+      "⇄ lean / ⇄ next: the product app's client (packages/client) in another process against the real server (scripts/next-server.ts): CPU ms per op of the server process · of the client process",
     );
     out.push(costTable([...results.throughput, ...(results.hotRow ? [results.hotRow] : [])]), "");
   }
