@@ -39,7 +39,7 @@ FROM organizations o WHERE o.id = $1::uuid`;
  * ledger row under the cap (the key's unique index the arbiter: ON CONFLICT DO NOTHING), the
  * second metric's row from it (no key, as consume-several.ts writes it), both cache rows
  * UPDATEd by the inserted rows — in ONE statement, the least SQL that does the service's work
- * (the service runs it as a transaction of several statements: consume-several.ts). $1 org,
+ * (the service's one statement, consume-several-sql.ts, also resets windows and decides alerts). $1 org,
  * $2 key, $3 delta, $4 metric, $5 cap on it (NULL = unlimited), $6 reason, $7 actor, $8
  * metadata, $9 the second metric. `ins` is MATERIALIZED: inlined, the UPDATE's recheck of a row
  * a concurrent consume changed (EvalPlanQual) would re-run the INSERTs, which PostgreSQL refuses.

@@ -22,7 +22,7 @@ export function renderReport(results: BenchResults): string {
     out.push(
       `1. Single ops over 200 enterprise orgs (ops/s; svc/pg and http/pg = share of bare pg at the same concurrency)`,
       `   ${p.rounds} rounds × ${p.roundMs} ms per variant, variants interleaved; pgbench ${p.pgbenchRounds} × ${p.pgbenchSeconds} s, -M prepared; the service and bare pg use prepared statements too`,
-      `   consume = consume("api.call"), which counts TWO metrics (api_calls, api_calls_hourly): bare pg does the same work (policy read + ONE statement writing both ledger rows and cache rows, baseline.ts); the service runs the policy read + a transaction of several statements (consume-several.ts)`,
+      `   consume = consume("api.call"), which counts TWO metrics (api_calls, api_calls_hourly): bare pg does the same work (policy read + ONE statement writing both ledger rows and cache rows, baseline.ts); the service runs the policy read + ONE statement that also resets windows and decides alerts (consume-several-sql.ts)`,
     );
     out.push(throughputTable(results.throughput), "");
   }

@@ -1,163 +1,120 @@
 import { Prisma } from "@/server/db/client";
 import { PG, pgError } from "@/server/db/pg-errors";
-import type { RawQuery, RawTransaction } from "@/server/db/raw-query";
+import type { RawQuery } from "@/server/db/raw-query";
+import { retryTransient } from "@/server/db/retry";
 
 import type { Metric } from "./catalogue";
+import { severalRowsWriteSql, type SeveralRowsAnswer } from "./consume-several-sql";
 import type { ConsumeResult, ConsumeWrite } from "./consume-write";
+import { BillingError } from "./errors";
 import { toLedgerEntry, type LedgerEntry, type LedgerRow } from "./ledger-entry";
 import { remainingOf } from "./policy";
 import type { OrgPolicyContext } from "./policy-context";
-import {
-  BAND_FORGOTTEN_SET,
-  inBandSql,
-  NO_STALE_BANDS_COLUMN,
-  refreshAlertBands,
-  STALE_BANDS_COLUMN,
-  type StaleBand,
-} from "./usage-alerts/alert-band";
-import { DECIDE_USAGE_ALERTS, MOVED_ROW_RETURNING } from "./usage-alerts/alert-sql";
+import { refreshAlertBands, type StaleBand } from "./usage-alerts/alert-band";
 import { belowZero, countOutOfRange } from "./usage-errors";
-import { REPORT_METERED_USAGE } from "./usage-reporting/outbox-sql";
 import { readByKey } from "./usage-service";
-import { currentWindow } from "./usage-window";
-import { startWindows, WINDOW_RESET_ACTOR } from "./window-reset";
 import { windowOfRow } from "./window-usage";
 
 /**
  * `consume` of an action that counts several metrics (actions.ts `also`: api.call counts the
- * billing period's calls and the hour's). A single-metric consume is one statement; this is
- * one transaction, all or nothing:
- * 1. the missing cache rows are created first, holding nothing;
- * 2. every row is locked, in metric order (the order every multi-row writer locks in, so
- *    two of them cannot deadlock); a concurrent twin has committed by now, and this call is
- *    its replay — found by the key, read after the locks, or by the insert's conflict;
- * 3. each row whose window is over is reset (window-reset.ts, invariant 10);
- * 4. the policy decides on the counts as locked — exact, since no one else can change them —
- *    and either one ledger row per metric is inserted, with the cache, or nothing (a denial).
- *
- * The primary metric's row carries the idempotency key, so a replay is found (and answered)
- * by it alone; the others carry none and `metadata.countsWith` = that key (unique in the org,
- * and the same on every run of the demo history, unlike an id): they are written in the same
- * statement, so they exist exactly when it does.
+ * billing period's calls and the hour's), all or nothing, in ONE statement
+ * (consume-several-sql.ts), as a single-metric consume is (consume-one.ts), with the same
+ * rules:
+ * - the rows are locked in metric order (the order every multi-row writer locks in, so two of
+ *   them cannot deadlock); a period counter whose window is over is reset under its lock
+ *   (invariant 10); the ledger rows are written only when every metric stays within its cap;
+ * - the primary metric's row carries the idempotency key, so a replay is found (and
+ *   answered) by it alone; the others carry none and `metadata.countsWith` = that key
+ *   (unique in the org, and the same on every run of the demo history, unlike an id): they
+ *   are written in the same statement, so they exist exactly when it does;
+ * - whenever nothing was written, the key is read again in a new statement before anything
+ *   is denied: a concurrent twin that took the last unit has committed by then (we waited
+ *   on its lock), so its retry answers as a replay, never `limit_exceeded`.
  */
 
 export interface SeveralMetricsConsume extends ConsumeWrite {
   /** The action's own metric first (it holds the key), then its `also` metrics. */
   metrics: readonly [Metric, ...Metric[]];
+  /** The hard cap on each metric's count after this consume; null: none (unlimited, soft, or freeing usage). */
+  caps: Partial<Record<Metric, bigint | null>>;
 }
 
-export async function consumeSeveral(run: RawQuery, transaction: RawTransaction, input: SeveralMetricsConsume): Promise<ConsumeResult> {
-  const { orgId, metrics } = input;
-  if (metrics.some((metric) => !input.context.usage[metric])) {
-    // A replay writes nothing, not even an empty cache row.
-    const prior = await readByKey(run, orgId, input.idempotencyKey);
-    if (prior) return input.replayOf(prior);
-    await run(Prisma.sql`
-      INSERT INTO usage_cache (org_id, metric, count)
-      SELECT ${orgId}::uuid, m, 0 FROM unnest(${[...metrics].sort()}::text[]) AS m ORDER BY m
-      ON CONFLICT (org_id, metric) DO NOTHING`);
-  }
-  try {
-    return await transaction((tx) => applyUnderLocks(tx, input));
-  } catch (error) {
-    const code = pgError(error)?.code;
-    if (code === PG.checkViolation) throw belowZero(metrics[0], orgId);
-    if (code === PG.numericValueOutOfRange) throw countOutOfRange(metrics[0], orgId);
-    throw error;
-  }
-}
-
-async function applyUnderLocks(run: RawQuery, input: SeveralMetricsConsume): Promise<ConsumeResult> {
-  const { orgId, metrics, now, context } = input;
-  const locked = await run<{ metric: Metric; count: bigint | string; window_start: Date | string | null; in_band: boolean }>(Prisma.sql`
-    SELECT metric, count, window_start, ${inBandSql("c", Prisma.sql`c.count::numeric + ${input.delta}::numeric`, Prisma.sql`${now}::timestamptz`)} AS in_band
-    FROM usage_cache c
-    WHERE org_id = ${orgId}::uuid AND metric = ANY(${[...metrics]}::text[])
-    ORDER BY metric FOR UPDATE`);
-  // The key is read in a statement after the locks (so a twin that committed while we waited
-  // is seen) only where it changes what this call does: before a window reset is written and
-  // before a denial is recorded. An allowed write needs no read: its insert's ON CONFLICT
-  // finds the twin's row, and the replay is answered from it (below) — one round trip fewer
-  // on the common path.
-  const replayIfKeyTaken = async (): Promise<ConsumeResult | null> => {
-    const prior = await readByKey(run, orgId, input.idempotencyKey);
-    return prior ? input.replayOf(prior) : null;
-  };
-
-  const counts = new Map(locked.map((r) => [r.metric, BigInt(r.count)]));
-  const windowStarts = new Map(locked.map((r) => [r.metric, r.window_start ? new Date(r.window_start) : null]));
-  const over = locked.flatMap((r) => {
-    const window = currentWindow(r.metric, context.subscription, now);
-    const start = windowStarts.get(r.metric);
-    return window && (!start || start < window.start) ? [{ orgId, metric: r.metric, windowStart: window.start }] : [];
-  });
-  if (over.length > 0) {
-    const replay = await replayIfKeyTaken();
-    if (replay) return replay;
-  }
-  for (const started of await startWindows(run, over, { actor: WINDOW_RESET_ACTOR, at: now, rowsLocked: true })) {
-    counts.set(started.metric, started.count);
-    windowStarts.set(started.metric, started.windowStart);
-  }
-  /** The context as the rows stand under the locks (post-reset counts, their windows). */
-  const asLocked = (): OrgPolicyContext => {
-    const usage = { ...context.usage };
-    const windows = { ...context.windows };
-    for (const metric of metrics) {
-      usage[metric] = { count: counts.get(metric) ?? 0n, lastUpdated: now };
-      const window = windowOfRow(metric, context.subscription, now, windowStarts.get(metric) ?? null);
-      if (window) windows[metric] = window;
+/** @param ownStatement the statement is its own transaction (no caller `tx`): it may run again after a deadlock. */
+export async function consumeSeveral(run: RawQuery, ownStatement: boolean, input: SeveralMetricsConsume): Promise<ConsumeResult> {
+  const { orgId, metrics, context, now } = input;
+  const [own] = metrics;
+  let variant: "lean" | "full" = "lean";
+  for (let attempt = 0; attempt < 3; attempt++) {
+    let rows: (SeveralRowsAnswer & Partial<LedgerRow>)[];
+    try {
+      const statement = () =>
+        run<SeveralRowsAnswer & Partial<LedgerRow>>(
+          severalRowsWriteSql({ ...input, windows: context.windows, variant, reason: input.reason, actor: input.actor }),
+        );
+      // Alone, the statement is its own transaction and may run again; in the caller's, not.
+      rows = await (ownStatement ? retryTransient(statement) : statement());
+      await refreshAlertBands(run, rows[0]?.stale_bands as StaleBand[] | null, now, { afterCommit: ownStatement });
+    } catch (error) {
+      const code = pgError(error)?.code;
+      if (code === PG.checkViolation) throw belowZero(own, orgId);
+      if (code === PG.numericValueOutOfRange) throw countOutOfRange(own, orgId);
+      throw error;
     }
-    return { ...context, usage, windows };
-  };
-
-  const decision = input.decide(asLocked());
-  if (!decision.allowed) {
-    const replay = await replayIfKeyTaken();
-    if (replay) return replay;
-    await input.recordDenial(run, decision.metric ?? null, decision);
-    return { ...decision, replayed: false };
+    if (rows[0]?.band_refused) {
+      // A row may cross an alert threshold or start a window: the statement that decides it writes it.
+      variant = "full";
+      continue;
+    }
+    /** The context as the statement found the rows: their counts (in their windows) and windows. */
+    const asLocked = (countOf: (row: SeveralRowsAnswer) => bigint): OrgPolicyContext => {
+      const usage = { ...context.usage };
+      const windows = { ...context.windows };
+      for (const row of rows) {
+        const metric = row.locked_metric;
+        if (!metric) continue;
+        usage[metric] = { count: countOf(row), lastUpdated: now };
+        const window = windowOfRow(metric, context.subscription, now, row.window_start ? new Date(row.window_start) : null);
+        if (window) windows[metric] = window;
+      }
+      return { ...context, usage, windows };
+    };
+    const primary = rows.find((r) => r.id && r.metric === own);
+    if (primary) {
+      // The decision was made on the pre-lock counts: restate it with the committed ones.
+      const final = input.decide(asLocked((row) => BigInt(row.new_count ?? 0n) - input.delta));
+      const binding = rows.find((r) => r.locked_metric === final.metric) ?? primary;
+      const after = BigInt(binding.new_count ?? 0n);
+      // Report the binding metric's usage as it stands after this consume.
+      return {
+        ...final,
+        allowed: true,
+        used: after,
+        remaining: remainingOf(final.limit ?? null, after),
+        entry: toLedgerEntry(primary as LedgerRow),
+        replayed: false,
+      };
+    }
+    if (rows[0]?.prior_id) return input.replayOf((await readByKey(run, orgId, input.idempotencyKey)) as LedgerEntry);
+    if (rows.filter((r) => r.locked_metric).length < metrics.length) {
+      // A metric's first usage for the org: create its cache rows (holding nothing), then try again.
+      await run(Prisma.sql`
+        INSERT INTO usage_cache (org_id, metric, count)
+        SELECT ${orgId}::uuid, m, 0 FROM unnest(${[...metrics].sort()}::text[]) AS m ORDER BY m
+        ON CONFLICT (org_id, metric) DO NOTHING`);
+      continue;
+    }
+    // Nothing was written: a cap refused, or a concurrent call with this key committed first
+    // (ON CONFLICT waited for it; or it held a row lock, took the last unit, and so made a cap
+    // refuse). This statement's snapshot predates that commit; a new one sees it. Only when
+    // the key is still unused is this a denial.
+    const stored = await readByKey(run, orgId, input.idempotencyKey);
+    if (stored) return input.replayOf(stored);
+    const denied = input.decide(asLocked((row) => BigInt(row.seen_count ?? 0n)));
+    const final = denied.allowed
+      ? { ...denied, allowed: false, reason: { code: "limit_exceeded" as const, message: "The limit was reached by a concurrent request" } }
+      : denied;
+    await input.recordDenial(run, final.metric ?? own, final);
+    return { ...final, replayed: false };
   }
-  const [own, ...also] = metrics;
-  // Every row stays in its alert band (alert-band.ts) and its window: nothing to decide, so
-  // the write runs without the deciding SQL; otherwise that SQL decides in the same statement.
-  const decides = over.length > 0 || locked.some((r) => !r.in_band);
-  // The extra rows are inserted only from the primary's: when a concurrent write took the key
-  // for other work (another metric's row, so our locks did not keep it out), ON CONFLICT
-  // drops the primary and nothing is written — without failing a caller's transaction.
-  const rows = await run<LedgerRow & { new_count: bigint | string; stale_bands: StaleBand[] | null }>(Prisma.sql`
-    WITH own AS (
-      INSERT INTO usage_ledger (org_id, metric, delta, reason, idempotency_key, actor, metadata, timestamp)
-      VALUES (${orgId}::uuid, ${own}, ${input.delta}::bigint, ${input.reason}, ${input.idempotencyKey}, ${input.actor},
-              ${JSON.stringify(input.metadata)}::jsonb, ${now}::timestamptz)
-      ON CONFLICT (org_id, idempotency_key) DO NOTHING
-      RETURNING *
-    ), extra AS (
-      INSERT INTO usage_ledger (org_id, metric, delta, reason, idempotency_key, actor, metadata, timestamp)
-      SELECT own.org_id, m, own.delta, own.reason, NULL, own.actor, ${JSON.stringify({ ...input.metadata, countsWith: input.idempotencyKey })}::jsonb,
-             own.timestamp
-      FROM own CROSS JOIN unnest(${also}::text[]) AS m
-      RETURNING *
-    ), ins AS (
-      SELECT * FROM own UNION ALL SELECT * FROM extra
-    )${REPORT_METERED_USAGE}, upd AS (
-      -- The rows are locked by this transaction's earlier statement: c.count is their latest version.
-      UPDATE usage_cache c SET count = c.count + ins.delta, last_updated = ins.timestamp${decides ? BAND_FORGOTTEN_SET : Prisma.empty}
-      FROM ins WHERE c.org_id = ins.org_id AND c.metric = ins.metric
-      RETURNING ${MOVED_ROW_RETURNING}
-    )${decides ? DECIDE_USAGE_ALERTS : Prisma.empty}
-    SELECT ins.*, upd.count AS new_count, ${decides ? STALE_BANDS_COLUMN : NO_STALE_BANDS_COLUMN}
-    FROM ins JOIN upd ON upd.metric = ins.metric`);
-  await refreshAlertBands(run, rows[0]?.stale_bands, now);
-  const primary = rows.find((r) => r.metric === own);
-  if (!primary) return input.replayOf((await readByKey(run, orgId, input.idempotencyKey)) as LedgerEntry);
-  const after = BigInt(rows.find((r) => r.metric === decision.metric)?.new_count ?? primary.new_count);
-  // Report the binding metric's usage as it stands after this consume, as a single-metric consume does.
-  return {
-    ...decision,
-    used: after,
-    remaining: remainingOf(decision.limit ?? null, after),
-    entry: toLedgerEntry(primary),
-    replayed: false,
-  };
+  throw new BillingError("CONFLICT", "consume_retry_exhausted", "Could not create the usage rows; retry");
 }

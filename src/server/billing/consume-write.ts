@@ -7,7 +7,7 @@ import type { OrgPolicyContext } from "./policy-context";
 
 /**
  * What a consume's write is given and answers, whichever way it writes: one statement for an
- * action that counts one metric (consume-one.ts), one transaction for one that counts several
+ * action that counts one metric (consume-one.ts), one for one that counts several
  * (consume-several.ts). EntitlementService decides before and after; these only write.
  */
 

@@ -2,7 +2,6 @@ import { z } from "zod";
 
 import type { PrismaClient } from "@/server/db/client";
 import { transactionViaPrisma, viaPrisma, type RawQuery, type RawTransaction } from "@/server/db/raw-query";
-import { retryTransient } from "@/server/db/retry";
 import type { Db, Tx } from "@/server/db/tx";
 
 import { actionSchema, resolveAction, type ActionName } from "./actions";
@@ -70,8 +69,8 @@ export class EntitlementService {
    * @param hotPath where `check` and `consume` run their statements when no caller `tx`/`db`
    *   is given: straight on the pg pool (`viaPool`, what the server wires) or, by default,
    *   through Prisma. Same SQL either way.
-   * @param hotTransaction where a consume counting several metrics runs its transaction (the
-   *   same choice as `hotPath`).
+   * @param hotTransaction where the snapshot runs its REPEATABLE READ transaction (the same
+   *   choice as `hotPath`).
    */
   constructor(
     private readonly prisma: PrismaClient,
@@ -94,14 +93,20 @@ export class EntitlementService {
   }
 
   private decideFor(context: OrgPolicyContext, actionName: ActionName, amount: bigint | undefined, now: Date): Decision {
+    const [own, ...also] = this.decisionsFor(context, actionName, amount, now);
+    // Each metric the action counts decides on its own count, limit and window; the binding one answers.
+    return bindingDecision([own as Decision, ...also]);
+  }
+
+  /** One decision per metric the action counts (its own first), or the feature's one. */
+  private decisionsFor(context: OrgPolicyContext, actionName: ActionName, amount: bigint | undefined, now: Date): Decision[] {
     const action = resolveAction(actionName);
     if (action.kind === "metered" && action.amountRequired && amount === undefined) {
       throw new BillingError("BAD_REQUEST", "amount_required", `${actionName} needs an amount (bytes)`);
     }
     const effective = effectivePlan(context.subscription, now);
-    if (action.kind !== "metered") return decide({ effective, action, amount: amount ?? 1n, used: 0n, now });
-    // Each metric the action counts decides on its own count, limit and window; the binding one answers.
-    const [own, ...also] = [action.metric, ...action.also].map((metric) =>
+    if (action.kind !== "metered") return [decide({ effective, action, amount: amount ?? 1n, used: 0n, now })];
+    return [action.metric, ...action.also].map((metric) =>
       decide({
         effective,
         action: { ...action, metric },
@@ -112,14 +117,12 @@ export class EntitlementService {
         window: context.windows[metric],
       }),
     );
-    return bindingDecision([own as Decision, ...also]);
   }
 
   /**
    * Check and increment as ONE atomic step, so no concurrency can overshoot a hard limit:
-   * one statement for an action that counts one metric (consume-one.ts), one transaction for
-   * an action that counts several (actions.ts `also`, consume-several.ts), with the same
-   * answers. The idempotency key decides "was this applied?": a repeat is its replay, a key
+   * one statement for an action that counts one metric (consume-one.ts), one for an action
+   * that counts several (actions.ts `also`, consume-several.ts), with the same answers. The idempotency key decides "was this applied?": a repeat is its replay, a key
    * used for other work a CONFLICT (invariant 3). A denial writes no ledger row (it is
    * recorded in `entitlement_denials`), so a retry of a denied key is decided afresh.
    */
@@ -188,8 +191,10 @@ export class EntitlementService {
       recordDenial: (on, metric, denied) => this.recordDenial(on, input.orgId, input.action, metric, magnitude, denied, actor, now),
     };
     if (resolved.also.length > 0) {
-      const transaction: RawTransaction = options.tx ? (work) => work(run) : (work) => retryTransient(() => this.hotTransaction(work));
-      return consumeSeveral(run, transaction, { ...write, metrics: [resolved.metric, ...resolved.also] });
+      const metrics = [resolved.metric, ...resolved.also] as const;
+      const decisions = this.decisionsFor(context, input.action, input.amount, now);
+      const caps = Object.fromEntries(metrics.map((m, i) => [m, resolved.direction > 0 && decisions[i] ? hardCap(decisions[i]) : null]));
+      return consumeSeveral(run, !options.tx, { ...write, metrics, caps });
     }
     // Only adding usage is capped: freeing it is allowed over any limit.
     return consumeOne(run, !options.tx, { ...write, metric: resolved.metric, cap: resolved.direction > 0 ? hardCap(decision) : null });
