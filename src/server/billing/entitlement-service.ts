@@ -93,20 +93,24 @@ export class EntitlementService {
   }
 
   private decideFor(context: OrgPolicyContext, actionName: ActionName, amount: bigint | undefined, now: Date): Decision {
-    const [own, ...also] = this.decisionsFor(context, actionName, amount, now);
     // Each metric the action counts decides on its own count, limit and window; the binding one answers.
-    return bindingDecision([own as Decision, ...also]);
+    return bindingDecision(this.decisionsFor(context, actionName, amount, now));
   }
 
   /** One decision per metric the action counts (its own first), or the feature's one. */
-  private decisionsFor(context: OrgPolicyContext, actionName: ActionName, amount: bigint | undefined, now: Date): Decision[] {
+  private decisionsFor(
+    context: OrgPolicyContext,
+    actionName: ActionName,
+    amount: bigint | undefined,
+    now: Date,
+  ): [Decision, ...Decision[]] {
     const action = resolveAction(actionName);
     if (action.kind === "metered" && action.amountRequired && amount === undefined) {
       throw new BillingError("BAD_REQUEST", "amount_required", `${actionName} needs an amount (bytes)`);
     }
     const effective = effectivePlan(context.subscription, now);
     if (action.kind !== "metered") return [decide({ effective, action, amount: amount ?? 1n, used: 0n, now })];
-    return [action.metric, ...action.also].map((metric) =>
+    const [own, ...also] = [action.metric, ...action.also].map((metric) =>
       decide({
         effective,
         action: { ...action, metric },
@@ -117,6 +121,7 @@ export class EntitlementService {
         window: context.windows[metric],
       }),
     );
+    return [own as Decision, ...also];
   }
 
   /**
@@ -159,7 +164,9 @@ export class EntitlementService {
       await this.recordDenial(run, input.orgId, input.action, null, input.amount ?? 1n, decision, actor, now);
       return { ...decision, replayed: false };
     }
-    const decision = this.decideFor(context, input.action, input.amount, now);
+    // Each metric's decision (their caps bound the write); the binding one answers.
+    const decisions = this.decisionsFor(context, input.action, input.amount, now);
+    const decision = bindingDecision(decisions);
     const magnitude = input.amount ?? 1n;
     const delta = magnitude * BigInt(resolved.direction);
     /** The key already wrote `stored`: this call is its replay, or a CONFLICT if it asks for other work. */
@@ -192,7 +199,6 @@ export class EntitlementService {
     };
     if (resolved.also.length > 0) {
       const metrics = [resolved.metric, ...resolved.also] as const;
-      const decisions = this.decisionsFor(context, input.action, input.amount, now);
       const caps = Object.fromEntries(metrics.map((m, i) => [m, resolved.direction > 0 && decisions[i] ? hardCap(decisions[i]) : null]));
       return consumeSeveral(run, !options.tx, { ...write, metrics, caps });
     }

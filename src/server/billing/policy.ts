@@ -145,18 +145,19 @@ const fmt = (metric: Metric, n: bigint) =>
 export function decide(input: PolicyInput): Decision {
   const { effective, action, amount, used, now } = input;
   const common = { plan: effective.plan.id, subscriptionStatus: effective.subscriptionStatus };
-  const lapsed: Reason = {
+  // Made only when answered (the hot path decides several times per consume, mostly neither).
+  const lapsed = (): Reason => ({
     code: "subscription_inactive",
     message: `The subscription is ${effective.subscriptionStatus} and its ${GRACE_PERIOD_DAYS}-day grace period has ended`,
-  };
-  const grace: Reason = {
+  });
+  const grace = (): Reason => ({
     code: "grace_period",
     message: `The subscription is ${effective.subscriptionStatus}; allowed during the grace period until ${effective.graceEndsAt?.toISOString()}`,
-  };
+  });
 
   if (action.kind === "feature") {
     const verdict = featureVerdict(effective, action.feature);
-    if (verdict === "lapsed") return { ...common, allowed: false, reason: lapsed };
+    if (verdict === "lapsed") return { ...common, allowed: false, reason: lapsed() };
     if (verdict === "not_in_plan") {
       return {
         ...common,
@@ -164,7 +165,7 @@ export function decide(input: PolicyInput): Decision {
         reason: { code: "feature_not_in_plan", message: `The ${effective.plan.name} plan does not include ${action.feature}` },
       };
     }
-    return { ...common, allowed: true, ...(effective.standing === "grace" ? { reason: grace } : {}) };
+    return { ...common, allowed: true, ...(effective.standing === "grace" ? { reason: grace() } : {}) };
   }
 
   const { limit, overridden } = effectiveLimit(effective.plan, action.metric, input.override, now);
@@ -180,7 +181,7 @@ export function decide(input: PolicyInput): Decision {
   };
   // Freeing usage is always allowed: over limit, lapsed, whatever the plan.
   if (action.direction < 0) return { ...common, ...usage, allowed: true };
-  if (effective.standing === "lapsed") return { ...common, ...usage, allowed: false, reason: lapsed };
+  if (effective.standing === "lapsed") return { ...common, ...usage, allowed: false, reason: lapsed() };
   if (limit !== "unlimited") {
     const after = used + amount;
     if (after > limit.value) {
@@ -212,7 +213,7 @@ export function decide(input: PolicyInput): Decision {
       };
     }
   }
-  return { ...common, ...usage, allowed: true, ...(effective.standing === "grace" ? { reason: grace } : {}) };
+  return { ...common, ...usage, allowed: true, ...(effective.standing === "grace" ? { reason: grace() } : {}) };
 }
 
 /**
