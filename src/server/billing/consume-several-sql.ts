@@ -1,6 +1,7 @@
 import { Prisma } from "@/server/db/client";
 
 import type { Metric } from "./catalogue";
+import type { ConsumeWrite } from "./consume-write";
 import { LEDGER_COLUMNS } from "./ledger-entry";
 import { BAND_COLUMNS, BAND_FORGOTTEN_SET, inBandSql, NO_STALE_BANDS_COLUMN, STALE_BANDS_COLUMN } from "./usage-alerts/alert-band";
 import { DECIDE_USAGE_ALERTS, MOVED_ROW_RETURNING } from "./usage-alerts/alert-sql";
@@ -24,20 +25,16 @@ import type { UsageWindow } from "./windows";
  * contract for several rows, so `api.call` pays two round trips (policy read, this), not six.
  */
 
-export interface SeveralRowsWrite {
-  orgId: string;
+export interface SeveralRowsWrite extends Pick<
+  ConsumeWrite,
+  "orgId" | "delta" | "reason" | "idempotencyKey" | "actor" | "metadata" | "now"
+> {
   /** The action's own metric first (it holds the key), then its `also` metrics. */
   metrics: readonly [Metric, ...Metric[]];
   /** Where each metric counts now (null: a gauge). */
   windows: Partial<Record<Metric, UsageWindow>>;
   /** The count each metric may reach (null: none). */
   caps: Partial<Record<Metric, bigint | null>>;
-  delta: bigint;
-  reason: string;
-  idempotencyKey: string;
-  actor: string;
-  metadata: Record<string, unknown>;
-  now: Date;
   variant: "lean" | "full";
 }
 

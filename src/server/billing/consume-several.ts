@@ -48,9 +48,7 @@ export async function consumeSeveral(run: RawQuery, ownStatement: boolean, input
     let rows: (SeveralRowsAnswer & Partial<LedgerRow>)[];
     try {
       const statement = () =>
-        run<SeveralRowsAnswer & Partial<LedgerRow>>(
-          severalRowsWriteSql({ ...input, windows: context.windows, variant, reason: input.reason, actor: input.actor }),
-        );
+        run<SeveralRowsAnswer & Partial<LedgerRow>>(severalRowsWriteSql({ ...input, windows: context.windows, variant }));
       // Alone, the statement is its own transaction and may run again; in the caller's, not.
       rows = await (ownStatement ? retryTransient(statement) : statement());
       await refreshAlertBands(run, rows[0]?.stale_bands as StaleBand[] | null, now, { afterCommit: ownStatement });
