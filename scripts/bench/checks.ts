@@ -10,6 +10,9 @@ import type { BenchContext } from "./workloads";
 
 const ms = (n: number) => `${n.toFixed(3)} ms`;
 
+/** Untimed calls to each real server before its latencies are timed. */
+const REMOTE_WARMUP_CALLS = 2_000;
+
 /** 4. check latency, one client: bare pg policy read, service in-process, typed client over HTTP (interleaved). */
 export async function checkLatency(ctx: BenchContext): Promise<CheckLatency> {
   const { checkCalls: count, checkWarmup: warmup } = ctx.profile;
@@ -34,11 +37,13 @@ export async function checkLatency(ctx: BenchContext): Promise<CheckLatency> {
   for (const [name, l] of Object.entries({ ...result, ...(pgbench ? { pgbench } : {}) })) {
     ctx.progress(`check latency ${name}: p50 ${ms(l.p50)}, p99 ${ms(l.p99)}`);
   }
-  // The product app's view: one client in another process, sequential calls to the real server.
+  // The product app's view: one client in another process, sequential calls to the real server,
+  // warm as a server with traffic is (V8 optimizes the call path over the first thousands of calls).
   const remote: CheckLatency["remote"] = {};
   const servers = ctx.remote?.servers ?? [];
-  const checks = (await ctx.remote?.client.latency(servers, ctx.apiKey, "check", { warmup, count })) ?? [];
-  const consumes = (await ctx.remote?.client.latency(servers, ctx.apiKey, "consume", { warmup, count })) ?? [];
+  const remoteCalls = { warmup: Math.max(warmup, REMOTE_WARMUP_CALLS), count };
+  const checks = (await ctx.remote?.client.latency(servers, ctx.apiKey, "check", remoteCalls)) ?? [];
+  const consumes = (await ctx.remote?.client.latency(servers, ctx.apiKey, "consume", remoteCalls)) ?? [];
   for (const [k, server] of servers.entries()) {
     const check = checks[k];
     const consume = consumes[k];

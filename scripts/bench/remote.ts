@@ -24,7 +24,8 @@ export type RemoteCommand =
   | { kind: "track"; url: string; apiKey: string; events: number };
 export type RemoteReply =
   | { kind: "throughput"; ops: number; seconds: number; clientCpuMs: number }
-  | { kind: "latency"; latencies: Latency[]; clientCpuMs: number }
+  /** Per server, in the order asked: its latencies, the client's CPU over its timed calls, and every call it was sent. */
+  | { kind: "latency"; latencies: Latency[]; clientCpuMs: number[]; served: number[] }
   /** `confirmed`: the api_calls the SDK's tracker saw confirmed (a bigint as text); `allSent`: close() left nothing. */
   | { kind: "track"; seconds: number; clientCpuMs: number; confirmed: string; allSent: boolean }
   | { kind: "error"; message: string };
@@ -124,7 +125,7 @@ export interface RemoteClient {
     clients: number,
     timing: { warmupMs: number; durationMs: number },
   ): Promise<RemoteSample>;
-  /** One client per server, sequential calls interleaved across the servers (a, b, a, b, …). */
+  /** One client per server, sequential calls timed in blocks per server, the blocks taking turns (remote-client.ts). */
   latency(servers: RemoteServer[], apiKey: string, op: RemoteOp, calls: { warmup: number; count: number }): Promise<RemoteLatency[]>;
   /** The SDK (packages/client) `track()`s `events` api_calls over the spread orgs, then close()s: end to end. */
   track(server: RemoteServer, apiKey: string, events: number): Promise<RemoteTrack>;
@@ -190,13 +191,15 @@ export function startRemoteClient(): RemoteClient {
       const cpu0 = servers.map((server) => server.cpuMs());
       const reply = await ask({ kind: "latency", op, urls: servers.map((server) => server.url), apiKey, ...calls });
       if (reply.kind !== "latency") throw new Error("remote client: unexpected reply");
-      // Server CPU over warm-up and timed calls alike; the client's over the timed calls, shared out evenly.
-      const n = calls.warmup + calls.count;
-      return servers.map((server, k) => ({
-        latency: reply.latencies[k] as Latency,
-        serverCpuMsPerCall: (server.cpuMs() - (cpu0[k] ?? 0)) / n,
-        clientCpuMsPerCall: reply.clientCpuMs / (calls.count * servers.length),
-      }));
+      // Server CPU over every call it was sent (warm-up included); the client's over its timed calls.
+      return servers.map((server, k) => {
+        const latency = reply.latencies[k] as Latency;
+        return {
+          latency,
+          serverCpuMsPerCall: (server.cpuMs() - (cpu0[k] ?? 0)) / (reply.served[k] ?? NaN),
+          clientCpuMsPerCall: (reply.clientCpuMs[k] ?? NaN) / latency.n,
+        };
+      });
     },
   };
 }
