@@ -1,4 +1,9 @@
+import { randomUUID } from "node:crypto";
+
 import { describe, expect, it } from "vitest";
+
+import { ledgerInsertCtes } from "@/server/billing/ledger-insert-sql";
+import { Prisma } from "@/server/db/client";
 
 import { newOrg, testDatabase, uniqueSuffix } from "../helpers/db";
 
@@ -8,10 +13,18 @@ import { newOrg, testDatabase, uniqueSuffix } from "../helpers/db";
 
 const { prisma, pool } = testDatabase();
 
-async function ledgerRow(orgId: string, delta: bigint, idempotencyKey: string | null = null) {
-  return prisma.usageLedger.create({
-    data: { orgId, metric: "storage_bytes", delta, reason: "file_upload", actor: "test", idempotencyKey },
-  });
+async function ledgerRow(orgId: string, delta: bigint) {
+  return prisma.usageLedger.create({ data: { orgId, metric: "storage_bytes", delta, reason: "file_upload", actor: "test" } });
+}
+
+/** A keyed row goes through the one writer fragment (its key claimed); undefined when the key was taken. */
+async function keyedRow(orgId: string, delta: bigint, idempotencyKey: string) {
+  const [row] = await prisma.$queryRaw<{ id: string }[]>`WITH ${ledgerInsertCtes(
+    "ins",
+    Prisma.sql`VALUES (gen_random_uuid(), ${orgId}::uuid, 'storage_bytes', ${delta}::bigint, 'file_upload', ${idempotencyKey}::text, 'test',
+                      '{}'::jsonb, now())`,
+  )} SELECT id::text FROM ins`;
+  return row && prisma.usageLedger.findFirstOrThrow({ where: { id: row.id } });
 }
 
 /** The SQLSTATE and message node-postgres reports for `sql`, or undefined when it succeeds. */
@@ -36,7 +49,7 @@ describe("usage_ledger is append-only", () => {
       message: expect.stringMatching(/usage_ledger is append-only: UPDATE is not allowed/),
     });
 
-    const after = await prisma.usageLedger.findUniqueOrThrow({ where: { id: row.id } });
+    const after = await prisma.usageLedger.findFirstOrThrow({ where: { id: row.id } });
     expect(after).toEqual(row);
   });
 
@@ -106,7 +119,7 @@ describe("64-bit counts", () => {
     await prisma.usageCache.create({ data: { orgId: org.id, metric: "storage_bytes", count: value } });
 
     expect(entry.delta).toBe(value);
-    const readEntry = await prisma.usageLedger.findUniqueOrThrow({ where: { id: entry.id } });
+    const readEntry = await prisma.usageLedger.findFirstOrThrow({ where: { id: entry.id } });
     expect(readEntry.delta).toBe(value);
     expect(typeof readEntry.delta).toBe("bigint");
     const cache = await prisma.usageCache.findUniqueOrThrow({
@@ -142,21 +155,27 @@ describe("idempotency keys", () => {
   it("are unique per organization", async () => {
     const org = await newOrg(prisma);
     const key = `key-${uniqueSuffix()}`;
-    await ledgerRow(org.id, 1n, key);
-    await expect(ledgerRow(org.id, 1n, key)).rejects.toMatchObject({ code: "P2002" });
+    await keyedRow(org.id, 1n, key);
+    // The key's claim (usage_idempotency_keys' primary key) refuses a second row, whatever it is.
+    await expect(keyedRow(org.id, 2n, key)).resolves.toBeUndefined();
+    await expect(
+      prisma.usageIdempotencyKey.create({
+        data: { orgId: org.id, idempotencyKey: key, ledgerId: randomUUID(), ledgerTimestamp: new Date(), metric: "teams", delta: 1n, reason: "x" },
+      }),
+    ).rejects.toMatchObject({ code: "P2002" });
     expect(await prisma.usageLedger.count({ where: { orgId: org.id } })).toBe(1);
   });
 
   it("may repeat across organizations", async () => {
     const [a, b] = [await newOrg(prisma), await newOrg(prisma)];
     const key = `key-${uniqueSuffix()}`;
-    await ledgerRow(a.id, 1n, key);
-    await expect(ledgerRow(b.id, 1n, key)).resolves.toMatchObject({ orgId: b.id, idempotencyKey: key });
+    await keyedRow(a.id, 1n, key);
+    await expect(keyedRow(b.id, 1n, key)).resolves.toMatchObject({ orgId: b.id, idempotencyKey: key });
   });
 
   it("may be absent any number of times", async () => {
     const org = await newOrg(prisma);
-    for (let i = 0; i < 3; i++) await ledgerRow(org.id, 1n, null);
+    for (let i = 0; i < 3; i++) await ledgerRow(org.id, 1n);
     expect(await prisma.usageLedger.count({ where: { orgId: org.id, idempotencyKey: null } })).toBe(3);
   });
 });

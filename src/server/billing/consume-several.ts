@@ -5,6 +5,7 @@ import type { RawQuery, RawTransaction } from "@/server/db/raw-query";
 import type { Metric } from "./catalogue";
 import type { ConsumeResult, ConsumeWrite } from "./consume-write";
 import { toLedgerEntry, type LedgerEntry, type LedgerRow } from "./ledger-entry";
+import { ledgerInsertCtes } from "./ledger-insert-sql";
 import { remainingOf } from "./policy";
 import type { OrgPolicyContext } from "./policy-context";
 import {
@@ -113,19 +114,16 @@ async function applyUnderLocks(run: RawQuery, input: SeveralMetricsConsume): Pro
   // for other work (another metric's row, so our locks did not keep it out), ON CONFLICT
   // drops the primary and nothing is written — without failing a caller's transaction.
   const rows = await run<LedgerRow & { new_count: bigint | string; stale_bands: StaleBand[] | null }>(Prisma.sql`
-    WITH own AS (
-      INSERT INTO usage_ledger (org_id, metric, delta, reason, idempotency_key, actor, metadata, timestamp)
-      VALUES (${orgId}::uuid, ${own}, ${input.delta}::bigint, ${input.reason}, ${input.idempotencyKey}, ${input.actor},
-              ${JSON.stringify(input.metadata)}::jsonb, ${now}::timestamptz)
-      ON CONFLICT (org_id, idempotency_key) DO NOTHING
-      RETURNING *
-    ), extra AS (
-      INSERT INTO usage_ledger (org_id, metric, delta, reason, idempotency_key, actor, metadata, timestamp)
-      SELECT own.org_id, m, own.delta, own.reason, NULL, own.actor, ${JSON.stringify({ ...input.metadata, countsWith: input.idempotencyKey })}::jsonb,
-             own.timestamp
-      FROM own CROSS JOIN unnest(${also}::text[]) AS m
-      RETURNING *
-    ), ins AS (
+    WITH ${ledgerInsertCtes(
+      "own",
+      Prisma.sql`VALUES (gen_random_uuid(), ${orgId}::uuid, ${own}::text, ${input.delta}::bigint, ${input.reason}::text, ${input.idempotencyKey}::text,
+              ${input.actor}::text, ${JSON.stringify(input.metadata)}::jsonb, ${now}::timestamptz)`,
+    )}, ${ledgerInsertCtes(
+      "extra",
+      Prisma.sql`SELECT gen_random_uuid(), own.org_id, m, own.delta, own.reason, NULL::text, own.actor,
+             ${JSON.stringify({ ...input.metadata, countsWith: input.idempotencyKey })}::jsonb, own.timestamp
+      FROM own CROSS JOIN unnest(${also}::text[]) AS m`,
+    )}, ins AS (
       SELECT * FROM own UNION ALL SELECT * FROM extra
     )${REPORT_METERED_USAGE}, upd AS (
       -- The rows are locked by this transaction's earlier statement: c.count is their latest version.
