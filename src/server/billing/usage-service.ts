@@ -279,13 +279,20 @@ export class UsageService {
     return inTransaction(this.prisma, options.tx, work);
   }
 
-  /** Drift per (org, metric): SUM(ledger) − cache. Empty means the invariant holds. */
+  /**
+   * Drift per (org, metric): SUM(ledger) − cache, the ledger's archived months counted by
+   * their recorded sums (usage_archived_months). Empty means the invariant holds.
+   */
   async verify(orgId?: string, db: Db = this.prisma): Promise<Drift[]> {
     const orgFilter = orgId ? Prisma.sql`WHERE org_id = ${orgId}::uuid` : Prisma.empty;
     const rows = await db.$queryRaw<{ org_id: string; metric: string; cache: bigint; ledger: bigint }[]>`
       SELECT org_id::text, metric, COALESCE(c.count, 0)::bigint AS cache, COALESCE(l.total, 0)::bigint AS ledger
       FROM (SELECT org_id, metric, count FROM usage_cache ${orgFilter}) c
-      FULL JOIN (SELECT org_id, metric, SUM(delta) AS total FROM usage_ledger ${orgFilter} GROUP BY org_id, metric) l
+      FULL JOIN (SELECT org_id, metric, SUM(total) AS total FROM (
+          SELECT org_id, metric, SUM(delta) AS total FROM usage_ledger ${orgFilter} GROUP BY org_id, metric
+          UNION ALL
+          SELECT org_id, metric, SUM(total) FROM usage_archived_months ${orgFilter} GROUP BY org_id, metric
+        ) parts GROUP BY org_id, metric) l
         USING (org_id, metric)
       WHERE COALESCE(c.count, 0) <> COALESCE(l.total, 0)
       ORDER BY org_id, metric`;
