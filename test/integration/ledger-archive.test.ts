@@ -223,6 +223,28 @@ describe("archiving a month of the partitioned ledger", () => {
     expect(await billing.usage.verify()).toEqual([]);
   });
 
+  it("a row written (and folded) between the file and the drop: refused as a race, nothing changed; the next run takes it", async () => {
+    await foldEverything();
+    const out = path.join(dir, "2026-04.csv");
+    const archive = (afterExport?: () => Promise<void>) => archiveLedgerMonth(handle, { month: "2026-04", out, now, afterExport });
+    await expect(
+      archive(async () => {
+        at("2026-04-25T10:00:00Z");
+        await billing.usage.increment(orgB, "exports", 3n, "export", { idempotencyKey: "apr-in-the-gap" });
+        at("2026-06-15T12:00:00Z");
+        await foldEverything();
+      }),
+    ).rejects.toMatchObject({ reason: "archive_raced" });
+    expect(await query(`SELECT to_regclass('ledger_partitions.usage_ledger_2026_04')::text AS t`)).toEqual([{ t: "ledger_partitions.usage_ledger_2026_04" }]);
+    expect(await query(`SELECT count(*)::text AS n FROM usage_archived_months WHERE month = '2026-04-01'`)).toEqual([{ n: "0" }]);
+    expect(await billing.usage.verify()).toEqual([]);
+
+    await expect(archive()).resolves.toMatchObject({ status: "archived" });
+    const records = parse(await readFile(out), { columns: true }) as Row[];
+    expect(records.some((r) => r.idempotency_key === "apr-in-the-gap")).toBe(true);
+    expect(await billing.usage.verify()).toEqual([]);
+  });
+
   it("concurrent writers while a month is archived lose nothing", async () => {
     await foldEverything();
     const writers = 6;
