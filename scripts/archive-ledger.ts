@@ -1,5 +1,5 @@
-import { archiveLedgerMonth } from "@/server/billing/ledger-archive/archive-month";
 import { MONTH_PATTERN } from "@/server/billing/ledger-archive/archivable";
+import { archiveLedgerMonth } from "@/server/billing/ledger-archive/archive-month";
 import { createDatabase } from "@/server/db/client";
 
 import { fileArg, parseOptions, readCommandLine, UsageError } from "./lib/args";

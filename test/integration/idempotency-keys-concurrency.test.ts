@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 
 import { createBillingServices } from "@/server/billing";
 
-import { newOrg, testDatabase, unlimitedOverride, uniqueSuffix } from "../helpers/db";
+import { newOrg, testDatabase, uniqueSuffix, unlimitedOverride } from "../helpers/db";
 
 /**
  * Idempotency forever lives in usage_idempotency_keys since the ledger is partitioned by
@@ -23,7 +23,9 @@ describe("usage_idempotency_keys under concurrent replays", () => {
     const calls = Array.from({ length: 24 }, async (_, i) => {
       if (i % 3 === 0) return (await billing.usage.increment(org.id, "api_calls", 1n, "api_call", { idempotencyKey: key })).replayed;
       if (i % 3 === 1) return (await billing.entitlements.consume(org.id, "api.call", { idempotencyKey: key })).replayed;
-      const [result] = await billing.usage.incrementMany([{ orgId: org.id, metric: "api_calls", amount: 1n, reason: "api_call", idempotencyKey: key }]);
+      const [result] = await billing.usage.incrementMany([
+        { orgId: org.id, metric: "api_calls", amount: 1n, reason: "api_call", idempotencyKey: key },
+      ]);
       return result?.status === "duplicate";
     });
     const replayed = await Promise.all(calls);

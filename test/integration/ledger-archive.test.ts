@@ -172,7 +172,9 @@ describe("archiving a month of the partitioned ledger", () => {
     // The file holds exactly them, in the export's columns.
     const records = parse(await readFile(out), { columns: true }) as Row[];
     expect(Object.keys(records[0]!)).toEqual(CSV_COLUMNS);
-    const archived = records.map((r) => ({ id: r.id!, delta: r.delta!, idempotency_key: r.idempotency_key || null })).sort((a, b) => (a.id < b.id ? -1 : 1));
+    const archived = records
+      .map((r) => ({ id: r.id!, delta: r.delta!, idempotency_key: r.idempotency_key || null }))
+      .sort((a, b) => (a.id < b.id ? -1 : 1));
     expect(archived).toEqual(febRows);
 
     // cache == SUM(ledger) + archived, for every (org, metric); the service's check agrees.
@@ -196,7 +198,10 @@ describe("archiving a month of the partitioned ledger", () => {
   });
 
   it("a replay of an archived row's key writes nothing and answers as a replay; other work on it is a CONFLICT", async () => {
-    const [original] = await query(`SELECT ledger_id::text AS id FROM usage_idempotency_keys WHERE org_id = $1 AND idempotency_key = $2`, [orgA, febKey]);
+    const [original] = await query(`SELECT ledger_id::text AS id FROM usage_idempotency_keys WHERE org_id = $1 AND idempotency_key = $2`, [
+      orgA,
+      febKey,
+    ]);
     // Window resets aside (the replay's clock moved api_calls_hourly into a new hour): no row.
     const written = `SELECT count(*)::text AS n FROM usage_ledger WHERE reason <> 'window_reset'`;
     const rows = await query(written);
@@ -204,7 +209,9 @@ describe("archiving a month of the partitioned ledger", () => {
     expect(replay).toMatchObject({ allowed: true, replayed: true, entry: { id: original!.id, metric: "api_calls", delta: 1n } });
     const increment = await billing.usage.increment(orgA, "api_calls", 1n, "api_call", { idempotencyKey: febKey });
     expect(increment).toMatchObject({ replayed: true, entry: { id: original!.id } });
-    const [batch] = await billing.usage.incrementMany([{ orgId: orgA, metric: "api_calls", amount: 1n, reason: "api_call", idempotencyKey: febKey }]);
+    const [batch] = await billing.usage.incrementMany([
+      { orgId: orgA, metric: "api_calls", amount: 1n, reason: "api_call", idempotencyKey: febKey },
+    ]);
     expect(batch).toMatchObject({ status: "duplicate", entryId: original!.id });
     await expect(billing.usage.increment(orgA, "exports", 2n, "export", { idempotencyKey: febKey })).rejects.toMatchObject({
       reason: "idempotency_key_reused",
@@ -235,7 +242,9 @@ describe("archiving a month of the partitioned ledger", () => {
         await foldEverything();
       }),
     ).rejects.toMatchObject({ reason: "archive_raced" });
-    expect(await query(`SELECT to_regclass('ledger_partitions.usage_ledger_2026_04')::text AS t`)).toEqual([{ t: "ledger_partitions.usage_ledger_2026_04" }]);
+    expect(await query(`SELECT to_regclass('ledger_partitions.usage_ledger_2026_04')::text AS t`)).toEqual([
+      { t: "ledger_partitions.usage_ledger_2026_04" },
+    ]);
     expect(await query(`SELECT count(*)::text AS n FROM usage_archived_months WHERE month = '2026-04-01'`)).toEqual([{ n: "0" }]);
     expect(await billing.usage.verify()).toEqual([]);
 
@@ -261,7 +270,12 @@ describe("archiving a month of the partitioned ledger", () => {
       }
       return applied;
     });
-    const archive = archiveLedgerMonth(handle, { month: "2026-03", out: path.join(dir, "2026-03.csv"), now, lockTimeoutMs: 60_000 }).finally(() => {
+    const archive = archiveLedgerMonth(handle, {
+      month: "2026-03",
+      out: path.join(dir, "2026-03.csv"),
+      now,
+      lockTimeoutMs: 60_000,
+    }).finally(() => {
       archived = true;
     });
     const [report, ...applied] = await Promise.all([archive, ...writes]);

@@ -91,6 +91,61 @@ describe("usage_ledger is append-only", () => {
   });
 });
 
+describe("usage_ledger's partitions (one per UTC month, and DEFAULT)", () => {
+  const partitions = async () =>
+    (
+      await pool.query<{ name: string }>(
+        `SELECT c.oid::regclass::text AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'usage_ledger'::regclass`,
+      )
+    ).rows.map((r) => r.name);
+
+  it("are created ahead by the migrator's maintenance step, idempotently", async () => {
+    const { rows } = await pool.query<{ created: number }>(`SELECT usage_ledger_ensure_months(now(), 2) AS created`);
+    expect(rows[0]?.created).toBe(0);
+    const month = (offset: number) => {
+      const d = new Date();
+      const m = new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + offset, 1));
+      return `ledger_partitions.usage_ledger_${m.getUTCFullYear()}_${String(m.getUTCMonth() + 1).padStart(2, "0")}`;
+    };
+    expect(await partitions()).toEqual(expect.arrayContaining([month(0), month(1), month(2), "ledger_partitions.usage_ledger_default"]));
+  });
+
+  it("each refuses UPDATE, DELETE (its row trigger) and TRUNCATE", async () => {
+    const names = await partitions();
+    expect(names.length).toBeGreaterThanOrEqual(4);
+    for (const name of names) {
+      const { rows } = await pool.query<{ tgname: string }>(
+        `SELECT tgname FROM pg_trigger WHERE tgrelid = $1::regclass AND NOT tgisinternal ORDER BY tgname`,
+        [name],
+      );
+      expect(
+        rows.map((r) => r.tgname),
+        name,
+      ).toEqual(["usage_ledger_append_only", "usage_ledger_no_truncate"]);
+      const client = await pool.connect();
+      try {
+        await client.query("BEGIN");
+        const failure = await client.query(`TRUNCATE ${name}`).then(
+          () => undefined,
+          (error: { message: string }) => error,
+        );
+        expect(failure, `TRUNCATE ${name} was allowed`).toMatchObject({ message: expect.stringMatching(/append-only: TRUNCATE/) });
+      } finally {
+        await client.query("ROLLBACK");
+        client.release();
+      }
+    }
+    // A row in the current month's partition, addressed there directly.
+    const org = await newOrg(prisma);
+    const row = await ledgerRow(org.id, 3n);
+    const [{ part } = { part: "" }] = (
+      await pool.query<{ part: string }>(`SELECT tableoid::regclass::text AS part FROM usage_ledger WHERE id = $1`, [row.id])
+    ).rows;
+    expect(await pgFailure(`UPDATE ${part} SET delta = 4 WHERE id = $1`, [row.id])).toMatchObject({ code: "23001" });
+    expect(await pgFailure(`DELETE FROM ${part} WHERE id = $1`, [row.id])).toMatchObject({ code: "23001" });
+  });
+});
+
 describe("usage_cache", () => {
   it("refuses a negative count (CHECK constraint)", async () => {
     const org = await newOrg(prisma);
@@ -160,7 +215,15 @@ describe("idempotency keys", () => {
     await expect(keyedRow(org.id, 2n, key)).resolves.toBeUndefined();
     await expect(
       prisma.usageIdempotencyKey.create({
-        data: { orgId: org.id, idempotencyKey: key, ledgerId: randomUUID(), ledgerTimestamp: new Date(), metric: "teams", delta: 1n, reason: "x" },
+        data: {
+          orgId: org.id,
+          idempotencyKey: key,
+          ledgerId: randomUUID(),
+          ledgerTimestamp: new Date(),
+          metric: "teams",
+          delta: 1n,
+          reason: "x",
+        },
       }),
     ).rejects.toMatchObject({ code: "P2002" });
     expect(await prisma.usageLedger.count({ where: { orgId: org.id } })).toBe(1);

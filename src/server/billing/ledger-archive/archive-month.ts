@@ -6,8 +6,8 @@ import type { PrismaClient } from "@/server/db/client";
 
 import { BillingError } from "../errors";
 import { foldLedger } from "../rollup/fold";
-import { copyPartitionToFile } from "./archive-file";
 import { ledgerMonth, tooRecent, windowStillReads, type LedgerMonth } from "./archivable";
+import { copyPartitionToFile } from "./archive-file";
 
 /**
  * `npm run archive-ledger`: one UTC month of the ledger out of the hot table, every invariant
@@ -47,7 +47,10 @@ export type ArchiveReport =
   | { status: "already_archived"; month: string; rows: bigint; file: string; sha256: string }
   | { status: "dry_run"; month: string; rows: bigint; unfolded: bigint; pairs: number };
 
-export async function archiveLedgerMonth(database: { prisma: PrismaClient; pool: pg.Pool }, options: ArchiveOptions): Promise<ArchiveReport> {
+export async function archiveLedgerMonth(
+  database: { prisma: PrismaClient; pool: pg.Pool },
+  options: ArchiveOptions,
+): Promise<ArchiveReport> {
   const month = ledgerMonth(options.month);
   const recent = tooRecent(month, options.now);
   if (recent) throw recent;
@@ -156,5 +159,11 @@ async function dryRun(client: pg.ClientBase, month: LedgerMonth): Promise<Archiv
     [month.start, month.end],
   );
   const row = rows[0];
-  return { status: "dry_run", month: month.label, rows: BigInt(row?.rows ?? 0), unfolded: BigInt(row?.unfolded ?? 0), pairs: Number(row?.pairs ?? 0) };
+  return {
+    status: "dry_run",
+    month: month.label,
+    rows: BigInt(row?.rows ?? 0),
+    unfolded: BigInt(row?.unfolded ?? 0),
+    pairs: Number(row?.pairs ?? 0),
+  };
 }
