@@ -123,6 +123,7 @@ async function applyUnderLocks(run: RawQuery, input: SeveralMetricsConsume): Pro
       Prisma.sql`SELECT gen_random_uuid(), own.org_id, m, own.delta, own.reason, NULL::text, own.actor,
              ${JSON.stringify({ ...input.metadata, countsWith: input.idempotencyKey })}::jsonb, own.timestamp
       FROM own CROSS JOIN unnest(${also}::text[]) AS m`,
+      { keyless: true },
     )}, ins AS (
       SELECT * FROM own UNION ALL SELECT * FROM extra
     )${REPORT_METERED_USAGE}, upd AS (

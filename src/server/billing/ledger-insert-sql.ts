@@ -23,7 +23,26 @@ import { Prisma } from "@/server/db/client";
 /** The columns `rows` must yield, in this order. */
 export const LEDGER_INSERT_COLUMNS = `id, org_id, metric, delta, reason, idempotency_key, actor, metadata, "timestamp"`;
 
-function parts(name: string): { head: string; tail: string } {
+export interface LedgerInsertOptions {
+  /**
+   * Every row has a NULL key (consume-several's rows counted with the action's own): no
+   * claim, one plain INSERT, so the statement does not pay for an empty one. A row that
+   * does carry a key is not written (never a keyed row without its claim).
+   */
+  keyless?: boolean;
+}
+
+function parts(name: string, options: LedgerInsertOptions): { head: string; tail: string } {
+  if (options.keyless) {
+    return {
+      head: `${name} AS (
+    INSERT INTO usage_ledger (${LEDGER_INSERT_COLUMNS})
+    SELECT * FROM (`,
+      tail: `) AS r(${LEDGER_INSERT_COLUMNS}) WHERE r.idempotency_key IS NULL
+    RETURNING *
+  )`,
+    };
+  }
   const rows = `${name}_rows`;
   const keys = `${name}_keys`;
   return {
@@ -45,13 +64,13 @@ function parts(name: string): { head: string; tail: string } {
 }
 
 /** The CTEs (no leading `WITH` or comma) for Prisma.sql statements. */
-export function ledgerInsertCtes(name: string, rows: Prisma.Sql): Prisma.Sql {
-  const { head, tail } = parts(name);
+export function ledgerInsertCtes(name: string, rows: Prisma.Sql, options: LedgerInsertOptions = {}): Prisma.Sql {
+  const { head, tail } = parts(name, options);
   return Prisma.sql`${Prisma.raw(head)}${rows}${Prisma.raw(tail)}`;
 }
 
 /** The same CTEs as text, for statements sent with node-postgres' `$n` parameters. */
-export function ledgerInsertCtesText(name: string, rows: string): string {
-  const { head, tail } = parts(name);
+export function ledgerInsertCtesText(name: string, rows: string, options: LedgerInsertOptions = {}): string {
+  const { head, tail } = parts(name, options);
   return `${head}${rows}${tail}`;
 }

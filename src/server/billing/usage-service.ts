@@ -7,7 +7,7 @@ import { inTransaction, type Db, type Tx } from "@/server/db/tx";
 import { METRIC_KIND, METRICS, type Metric } from "./catalogue";
 import { BillingError, parseInput } from "./errors";
 import { incrementMany } from "./increment-many";
-import { keyReuseConflict, LEDGER_COLUMNS, toLedgerEntry, type LedgerEntry, type LedgerRow } from "./ledger-entry";
+import { keyReuseConflict, toLedgerEntry, type LedgerEntry, type LedgerRow } from "./ledger-entry";
 import { ledgerInsertCtes } from "./ledger-insert-sql";
 import { readSubscription } from "./policy-context";
 import { RememberedSubscriptions } from "./remembered-subscriptions";

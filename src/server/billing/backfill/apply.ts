@@ -49,9 +49,9 @@ import type pg from "pg";
 import { PG, pgError } from "@/server/db/pg-errors";
 import { isTransient } from "@/server/db/retry";
 
+import { ledgerInsertCtesText } from "../ledger-insert-sql";
 import { classify, diffColumns, diffRows } from "./diff";
 import { measureOrgs } from "./measure";
-import { ledgerInsertCtesText } from "../ledger-insert-sql";
 import { BACKFILL_METRICS, type DiffRow } from "./types";
 
 export class BackfillError extends Error {
