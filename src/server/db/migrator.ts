@@ -40,7 +40,7 @@ export interface MigrateResult {
   pending: string[];
   /** With `stopAtRefusal`: the guarded migration that refused to run yet, and why. */
   refused?: { name: string; reason: string };
-  /** Ledger partitions (UTC months) the maintenance step created. */
+  /** Ledger partitions (UTC months) the maintenance step created, when it created any. */
   partitionsCreated?: number;
 }
 
@@ -169,7 +169,11 @@ export async function migrate(databaseUrl: string, options: MigrateOptions = {})
         }
         if (file.name === options.to) reachedTarget = true;
       }
-      result.partitionsCreated = await ensureLedgerMonths(client);
+      const created = await ensureLedgerMonths(client);
+      if (created > 0) {
+        result.partitionsCreated = created;
+        log(`created ${created} ledger month partition(s)`);
+      }
       return result;
     } finally {
       await client.query("SELECT pg_advisory_unlock($1)", [PRISMA_MIGRATE_ADVISORY_LOCK]);
