@@ -14,6 +14,7 @@ import { checkUsageIntegrity } from "@/server/billing/rollup/integrity";
 import { createDatabase, type DatabaseHandle } from "@/server/db/client";
 import { migrate } from "@/server/db/migrator";
 
+import { CLI_TIMEOUT_MS, runScript } from "../helpers/cli";
 import { createScratchDatabase, type ScratchDatabase } from "../helpers/databases";
 import { newOrg, unlimitedOverride } from "../helpers/db";
 
@@ -117,11 +118,14 @@ describe("archiving a month of the partitioned ledger", () => {
 
   it("refuses the current month, the previous one and a future one, changing nothing", async () => {
     const before = await query(`SELECT count(*)::text AS n FROM usage_ledger`);
-    for (const month of ["2026-06", "2026-05", "2026-09"]) {
+    const refusals = { "2026-06": "month_current", "2026-05": "month_in_open_window", "2026-09": "month_in_future" };
+    for (const [month, reason] of Object.entries(refusals)) {
       await expect(archiveLedgerMonth(handle, { month, out: path.join(dir, `${month}.csv`), now })).rejects.toMatchObject({
         code: "PRECONDITION_FAILED",
+        reason,
       });
     }
+    await expect(archiveLedgerMonth(handle, { month: "2026-05", out: "x", now })).rejects.toThrow(/cannot be archived before 2026-07-01/);
     expect(await query(`SELECT count(*)::text AS n FROM usage_ledger`)).toEqual(before);
     expect(await query(`SELECT * FROM usage_ledger_archives`)).toEqual([]);
     await expect(stat(path.join(dir, "2026-06.csv"))).rejects.toThrow();
@@ -288,4 +292,27 @@ describe("archiving a month of the partitioned ledger", () => {
     const [rollups, rescan] = await rollupsVersusRescan();
     expect(rollups).toEqual(rescan);
   });
+});
+
+describe("npm run archive-ledger", () => {
+  const cli = (args: string[]) => runScript("scripts/archive-ledger.ts", args, { DATABASE_URL: scratch.url });
+
+  it(
+    "refuses a malformed month before touching the database, a month not over long enough with one line; a dry run writes nothing",
+    async () => {
+      const malformed = await cli(["--month", "2026-13", "--out", path.join(dir, "x.csv")]);
+      expect(malformed.code).toBe(1);
+      expect(malformed.stderr).toMatch(/^npm run archive-ledger: --month must be a UTC month as YYYY-MM/);
+      const thisMonth = new Date().toISOString().slice(0, 7);
+      const current = await cli(["--month", thisMonth, "--out", path.join(dir, "now.csv")]);
+      expect(current.code).toBe(1);
+      expect(current.stderr).toMatch(new RegExp(`^npm run archive-ledger: ${thisMonth} cannot be archived before`));
+      const dry = await cli(["--month", "2026-01", "--dry-run"]);
+      expect(dry.stdout).toMatch(/dry run, nothing written\): 2026-01 has 0 ledger rows/);
+      expect(dry.code).toBe(0);
+      const already = await cli(["--month", "2026-02", "--out", path.join(dir, "again.csv")]);
+      expect(already.stdout).toMatch(/2026-02 was archived already/);
+    },
+    CLI_TIMEOUT_MS,
+  );
 });

@@ -52,7 +52,7 @@ export function tooRecent(month: LedgerMonth, now: Date): BillingError | undefin
   return new BillingError(
     "PRECONDITION_FAILED",
     reason,
-    `${month.label} cannot be archived before ${new Date(Date.UTC(month.end.getUTCFullYear(), month.end.getUTCMonth() + 2, 1)).toISOString().slice(0, 7)}-01: ` +
+    `${month.label} cannot be archived before ${new Date(Date.UTC(month.end.getUTCFullYear(), month.end.getUTCMonth() + 1, 1)).toISOString().slice(0, 7)}-01: ` +
       "the current and the previous month are still read by usage window resets",
   );
 }
