@@ -55,6 +55,8 @@ export async function archiveLedgerMonth(
   const recent = tooRecent(month, options.now);
   if (recent) throw recent;
   const client = await database.pool.connect();
+  // A COPY that failed half-way leaves the connection mid-protocol: closed, not pooled.
+  let broken: Error | undefined;
   try {
     const done = await archivedAlready(client, month);
     if (done) return done;
@@ -68,13 +70,22 @@ export async function archiveLedgerMonth(
     await client.query(`SELECT usage_ledger_create_month($1::date)`, [month.date]);
 
     const out = path.resolve(options.out);
-    const file = await copyPartitionToFile(client, month.partition, out);
+    const file = await copyPartitionToFile(client, month.partition, out).catch((error: unknown) => {
+      broken = error instanceof Error ? error : new Error(String(error));
+      throw error;
+    });
     await options.afterExport?.();
 
     await client.query("BEGIN");
     try {
       await client.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.floor(options.lockTimeoutMs ?? 5_000))}`);
       await client.query("LOCK TABLE usage_ledger IN ACCESS EXCLUSIVE MODE");
+      // Another run archived it meanwhile (its partition is gone): say so.
+      const archivedMeanwhile = await archivedAlready(client, month);
+      if (archivedMeanwhile) {
+        await client.query("ROLLBACK");
+        return archivedMeanwhile;
+      }
       const table = partitionTable(client, month);
       // A row committed after the COPY may have been folded since (the server folds on its
       // own): the fold check below would pass it, the count does not.
@@ -107,7 +118,7 @@ export async function archiveLedgerMonth(
       throw error;
     }
   } finally {
-    client.release();
+    client.release(broken);
   }
 }
 
