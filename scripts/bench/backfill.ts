@@ -3,6 +3,7 @@ import { performance } from "node:perf_hooks";
 import type pg from "pg";
 
 import { BACKFILL_SERVER_OPTIONS, runBackfill } from "@/server/billing/backfill";
+import { ledgerInsertCtesText } from "@/server/billing/ledger-insert-sql";
 import { createDatabase } from "@/server/db/client";
 import { migrate } from "@/server/db/migrator";
 import { seedDatabase, type SeedResult } from "@/server/seed";
@@ -113,10 +114,12 @@ async function writeFloor(pool: pg.Pool): Promise<number> {
     );
     await client.query(`SELECT 1 FROM usage_cache ORDER BY org_id, metric FOR UPDATE`);
     await client.query(
-      `INSERT INTO usage_ledger (org_id, metric, delta, reason, idempotency_key, actor, metadata)
-       SELECT org_id, metric, old_count, 'migration', 'backfill:' || $1 || ':' || metric, 'backfill:' || $1,
-              jsonb_build_object('runId', $1::text, 'oldCount', old_count::text, 'ledgerBefore', '0')
-       FROM old_counts WHERE old_count <> 0`,
+      `WITH ${ledgerInsertCtesText(
+        "ins",
+        `SELECT gen_random_uuid(), org_id, metric, old_count, 'migration', 'backfill:' || $1 || ':' || metric, 'backfill:' || $1,
+              jsonb_build_object('runId', $1::text, 'oldCount', old_count::text, 'ledgerBefore', '0'), now()
+         FROM old_counts WHERE old_count <> 0`,
+      )} SELECT count(*) FROM ins`,
       [runId],
     );
     await client.query(

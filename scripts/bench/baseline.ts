@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 
 import type pg from "pg";
 
+import { ledgerInsertCtesText } from "@/server/billing/ledger-insert-sql";
 import { SUBSCRIPTION_PRECEDENCE } from "@/server/billing/subscription-precedence";
 
 /**
@@ -34,6 +35,9 @@ SELECT
 FROM organizations o WHERE o.id = $1::uuid`;
 
 /**
+ * The ledger rows go in through the one writer fragment (ledger-insert-sql.ts: the key claimed
+ * in usage_idempotency_keys, the row inserted where it was new), as every service writes them.
+ *
  * consume's write for api.call, which counts TWO metrics (actions.ts `also`: the period's calls
  * and the hour's): idempotency probe, both cache rows locked in metric order, the primary
  * ledger row under the cap (the key's unique index the arbiter: ON CONFLICT DO NOTHING), the
@@ -46,23 +50,17 @@ FROM organizations o WHERE o.id = $1::uuid`;
  */
 export const CONSUME_SQL = `
 WITH prior AS (
-  SELECT id FROM usage_ledger WHERE org_id = $1::uuid AND idempotency_key = $2
+  SELECT ledger_id FROM usage_idempotency_keys WHERE org_id = $1::uuid AND idempotency_key = $2
 ), locked AS (
   SELECT c.metric, c.count FROM usage_cache c
   WHERE c.org_id = $1::uuid AND c.metric IN ($4, $9) AND NOT EXISTS (SELECT 1 FROM prior)
   ORDER BY c.metric FOR UPDATE
-), own AS (
-  INSERT INTO usage_ledger (org_id, metric, delta, reason, idempotency_key, actor, metadata)
-  SELECT $1::uuid, $4, $3::bigint, $6, $2, $7, $8::jsonb
-  FROM locked WHERE locked.metric = $4 AND ($5::bigint IS NULL OR locked.count + $3::bigint <= $5::bigint)
-  ON CONFLICT (org_id, idempotency_key) DO NOTHING
-  RETURNING id, org_id, metric, delta, timestamp
-), extra AS (
-  INSERT INTO usage_ledger (org_id, metric, delta, reason, idempotency_key, actor, metadata, timestamp)
-  SELECT own.org_id, $9, own.delta, $6, NULL, $7, $8::jsonb, own.timestamp FROM own
-  RETURNING id, org_id, metric, delta, timestamp
-), ins AS MATERIALIZED (
-  SELECT * FROM own UNION ALL SELECT * FROM extra
+), ${ledgerInsertCtesText(
+  "own",
+  `SELECT gen_random_uuid(), $1::uuid, $4::text, $3::bigint, $6::text, $2::text, $7::text, $8::jsonb, now()
+  FROM locked WHERE locked.metric = $4 AND ($5::bigint IS NULL OR locked.count + $3::bigint <= $5::bigint)`,
+)}, ${ledgerInsertCtesText("extra", `SELECT gen_random_uuid(), own.org_id, $9::text, own.delta, $6::text, NULL::text, $7::text, $8::jsonb, own.timestamp FROM own`, { keyless: true })}, ins AS MATERIALIZED (
+  SELECT id, org_id, metric, delta, timestamp FROM own UNION ALL SELECT id, org_id, metric, delta, timestamp FROM extra
 ), up AS (
   UPDATE usage_cache c SET count = c.count + ins.delta, last_updated = ins.timestamp
   FROM ins WHERE c.org_id = ins.org_id AND c.metric = ins.metric
@@ -80,12 +78,10 @@ export const CONSUME_ALSO_METRIC = "api_calls_hourly";
 export const INCREMENT_SQL = `
 WITH locked AS (
   SELECT 1 FROM usage_cache WHERE org_id = $1::uuid AND metric = $2 FOR UPDATE
-), ins AS (
-  INSERT INTO usage_ledger (org_id, metric, delta, reason, idempotency_key, actor, metadata)
-  SELECT $1::uuid, $2, $3::bigint, $4, $5, $6, $7::jsonb WHERE (SELECT count(*) FROM locked) >= 0
-  ON CONFLICT (org_id, idempotency_key) DO NOTHING
-  RETURNING id, org_id, metric, delta, timestamp
-), upd AS (
+), ${ledgerInsertCtesText(
+  "ins",
+  `SELECT gen_random_uuid(), $1::uuid, $2::text, $3::bigint, $4::text, $5::text, $6::text, $7::jsonb, now() WHERE (SELECT count(*) FROM locked) >= 0`,
+)}, upd AS (
   UPDATE usage_cache c SET count = c.count + ins.delta, last_updated = ins.timestamp
   FROM ins WHERE c.org_id = ins.org_id AND c.metric = ins.metric
   RETURNING c.count
@@ -94,12 +90,10 @@ SELECT ins.id, (SELECT count FROM upd) AS new_count FROM ins`;
 
 /** A batch: one multi-row INSERT … SELECT unnest, one aggregated cache UPDATE. */
 export const BATCH_SQL = `
-WITH ins AS (
-  INSERT INTO usage_ledger (org_id, metric, delta, reason, idempotency_key, actor, metadata)
-  SELECT * FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::jsonb[])
-  ON CONFLICT (org_id, idempotency_key) DO NOTHING
-  RETURNING org_id, metric, delta, timestamp
-), agg AS (
+WITH ${ledgerInsertCtesText(
+  "ins",
+  `SELECT gen_random_uuid(), u.*, now() FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::jsonb[]) AS u`,
+)}, agg AS (
   UPDATE usage_cache c SET count = c.count + t.total, last_updated = t.at
   FROM (SELECT org_id, metric, SUM(delta) AS total, max(timestamp) AS at FROM ins GROUP BY org_id, metric) t
   WHERE c.org_id = t.org_id AND c.metric = t.metric

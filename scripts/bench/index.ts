@@ -15,6 +15,7 @@ import { countQueries } from "./instrument";
 import { growLedger, ledgerPages } from "./ledger-pages";
 import { defer, installSignalHandlers, isShuttingDown, shutdown } from "./lifecycle";
 import { BENCH_HELP, parseBenchOptions, SECTIONS, type Section } from "./options";
+import { partitionCost } from "./partition-cost";
 import { pgbenchVersion } from "./pgbench";
 import { hasBuild, SERVER_VARIANTS, startRemoteClient, startRemoteServer } from "./remote";
 import { renderReport, writeJson } from "./report";
@@ -114,6 +115,10 @@ try {
     if (runs("alerts")) {
       results.alertCost = await alertCost(ctx, admin.pool);
       await verify("consume and increment with and without the alert SQL");
+    }
+    if (runs("partitions")) {
+      results.partitionCost = await partitionCost(ctx);
+      await verify("consume and increment, the ledger before #16 and today");
     }
     if (runs("hot-row")) {
       results.hotRow = await hotRow(ctx);

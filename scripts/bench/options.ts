@@ -79,7 +79,18 @@ export const PROFILES: Record<Profile["name"], Profile> = {
 };
 
 /** The bench's parts, in the order they run; `--only` picks some. */
-export const SECTIONS = ["single", "alerts", "hot-row", "batch", "check", "org-size", "ledger", "backfill", "dashboard"] as const;
+export const SECTIONS = [
+  "single",
+  "alerts",
+  "partitions",
+  "hot-row",
+  "batch",
+  "check",
+  "org-size",
+  "ledger",
+  "backfill",
+  "dashboard",
+] as const;
 /** Run only when named in --only: at full size it loads 10 million ledger rows (≈ 10–20 minutes). */
 const OPT_IN: readonly Section[] = ["dashboard"];
 export type Section = (typeof SECTIONS)[number];

@@ -52,6 +52,21 @@ export function renderReport(results: BenchResults): string {
       "",
     );
   }
+  if (results.partitionCost) {
+    const p = results.partitionCost;
+    const row = (op: "consume" | "increment") => [
+      op,
+      int(p[op].before.opsPerSec),
+      int(p[op].today.opsPerSec),
+      pct(p[op].today.opsPerSec, p[op].before.opsPerSec),
+      `≥ ${TARGETS.partitionShare * 100} % ${mark(p[op].today.opsPerSec / p[op].before.opsPerSec >= TARGETS.partitionShare)}`,
+    ];
+    out.push(
+      `Issue #16's ledger: the bare statements on the ledger before #16 (one table, unique key index) and today (monthly partitions, usage_idempotency_keys, tx_id), ${p.clients} clients (ops/s)`,
+      table(["op", "before #16", "today", "today/before", "target"], [row("consume"), row("increment")], "lrrrl"),
+      "",
+    );
+  }
   if (results.batch) {
     const b = results.batch;
     out.push(

@@ -3,6 +3,7 @@ import type { BackfillBenchResult } from "./backfill";
 import type { LedgerPagesResult } from "./ledger-pages";
 import type { Cost, Latency } from "./measure";
 import type { Profile } from "./options";
+import type { PartitionCostResult } from "./partition-cost";
 import type { RemoteLatency, ServerVariant } from "./remote";
 import type { SdkTrackResult } from "./sdk-track";
 
@@ -95,6 +96,7 @@ export interface BenchResults {
   throughput: ThroughputRow[];
   hotRow?: ThroughputRow;
   alertCost?: AlertCostResult;
+  partitionCost?: PartitionCostResult;
   ledgerPages?: LedgerPagesResult;
   batch?: BatchResult;
   sdkTrack?: SdkTrackResult;

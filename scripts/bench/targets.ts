@@ -21,6 +21,8 @@ export const TARGETS = {
   backfillShare: 0.5,
   /** Consume and increment with the usage-alert SQL keep this share of their throughput without it (issue #12). */
   alertShare: 0.9,
+  /** Issue #16: consume/increment on the partitioned ledger + keys table vs the ledger before it. */
+  partitionShare: 0.9,
 } as const;
 
 export function evaluateTargets(results: BenchResults): Target[] {
@@ -69,6 +71,18 @@ export function evaluateTargets(results: BenchResults): Target[] {
         figure: `${(share * 100).toFixed(0)} %`,
         target: `≥ ${TARGETS.alertShare * 100} %`,
         met: share >= TARGETS.alertShare,
+      });
+    }
+  }
+  if (results.partitionCost) {
+    for (const op of ["consume", "increment"] as const) {
+      const pair = results.partitionCost[op];
+      const share = pair.today.opsPerSec / pair.before.opsPerSec;
+      targets.push({
+        name: `${op} on the partitioned ledger + keys table vs the ledger before #16, bare pg, ${results.partitionCost.clients} clients`,
+        figure: `${(share * 100).toFixed(0)} %`,
+        target: `≥ ${TARGETS.partitionShare * 100} %`,
+        met: share >= TARGETS.partitionShare,
       });
     }
   }

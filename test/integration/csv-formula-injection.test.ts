@@ -12,6 +12,8 @@ const { staffAuth } = await import("@/server/auth");
 const { StaffService } = await import("@/server/auth/staff");
 const { createBillingServices } = await import("@/server/billing");
 const { writeDiffCsv } = await import("@/server/billing/backfill");
+const { ledgerInsertCtes } = await import("@/server/billing/ledger-insert-sql");
+const { Prisma } = await import("@/server/db/client");
 const { newOrg, testDatabase, uniqueSuffix } = await import("../helpers/db");
 const { startRouteServer } = await import("../helpers/route-server");
 
@@ -59,8 +61,11 @@ describe("CSV exports neutralise formulas (OWASP CSV injection)", () => {
     // with a tab) can still be in the table — an older writer, a manual fix — so the export
     // must not trust it either. Written with its cache change, as every ledger row is.
     await prisma.$transaction([
-      prisma.$executeRaw`INSERT INTO usage_ledger (org_id, metric, delta, reason, idempotency_key, actor, metadata)
-                         VALUES (${org.id}::uuid, 'api_calls', -5, '+correction', ${`\tkey-${suffix}`}, '@SUM(1+1)', '{"note":"-1"}')`,
+      prisma.$executeRaw`WITH ${ledgerInsertCtes(
+        "ins",
+        Prisma.sql`VALUES (gen_random_uuid(), ${org.id}::uuid, 'api_calls', -5::bigint, '+correction', ${`\tkey-${suffix}`}::text, '@SUM(1+1)',
+                           '{"note":"-1"}'::jsonb, now())`,
+      )} SELECT 1 FROM ins`,
       prisma.$executeRaw`UPDATE usage_cache SET count = count - 5 WHERE org_id = ${org.id}::uuid AND metric = 'api_calls'`,
     ]);
     await usage.increment(org.id, "api_calls", 1n, "api_call", { idempotencyKey: `-2+3-${suffix}`, actor: "+app" });

@@ -1,4 +1,9 @@
+import { randomUUID } from "node:crypto";
+
 import { describe, expect, it } from "vitest";
+
+import { ledgerInsertCtes } from "@/server/billing/ledger-insert-sql";
+import { Prisma } from "@/server/db/client";
 
 import { newOrg, testDatabase, uniqueSuffix } from "../helpers/db";
 
@@ -8,10 +13,18 @@ import { newOrg, testDatabase, uniqueSuffix } from "../helpers/db";
 
 const { prisma, pool } = testDatabase();
 
-async function ledgerRow(orgId: string, delta: bigint, idempotencyKey: string | null = null) {
-  return prisma.usageLedger.create({
-    data: { orgId, metric: "storage_bytes", delta, reason: "file_upload", actor: "test", idempotencyKey },
-  });
+async function ledgerRow(orgId: string, delta: bigint) {
+  return prisma.usageLedger.create({ data: { orgId, metric: "storage_bytes", delta, reason: "file_upload", actor: "test" } });
+}
+
+/** A keyed row goes through the one writer fragment (its key claimed); undefined when the key was taken. */
+async function keyedRow(orgId: string, delta: bigint, idempotencyKey: string) {
+  const [row] = await prisma.$queryRaw<{ id: string }[]>`WITH ${ledgerInsertCtes(
+    "ins",
+    Prisma.sql`VALUES (gen_random_uuid(), ${orgId}::uuid, 'storage_bytes', ${delta}::bigint, 'file_upload', ${idempotencyKey}::text, 'test',
+                      '{}'::jsonb, now())`,
+  )} SELECT id::text FROM ins`;
+  return row && prisma.usageLedger.findFirstOrThrow({ where: { id: row.id } });
 }
 
 /** The SQLSTATE and message node-postgres reports for `sql`, or undefined when it succeeds. */
@@ -36,7 +49,7 @@ describe("usage_ledger is append-only", () => {
       message: expect.stringMatching(/usage_ledger is append-only: UPDATE is not allowed/),
     });
 
-    const after = await prisma.usageLedger.findUniqueOrThrow({ where: { id: row.id } });
+    const after = await prisma.usageLedger.findFirstOrThrow({ where: { id: row.id } });
     expect(after).toEqual(row);
   });
 
@@ -78,6 +91,61 @@ describe("usage_ledger is append-only", () => {
   });
 });
 
+describe("usage_ledger's partitions (one per UTC month, and DEFAULT)", () => {
+  const partitions = async () =>
+    (
+      await pool.query<{ name: string }>(
+        `SELECT c.oid::regclass::text AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'usage_ledger'::regclass`,
+      )
+    ).rows.map((r) => r.name);
+
+  it("are created ahead by the migrator's maintenance step, idempotently", async () => {
+    const { rows } = await pool.query<{ created: number }>(`SELECT usage_ledger_ensure_months(now(), 2) AS created`);
+    expect(rows[0]?.created).toBe(0);
+    const month = (offset: number) => {
+      const d = new Date();
+      const m = new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + offset, 1));
+      return `ledger_partitions.usage_ledger_${m.getUTCFullYear()}_${String(m.getUTCMonth() + 1).padStart(2, "0")}`;
+    };
+    expect(await partitions()).toEqual(expect.arrayContaining([month(0), month(1), month(2), "ledger_partitions.usage_ledger_default"]));
+  });
+
+  it("each refuses UPDATE, DELETE (its row trigger) and TRUNCATE", async () => {
+    const names = await partitions();
+    expect(names.length).toBeGreaterThanOrEqual(4);
+    for (const name of names) {
+      const { rows } = await pool.query<{ tgname: string }>(
+        `SELECT tgname FROM pg_trigger WHERE tgrelid = $1::regclass AND NOT tgisinternal ORDER BY tgname`,
+        [name],
+      );
+      expect(
+        rows.map((r) => r.tgname),
+        name,
+      ).toEqual(["usage_ledger_append_only", "usage_ledger_no_truncate"]);
+      const client = await pool.connect();
+      try {
+        await client.query("BEGIN");
+        const failure = await client.query(`TRUNCATE ${name}`).then(
+          () => undefined,
+          (error: { message: string }) => error,
+        );
+        expect(failure, `TRUNCATE ${name} was allowed`).toMatchObject({ message: expect.stringMatching(/append-only: TRUNCATE/) });
+      } finally {
+        await client.query("ROLLBACK");
+        client.release();
+      }
+    }
+    // A row in the current month's partition, addressed there directly.
+    const org = await newOrg(prisma);
+    const row = await ledgerRow(org.id, 3n);
+    const [{ part } = { part: "" }] = (
+      await pool.query<{ part: string }>(`SELECT tableoid::regclass::text AS part FROM usage_ledger WHERE id = $1`, [row.id])
+    ).rows;
+    expect(await pgFailure(`UPDATE ${part} SET delta = 4 WHERE id = $1`, [row.id])).toMatchObject({ code: "23001" });
+    expect(await pgFailure(`DELETE FROM ${part} WHERE id = $1`, [row.id])).toMatchObject({ code: "23001" });
+  });
+});
+
 describe("usage_cache", () => {
   it("refuses a negative count (CHECK constraint)", async () => {
     const org = await newOrg(prisma);
@@ -106,7 +174,7 @@ describe("64-bit counts", () => {
     await prisma.usageCache.create({ data: { orgId: org.id, metric: "storage_bytes", count: value } });
 
     expect(entry.delta).toBe(value);
-    const readEntry = await prisma.usageLedger.findUniqueOrThrow({ where: { id: entry.id } });
+    const readEntry = await prisma.usageLedger.findFirstOrThrow({ where: { id: entry.id } });
     expect(readEntry.delta).toBe(value);
     expect(typeof readEntry.delta).toBe("bigint");
     const cache = await prisma.usageCache.findUniqueOrThrow({
@@ -142,21 +210,35 @@ describe("idempotency keys", () => {
   it("are unique per organization", async () => {
     const org = await newOrg(prisma);
     const key = `key-${uniqueSuffix()}`;
-    await ledgerRow(org.id, 1n, key);
-    await expect(ledgerRow(org.id, 1n, key)).rejects.toMatchObject({ code: "P2002" });
+    await keyedRow(org.id, 1n, key);
+    // The key's claim (usage_idempotency_keys' primary key) refuses a second row, whatever it is.
+    await expect(keyedRow(org.id, 2n, key)).resolves.toBeUndefined();
+    await expect(
+      prisma.usageIdempotencyKey.create({
+        data: {
+          orgId: org.id,
+          idempotencyKey: key,
+          ledgerId: randomUUID(),
+          ledgerTimestamp: new Date(),
+          metric: "teams",
+          delta: 1n,
+          reason: "x",
+        },
+      }),
+    ).rejects.toMatchObject({ code: "P2002" });
     expect(await prisma.usageLedger.count({ where: { orgId: org.id } })).toBe(1);
   });
 
   it("may repeat across organizations", async () => {
     const [a, b] = [await newOrg(prisma), await newOrg(prisma)];
     const key = `key-${uniqueSuffix()}`;
-    await ledgerRow(a.id, 1n, key);
-    await expect(ledgerRow(b.id, 1n, key)).resolves.toMatchObject({ orgId: b.id, idempotencyKey: key });
+    await keyedRow(a.id, 1n, key);
+    await expect(keyedRow(b.id, 1n, key)).resolves.toMatchObject({ orgId: b.id, idempotencyKey: key });
   });
 
   it("may be absent any number of times", async () => {
     const org = await newOrg(prisma);
-    for (let i = 0; i < 3; i++) await ledgerRow(org.id, 1n, null);
+    for (let i = 0; i < 3; i++) await ledgerRow(org.id, 1n);
     expect(await prisma.usageLedger.count({ where: { orgId: org.id, idempotencyKey: null } })).toBe(3);
   });
 });

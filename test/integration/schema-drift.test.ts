@@ -86,8 +86,8 @@ describe("schema drift: migrated database vs schema.prisma", () => {
     },
     {
       name: "a dropped unique",
-      edit: (s) => editModel(s, "UsageLedger", /\n\s+@@unique\(\[orgId, idempotencyKey\]\)/, ""),
-      expected: ["extra unique index usage_ledger(org_id, idempotency_key)"],
+      edit: (s) => editModel(s, "Member", /\n\s+@@unique\(\[orgId, email\]\)/, ""),
+      expected: ["extra unique index members(org_id, email)"],
     },
     {
       name: "a changed precision",

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 
 import { createBillingServices } from "@/server/billing";
+import { ledgerInsertCtesText } from "@/server/billing/ledger-insert-sql";
 
 import { newOrg, testDatabase, uniqueSuffix } from "../helpers/db";
 import { blockedBy } from "../helpers/row-lock-gate";
@@ -36,8 +37,8 @@ describe("usage writes take the cache row before the key", () => {
       // The batch now claims the key. Had the increment claimed it before waiting, this would
       // wait for the increment, which waits for us: deadlock detected after deadlock_timeout.
       const inserted = await batch.query<{ id: string }>(
-        `INSERT INTO usage_ledger (org_id, metric, delta, reason, idempotency_key, actor, metadata)
-         VALUES ($1, 'members', 1, 'test', $2, 'batch', '{}') RETURNING id::text`,
+        `WITH ${ledgerInsertCtesText("ins", `VALUES (gen_random_uuid(), $1::uuid, 'members', 1::bigint, 'test', $2::text, 'batch', '{}'::jsonb, now())`)}
+         SELECT id::text FROM ins`,
         [org.id, key],
       );
       await batch.query(`UPDATE usage_cache SET count = count + 1 WHERE org_id = $1 AND metric = 'members'`, [org.id]);
@@ -63,7 +64,8 @@ describe("usage writes take the cache row before the key", () => {
       await other.query("BEGIN");
       await other.query(`INSERT INTO usage_cache (org_id, metric, count) VALUES ($1, 'teams', 0)`, [org.id]);
       await other.query(
-        `INSERT INTO usage_ledger (org_id, metric, delta, reason, idempotency_key, actor, metadata) VALUES ($1, 'teams', 1, 'test', $2, 'other', '{}')`,
+        `WITH ${ledgerInsertCtesText("ins", `VALUES (gen_random_uuid(), $1::uuid, 'teams', 1::bigint, 'test', $2::text, 'other', '{}'::jsonb, now())`)}
+         SELECT 1 FROM ins`,
         [org.id, key],
       );
       await other.query(`UPDATE usage_cache SET count = count + 1 WHERE org_id = $1 AND metric = 'teams'`, [org.id]);

@@ -7,6 +7,7 @@ import type { Metric } from "./catalogue";
 import type { ConsumeResult, ConsumeWrite } from "./consume-write";
 import { BillingError } from "./errors";
 import { toLedgerEntry, type LedgerEntry, type LedgerRow } from "./ledger-entry";
+import { ledgerInsertCtes } from "./ledger-insert-sql";
 import { remainingOf } from "./policy";
 import type { OrgPolicyContext } from "./policy-context";
 import { rowWriteSql, type RowWriteVariant } from "./row-write-sql";
@@ -62,21 +63,20 @@ export async function consumeOne(run: RawQuery, ownStatement: boolean, p: OneMet
       const statement = () =>
         run<(typeof rows)[number]>(Prisma.sql`
         WITH prior AS (
-          SELECT id FROM usage_ledger WHERE org_id = ${p.orgId}::uuid AND idempotency_key = ${p.idempotencyKey}
+          SELECT ledger_id AS id FROM usage_idempotency_keys WHERE org_id = ${p.orgId}::uuid AND idempotency_key = ${p.idempotencyKey}
         ), held AS (
           SELECT ${parts.columns} FROM usage_cache c
           WHERE c.org_id = ${p.orgId}::uuid AND c.metric = ${p.metric} AND NOT EXISTS (SELECT 1 FROM prior)
           FOR UPDATE
-        )${parts.locked}${parts.ctes}, ins AS (
-          INSERT INTO usage_ledger (org_id, metric, delta, reason, idempotency_key, actor, metadata, timestamp)
-          SELECT ${p.orgId}::uuid, ${p.metric}, ${delta}::bigint, ${p.reason},
-                 ${p.idempotencyKey}, ${p.actor}, ${JSON.stringify(p.metadata)}::jsonb, ${now}::timestamptz
+        )${parts.locked}${parts.ctes}, ${ledgerInsertCtes(
+          "ins",
+          Prisma.sql`
+          SELECT gen_random_uuid(), ${p.orgId}::uuid, ${p.metric}::text, ${delta}::bigint, ${p.reason}::text,
+                 ${p.idempotencyKey}::text, ${p.actor}::text, ${JSON.stringify(p.metadata)}::jsonb, ${now}::timestamptz
           -- count <= cap - delta, not count + delta <= cap: a cap is set only for a positive
           -- delta, so this cannot overflow; an amount that would pass 2^63-1 is a plain denial.
-          FROM ${parts.source} WHERE ${cap}::bigint IS NULL OR ${parts.count} <= ${cap}::bigint - ${delta}::bigint
-          ON CONFLICT (org_id, idempotency_key) DO NOTHING
-          RETURNING *
-        )${REPORT_METERED_USAGE}, ${parts.update}${parts.decide}
+          FROM ${parts.source} WHERE ${cap}::bigint IS NULL OR ${parts.count} <= ${cap}::bigint - ${delta}::bigint`,
+        )}${REPORT_METERED_USAGE}, ${parts.update}${parts.decide}
         SELECT ins.*, (SELECT count FROM upd) AS new_count, (SELECT id::text FROM prior) AS prior_id,
                (SELECT ${parts.count} FROM ${parts.source}) AS seen_count, ${parts.windowStart} AS window_start, ${parts.answers}
         FROM (SELECT 1) AS one LEFT JOIN ins ON TRUE`);

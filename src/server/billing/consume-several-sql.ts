@@ -3,6 +3,7 @@ import { Prisma } from "@/server/db/client";
 import type { Metric } from "./catalogue";
 import type { ConsumeWrite } from "./consume-write";
 import { LEDGER_COLUMNS } from "./ledger-entry";
+import { ledgerInsertCtes } from "./ledger-insert-sql";
 import { BAND_COLUMNS, BAND_FORGOTTEN_SET, inBandSql, NO_STALE_BANDS_COLUMN, STALE_BANDS_COLUMN } from "./usage-alerts/alert-band";
 import { DECIDE_USAGE_ALERTS, MOVED_ROW_RETURNING } from "./usage-alerts/alert-sql";
 import { REPORT_METERED_USAGE } from "./usage-reporting/outbox-sql";
@@ -92,7 +93,7 @@ export function severalRowsWriteSql(p: SeveralRowsWrite): Prisma.Sql {
     : Prisma.sql`FALSE`;
   return Prisma.sql`
     WITH prior AS (
-      SELECT id FROM usage_ledger WHERE org_id = ${p.orgId}::uuid AND idempotency_key = ${p.idempotencyKey}
+      SELECT ledger_id AS id FROM usage_idempotency_keys WHERE org_id = ${p.orgId}::uuid AND idempotency_key = ${p.idempotencyKey}
     ), t AS (
       SELECT * FROM unnest(${metrics}::text[], ${starts}::timestamptz[], ${caps}::bigint[], ${resetKeys}::text[])
         AS t(metric, ws, cap, reset_key)
@@ -113,20 +114,18 @@ export function severalRowsWriteSql(p: SeveralRowsWrite): Prisma.Sql {
       SELECT count(*) = ${metrics.length} AND COALESCE(bool_and(seen.cap IS NULL OR seen.in_window <= seen.cap - ${p.delta}::bigint), FALSE) AS allowed,
              ${refusedBand} AS refused_band
       FROM seen
-    ), own AS (
-      INSERT INTO usage_ledger (org_id, metric, delta, reason, idempotency_key, actor, metadata, timestamp)
-      SELECT ${p.orgId}::uuid, ${own}, ${p.delta}::bigint, ${p.reason}, ${p.idempotencyKey}, ${p.actor},
-             ${JSON.stringify(p.metadata)}::jsonb, ${at}
-      FROM verdict WHERE verdict.allowed AND NOT verdict.refused_band
-      ON CONFLICT (org_id, idempotency_key) DO NOTHING
-      RETURNING *
-    ), extra AS (
-      INSERT INTO usage_ledger (org_id, metric, delta, reason, idempotency_key, actor, metadata, timestamp)
-      SELECT own.org_id, m, own.delta, own.reason, NULL, own.actor,
+    ), ${ledgerInsertCtes(
+      "own",
+      Prisma.sql`SELECT gen_random_uuid(), ${p.orgId}::uuid, ${own}::text, ${p.delta}::bigint, ${p.reason}::text, ${p.idempotencyKey}::text,
+             ${p.actor}::text, ${JSON.stringify(p.metadata)}::jsonb, ${at}
+      FROM verdict WHERE verdict.allowed AND NOT verdict.refused_band`,
+    )}, ${ledgerInsertCtes(
+      "extra",
+      Prisma.sql`SELECT gen_random_uuid(), own.org_id, m, own.delta, own.reason, NULL::text, own.actor,
              ${JSON.stringify({ ...p.metadata, countsWith: p.idempotencyKey })}::jsonb, own.timestamp
-      FROM own CROSS JOIN unnest(${also}::text[]) AS m
-      RETURNING *
-    ), ins AS (
+      FROM own CROSS JOIN unnest(${also}::text[]) AS m`,
+      { keyless: true },
+    )}, ins AS (
       SELECT * FROM own UNION ALL SELECT * FROM extra
     )${REPORT_METERED_USAGE}, upd AS (
       -- From the LOCKED count, never c.count (row-write-sql.ts, STALE_ROW); a row whose window

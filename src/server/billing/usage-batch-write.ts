@@ -4,6 +4,7 @@ import type { RawQuery } from "@/server/db/raw-query";
 
 import type { Metric } from "./catalogue";
 import type { LedgerWork } from "./ledger-entry";
+import { ledgerInsertCtes } from "./ledger-insert-sql";
 import { SUBSCRIPTION_TEXT, type SubscriptionSnapshot } from "./policy-context";
 import { INT64_MAX } from "./schemas";
 import { bandSet, refreshAlertBands, STALE_BANDS_COLUMN, type StaleBand } from "./usage-alerts/alert-band";
@@ -146,8 +147,8 @@ export async function writeBatchInOneStatement(
         WHERE (c.org_id, c.metric) IN (SELECT org_id, metric FROM p)
         ORDER BY c.org_id, c.metric FOR UPDATE
       ), prior AS (
-        SELECT e.idx, l.id, l.metric, l.delta, (l.metric <> e.metric OR l.delta <> e.delta) AS conflicts
-        FROM e JOIN usage_ledger l ON l.org_id = e.org_id AND l.idempotency_key = e.idempotency_key
+        SELECT e.idx, k.ledger_id AS id, k.metric, k.delta, (k.metric <> e.metric OR k.delta <> e.delta) AS conflicts
+        FROM e JOIN usage_idempotency_keys k ON k.org_id = e.org_id AND k.idempotency_key = e.idempotency_key
         WHERE ${options.exactPrior}::boolean
       ), fresh AS (
         SELECT e.* FROM e WHERE NOT EXISTS (SELECT 1 FROM prior WHERE prior.idx = e.idx)
@@ -161,13 +162,11 @@ export async function writeBatchInOneStatement(
                           WHERE p.ws IS NOT NULL AND (locked.window_start IS NULL OR locked.window_start < p.ws))
           AND NOT EXISTS (SELECT 1 FROM running WHERE running.count < 0 OR running.count > ${INT64_MAX.toString()}::numeric)
           AND NOT (${options.atomic}::boolean AND EXISTS (SELECT 1 FROM prior WHERE prior.conflicts)) AS judged
-      ), ins AS (
-        INSERT INTO usage_ledger (id, org_id, metric, delta, reason, idempotency_key, actor, metadata, timestamp)
-        SELECT id, org_id, metric, delta, reason, idempotency_key, actor, metadata, ${options.at}::timestamptz
-        FROM fresh WHERE (SELECT judged FROM verdict)
-        ON CONFLICT (org_id, idempotency_key) DO NOTHING
-        RETURNING *
-      )${REPORT_METERED_USAGE_PER_ORG}, upd AS (
+      ), ${ledgerInsertCtes(
+        "ins",
+        Prisma.sql`SELECT id, org_id, metric, delta, reason, idempotency_key, actor, metadata, ${options.at}::timestamptz
+        FROM fresh WHERE (SELECT judged FROM verdict) ORDER BY idx`,
+      )}${REPORT_METERED_USAGE_PER_ORG}, upd AS (
         -- From the LOCKED count, never c.count (window-reset.ts, STALE_ROW).
         UPDATE usage_cache c SET count = locked.count + t.total, last_updated = t.at${bandSet("locked.count + t.total", "t.at")}
         FROM (SELECT org_id, metric, SUM(delta) AS total, max(timestamp) AS at FROM ins GROUP BY org_id, metric) t

@@ -9,6 +9,7 @@ import type { Metric } from "./catalogue";
 import { BillingError, isBillingError } from "./errors";
 import { fastIncrementInput } from "./increment-input-fast";
 import { keyReuseConflict, LEDGER_COLUMNS, toLedgerEntry, type LedgerEntry, type LedgerRow, type LedgerWork } from "./ledger-entry";
+import { ledgerInsertCtes } from "./ledger-insert-sql";
 import type { SubscriptionState } from "./policy";
 import { readSubscriptions } from "./policy-context";
 import { incrementInputSchema, INT64_MAX, type IncrementInput } from "./schemas";
@@ -109,7 +110,7 @@ async function storedByKey(tx: Db, events: IncrementInput[]): Promise<Map<string
   const keyed = events.filter((e) => e.idempotencyKey !== undefined);
   if (keyed.length === 0) return new Map();
   const rows = await tx.$queryRaw<{ org_id: string; idempotency_key: string; id: string; metric: string; delta: bigint }[]>`
-    SELECT l.org_id::text, l.idempotency_key, l.id::text, l.metric, l.delta FROM usage_ledger l
+    SELECT l.org_id::text, l.idempotency_key, l.ledger_id::text AS id, l.metric, l.delta FROM usage_idempotency_keys l
     JOIN unnest(${keyed.map((e) => e.orgId)}::uuid[], ${keyed.map((e) => e.idempotencyKey as string)}::text[])
       AS k(org_id, idempotency_key) USING (org_id, idempotency_key)`;
   return new Map(rows.map((r) => [`${r.org_id}\u0000${r.idempotency_key}`, { id: r.id, metric: r.metric, delta: BigInt(r.delta) }]));
@@ -213,9 +214,9 @@ export async function applyBatch(
   if (toInsert.length === 0) return;
 
   const insert = tx.$queryRaw<(LedgerRow & { stale_bands: StaleBand[] | null })[]>`
-    WITH ins AS (
-      INSERT INTO usage_ledger (id, org_id, metric, delta, reason, idempotency_key, actor, metadata, timestamp)
-      SELECT e.*, ${options.at}::timestamptz FROM unnest(
+    WITH ${ledgerInsertCtes(
+      "ins",
+      Prisma.sql`SELECT e.*, ${options.at}::timestamptz FROM unnest(
         ${toInsert.map((v) => v.id)}::uuid[],
         ${toInsert.map((v) => v.event.orgId)}::uuid[],
         ${toInsert.map((v) => v.event.metric)}::text[],
@@ -223,10 +224,8 @@ export async function applyBatch(
         ${toInsert.map((v) => v.event.reason)}::text[],
         ${toInsert.map((v) => v.event.idempotencyKey ?? null)}::text[],
         ${toInsert.map((v) => v.event.actor ?? options.fallbackActor)}::text[],
-        ${toInsert.map((v) => JSON.stringify(v.event.metadata ?? {}))}::jsonb[]) AS e
-      ON CONFLICT (org_id, idempotency_key) DO NOTHING
-      RETURNING *
-    )${REPORT_METERED_USAGE}, upd AS (
+        ${toInsert.map((v) => JSON.stringify(v.event.metadata ?? {}))}::jsonb[]) AS e`,
+    )}${REPORT_METERED_USAGE}, upd AS (
       UPDATE usage_cache c SET count = c.count + t.total, last_updated = t.at${bandSet("c.count + t.total", "t.at")}
       FROM (SELECT org_id, metric, SUM(delta) AS total, max(timestamp) AS at FROM ins GROUP BY org_id, metric) t
       WHERE c.org_id = t.org_id AND c.metric = t.metric

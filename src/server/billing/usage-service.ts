@@ -7,7 +7,8 @@ import { inTransaction, type Db, type Tx } from "@/server/db/tx";
 import { METRIC_KIND, METRICS, type Metric } from "./catalogue";
 import { BillingError, parseInput } from "./errors";
 import { incrementMany } from "./increment-many";
-import { keyReuseConflict, LEDGER_COLUMNS, toLedgerEntry, type LedgerEntry, type LedgerRow } from "./ledger-entry";
+import { keyReuseConflict, toLedgerEntry, type LedgerEntry, type LedgerRow } from "./ledger-entry";
+import { ledgerInsertCtes } from "./ledger-insert-sql";
 import { readSubscription } from "./policy-context";
 import { RememberedSubscriptions } from "./remembered-subscriptions";
 import { rowWriteSql, type RowWriteVariant } from "./row-write-sql";
@@ -69,11 +70,22 @@ function mapWriteError(error: unknown, orgId: string, metric: string): unknown {
   return error;
 }
 
-/** The ledger row an idempotency key wrote for an org, if any (on the pool or through Prisma). */
+/** What a replay of a key whose ledger row was archived answers with for actor and metadata. */
+export const ARCHIVED_ENTRY_ACTOR = "archived";
+
+/**
+ * The ledger row an idempotency key wrote for an org, if any (on the pool or through Prisma):
+ * found through the key's claim, which outlives the row. When the row's month was archived,
+ * the entry is rebuilt from the claim (id, metric, delta, reason, time; actor "archived",
+ * metadata `{ archived: true }`: the rest is in the month's archive file).
+ */
 export async function readByKey(run: RawQuery, orgId: string, idempotencyKey: string): Promise<LedgerEntry | undefined> {
   const rows = await run<LedgerRow>(Prisma.sql`
-    SELECT ${Prisma.raw(LEDGER_COLUMNS)} FROM usage_ledger
-    WHERE org_id = ${orgId}::uuid AND idempotency_key = ${idempotencyKey}`);
+    SELECT k.ledger_id AS id, k.org_id, k.metric, k.delta, k.reason, k.ledger_timestamp AS timestamp, k.idempotency_key,
+           COALESCE(l.actor, ${ARCHIVED_ENTRY_ACTOR}) AS actor, COALESCE(l.metadata, '{"archived": true}'::jsonb) AS metadata
+    FROM usage_idempotency_keys k
+    LEFT JOIN usage_ledger l ON l.id = k.ledger_id AND l.timestamp = k.ledger_timestamp
+    WHERE k.org_id = ${orgId}::uuid AND k.idempotency_key = ${idempotencyKey}`);
   return rows[0] && toLedgerEntry(rows[0]);
 }
 
@@ -142,14 +154,14 @@ export class UsageService {
             -- way round, a writer holding the key waits for one holding (or creating) the row
             -- while that one waits for the key: a deadlock.
             SELECT ${parts.columns} FROM usage_cache WHERE org_id = ${input.orgId}::uuid AND metric = ${input.metric} FOR UPDATE
-          )${parts.locked}${parts.ctes}, ins AS (
-            INSERT INTO usage_ledger (org_id, metric, delta, reason, idempotency_key, actor, metadata, timestamp)
-            SELECT ${input.orgId}::uuid, ${input.metric}, ${input.amount}::bigint, ${input.reason},
-                   ${input.idempotencyKey ?? null}, ${input.actor ?? DEFAULT_ACTOR}, ${JSON.stringify(input.metadata ?? {})}::jsonb, ${now}::timestamptz
-            FROM ${parts.source}
-            ON CONFLICT (org_id, idempotency_key) DO NOTHING
-            RETURNING *
-          )${REPORT_METERED_USAGE}, ${parts.update}${parts.decide}
+          )${parts.locked}${parts.ctes}, ${ledgerInsertCtes(
+            "ins",
+            Prisma.sql`
+            SELECT gen_random_uuid(), ${input.orgId}::uuid, ${input.metric}::text, ${input.amount}::bigint, ${input.reason}::text,
+                   ${input.idempotencyKey ?? null}::text, ${input.actor ?? DEFAULT_ACTOR}::text, ${JSON.stringify(input.metadata ?? {})}::jsonb,
+                   ${now}::timestamptz
+            FROM ${parts.source}`,
+          )}${REPORT_METERED_USAGE}, ${parts.update}${parts.decide}
           SELECT ins.*, (SELECT count FROM upd) AS new_count, (SELECT count(*) FROM held)::int AS locked_rows, ${parts.answers}
           FROM (SELECT 1) AS one LEFT JOIN ins ON TRUE`);
         // Alone, the statement is its own transaction and may run again; in the caller's, not.
@@ -267,13 +279,20 @@ export class UsageService {
     return inTransaction(this.prisma, options.tx, work);
   }
 
-  /** Drift per (org, metric): SUM(ledger) − cache. Empty means the invariant holds. */
+  /**
+   * Drift per (org, metric): SUM(ledger) − cache, the ledger's archived months counted by
+   * their recorded sums (usage_archived_months). Empty means the invariant holds.
+   */
   async verify(orgId?: string, db: Db = this.prisma): Promise<Drift[]> {
     const orgFilter = orgId ? Prisma.sql`WHERE org_id = ${orgId}::uuid` : Prisma.empty;
     const rows = await db.$queryRaw<{ org_id: string; metric: string; cache: bigint; ledger: bigint }[]>`
       SELECT org_id::text, metric, COALESCE(c.count, 0)::bigint AS cache, COALESCE(l.total, 0)::bigint AS ledger
       FROM (SELECT org_id, metric, count FROM usage_cache ${orgFilter}) c
-      FULL JOIN (SELECT org_id, metric, SUM(delta) AS total FROM usage_ledger ${orgFilter} GROUP BY org_id, metric) l
+      FULL JOIN (SELECT org_id, metric, SUM(total) AS total FROM (
+          SELECT org_id, metric, SUM(delta) AS total FROM usage_ledger ${orgFilter} GROUP BY org_id, metric
+          UNION ALL
+          SELECT org_id, metric, SUM(total) FROM usage_archived_months ${orgFilter} GROUP BY org_id, metric
+        ) parts GROUP BY org_id, metric) l
         USING (org_id, metric)
       WHERE COALESCE(c.count, 0) <> COALESCE(l.total, 0)
       ORDER BY org_id, metric`;

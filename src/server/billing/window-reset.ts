@@ -3,6 +3,7 @@ import type { RawQuery } from "@/server/db/raw-query";
 
 import type { Metric } from "./catalogue";
 import { LEDGER_COLUMNS, toLedgerEntry, type LedgerEntry, type LedgerRow } from "./ledger-entry";
+import { ledgerInsertCtes } from "./ledger-insert-sql";
 
 /**
  * How a period counter's window starts (invariant 10 in ARCHITECTURE.md): lazily, by the
@@ -69,16 +70,14 @@ export function windowResetCtes(actor: string, at: Date): Prisma.Sql {
         THEN GREATEST(LEAST(w.count, w.count - ${usageSinceSql("w", Prisma.sql`w.ws`)}), 0)
         ELSE 0 END AS carried
     FROM w
-  ), reset AS (
-    INSERT INTO usage_ledger (org_id, metric, delta, reason, idempotency_key, actor, metadata, timestamp)
-    SELECT win.org_id, win.metric, -win.carried, ${RESET_REASON_SQL}, win.reset_key, ${actor},
+  ), ${ledgerInsertCtes(
+    "reset",
+    // A key already used cannot be this window's reset (a row whose reset was written is in
+    // that window, so it does not move): the claim's ON CONFLICT keeps a stray key from failing the write.
+    Prisma.sql`SELECT gen_random_uuid(), win.org_id, win.metric, -win.carried, ${RESET_REASON_SQL}, win.reset_key::text, ${actor}::text,
            jsonb_build_object('windowStart', win.ws_iso), ${at}::timestamptz
-    FROM win WHERE win.carried > 0
-    -- A key already used cannot be this window's reset (a row whose reset was written is in
-    -- that window, so it does not move): the guard keeps a stray key from failing the write.
-    ON CONFLICT (org_id, idempotency_key) DO NOTHING
-    RETURNING *
-  )`;
+    FROM win WHERE win.carried > 0`,
+  )}`;
 }
 
 export interface WindowTarget {

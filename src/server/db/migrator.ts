@@ -40,6 +40,8 @@ export interface MigrateResult {
   pending: string[];
   /** With `stopAtRefusal`: the guarded migration that refused to run yet, and why. */
   refused?: { name: string; reason: string };
+  /** Ledger partitions (UTC months) the maintenance step created, when it created any. */
+  partitionsCreated?: number;
 }
 
 /**
@@ -108,6 +110,24 @@ export interface MigrateOptions {
   log?: (line: string) => void;
 }
 
+/** The UTC months created ahead of now, besides the current one (README: ledger partitions). */
+export const LEDGER_MONTHS_AHEAD = 2;
+
+/**
+ * The maintenance step every migrate runs (`npm start`, `npm run migrate`, the seed, the
+ * tests): the ledger's partitions of this UTC month and the next LEDGER_MONTHS_AHEAD,
+ * created where missing (rows of such a month already in the DEFAULT partition are moved
+ * into it). Idempotent; skipped before the partitioning migration is applied.
+ */
+async function ensureLedgerMonths(client: pg.Client): Promise<number> {
+  const { rows } = await client.query<{ present: boolean }>(
+    `SELECT to_regprocedure('usage_ledger_ensure_months(timestamptz,integer,date)') IS NOT NULL AS present`,
+  );
+  if (!rows[0]?.present) return 0;
+  const created = await client.query<{ created: number }>(`SELECT usage_ledger_ensure_months(now(), $1) AS created`, [LEDGER_MONTHS_AHEAD]);
+  return created.rows[0]?.created ?? 0;
+}
+
 export async function migrate(databaseUrl: string, options: MigrateOptions = {}): Promise<MigrateResult> {
   const log = options.log ?? (() => {});
   const files = await readMigrations(options.dir);
@@ -148,6 +168,11 @@ export async function migrate(databaseUrl: string, options: MigrateOptions = {})
           result.applied.push(file.name);
         }
         if (file.name === options.to) reachedTarget = true;
+      }
+      const created = await ensureLedgerMonths(client);
+      if (created > 0) {
+        result.partitionsCreated = created;
+        log(`created ${created} ledger month partition(s)`);
       }
       return result;
     } finally {

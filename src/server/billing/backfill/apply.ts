@@ -49,6 +49,7 @@ import type pg from "pg";
 import { PG, pgError } from "@/server/db/pg-errors";
 import { isTransient } from "@/server/db/retry";
 
+import { ledgerInsertCtesText } from "../ledger-insert-sql";
 import { classify, diffColumns, diffRows } from "./diff";
 import { measureOrgs } from "./measure";
 import { BACKFILL_METRICS, type DiffRow } from "./types";
@@ -175,14 +176,12 @@ async function applyOnce(client: pg.PoolClient, runId: string, orgIds: readonly 
   // 4. One statement: the migration rows, the cache (only if every ledger row went in: a key
   // already used by this run means an org was corrected before and drifted since), the report.
   const { rows: written } = await client.query<{ inserted: number; updated: number }>(
-    `WITH ins AS (
-       INSERT INTO usage_ledger (org_id, metric, delta, reason, idempotency_key, actor, metadata)
-       SELECT x.org_id, x.metric, x.delta, 'migration', 'backfill:' || $1 || ':' || x.metric, 'backfill:' || $1,
-              jsonb_build_object('runId', $1::text, 'oldCount', x.old_count::text, 'ledgerBefore', x.ledger_before::text)
-       FROM unnest($2::uuid[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[]) AS x(org_id, metric, delta, old_count, ledger_before)
-       ON CONFLICT (org_id, idempotency_key) DO NOTHING
-       RETURNING 1
-     ), upd AS (
+    `WITH ${ledgerInsertCtesText(
+      "ins",
+      `SELECT gen_random_uuid(), x.org_id, x.metric, x.delta, 'migration', 'backfill:' || $1 || ':' || x.metric, 'backfill:' || $1,
+              jsonb_build_object('runId', $1::text, 'oldCount', x.old_count::text, 'ledgerBefore', x.ledger_before::text), now()
+       FROM unnest($2::uuid[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[]) AS x(org_id, metric, delta, old_count, ledger_before)`,
+    )}, upd AS (
        UPDATE usage_cache c SET count = x.target, last_updated = now()
        FROM unnest($7::uuid[], $8::text[], $9::bigint[]) AS x(org_id, metric, target)
        WHERE c.org_id = x.org_id AND c.metric = x.metric AND (SELECT count(*) FROM ins) = cardinality($3::text[])

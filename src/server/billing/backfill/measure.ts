@@ -59,8 +59,14 @@ export async function measureOrgs(db: Queryable, orgIds: readonly string[], lega
        (SELECT json_object_agg(c.metric, c.count::text) FROM usage_cache c
          WHERE c.org_id = o.id AND c.metric IN (${METRIC_LIST})) AS cache,
        (SELECT json_object_agg(l.metric, json_build_array(l.total::text, l.n)) FROM (
-          SELECT metric, sum(delta) AS total, count(*) AS n FROM usage_ledger
-          WHERE org_id = o.id AND metric IN (${METRIC_LIST}) GROUP BY metric) l) AS ledger
+          SELECT metric, sum(total) AS total, sum(n) AS n FROM (
+            SELECT metric, sum(delta) AS total, count(*) AS n FROM usage_ledger
+            WHERE org_id = o.id AND metric IN (${METRIC_LIST}) GROUP BY metric
+            UNION ALL
+            -- The archived months, by the sums recorded when their partitions were dropped.
+            SELECT metric, sum(total), sum(entries) FROM usage_archived_months
+            WHERE org_id = o.id AND metric IN (${METRIC_LIST}) GROUP BY metric) parts
+          GROUP BY metric) l) AS ledger
      FROM organizations o
      WHERE o.id = ANY($1::uuid[])
      ORDER BY o.id`,
