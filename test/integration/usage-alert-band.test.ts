@@ -115,7 +115,9 @@ function randomStep(r: ReturnType<typeof random>, n: number): { name: string; st
               value,
               note: "band test",
               createdBy: "test",
-              createdAt: clock.now,
+              // Unique per step: two overrides created at one instant tie, and a tie is broken
+              // by id (random per org), so the two orgs could apply different ones.
+              createdAt: new Date(clock.now.getTime() + n),
               expiresAt: minutes === null ? null : new Date(clock.now.getTime() + minutes * 60_000),
             },
           }),

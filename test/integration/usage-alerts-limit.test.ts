@@ -90,4 +90,29 @@ describe("the alerts' SQL limit equals the policy's", () => {
     expect(mismatches).toEqual([]);
     expect(compared).toBe(SUBSCRIPTIONS.length * OVERRIDES.length * Object.keys(ACTION_OF).length);
   });
+
+  it("chooses the same override on a tie of created_at, and judges expiry by the services' clock, not the database's", async () => {
+    // A clock long past: an override that ends a day after it is expired by the database's
+    // now() but not at the clock the services run on (a seeded history, a test).
+    const past = new Date("2020-01-01T00:00:00.000Z");
+    const atPast = createBillingServices(prisma, { pool, clock: () => past });
+    const org = await newOrg(prisma);
+    const createdAt = new Date(past.getTime() - 60_000);
+    const expiresAt = new Date(past.getTime() + 86_400_000);
+    const made = await Promise.all(
+      [5n, 9n, 6n].map((value) =>
+        prisma.limitOverride.create({
+          data: { orgId: org.id, metric: "exports", kind: "hard", value, expiresAt, createdAt, note: "tie", createdBy: "test" },
+        }),
+      ),
+    );
+    // Ties are broken by id, the greatest winning, everywhere.
+    const winner = made.reduce((a, b) => (a.id > b.id ? a : b));
+    const decision = await atPast.entitlements.check(org.id, "export.create", { amount: 1n });
+    const { rows } = await pool.query<{ limit_value: string | null }>(
+      `SELECT el.limit_value::text FROM ${effectiveLimitJoins("(SELECT $1::uuid AS org_id, $2::text AS metric, $3::timestamptz AS at)", "m")}`,
+      [org.id, "exports", past],
+    );
+    expect({ policy: decision.limit, sql: rows[0]?.limit_value }).toEqual({ policy: winner.value, sql: String(winner.value) });
+  });
 });

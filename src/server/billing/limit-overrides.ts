@@ -118,7 +118,7 @@ export class LimitOverrideService {
 
   /** Every override of an org, newest first, active or not (the history staff need). */
   async list(orgId: string): Promise<LimitOverride[]> {
-    const rows = await this.prisma.limitOverride.findMany({ where: { orgId }, orderBy: { createdAt: "desc" } });
+    const rows = await this.prisma.limitOverride.findMany({ where: { orgId }, orderBy: [{ createdAt: "desc" }, { id: "desc" }] });
     return rows.map(limitOverrideOf);
   }
 }

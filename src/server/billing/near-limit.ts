@@ -91,7 +91,7 @@ export function windowedUsageSql(now: Date, where: Prisma.Sql = Prisma.sql`TRUE`
     LEFT JOIN (
       SELECT DISTINCT ON (org_id, metric) org_id, metric, kind, value FROM limit_overrides
       WHERE revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ${now})
-      ORDER BY org_id, metric, created_at DESC
+      ORDER BY org_id, metric, created_at DESC, id DESC
     ) ov ON ov.org_id = u.org_id AND ov.metric = u.metric
     LEFT JOIN (VALUES ${planLimits}) AS pl(plan_id, metric, value)
       ON pl.metric = u.metric

@@ -185,7 +185,7 @@ export async function getOrganizationDetail(
     db.limitOverride
       .findMany({
         where: { orgId, revokedAt: null, OR: [{ expiresAt: null }, { expiresAt: { gt: now } }] },
-        orderBy: { createdAt: "desc" },
+        orderBy: [{ createdAt: "desc" }, { id: "desc" }],
       })
       .then((rows) => rows.map(limitOverrideOf)),
     listDenials(db, { orgId, limit: 20 }),

@@ -154,8 +154,8 @@ export async function readPolicyContext(
       (SELECT json_agg(v) FROM (
          SELECT DISTINCT ON (metric) metric, kind, value::text AS value, expires_at
          FROM limit_overrides
-         WHERE org_id = o.id AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())
-         ORDER BY metric, created_at DESC) v) AS overrides,
+         WHERE org_id = o.id AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ${now}::timestamptz)
+         ORDER BY metric, created_at DESC, id DESC) v) AS overrides,
       (SELECT json_agg(u) FROM (
          SELECT metric, count::text AS count, last_updated, window_start FROM usage_cache WHERE org_id = o.id) u) AS usage
     FROM organizations o WHERE o.id = ${orgId}::uuid`);

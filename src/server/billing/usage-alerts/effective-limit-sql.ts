@@ -55,7 +55,7 @@ export function effectiveLimitJoins(from: string, alias: string): string {
       SELECT o.kind, o.value FROM limit_overrides o
       WHERE o.org_id = ${source}.org_id AND o.metric = ${source}.metric AND o.revoked_at IS NULL
         AND (o.expires_at IS NULL OR o.expires_at > ${source}.at)
-      ORDER BY o.created_at DESC LIMIT 1
+      ORDER BY o.created_at DESC, o.id DESC LIMIT 1
     ) el_override ON TRUE
     LEFT JOIN (VALUES ${LIMITS}) AS el_limit(plan_id, metric, kind, value)
       ON el_limit.plan_id = el_plan.plan_id AND el_limit.metric = ${source}.metric
