@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, inject, it } from "vitest";
 
 import { createBillingServices } from "@/server/billing";
+import { ALERT_BASIS } from "@/server/billing/usage-alerts/alert-band";
 import { createDatabase } from "@/server/db/client";
 
 import { newOrg, newSubscription, testDatabase, uniqueSuffix } from "../helpers/db";
@@ -121,6 +122,31 @@ describe("api.call: the month's calls and the hour's", () => {
     );
     expect(result.allowed).toBe(true);
     expect((await ledgerOf(org.id)).map((r) => r.metric).sort()).toEqual(["api_calls", "api_calls_hourly"]);
+  });
+});
+
+describe("api.call on a row that has a band but no window yet", () => {
+  it("is reset into its window and written, not refused as a race (the lean statement must treat a NULL window as moving)", async () => {
+    const org = await newOrg(prisma);
+    const clock = { now: at(20) };
+    const billing = services(clock);
+    // Rows as a write before windows existed left them (window_start NULL), each with a band
+    // that holds: only the missing window may send the write to the deciding statement.
+    await pool.query(
+      `INSERT INTO usage_cache (org_id, metric, count, window_start, alert_next, alert_basis)
+       SELECT $1::uuid, m, 0, NULL, 1000000, $2::int FROM unnest(ARRAY['api_calls', 'api_calls_hourly']) AS m`,
+      [org.id, ALERT_BASIS],
+    );
+    const consumed = await billing.entitlements.consume(org.id, "api.call", { idempotencyKey: `nullwin-${uniqueSuffix()}` });
+    expect(consumed).toMatchObject({ allowed: true, used: 1n });
+    const { rows } = await pool.query<{ metric: string; count: string; window_start: Date | null }>(
+      `SELECT metric, count::text, window_start FROM usage_cache WHERE org_id = $1::uuid ORDER BY metric`,
+      [org.id],
+    );
+    expect(rows.map((r) => [r.metric, r.count, r.window_start !== null])).toEqual([
+      ["api_calls", "1", true],
+      ["api_calls_hourly", "1", true],
+    ]);
   });
 });
 

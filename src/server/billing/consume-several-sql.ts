@@ -89,7 +89,8 @@ export function severalRowsWriteSql(p: SeveralRowsWrite): Prisma.Sql {
     ? Prisma.sql`win`
     : Prisma.sql`(SELECT * FROM win UNION ALL SELECT w_all.*, FALSE, 0::bigint FROM w_all WHERE ws IS NULL)`;
   const refusedBand = lean
-    ? Prisma.sql`count(*) > 0 AND NOT bool_and(${inBand} AND (seen.ws IS NULL OR seen.window_start >= seen.ws))`
+    ? // A period row with no window yet (NULL) moves: COALESCE, or the NULL would read as "in band".
+      Prisma.sql`count(*) > 0 AND NOT bool_and(${inBand} AND (seen.ws IS NULL OR COALESCE(seen.window_start >= seen.ws, FALSE)))`
     : Prisma.sql`FALSE`;
   return Prisma.sql`
     WITH prior AS (
