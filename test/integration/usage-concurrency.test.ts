@@ -46,13 +46,22 @@ describe("usage under 8 worker processes, every write path", () => {
     });
     const consumeOnly = [consumeOnlyPro, consumeOnlyFree, consumeOnlyCapped];
     // Start them one step or so below their limits, so the few consumes each gets reach them.
+    // Which org and action each consume picks depends on the interleaving, and members and
+    // teams also go down: the counters no action lowers (exports per hour, AI requests per
+    // day) start one below their limits on every org, so a denial does not depend on luck.
     const setup: [string, Metric, bigint][] = [
       [consumeOnlyPro.id, "members", 24n],
       [consumeOnlyPro.id, "teams", 9n],
+      [consumeOnlyPro.id, "exports", 99n],
+      [consumeOnlyPro.id, "ai_requests", 999n],
       [consumeOnlyFree.id, "members", 4n],
       [consumeOnlyFree.id, "teams", 1n],
       [consumeOnlyFree.id, "storage_bytes", 1024n ** 3n - 100n * 1024n ** 2n],
+      [consumeOnlyFree.id, "exports", 9n],
+      [consumeOnlyFree.id, "ai_requests", 49n],
       [consumeOnlyCapped.id, "api_calls", 38n],
+      [consumeOnlyCapped.id, "exports", 9n],
+      [consumeOnlyCapped.id, "ai_requests", 49n],
     ];
     for (const [orgId, metric, amount] of setup) await billing.usage.increment(orgId, metric, amount, "test_setup");
     const orgIds = [...shared, ...consumeOnly].map((o) => o.id);
