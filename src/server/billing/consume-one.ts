@@ -10,11 +10,11 @@ import { toLedgerEntry, type LedgerEntry, type LedgerRow } from "./ledger-entry"
 import { ledgerInsertCtes } from "./ledger-insert-sql";
 import { remainingOf } from "./policy";
 import type { OrgPolicyContext } from "./policy-context";
+import { readByKey } from "./read-by-key";
 import { rowWriteSql, type RowWriteVariant } from "./row-write-sql";
 import { refreshAlertBands, type StaleBand } from "./usage-alerts/alert-band";
 import { belowZero, countOutOfRange } from "./usage-errors";
 import { REPORT_METERED_USAGE } from "./usage-reporting/outbox-sql";
-import { readByKey } from "./usage-service";
 import { windowOfRow } from "./window-usage";
 
 /**

@@ -10,9 +10,9 @@ import { BillingError } from "./errors";
 import { toLedgerEntry, type LedgerEntry, type LedgerRow } from "./ledger-entry";
 import { remainingOf } from "./policy";
 import type { OrgPolicyContext } from "./policy-context";
+import { readByKey } from "./read-by-key";
 import { refreshAlertBands, type StaleBand } from "./usage-alerts/alert-band";
 import { belowZero, countOutOfRange } from "./usage-errors";
-import { readByKey } from "./usage-service";
 import { windowOfRow } from "./window-usage";
 
 /**

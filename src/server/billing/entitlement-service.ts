@@ -21,9 +21,10 @@ import {
   type OrgPolicyContext,
   type UsageSummary,
 } from "./policy-context";
+import { readByKey } from "./read-by-key";
 import { actorSchema, idempotencyKeySchema, metadataSchema, orgIdSchema, positiveAmount } from "./schemas";
 import { recordDenial } from "./usage-alerts/limit-reached";
-import { DEFAULT_ACTOR, readByKey, type UsageService } from "./usage-service";
+import { DEFAULT_ACTOR, type UsageService } from "./usage-service";
 
 export type CheckResult = Decision;
 
