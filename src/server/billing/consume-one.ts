@@ -1,10 +1,9 @@
 import { Prisma } from "@/server/db/client";
-import { PG, pgError } from "@/server/db/pg-errors";
 import type { RawQuery } from "@/server/db/raw-query";
 import { retryTransient } from "@/server/db/retry";
 
 import type { Metric } from "./catalogue";
-import type { ConsumeResult, ConsumeWrite } from "./consume-write";
+import { createEmptyCacheRows, type ConsumeResult, type ConsumeWrite } from "./consume-write";
 import { BillingError } from "./errors";
 import { toLedgerEntry, type LedgerEntry, type LedgerRow } from "./ledger-entry";
 import { ledgerInsertCtes } from "./ledger-insert-sql";
@@ -13,7 +12,7 @@ import type { OrgPolicyContext } from "./policy-context";
 import { readByKey } from "./read-by-key";
 import { rowWriteSql, type RowWriteVariant } from "./row-write-sql";
 import { refreshAlertBands, type StaleBand } from "./usage-alerts/alert-band";
-import { belowZero, countOutOfRange } from "./usage-errors";
+import { countRefusal } from "./usage-errors";
 import { REPORT_METERED_USAGE } from "./usage-reporting/outbox-sql";
 import { windowOfRow } from "./window-usage";
 
@@ -85,10 +84,7 @@ export async function consumeOne(run: RawQuery, ownStatement: boolean, p: OneMet
       const stale = rows[0]?.stale_bands;
       await refreshAlertBands(run, stale, now, { afterCommit: ownStatement });
     } catch (error) {
-      const pg = pgError(error);
-      if (pg?.code === PG.checkViolation) throw belowZero(p.metric, p.orgId);
-      if (pg?.code === PG.numericValueOutOfRange) throw countOutOfRange(p.metric, p.orgId);
-      throw error;
+      throw countRefusal(error, p.metric, p.orgId) ?? error;
     }
     const row = rows[0];
     if (row?.band_refused) {
@@ -115,10 +111,7 @@ export async function consumeOne(run: RawQuery, ownStatement: boolean, p: OneMet
     }
     if (row?.prior_id) return p.replayOf((await readByKey(run, p.orgId, p.idempotencyKey)) as LedgerEntry);
     if (row?.seen_count === null || row?.seen_count === undefined) {
-      // First usage of this metric for the org: create its cache row, then try again.
-      await run(Prisma.sql`
-        INSERT INTO usage_cache (org_id, metric, count) VALUES (${p.orgId}::uuid, ${p.metric}, 0)
-        ON CONFLICT (org_id, metric) DO NOTHING`);
+      await createEmptyCacheRows(run, p.orgId, [p.metric]);
       continue;
     }
     // Nothing was written: the cap refused, or a concurrent call with this key committed

@@ -1,18 +1,16 @@
-import { Prisma } from "@/server/db/client";
-import { PG, pgError } from "@/server/db/pg-errors";
 import type { RawQuery } from "@/server/db/raw-query";
 import { retryTransient } from "@/server/db/retry";
 
 import type { Metric } from "./catalogue";
 import { severalRowsWriteSql, type SeveralRowsAnswer } from "./consume-several-sql";
-import type { ConsumeResult, ConsumeWrite } from "./consume-write";
+import { createEmptyCacheRows, type ConsumeResult, type ConsumeWrite } from "./consume-write";
 import { BillingError } from "./errors";
 import { toLedgerEntry, type LedgerEntry, type LedgerRow } from "./ledger-entry";
 import { remainingOf } from "./policy";
 import type { OrgPolicyContext } from "./policy-context";
 import { readByKey } from "./read-by-key";
 import { refreshAlertBands, type StaleBand } from "./usage-alerts/alert-band";
-import { belowZero, countOutOfRange } from "./usage-errors";
+import { countRefusal } from "./usage-errors";
 import { windowOfRow } from "./window-usage";
 
 /**
@@ -53,10 +51,7 @@ export async function consumeSeveral(run: RawQuery, ownStatement: boolean, input
       rows = await (ownStatement ? retryTransient(statement) : statement());
       await refreshAlertBands(run, rows[0]?.stale_bands as StaleBand[] | null, now, { afterCommit: ownStatement });
     } catch (error) {
-      const code = pgError(error)?.code;
-      if (code === PG.checkViolation) throw belowZero(own, orgId);
-      if (code === PG.numericValueOutOfRange) throw countOutOfRange(own, orgId);
-      throw error;
+      throw countRefusal(error, own, orgId) ?? error;
     }
     if (rows[0]?.band_refused) {
       // A row may cross an alert threshold or start a window: the statement that decides it writes it.
@@ -94,11 +89,7 @@ export async function consumeSeveral(run: RawQuery, ownStatement: boolean, input
     }
     if (rows[0]?.prior_id) return input.replayOf((await readByKey(run, orgId, input.idempotencyKey)) as LedgerEntry);
     if (rows.filter((r) => r.locked_metric).length < metrics.length) {
-      // A metric's first usage for the org: create its cache rows (holding nothing), then try again.
-      await run(Prisma.sql`
-        INSERT INTO usage_cache (org_id, metric, count)
-        SELECT ${orgId}::uuid, m, 0 FROM unnest(${[...metrics].sort()}::text[]) AS m ORDER BY m
-        ON CONFLICT (org_id, metric) DO NOTHING`);
+      await createEmptyCacheRows(run, orgId, metrics);
       continue;
     }
     // Nothing was written: a cap refused, or a concurrent call with this key committed first

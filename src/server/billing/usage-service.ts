@@ -16,7 +16,7 @@ import { rowWriteSql, type RowWriteVariant } from "./row-write-sql";
 import { incrementInputSchema, type IncrementInput } from "./schemas";
 import { refreshAlertBands, type StaleBand } from "./usage-alerts/alert-band";
 import type { BatchEventResult } from "./usage-batch";
-import { belowZero, countOutOfRange, orgNotFound } from "./usage-errors";
+import { countRefusal, orgNotFound } from "./usage-errors";
 import { REPORT_METERED_USAGE } from "./usage-reporting/outbox-sql";
 import { currentWindow, windowFollowsSubscription } from "./usage-window";
 import { startWindows, windowResetKey } from "./window-reset";
@@ -66,9 +66,8 @@ async function ensureCacheRow(db: Db, orgId: string, metric: string): Promise<vo
 function mapWriteError(error: unknown, orgId: string, metric: string): unknown {
   const pg = pgError(error);
   if (pg?.code === PG.foreignKeyViolation) return orgNotFound(orgId);
-  if (pg?.code === PG.numericValueOutOfRange) return countOutOfRange(metric, orgId);
-  if (pg?.code === PG.checkViolation && pg.constraint !== "limit_overrides_kind_value") return belowZero(metric, orgId);
-  return error;
+  if (pg?.code === PG.checkViolation && pg.constraint === "limit_overrides_kind_value") return error;
+  return countRefusal(error, metric, orgId) ?? error;
 }
 
 /**
