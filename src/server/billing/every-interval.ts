@@ -7,8 +7,8 @@ export interface IntervalHandle {
 /**
  * Runs `work` now and then every `intervalMs`: ticks never overlap (a slow one makes the next
  * wait), a tick that throws is logged and the next one tries again, a line `work` returns is
- * logged, and the timer never keeps the process alive. The one loop behind the usage reporter
- * and the event deliverer.
+ * logged, and the timer never keeps the process alive. The one loop behind the usage reporter,
+ * the event deliverer, the ledger's fold and its months ahead.
  */
 export function runEvery(intervalMs: number, work: () => Promise<string | undefined>, log: (line: string) => void): IntervalHandle {
   let running: Promise<void> | undefined;

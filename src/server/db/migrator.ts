@@ -6,6 +6,8 @@ import { fileURLToPath } from "node:url";
 
 import pg from "pg";
 
+import { LEDGER_MONTHS_AHEAD } from "./ledger-months";
+
 /**
  * Applies the hand-written migrations in prisma/migrations, recording them in
  * `_prisma_migrations` exactly as `prisma migrate deploy` does (same table, columns and
@@ -109,9 +111,6 @@ export interface MigrateOptions {
   dir?: string;
   log?: (line: string) => void;
 }
-
-/** The UTC months created ahead of now, besides the current one (README: ledger partitions). */
-export const LEDGER_MONTHS_AHEAD = 2;
 
 /**
  * The maintenance step every migrate runs (`npm start`, `npm run migrate`, the seed, the

@@ -1,9 +1,10 @@
 import { prisma } from "@/server/db/client";
 import { env } from "@/server/env";
 
+import { runEvery, type IntervalHandle } from "../every-interval";
 import { foldLedger } from "./fold";
 
-let timer: ReturnType<typeof setInterval> | undefined;
+let handle: IntervalHandle | undefined;
 
 /**
  * Folds the ledger into the rollups every `ROLLUP_FOLD_INTERVAL_SECONDS` (default 10; 0 turns
@@ -14,14 +15,13 @@ let timer: ReturnType<typeof setInterval> | undefined;
 export function startServerLedgerFolding(): string {
   const { ROLLUP_FOLD_INTERVAL_SECONDS: seconds } = env();
   if (seconds === 0) return "ledger folding off (ROLLUP_FOLD_INTERVAL_SECONDS=0)";
-  let running = false;
-  timer ??= setInterval(() => {
-    if (running) return;
-    running = true;
-    foldLedger(prisma())
-      .catch((error: unknown) => console.error(`[rollup] fold failed: ${error instanceof Error ? error.message : String(error)}`))
-      .finally(() => (running = false));
-  }, seconds * 1000);
-  timer.unref();
+  handle ??= runEvery(
+    seconds * 1000,
+    async () => {
+      await foldLedger(prisma());
+      return undefined;
+    },
+    (line) => console.error(`[rollup] ${line}`),
+  );
   return `ledger folding every ${seconds} s`;
 }
