@@ -8,6 +8,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { createBillingServices, type BillingServices } from "@/server/billing";
 import { runBackfill } from "@/server/billing/backfill";
 import { archiveLedgerMonth } from "@/server/billing/ledger-archive/archive-month";
+import { listLedgerArchives } from "@/server/billing/ledger-archive/archived-list";
+import { ensureLedgerMonthsAhead } from "@/server/billing/ledger-archive/months-ahead";
 import { CSV_COLUMNS } from "@/server/billing/ledger-export";
 import { foldLedger } from "@/server/billing/rollup/fold";
 import { checkUsageIntegrity } from "@/server/billing/rollup/integrity";
@@ -197,6 +199,18 @@ describe("archiving a month of the partitioned ledger", () => {
     const verify = await runBackfill(handle.pool, { mode: "verify", startedBy: "test" });
     expect(verify).toMatchObject({ status: "completed", mismatches: 0, remaining: 0 });
 
+    // The Ledger page's list of archived months names it, its rows and its file.
+    const [listed, ...others] = await listLedgerArchives(handle.prisma);
+    expect(others).toEqual([]);
+    expect(listed).toEqual({
+      month: "2026-02",
+      rows: BigInt(febRows.length),
+      file: out,
+      fileSha256: report.status === "archived" ? report.sha256 : "",
+      archivedAt: expect.any(Date),
+    });
+    expect(listed!.fileSha256).toMatch(/^[0-9a-f]{64}$/);
+
     // A second run reports the month archived and changes nothing.
     await expect(archiveLedgerMonth(handle, { month: "2026-02", out, now })).resolves.toMatchObject({ status: "already_archived" });
   });
@@ -291,6 +305,47 @@ describe("archiving a month of the partitioned ledger", () => {
     expect(await billing.usage.verify()).toEqual([]);
     const [rollups, rescan] = await rollupsVersusRescan();
     expect(rollups).toEqual(rescan);
+  });
+});
+
+describe("the ledger's months ahead, kept by a long-lived server", () => {
+  const partitions = async (year: number) =>
+    (
+      await query(
+        `SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+         WHERE i.inhparent = 'usage_ledger'::regclass AND c.relname LIKE $1 ORDER BY 1`,
+        [`usage_ledger_${year}_%`],
+      )
+    ).map((r) => r.relname);
+
+  it("creates the month of `now` and the next two once, and says so", async () => {
+    expect(await partitions(2041)).toEqual([]);
+    expect(await ensureLedgerMonthsAhead(handle.prisma, new Date("2041-03-31T23:59:59Z"))).toBe(3);
+    expect(await partitions(2041)).toEqual(["usage_ledger_2041_03", "usage_ledger_2041_04", "usage_ledger_2041_05"]);
+    expect(await ensureLedgerMonthsAhead(handle.prisma, new Date("2041-04-01T00:00:00Z"))).toBe(1);
+    expect(await partitions(2041)).toEqual([
+      "usage_ledger_2041_03",
+      "usage_ledger_2041_04",
+      "usage_ledger_2041_05",
+      "usage_ledger_2041_06",
+    ]);
+    expect(await ensureLedgerMonthsAhead(handle.prisma, new Date("2041-04-15T00:00:00Z"))).toBe(0);
+  });
+
+  // Queued for the ledger's exclusive lock, it would hold up every writer arriving after it for
+  // as long as that transaction lasts; with the lock timeout they wait at most that long.
+  it("gives up, creating nothing, rather than wait on a transaction that holds the ledger", async () => {
+    const holder = await handle.pool.connect();
+    try {
+      await holder.query("BEGIN");
+      await holder.query(`SELECT count(*) FROM usage_ledger`);
+      await expect(ensureLedgerMonthsAhead(handle.prisma, new Date("2042-01-10T00:00:00Z"), 300)).rejects.toThrow(/lock timeout/i);
+      expect(await partitions(2042)).toEqual([]);
+    } finally {
+      await holder.query("ROLLBACK");
+      holder.release();
+    }
+    expect(await ensureLedgerMonthsAhead(handle.prisma, new Date("2042-01-10T00:00:00Z"))).toBe(3);
   });
 });
 

@@ -14,6 +14,7 @@ import { UtcTime } from "../_components/utc-time";
 import { formatCount } from "../_lib/format";
 import { formatSignedAmount, formatSignedQuantity } from "../_lib/metric-display";
 import { queryString, withQuery } from "../_lib/query-string";
+import { ArchivedMonths } from "./archived-months";
 import { cursorParam, readCursor, readLedgerFilter } from "./filters";
 
 export const dynamic = "force-dynamic";
@@ -28,9 +29,12 @@ export default async function LedgerPage({ searchParams }: { searchParams: Searc
   const cursor = readCursor(params.after);
   const session = await currentStaff();
   const canExport = roleAtLeast(session?.user.role, "finance");
-  const [page, totals] = problems.length
-    ? [{ items: [], nextCursor: null }, []]
-    : await Promise.all([api.billing.ledger.list({ filter, cursor, limit: PAGE_SIZE }), api.billing.ledger.totals({ filter })]);
+  const [[page, totals], archives] = await Promise.all([
+    problems.length
+      ? Promise.resolve([{ items: [], nextCursor: null }, []] as const)
+      : Promise.all([api.billing.ledger.list({ filter, cursor, limit: PAGE_SIZE }), api.billing.ledger.totals({ filter })]),
+    api.billing.ledger.archives(),
+  ]);
   const query = queryString(raw);
 
   return (
@@ -104,6 +108,7 @@ export default async function LedgerPage({ searchParams }: { searchParams: Searc
             <a href={withQuery("/api/ledger/export", raw)} download>
               Download CSV of the whole filtered range
             </a>
+            {archives.length ? <span className="muted"> (archived months excepted: their rows are in the files below)</span> : null}
           </p>
         ) : null}
       </section>
@@ -153,6 +158,8 @@ export default async function LedgerPage({ searchParams }: { searchParams: Searc
           nextLabel="Older entries →"
         />
       </section>
+
+      <ArchivedMonths archives={archives} />
     </>
   );
 }

@@ -1,7 +1,8 @@
 import { createTRPCRouter, staffProcedure } from "@/server/api/trpc";
+import { listLedgerArchives } from "@/server/billing/ledger-archive/archived-list";
 import { ledgerTotals, listLedger } from "@/server/billing/ledger-history";
 
-import { ledgerListInput, ledgerListOutput, ledgerTotalsInput, ledgerTotalsOutput } from "./ledger.types";
+import { ledgerArchivesOutput, ledgerListInput, ledgerListOutput, ledgerTotalsInput, ledgerTotalsOutput } from "./ledger.types";
 
 /**
  * `billing.ledger.*`: every ledger row across organizations, for staff and finance. The CSV
@@ -18,4 +19,9 @@ export const ledgerRouter = createTRPCRouter({
     .input(ledgerTotalsInput)
     .output(ledgerTotalsOutput)
     .query(({ ctx, input }) => ledgerTotals(ctx.db(), input.filter)),
+
+  /** The months `npm run archive-ledger` moved out of the ledger into files. */
+  archives: staffProcedure("viewer")
+    .output(ledgerArchivesOutput)
+    .query(({ ctx }) => listLedgerArchives(ctx.db())),
 });

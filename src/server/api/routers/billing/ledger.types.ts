@@ -24,3 +24,8 @@ export const ledgerTotalsInput = z.object({ filter: ledgerFilterSchema.default({
 
 /** One row per (metric, reason): deltas of different metrics are never added together. */
 export const ledgerTotalsOutput = z.array(z.object({ metric: z.string(), reason: z.string(), entries: z.bigint(), total: z.bigint() }));
+
+/** Archived months, newest first (ledger-archive/archived-list.ts). */
+export const ledgerArchivesOutput = z.array(
+  z.object({ month: z.string(), rows: z.bigint(), file: z.string(), fileSha256: z.string(), archivedAt: z.date() }),
+);
