@@ -6,6 +6,7 @@ import { from as copyFrom } from "pg-copy-streams";
 
 import { foldLedger } from "@/server/billing/rollup/fold";
 import type { PrismaClient } from "@/server/db/client";
+import { LEDGER_MONTHS_AHEAD } from "@/server/db/ledger-months";
 import { seedDatabase } from "@/server/seed";
 import { timestamp } from "@/server/seed/copy";
 
@@ -66,6 +67,16 @@ export async function loadScaleData(
     const dropped = await dropSecondaryIndexes(pool);
     const end = Math.floor(Date.now() / 1000) * 1000;
     const start = end - size.days * DAY_MS;
+    // Every month the rows (the seed's and these) fall in gets its partition first, as the
+    // partitioning migration gives the months an existing ledger's rows are in (the rest
+    // would all go to DEFAULT). The oldest month is read first: a month's creation moves its
+    // rows out of DEFAULT, which a scan of the ledger in the same statement would hold open.
+    const { rows: oldest } = await pool.query<{ at: Date | null }>(`SELECT min("timestamp") AS at FROM usage_ledger`);
+    const from = oldest[0]?.at && oldest[0].at.getTime() < start ? oldest[0].at : new Date(start);
+    await pool.query(`SELECT usage_ledger_ensure_months(now(), $1, date_trunc('month', $2::timestamptz AT TIME ZONE 'UTC')::date)`, [
+      LEDGER_MONTHS_AHEAD,
+      from,
+    ]);
     for (let from = 0; from < size.ledgerRows; from += ROWS_PER_COPY) {
       const until = Math.min(size.ledgerRows, from + ROWS_PER_COPY);
       const client = await pool.connect();
@@ -149,7 +160,9 @@ async function dropSecondaryIndexes(pool: pg.Pool): Promise<string[]> {
        AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.oid)`,
   );
   for (const r of rows) await pool.query(`DROP INDEX "${r.name}"`);
-  return rows.map((r) => r.definition);
+  // A partitioned table's index is defined `ON ONLY` the parent (its partitions' indexes are
+  // attached one by one); rebuilt that way it would stay INVALID with no partition indexed.
+  return rows.map((r) => r.definition.replace(/ ON ONLY /, " ON "));
 }
 
 export interface ScaleDataCheck {

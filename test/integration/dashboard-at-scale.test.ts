@@ -58,6 +58,15 @@ describe("dashboard at scale: the loader", () => {
     const [all] = await query<{ n: string }>("SELECT count(*)::text AS n FROM usage_ledger");
     expect(loaded.ledgerRows).toBe(Number(all?.n));
     expect(await ledgerIndexes()).toEqual(indexesBefore);
+    // Rebuilt on every partition (a partitioned index rebuilt `ON ONLY` the parent stays
+    // INVALID, and every page then scans the ledger), and the rows in their months' partitions.
+    const invalid = await query<{ index: string }>(
+      `SELECT x.indexrelid::regclass::text AS index FROM pg_index x
+       WHERE NOT x.indisvalid AND (x.indrelid = 'usage_ledger'::regclass
+         OR x.indrelid IN (SELECT inhrelid FROM pg_inherits WHERE inhparent = 'usage_ledger'::regclass))`,
+    );
+    expect(invalid).toEqual([]);
+    expect(await query(`SELECT count(*)::int AS n FROM ledger_partitions.usage_ledger_default`)).toEqual([{ n: 0 }]);
   });
 
   it("leaves the cache equal to SUM(ledger) and the rollups equal to a rescan", async () => {
