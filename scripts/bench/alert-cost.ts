@@ -73,7 +73,6 @@ const INCREMENT_LEAN_SQL = answering(
   rewrite(INCREMENT_SQL, [
     ["WITH locked AS (\n  SELECT 1 FROM", `WITH held AS (\n  SELECT count, ${BAND_COLUMNS} FROM`],
     ["FOR UPDATE\n)", `FOR UPDATE\n), locked AS (SELECT * FROM held WHERE ${HELD_IN_BAND})`],
-    ["WHERE (SELECT count(*) FROM locked) >= 0", "WHERE EXISTS (SELECT 1 FROM locked)"],
   ]),
   REFUSED,
 );

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 
 import type pg from "pg";
 
-import { ledgerInsertCtesText } from "@/server/billing/ledger-insert-sql";
+import { claimedRowCtesText, ledgerInsertCtesText } from "@/server/billing/ledger-insert-sql";
 import { SUBSCRIPTION_PRECEDENCE } from "@/server/billing/subscription-precedence";
 
 /**
@@ -78,10 +78,17 @@ export const CONSUME_ALSO_METRIC = "api_calls_hourly";
 export const INCREMENT_SQL = `
 WITH locked AS (
   SELECT 1 FROM usage_cache WHERE org_id = $1::uuid AND metric = $2 FOR UPDATE
-), ${ledgerInsertCtesText(
-  "ins",
-  `SELECT gen_random_uuid(), $1::uuid, $2::text, $3::bigint, $4::text, $5::text, $6::text, $7::jsonb, now() WHERE (SELECT count(*) FROM locked) >= 0`,
-)}, upd AS (
+), ${claimedRowCtesText("ins", {
+  source: "locked",
+  orgId: "$1::uuid",
+  metric: "$2::text",
+  delta: "$3::bigint",
+  reason: "$4::text",
+  idempotencyKey: "$5::text",
+  actor: "$6::text",
+  metadata: "$7::jsonb",
+  timestamp: "now()",
+})}, upd AS (
   UPDATE usage_cache c SET count = c.count + ins.delta, last_updated = ins.timestamp
   FROM ins WHERE c.org_id = ins.org_id AND c.metric = ins.metric
   RETURNING c.count

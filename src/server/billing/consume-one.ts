@@ -6,7 +6,7 @@ import type { Metric } from "./catalogue";
 import { createEmptyCacheRows, type ConsumeResult, type ConsumeWrite } from "./consume-write";
 import { BillingError } from "./errors";
 import { toLedgerEntry, type LedgerEntry, type LedgerRow } from "./ledger-entry";
-import { ledgerInsertCtes } from "./ledger-insert-sql";
+import { oneLedgerRowCtes } from "./ledger-insert-sql";
 import { remainingOf } from "./policy";
 import type { OrgPolicyContext } from "./policy-context";
 import { readByKey } from "./read-by-key";
@@ -67,15 +67,19 @@ export async function consumeOne(run: RawQuery, ownStatement: boolean, p: OneMet
           SELECT ${parts.columns} FROM usage_cache c
           WHERE c.org_id = ${p.orgId}::uuid AND c.metric = ${p.metric} AND NOT EXISTS (SELECT 1 FROM prior)
           FOR UPDATE
-        )${parts.locked}${parts.ctes}, ${ledgerInsertCtes(
-          "ins",
-          Prisma.sql`
-          SELECT gen_random_uuid(), ${p.orgId}::uuid, ${p.metric}::text, ${delta}::bigint, ${p.reason}::text,
-                 ${p.idempotencyKey}::text, ${p.actor}::text, ${JSON.stringify(p.metadata)}::jsonb, ${now}::timestamptz
-          -- count <= cap - delta, not count + delta <= cap: a cap is set only for a positive
-          -- delta, so this cannot overflow; an amount that would pass 2^63-1 is a plain denial.
-          FROM ${parts.source} WHERE ${cap}::bigint IS NULL OR ${parts.count} <= ${cap}::bigint - ${delta}::bigint`,
-        )}${REPORT_METERED_USAGE}, ${parts.update}${parts.decide}
+        )${parts.locked}${parts.ctes}, ${oneLedgerRowCtes("ins", {
+          // count <= cap - delta, not count + delta <= cap: a cap is set only for a positive
+          // delta, so this cannot overflow; an amount that would pass 2^63-1 is a plain denial.
+          source: Prisma.sql`${parts.source} WHERE ${cap}::bigint IS NULL OR ${parts.count} <= ${cap}::bigint - ${delta}::bigint`,
+          orgId: p.orgId,
+          metric: p.metric,
+          delta,
+          reason: p.reason,
+          idempotencyKey: p.idempotencyKey,
+          actor: p.actor,
+          metadata: JSON.stringify(p.metadata),
+          timestamp: now,
+        })}${REPORT_METERED_USAGE}, ${parts.update}${parts.decide}
         SELECT ins.*, (SELECT count FROM upd) AS new_count, (SELECT id::text FROM prior) AS prior_id,
                (SELECT ${parts.count} FROM ${parts.source}) AS seen_count, ${parts.windowStart} AS window_start, ${parts.answers}
         FROM (SELECT 1) AS one LEFT JOIN ins ON TRUE`);

@@ -8,7 +8,7 @@ import { METRIC_KIND, METRICS, type Metric } from "./catalogue";
 import { BillingError, parseInput } from "./errors";
 import { incrementMany } from "./increment-many";
 import { keyReuseConflict, toLedgerEntry, type LedgerEntry, type LedgerRow } from "./ledger-entry";
-import { ledgerInsertCtes } from "./ledger-insert-sql";
+import { oneLedgerRowCtes } from "./ledger-insert-sql";
 import { readSubscription } from "./policy-context";
 import { readByKey } from "./read-by-key";
 import { RememberedSubscriptions } from "./remembered-subscriptions";
@@ -120,6 +120,17 @@ export class UsageService {
     let variant: RowWriteVariant = "lean";
     for (let attempt = 0; attempt < 3; attempt++) {
       const parts = rowWriteSql(input.orgId, input.metric, window, now, input.amount, variant);
+      const ledgerRow = oneLedgerRowCtes("ins", {
+        source: parts.source,
+        orgId: input.orgId,
+        metric: input.metric,
+        delta: input.amount,
+        reason: input.reason,
+        idempotencyKey: input.idempotencyKey ?? null,
+        actor: input.actor ?? DEFAULT_ACTOR,
+        metadata: JSON.stringify(input.metadata ?? {}),
+        timestamp: now,
+      });
       let rows: (Partial<LedgerRow> & {
         new_count: bigint | string | null;
         locked_rows: number;
@@ -135,14 +146,7 @@ export class UsageService {
             -- way round, a writer holding the key waits for one holding (or creating) the row
             -- while that one waits for the key: a deadlock.
             SELECT ${parts.columns} FROM usage_cache WHERE org_id = ${input.orgId}::uuid AND metric = ${input.metric} FOR UPDATE
-          )${parts.locked}${parts.ctes}, ${ledgerInsertCtes(
-            "ins",
-            Prisma.sql`
-            SELECT gen_random_uuid(), ${input.orgId}::uuid, ${input.metric}::text, ${input.amount}::bigint, ${input.reason}::text,
-                   ${input.idempotencyKey ?? null}::text, ${input.actor ?? DEFAULT_ACTOR}::text, ${JSON.stringify(input.metadata ?? {})}::jsonb,
-                   ${now}::timestamptz
-            FROM ${parts.source}`,
-          )}${REPORT_METERED_USAGE}, ${parts.update}${parts.decide}
+          )${parts.locked}${parts.ctes}, ${ledgerRow}${REPORT_METERED_USAGE}, ${parts.update}${parts.decide}
           SELECT ins.*, (SELECT count FROM upd) AS new_count, (SELECT count(*) FROM held)::int AS locked_rows, ${parts.answers}
           FROM (SELECT 1) AS one LEFT JOIN ins ON TRUE`);
         // Alone, the statement is its own transaction and may run again; in the caller's, not.
