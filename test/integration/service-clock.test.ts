@@ -35,5 +35,23 @@ describe("an injected clock", () => {
     expect(denials.map((d) => d.createdAt)).toEqual([at]);
     const cache = await prisma.usageCache.findMany({ where: { orgId: org.id }, select: { lastUpdated: true } });
     expect(cache.map((c) => c.lastUpdated)).toEqual([at, at, at, at]);
+
+    // A first usage that writes nothing still creates its cache rows, at the clock's time too
+    // (they read the database's clock once, which made two seeded histories differ).
+    const quiet = await newOrg(prisma);
+    await expect(services.usage.increment(quiet.id, "members", -1n, "test")).rejects.toMatchObject({ reason: "gauge_below_zero" });
+    const [rejected] = await services.usage.incrementMany([{ orgId: quiet.id, metric: "teams", amount: -1n, reason: "test" }]);
+    expect(rejected?.status).toBe("rejected");
+    const over = await services.entitlements.consume(quiet.id, "api.call", {
+      idempotencyKey: `clock-${uniqueSuffix()}`,
+      amount: 10n ** 12n,
+    });
+    expect(over.allowed).toBe(false);
+    const created = await prisma.usageCache.findMany({
+      where: { orgId: quiet.id },
+      select: { metric: true, lastUpdated: true, count: true },
+    });
+    expect(created.map((c) => c.metric).sort()).toEqual(["api_calls", "api_calls_hourly", "members", "teams"]);
+    expect(created.map((c) => c.lastUpdated)).toEqual([at, at, at, at]);
   });
 });

@@ -2,8 +2,9 @@ import { Prisma } from "@/server/db/client";
 import type { RawQuery } from "@/server/db/raw-query";
 import { retryTransient } from "@/server/db/retry";
 
+import { createEmptyCacheRows } from "./cache-rows";
 import type { Metric } from "./catalogue";
-import { createEmptyCacheRows, type ConsumeResult, type ConsumeWrite } from "./consume-write";
+import type { ConsumeResult, ConsumeWrite } from "./consume-write";
 import { BillingError } from "./errors";
 import { toLedgerEntry, type LedgerEntry, type LedgerRow } from "./ledger-entry";
 import { oneLedgerRowCtes } from "./ledger-insert-sql";
@@ -115,7 +116,7 @@ export async function consumeOne(run: RawQuery, ownStatement: boolean, p: OneMet
     }
     if (row?.prior_id) return p.replayOf((await readByKey(run, p.orgId, p.idempotencyKey)) as LedgerEntry);
     if (row?.seen_count === null || row?.seen_count === undefined) {
-      await createEmptyCacheRows(run, p.orgId, [p.metric]);
+      await createEmptyCacheRows(run, [{ orgId: p.orgId, metric: p.metric }], now);
       continue;
     }
     // Nothing was written: the cap refused, or a concurrent call with this key committed

@@ -1,9 +1,10 @@
 import type { RawQuery } from "@/server/db/raw-query";
 import { retryTransient } from "@/server/db/retry";
 
+import { createEmptyCacheRows } from "./cache-rows";
 import type { Metric } from "./catalogue";
 import { severalRowsWriteSql, type SeveralRowsAnswer } from "./consume-several-sql";
-import { createEmptyCacheRows, type ConsumeResult, type ConsumeWrite } from "./consume-write";
+import type { ConsumeResult, ConsumeWrite } from "./consume-write";
 import { BillingError } from "./errors";
 import { toLedgerEntry, type LedgerEntry, type LedgerRow } from "./ledger-entry";
 import { remainingOf } from "./policy";
@@ -89,7 +90,11 @@ export async function consumeSeveral(run: RawQuery, ownStatement: boolean, input
     }
     if (rows[0]?.prior_id) return input.replayOf((await readByKey(run, orgId, input.idempotencyKey)) as LedgerEntry);
     if (rows.filter((r) => r.locked_metric).length < metrics.length) {
-      await createEmptyCacheRows(run, orgId, metrics);
+      await createEmptyCacheRows(
+        run,
+        metrics.map((metric) => ({ orgId, metric })),
+        now,
+      );
       continue;
     }
     // Nothing was written: a cap refused, or a concurrent call with this key committed first

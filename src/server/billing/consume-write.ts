@@ -1,4 +1,3 @@
-import { Prisma } from "@/server/db/client";
 import type { RawQuery } from "@/server/db/raw-query";
 
 import type { Metric } from "./catalogue";
@@ -35,12 +34,4 @@ export interface ConsumeWrite {
   replayOf: (stored: LedgerEntry) => ConsumeResult;
   /** Records a denial on `run` (the write's transaction, when it has one). */
   recordDenial: (run: RawQuery, metric: Metric | null, decision: Decision) => Promise<void>;
-}
-
-/** A metric's first usage for the org: its cache rows, holding nothing, in key order (the consume then runs again). */
-export async function createEmptyCacheRows(run: RawQuery, orgId: string, metrics: readonly Metric[]): Promise<void> {
-  await run(Prisma.sql`
-    INSERT INTO usage_cache (org_id, metric, count)
-    SELECT ${orgId}::uuid, m, 0 FROM unnest(${[...metrics].sort()}::text[]) AS m ORDER BY m
-    ON CONFLICT (org_id, metric) DO NOTHING`);
 }

@@ -5,6 +5,7 @@ import { PG, pgError } from "@/server/db/pg-errors";
 import { viaPrisma } from "@/server/db/raw-query";
 import type { Db, Tx } from "@/server/db/tx";
 
+import { createEmptyCacheRows } from "./cache-rows";
 import type { Metric } from "./catalogue";
 import { BillingError, isBillingError } from "./errors";
 import { fastIncrementInput } from "./increment-input-fast";
@@ -142,10 +143,11 @@ export async function applyBatch(
   const pairMetric = pairs.map((p) => p.split("|")[1] as string);
   const running = new Map<string, bigint>();
   if (pairs.length) {
-    await tx.$executeRaw`
-      INSERT INTO usage_cache (org_id, metric, count)
-      SELECT * FROM unnest(${pairOrg}::uuid[], ${pairMetric}::text[], array_fill(0::bigint, ARRAY[${pairs.length}::int]))
-      ON CONFLICT (org_id, metric) DO NOTHING`;
+    await createEmptyCacheRows(
+      viaPrisma(tx),
+      pairs.map((_, i) => ({ orgId: pairOrg[i] as string, metric: pairMetric[i] as string })),
+      options.at,
+    );
     const locked = await tx.$queryRaw<{ org_id: string; metric: string; count: bigint; window_start: Date | null }[]>`
       SELECT org_id::text, metric, count, window_start FROM usage_cache
       WHERE (org_id, metric) IN (SELECT * FROM unnest(${pairOrg}::uuid[], ${pairMetric}::text[]))

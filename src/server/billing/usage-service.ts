@@ -4,6 +4,7 @@ import { viaPrisma, type RawQuery } from "@/server/db/raw-query";
 import { retryTransient } from "@/server/db/retry";
 import { inTransaction, type Db, type Tx } from "@/server/db/tx";
 
+import { createEmptyCacheRows } from "./cache-rows";
 import { METRIC_KIND, METRICS, type Metric } from "./catalogue";
 import { BillingError, parseInput } from "./errors";
 import { incrementMany } from "./increment-many";
@@ -56,12 +57,6 @@ export interface Drift {
   drift: bigint;
 }
 
-async function ensureCacheRow(db: Db, orgId: string, metric: string): Promise<void> {
-  await db.$executeRaw`
-    INSERT INTO usage_cache (org_id, metric, count) VALUES (${orgId}::uuid, ${metric}, 0)
-    ON CONFLICT (org_id, metric) DO NOTHING`;
-}
-
 /** Turns the database's refusals into the domain's typed errors. */
 function mapWriteError(error: unknown, orgId: string, metric: string): unknown {
   const pg = pgError(error);
@@ -109,7 +104,9 @@ export class UsageService {
     const run = options.tx ? viaPrisma(options.tx) : this.hotPath;
     const now = this.clock();
     const createCacheRow = () =>
-      ensureCacheRow(db, input.orgId, input.metric).catch((e) => Promise.reject(mapWriteError(e, input.orgId, input.metric)));
+      createEmptyCacheRows(viaPrisma(db), [{ orgId: input.orgId, metric: input.metric }], now).catch((e) =>
+        Promise.reject(mapWriteError(e, input.orgId, input.metric)),
+      );
     // Inside a caller's transaction an error would abort it, so the cache row is created first.
     if (options.tx) await createCacheRow();
     // A period counter counts in its window, which the statement starts under the row lock
