@@ -18,7 +18,7 @@ import { createScratchDatabase, type ScratchDatabase } from "../helpers/database
  */
 
 const SEED = 7;
-const ORGS = 60;
+const ORGS = 30;
 // Pinned, so the rows are reproducible; a Tuesday mid-afternoon, in the past.
 const ANCHOR = new Date("2026-06-16T15:00:00.000Z");
 const DAY_MS = 86_400_000;
