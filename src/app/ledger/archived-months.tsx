@@ -12,7 +12,8 @@ export interface ArchivedMonth {
 
 /**
  * The months `npm run archive-ledger` moved out of the ledger: their rows are in the files, not
- * in the entries below or the CSV download; the totals above still count them.
+ * in the entries above or the CSV download; the totals count them, except totals that read
+ * live rows (an actor filter, the part-day edges of a time filter: ledger-totals.ts).
  */
 export function ArchivedMonths({ archives }: { archives: ArchivedMonth[] }) {
   if (archives.length === 0) return null;
@@ -21,7 +22,8 @@ export function ArchivedMonths({ archives }: { archives: ArchivedMonth[] }) {
       <h2>Archived months</h2>
       <p className="muted">
         These UTC months were moved out of the ledger into files (<code>npm run archive-ledger</code>). Their entries are not listed above
-        and not in the CSV download; the totals and every organization&apos;s usage still count them.
+        and not in the CSV download. The totals and every organization&apos;s usage still count them, except totals filtered by actor and
+        the part-day edges of a time filter, which read the live rows only.
       </p>
       <DataTable label="Archived months">
         <thead>

@@ -17,7 +17,8 @@ const MAX_LISTED = 1_200;
 /**
  * The months moved out of the ledger, newest first. Their rows are no longer in the ledger's
  * pages or its CSV export (they are in the files); the totals and charts still count them
- * (the rollups hold them) and so do verify and the backfill (usage_archived_months).
+ * (the rollups hold them; not the totals that read live rows: an actor filter, a time
+ * filter's part-day edges) and so do verify and the backfill (usage_archived_months).
  */
 export async function listLedgerArchives(db: PrismaClient): Promise<LedgerArchiveSummary[]> {
   const rows = await db.usageLedgerArchive.findMany({ orderBy: { month: "desc" }, take: MAX_LISTED });

@@ -10,8 +10,10 @@ import { LEDGER_MONTHS_AHEAD } from "@/server/db/ledger-months";
  *
  * Creating a partition takes the ledger's exclusive lock, so it waits at most `lockTimeoutMs`
  * for it (a long transaction holding the ledger) and gives up, changing nothing: queued
- * behind that transaction it would hold up every writer that arrives after it. When every
- * month exists it takes no table lock at all. Returns how many months it created.
+ * behind that transaction it would hold up every writer that arrives after it. Once it has
+ * the lock, writers wait while it checks the DEFAULT partition for rows of the new month (and
+ * moves them, if any): short while DEFAULT stays empty, as it does when months are created
+ * ahead. When every month exists it takes no table lock at all. Returns how many it created.
  */
 export async function ensureLedgerMonthsAhead(db: PrismaClient, now: Date, lockTimeoutMs = 2_000): Promise<number> {
   const timeout = Math.max(1, Math.floor(lockTimeoutMs));
