@@ -9,8 +9,8 @@
 -- ledger row by id also knows its timestamp (the key claim stores both: read-by-key.ts).
 --
 -- Downtime: the new key is built on every partition (DEFAULT included) while the ledger is
--- locked ACCESS EXCLUSIVE — every ledger read and write waits for that build, a few seconds
--- per 10 million rows; `lock_timeout` only bounds the wait to take the lock. On a large ledger
+-- locked ACCESS EXCLUSIVE — every ledger read and write waits for that build (about 10 s per
+-- 10 million rows on a 2-core machine: the bench loader's index builds); `lock_timeout` only bounds the wait to take the lock. On a large ledger
 -- run `npm run migrate` in a quiet window before starting the new version (README, deploying).
 --
 -- Named to sort before 20261124000900_drop_legacy_usage_column, the cleanup that stays last.
