@@ -82,32 +82,31 @@ export interface ClaimedRow<S> {
   timestamp: S;
 }
 
-function claimedParts<S>(name: string, row: ClaimedRow<S>): { strings: string[]; values: S[] } {
-  const keys = `${name}_keys`;
-  return {
-    strings: [
-      `${keys} AS (
+/** A template's pieces: its text between the values, and the values. */
+interface Pieces<S> {
+  strings: readonly string[];
+  values: S[];
+}
+const pieces = <S>(strings: TemplateStringsArray, ...values: S[]): Pieces<S> => ({ strings, values });
+
+/**
+ * The claimed row's CTEs as one template whose every value is a piece of SQL of the caller's
+ * kind (Prisma.Sql, or text with `$n` parameters); names are values too, through `raw`.
+ */
+function claimedPieces<S>(name: string, row: ClaimedRow<S>, raw: (text: string) => S): Pieces<S> {
+  const keys = raw(`${name}_keys`);
+  return pieces<S>`${keys} AS (
     INSERT INTO usage_idempotency_keys (org_id, idempotency_key, ledger_id, ledger_timestamp, metric, delta, reason)
-    SELECT `,
-      `, `,
-      `, gen_random_uuid(), `,
-      `, `,
-      `, `,
-      `, `,
-      ` FROM `,
-      `
+    SELECT ${row.orgId}, ${row.idempotencyKey}, gen_random_uuid(), ${row.timestamp}, ${row.metric}, ${row.delta}, ${row.reason}
+    FROM ${row.source}
     ON CONFLICT (org_id, idempotency_key) DO NOTHING
     RETURNING *
-  ), ${name} AS (
-    INSERT INTO usage_ledger (${LEDGER_INSERT_COLUMNS})
-    SELECT k.ledger_id, k.org_id, k.metric, k.delta, k.reason, k.idempotency_key, `,
-      `, `,
-      `, k.ledger_timestamp FROM ${keys} k
+  ), ${raw(name)} AS (
+    INSERT INTO usage_ledger (${raw(LEDGER_INSERT_COLUMNS)})
+    SELECT k.ledger_id, k.org_id, k.metric, k.delta, k.reason, k.idempotency_key, ${row.actor}, ${row.metadata}, k.ledger_timestamp
+    FROM ${keys} k
     RETURNING *
-  )`,
-    ],
-    values: [row.orgId, row.idempotencyKey, row.timestamp, row.metric, row.delta, row.reason, row.source, row.actor, row.metadata],
-  };
+  )`;
 }
 
 /** One row of a single-row write (increment, consume of one metric), its values as sent. */
@@ -148,18 +147,18 @@ export function oneLedgerRowCtes(name: string, row: OneLedgerRow): Prisma.Sql {
       { keyless: true },
     );
   }
-  const { strings, values: pieces } = claimedParts(name, {
-    ...values,
-    source: row.source,
-    idempotencyKey: Prisma.sql`${row.idempotencyKey}::text`,
-  });
-  return Prisma.sql(strings, ...pieces);
+  const { strings, values: sql } = claimedPieces(
+    name,
+    { ...values, source: row.source, idempotencyKey: Prisma.sql`${row.idempotencyKey}::text` },
+    Prisma.raw,
+  );
+  return Prisma.sql(strings, ...sql);
 }
 
 /** The same as text, each value a piece of SQL (`$n` parameters). */
 export function claimedRowCtesText(name: string, row: ClaimedRow<string>): string {
-  const { strings, values } = claimedParts(name, row);
-  return strings.reduce((text, part, i) => text + part + (i < values.length ? values[i] : ""), "");
+  const { strings, values } = claimedPieces(name, row, (text) => text);
+  return strings.reduce((text, part, i) => text + part + (values[i] ?? ""), "");
 }
 
 /** The CTEs (no leading `WITH` or comma) for Prisma.sql statements. */
