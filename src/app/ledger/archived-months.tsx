@@ -1,14 +1,10 @@
+import type { RouterOutputs } from "@/server/api/root";
+
 import { DataTable } from "../_components/data-table";
 import { UtcTime } from "../_components/utc-time";
 import { formatCount } from "../_lib/format";
 
-export interface ArchivedMonth {
-  month: string;
-  rows: bigint;
-  file: string;
-  fileSha256: string;
-  archivedAt: Date;
-}
+type ArchivedMonth = RouterOutputs["billing"]["ledger"]["archives"][number];
 
 /**
  * The months `npm run archive-ledger` moved out of the ledger: their rows are in the files, not
