@@ -204,3 +204,61 @@ describe("featureVerdict: the rule check and the entitlement snapshot share", ()
     expect(verdict).toBe(standing === "lapsed" ? "lapsed" : plan.features[feature] ? "allowed" : "not_in_plan");
   });
 });
+
+// The answer's keys and their order are part of the wire format (the JSON the product app
+// gets): decide() builds each answer as one object (policy.ts, `answer`), and this holds every
+// kind of answer to the keys it had when it was spread together.
+describe("the shape of a decision", () => {
+  const FIGURES = ["plan", "subscriptionStatus", "metric", "limit", "limitKind", "limitOverridden", "used", "remaining"];
+  const WINDOW = ["windowStart", "windowEnd"];
+  const window = { start: at(-1), end: at(29) };
+  const shapeOf = (standing: Standing, action: string, options: { used?: bigint; window?: typeof window; limit?: Limit } = {}) =>
+    decide({
+      effective: effectiveWith(planWith(options.limit ?? { kind: "hard", value: LIMIT }), standing),
+      action: resolveAction(action as Parameters<typeof resolveAction>[0]),
+      amount: 1n,
+      used: options.used ?? 0n,
+      now: NOW,
+      window: options.window,
+    });
+  it.each([
+    ["allowed, no window", shapeOf("good", "member.add"), [...FIGURES, "allowed"]],
+    ["allowed, in a window", shapeOf("good", "member.add", { window }), [...FIGURES, ...WINDOW, "allowed"]],
+    ["denied at the limit", shapeOf("good", "member.add", { used: LIMIT }), [...FIGURES, "allowed", "reason"]],
+    [
+      "soft limit passed, in a window",
+      shapeOf("good", "member.add", { used: LIMIT, window, limit: { kind: "soft", value: LIMIT } }),
+      [...FIGURES, ...WINDOW, "allowed", "reason"],
+    ],
+    ["grace", shapeOf("grace", "member.add"), [...FIGURES, "allowed", "reason"]],
+    ["lapsed", shapeOf("lapsed", "member.add", { window }), [...FIGURES, ...WINDOW, "allowed", "reason"]],
+    ["freeing usage while lapsed", shapeOf("lapsed", "member.remove"), [...FIGURES, "allowed"]],
+  ])("%s", (_label, decision, keys) => {
+    expect(Object.keys(decision)).toEqual(keys);
+    expect(Object.values(decision)).not.toContain(undefined);
+  });
+
+  it("a feature's answers carry no figures", () => {
+    const feature = FEATURES[0] as (typeof FEATURES)[number];
+    const withFeature = (features: Plan["features"], standing: Standing) =>
+      decide({
+        effective: effectiveWith({ ...FREE_PLAN, features }, standing),
+        action: resolveAction(`feature.${feature}` as Parameters<typeof resolveAction>[0]),
+        amount: 1n,
+        used: 0n,
+        now: NOW,
+      });
+    const none = Object.fromEntries(FEATURES.map((f) => [f, false])) as Plan["features"];
+    const all = Object.fromEntries(FEATURES.map((f) => [f, true])) as Plan["features"];
+    expect(withFeature(all, "good")).toStrictEqual({ plan: FREE_PLAN.id, subscriptionStatus: "active", allowed: true });
+    expect(Object.keys(withFeature(all, "grace"))).toEqual(["plan", "subscriptionStatus", "allowed", "reason"]);
+    expect(withFeature(none, "good")).toMatchObject({ allowed: false, reason: { code: "feature_not_in_plan" } });
+    expect(Object.keys(withFeature(all, "lapsed"))).toEqual(["plan", "subscriptionStatus", "allowed", "reason"]);
+  });
+
+  it("a window's bounds are the window's", () => {
+    const decision = shapeOf("good", "member.add", { window });
+    expect(decision.windowStart).toBe(window.start);
+    expect(decision.windowEnd).toBe(window.end);
+  });
+});
