@@ -80,7 +80,11 @@ function toSubscriptionState(sub: SubscriptionJson | null): SubscriptionState | 
  * undefined when the org does not exist.
  */
 export async function readSubscription(run: RawQuery, orgId: string): Promise<SubscriptionState | null | undefined> {
-  return (await readSubscriptions(run, [orgId])).get(orgId);
+  // `o.id = $1`, not readSubscriptions' `= ANY($1)`: PostgreSQL keeps a generic plan for this
+  // prepared statement, where the array form was planned afresh on every increment.
+  const rows = await run<{ subscription: SubscriptionJson | null }>(Prisma.sql`
+    SELECT ${SUBSCRIPTION_JSON} AS subscription FROM organizations o WHERE o.id = ${orgId}::uuid`);
+  return rows[0] ? toSubscriptionState(rows[0].subscription) : undefined;
 }
 
 /**
