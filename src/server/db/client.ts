@@ -64,15 +64,43 @@ export function createDatabase(databaseUrl: string, options: ConnectOptions = {}
 // statements with a bounded number of parameters get a name: one whose text grows with an
 // IN-list would fill each connection's statement cache with one-off plans.
 const MAX_NAMED_PARAMS = 32;
-const statementNames = new Map<string, string>();
-export function statementName(query: { sql: string; args: unknown[] }): string {
-  if (query.args.length > MAX_NAMED_PARAMS) return undefined as unknown as string; // unnamed: planned each time
-  let name = statementNames.get(query.sql);
-  if (!name) {
-    name = `p_${createHash("sha1").update(query.sql).digest("hex").slice(0, 24)}`;
-    if (statementNames.size < 10_000) statementNames.set(query.sql, name);
+/** The named statements met so far, by text length (see `namedStatement`). */
+const statementsByLength = new Map<number, NamedStatement[]>();
+let namedStatements = 0;
+
+export interface NamedStatement {
+  name: string;
+  /** The text, as first met: the same string object on every later call. */
+  text: string;
+}
+
+/**
+ * The name (and the canonical text) of a statement, or undefined for one with too many
+ * parameters to be named. Found by length, then by equality: a statement's text is built
+ * afresh on every call (Prisma.Sql's `text` is a getter that concatenates its pieces), and
+ * using such a string as a Map key hashes all of it each time — ~15 µs for consume's 6 KB
+ * statement — where comparing it to the one text of its length costs ~1 µs. Handing the
+ * canonical text on to `pg` lets its own check (same name, same text?) compare one string
+ * object with itself.
+ */
+export function namedStatement(text: string, parameters: number): NamedStatement | undefined {
+  if (parameters > MAX_NAMED_PARAMS) return undefined; // unnamed: planned each time
+  const sameLength = statementsByLength.get(text.length);
+  const known = sameLength?.find((statement) => statement.text === text);
+  if (known) return known;
+  const statement = { name: `p_${createHash("sha1").update(text).digest("hex").slice(0, 24)}`, text };
+  // Bounded: a process that somehow builds endless distinct texts names the rest afresh each time.
+  if (namedStatements < 10_000) {
+    namedStatements++;
+    if (sameLength) sameLength.push(statement);
+    else statementsByLength.set(text.length, [statement]);
   }
-  return name;
+  return statement;
+}
+
+/** `namedStatement` as Prisma's pg adapter asks for it (its `statementNameGenerator`). */
+export function statementName(query: { sql: string; args: unknown[] }): string {
+  return namedStatement(query.sql, query.args.length)?.name as string;
 }
 
 // On globalThis, not in module scope: Next.js may load this module once per route bundle,

@@ -1,6 +1,6 @@
 import type pg from "pg";
 
-import { statementName, type Prisma, type PrismaClient } from "./client";
+import { namedStatement, type Prisma, type PrismaClient } from "./client";
 import type { Db } from "./tx";
 
 /**
@@ -19,8 +19,9 @@ export function viaPrisma(db: Db): RawQuery {
 
 export function viaPool(pool: pg.Pool | pg.PoolClient): RawQuery {
   return async <T>(sql: Prisma.Sql) => {
-    const name = statementName({ sql: sql.text, args: sql.values });
-    const result = await pool.query(name ? { name, text: sql.text, values: sql.values } : { text: sql.text, values: sql.values });
+    const text = sql.text; // a getter that builds the text: read it once
+    const named = namedStatement(text, sql.values.length);
+    const result = await pool.query(named ? { name: named.name, text: named.text, values: sql.values } : { text, values: sql.values });
     return result.rows as T[];
   };
 }
