@@ -14,6 +14,8 @@ export function throughputTable(rows: ThroughputRow[], hot = false): string {
       "clients",
       "bare pg",
       "pgbench",
+      "svc SQL",
+      "sql/pg",
       "service",
       "svc/pg",
       "HTTP in-proc",
@@ -36,6 +38,8 @@ export function throughputTable(rows: ThroughputRow[], hot = false): string {
         hot ? `${r.clients} (1 org)` : String(r.clients),
         int(r.baseline),
         int(r.pgbench),
+        int(r.serviceSql),
+        pct(r.serviceSql, r.baseline),
         int(r.service),
         pct(r.service, r.baseline),
         int(r.http),
@@ -44,7 +48,7 @@ export function throughputTable(rows: ThroughputRow[], hot = false): string {
         target,
       ];
     }),
-    "lrrrrrrrrrrrl",
+    "lrrrrrrrrrrrrrl",
   );
 }
 
@@ -54,17 +58,18 @@ export function costTable(rows: ThroughputRow[], hot = false): string {
     return c ? `${c.serverCpuMsPerOp.toFixed(2)} · ${c.clientCpuMsPerOp.toFixed(2)} ms` : "n/a";
   };
   return table(
-    ["op", "clients", "bare pg", "service", "HTTP in-proc", "⇄ lean: server · client", "⇄ next: server · client"],
+    ["op", "clients", "bare pg", "svc SQL", "service", "HTTP in-proc", "⇄ lean: server · client", "⇄ next: server · client"],
     rows.map((r) => [
       r.op,
       hot ? `${r.clients} (1 org)` : String(r.clients),
       costText(r.cost.baseline),
+      costText(r.cost.serviceSql),
       costText(r.cost.service),
       costText(r.cost.http),
       remote(r, "lean"),
       remote(r, "next"),
     ]),
-    "lrrrrrr",
+    "lrrrrrrr",
   );
 }
 

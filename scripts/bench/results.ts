@@ -21,6 +21,8 @@ export interface ThroughputRow {
   /** ops/s */
   baseline: number;
   pgbench: number | null;
+  /** The service's own statements on the bare pool, without its code (service-sql.ts); null for increment. */
+  serviceSql: number | null;
   service: number;
   http: number | null;
   /** ops/s of the typed client in ANOTHER process against the real server, per way in (remote.ts). */
@@ -29,7 +31,7 @@ export interface ThroughputRow {
   /** consume answers that were denials (expected: 0 on the enterprise plan). */
   denied: number;
   /** Round trips and this process's CPU per op, per variant. */
-  cost: { baseline: Cost; service: Cost; http: Cost | null };
+  cost: { baseline: Cost; serviceSql: Cost | null; service: Cost; http: Cost | null };
 }
 
 export interface BatchResult {

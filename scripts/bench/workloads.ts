@@ -7,6 +7,7 @@ import type { Profile } from "./options";
 import { runPgbench, scripts } from "./pgbench";
 import type { RemoteClient, RemoteSample, RemoteServer } from "./remote";
 import type { BatchResult, RemoteCost, ThroughputRow } from "./results";
+import { serviceSql } from "./service-sql";
 import { HOT_ORG, orgId, randomSpreadOrg } from "./setup";
 
 /** Throughput workloads: single consume / increment, the hot row, batched ingest. */
@@ -66,6 +67,17 @@ async function measureOp(ctx: BenchContext, level: Level, op: Op, options: { hot
       },
     ]);
   }
+  // The service's own statements without its code (service-sql.ts): check and consume.
+  const sqlOnly = op === "increment" ? undefined : await serviceSql(level.pool);
+  if (sqlOnly) {
+    steps.push([
+      "service SQL",
+      loop(async () => {
+        if (op === "check") return sqlOnly.check(org());
+        if (!(await sqlOnly.consume(org()))) denied++;
+      }),
+    ]);
+  }
   steps.push([
     "service",
     loop(async () => {
@@ -123,10 +135,16 @@ async function measureOp(ctx: BenchContext, level: Level, op: Op, options: { hot
   };
   const base = figure("bare pg") as Throughput;
   const svc = figure("service") as Throughput;
+  const svcSql = figure("service SQL");
   const pgb = figure("pgbench");
   const web = figure("HTTP");
   const label = `${options.hot ? "hot-row " : ""}${op} ×${clients}`;
   ctx.progress(`${label}: bare pg ${fmt(base.opsPerSec)} ops/s (${costText(base)})` + (pgb ? `; pgbench ${fmt(pgb.opsPerSec)} tps` : ""));
+  if (svcSql) {
+    ctx.progress(
+      `${label}: the service's SQL alone ${fmt(svcSql.opsPerSec)} ops/s, ${share(svcSql.opsPerSec, base.opsPerSec)} (${costText(svcSql)})`,
+    );
+  }
   ctx.progress(`${label}: service ${fmt(svc.opsPerSec)} ops/s, ${share(svc.opsPerSec, base.opsPerSec)} (${costText(svc)})`);
   if (web) ctx.progress(`${label}: HTTP ${fmt(web.opsPerSec)} ops/s, ${share(web.opsPerSec, base.opsPerSec)} (${costText(web)})`);
   const remote: ThroughputRow["remote"] = {};
@@ -148,12 +166,13 @@ async function measureOp(ctx: BenchContext, level: Level, op: Op, options: { hot
     clients,
     baseline: base.opsPerSec,
     pgbench: pgb?.opsPerSec ?? null,
+    serviceSql: svcSql?.opsPerSec ?? null,
     service: svc.opsPerSec,
     http: web?.opsPerSec ?? null,
     remote,
     remoteCost,
     denied,
-    cost: { baseline: cost(base), service: cost(svc), http: web && cost(web) },
+    cost: { baseline: cost(base), serviceSql: svcSql && cost(svcSql), service: cost(svc), http: web && cost(web) },
   };
 }
 

@@ -141,6 +141,25 @@ export async function loadPolicyContext(db: Db, orgId: string, now: Date): Promi
   return readPolicyContext(viaPrisma(db), orgId, now);
 }
 
+/**
+ * The ONE statement `readPolicyContext` reads an org's policy inputs with: its subscription,
+ * its active overrides at `now`, its cache rows (no row: no such org). Exported for the bench,
+ * which runs it bare to tell the statements' cost from the code's.
+ */
+export function policyContextSql(orgId: string, now: Date): Prisma.Sql {
+  return Prisma.sql`
+  SELECT
+    ${SUBSCRIPTION_JSON} AS subscription,
+    (SELECT json_agg(v) FROM (
+       SELECT DISTINCT ON (metric) metric, kind, value::text AS value, expires_at
+       FROM limit_overrides
+       WHERE org_id = o.id AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ${now}::timestamptz)
+       ORDER BY metric, created_at DESC, id DESC) v) AS overrides,
+    (SELECT json_agg(u) FROM (
+       SELECT metric, count::text AS count, last_updated, window_start FROM usage_cache WHERE org_id = o.id) u) AS usage
+  FROM organizations o WHERE o.id = ${orgId}::uuid`;
+}
+
 /** `loadPolicyContext` on any statement runner: the entitlement hot path runs it straight on the pg pool. */
 export async function readPolicyContext(
   run: RawQuery,
@@ -152,17 +171,7 @@ export async function readPolicyContext(
     subscription: SubscriptionJson | null;
     overrides: { metric: string; kind: OverrideState["kind"]; value: string | null; expires_at: string | null }[] | null;
     usage: { metric: string; count: string; last_updated: string; window_start: string | null }[] | null;
-  }>(Prisma.sql`
-    SELECT
-      ${SUBSCRIPTION_JSON} AS subscription,
-      (SELECT json_agg(v) FROM (
-         SELECT DISTINCT ON (metric) metric, kind, value::text AS value, expires_at
-         FROM limit_overrides
-         WHERE org_id = o.id AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ${now}::timestamptz)
-         ORDER BY metric, created_at DESC, id DESC) v) AS overrides,
-      (SELECT json_agg(u) FROM (
-         SELECT metric, count::text AS count, last_updated, window_start FROM usage_cache WHERE org_id = o.id) u) AS usage
-    FROM organizations o WHERE o.id = ${orgId}::uuid`);
+  }>(policyContextSql(orgId, now));
   const row = rows[0];
   if (!row) return null;
   const subscription = toSubscriptionState(row.subscription);
