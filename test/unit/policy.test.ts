@@ -207,35 +207,62 @@ describe("featureVerdict: the rule check and the entitlement snapshot share", ()
 
 // The answer's keys and their order are part of the wire format (the JSON the product app
 // gets): decide() builds each answer as one object (policy.ts, `answer`), and this holds every
-// kind of answer to the keys it had when it was spread together.
+// kind of answer to the keys it had when it was spread together (it passes on the old code).
 describe("the shape of a decision", () => {
   const FIGURES = ["plan", "subscriptionStatus", "metric", "limit", "limitKind", "limitOverridden", "used", "remaining"];
   const WINDOW = ["windowStart", "windowEnd"];
   const window = { start: at(-1), end: at(29) };
-  const shapeOf = (standing: Standing, action: string, options: { used?: bigint; window?: typeof window; limit?: Limit } = {}) =>
+  const shapeOf = (
+    standing: Standing,
+    action: string,
+    options: { used?: bigint; window?: typeof window; limit?: Limit; override?: OverrideState } = {},
+  ) =>
     decide({
       effective: effectiveWith(planWith(options.limit ?? { kind: "hard", value: LIMIT }), standing),
       action: resolveAction(action as Parameters<typeof resolveAction>[0]),
       amount: 1n,
       used: options.used ?? 0n,
+      override: options.override,
       now: NOW,
       window: options.window,
     });
+  const soft: Limit = { kind: "soft", value: LIMIT };
   it.each([
-    ["allowed, no window", shapeOf("good", "member.add"), [...FIGURES, "allowed"]],
-    ["allowed, in a window", shapeOf("good", "member.add", { window }), [...FIGURES, ...WINDOW, "allowed"]],
-    ["denied at the limit", shapeOf("good", "member.add", { used: LIMIT }), [...FIGURES, "allowed", "reason"]],
+    ["allowed, no window", shapeOf("good", "member.add"), [...FIGURES, "allowed"], undefined],
+    ["allowed, in a window", shapeOf("good", "member.add", { window }), [...FIGURES, ...WINDOW, "allowed"], undefined],
+    ["unlimited", shapeOf("good", "member.add", { limit: "unlimited", used: LIMIT * 5n }), [...FIGURES, "allowed"], undefined],
+    [
+      "an override's limit",
+      shapeOf("good", "member.add", { override: overrideOf("hard"), window }),
+      [...FIGURES, ...WINDOW, "allowed"],
+      undefined,
+    ],
+    ["denied at the limit", shapeOf("good", "member.add", { used: LIMIT }), [...FIGURES, "allowed", "reason"], "limit_exceeded"],
+    [
+      "over the limit after a downgrade",
+      shapeOf("good", "member.add", { used: LIMIT + 1n, window }),
+      [...FIGURES, ...WINDOW, "allowed", "reason"],
+      "over_limit_after_downgrade",
+    ],
+    [
+      "soft limit passed",
+      shapeOf("good", "member.add", { used: LIMIT, limit: soft }),
+      [...FIGURES, "allowed", "reason"],
+      "soft_limit_exceeded",
+    ],
     [
       "soft limit passed, in a window",
-      shapeOf("good", "member.add", { used: LIMIT, window, limit: { kind: "soft", value: LIMIT } }),
+      shapeOf("good", "member.add", { used: LIMIT, window, limit: soft }),
       [...FIGURES, ...WINDOW, "allowed", "reason"],
+      "soft_limit_exceeded",
     ],
-    ["grace", shapeOf("grace", "member.add"), [...FIGURES, "allowed", "reason"]],
-    ["lapsed", shapeOf("lapsed", "member.add", { window }), [...FIGURES, ...WINDOW, "allowed", "reason"]],
-    ["freeing usage while lapsed", shapeOf("lapsed", "member.remove"), [...FIGURES, "allowed"]],
-  ])("%s", (_label, decision, keys) => {
+    ["grace", shapeOf("grace", "member.add"), [...FIGURES, "allowed", "reason"], "grace_period"],
+    ["lapsed", shapeOf("lapsed", "member.add", { window }), [...FIGURES, ...WINDOW, "allowed", "reason"], "subscription_inactive"],
+    ["freeing usage while lapsed", shapeOf("lapsed", "member.remove"), [...FIGURES, "allowed"], undefined],
+  ])("%s", (_label, decision, keys, code) => {
     expect(Object.keys(decision)).toEqual(keys);
     expect(Object.values(decision)).not.toContain(undefined);
+    expect(decision.reason?.code).toBe(code);
   });
 
   it("a feature's answers carry no figures", () => {
@@ -250,10 +277,12 @@ describe("the shape of a decision", () => {
       });
     const none = Object.fromEntries(FEATURES.map((f) => [f, false])) as Plan["features"];
     const all = Object.fromEntries(FEATURES.map((f) => [f, true])) as Plan["features"];
+    const reasoned = ["plan", "subscriptionStatus", "allowed", "reason"];
     expect(withFeature(all, "good")).toStrictEqual({ plan: FREE_PLAN.id, subscriptionStatus: "active", allowed: true });
-    expect(Object.keys(withFeature(all, "grace"))).toEqual(["plan", "subscriptionStatus", "allowed", "reason"]);
-    expect(withFeature(none, "good")).toMatchObject({ allowed: false, reason: { code: "feature_not_in_plan" } });
-    expect(Object.keys(withFeature(all, "lapsed"))).toEqual(["plan", "subscriptionStatus", "allowed", "reason"]);
+    expect(Object.keys(withFeature(all, "grace"))).toEqual(reasoned);
+    expect(Object.keys(withFeature(none, "good"))).toEqual(reasoned);
+    expect(withFeature(none, "good").reason?.code).toBe("feature_not_in_plan");
+    expect(Object.keys(withFeature(all, "lapsed"))).toEqual(reasoned);
   });
 
   it("a window's bounds are the window's", () => {
