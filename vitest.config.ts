@@ -3,8 +3,10 @@ import { fileURLToPath } from "node:url";
 
 import { configDefaults, defineConfig } from "vitest/config";
 
-// Unit and integration tests share one project: every file under test/ may need the
-// database, so the global setup (a fresh, migrated database per run) serves them all.
+// Unit and integration tests share one project and one global setup (a fresh, migrated
+// database per run). A test that talks to the database lives in test/integration: CI runs
+// that folder a second time on the machine's own PostgreSQL (.ci/run), and refuses a test/unit
+// file that uses the database helpers.
 // Playwright specs live in e2e/ and are run by `playwright test`, never by Vitest.
 export default defineConfig({
   resolve: {
