@@ -1,9 +1,11 @@
+import { randomUUID } from "node:crypto";
+
 import { describe, expect, it } from "vitest";
 
 import { createBillingServices } from "@/server/billing";
 import { BillingError } from "@/server/billing/errors";
 
-import { newOrg, testDatabase, uniqueSuffix } from "../helpers/db";
+import { newOrg, newSubscription, testDatabase, uniqueSuffix } from "../helpers/db";
 import { waitFor } from "../helpers/wait";
 
 const { prisma } = testDatabase();
@@ -90,6 +92,39 @@ describe("UsageService.increment", () => {
     }
     expect(await ledgerRows(org.id)).toBe(0);
     expect(await prisma.usageLedger.count()).toBeGreaterThanOrEqual(before);
+  });
+
+  // A billing-period counter's increment reads the org's subscription first (its window), on
+  // either runner: through Prisma (no pool) or straight on the pool (what the server wires).
+  describe.each([
+    ["through Prisma", billing],
+    ["on the pool", createBillingServices(prisma, { pool: testDatabase().pool })],
+  ])("a billing-period counter %s", (_label, services) => {
+    it("an unknown org is NOT_FOUND and nothing is written", async () => {
+      const unknown = randomUUID();
+      await expect(services.usage.increment(unknown, "api_calls", 1n, "api_call")).rejects.toMatchObject({
+        code: "NOT_FOUND",
+        reason: "org_not_found",
+      });
+      expect(await ledgerRows(unknown)).toBe(0);
+    });
+
+    it("counts in the subscription's period, or in the calendar month without one", async () => {
+      const windowStart = async (orgId: string) =>
+        (await prisma.usageCache.findUniqueOrThrow({ where: { orgId_metric: { orgId, metric: "api_calls" } } })).windowStart;
+      const free = await newOrg(prisma);
+      expect((await services.usage.increment(free.id, "api_calls", 2n, "api_call")).count).toBe(2n);
+      const now = new Date();
+      expect(await windowStart(free.id)).toEqual(new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1)));
+      const paid = await newOrg(prisma);
+      const periodStart = new Date(now.getTime() - 3 * 86_400_000);
+      await newSubscription(prisma, paid.id, {
+        currentPeriodStart: periodStart,
+        currentPeriodEnd: new Date(periodStart.getTime() + 30 * 86_400_000),
+      });
+      expect((await services.usage.increment(paid.id, "api_calls", 3n, "api_call")).count).toBe(3n);
+      expect(await windowStart(paid.id)).toEqual(periodStart);
+    });
   });
 
   it("joins the caller's transaction: a rolled-back member insert leaves no count", async () => {
