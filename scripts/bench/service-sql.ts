@@ -25,8 +25,9 @@ import { orgId } from "./setup";
  */
 export interface ServiceSql {
   check(org: string): Promise<void>;
-  /** Whether it was written (false: refused, which the enterprise plan never should). */
-  consume(org: string): Promise<boolean>;
+  /** Throws when nothing was written: on the bench's enterprise orgs (unlimited, cache rows made
+   * by setup.ts) every consume writes, so a write that did not is a broken figure, not a denial. */
+  consume(org: string): Promise<void>;
 }
 
 const OWN_METRIC = "api_calls";
@@ -72,7 +73,7 @@ export async function serviceSql(pool: pg.Pool): Promise<ServiceSql> {
         rows = await write("full");
         await refreshAlertBands(run, rows[0]?.stale_bands as StaleBand[] | null, now, { afterCommit: true });
       }
-      return rows.some((r) => r.id);
+      if (!rows.some((r) => r.id)) throw new Error(`service SQL: consume on ${org} wrote nothing: ${JSON.stringify(rows[0] ?? null)}`);
     },
   };
 }

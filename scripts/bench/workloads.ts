@@ -73,8 +73,7 @@ async function measureOp(ctx: BenchContext, level: Level, op: Op, options: { hot
     steps.push([
       "service SQL",
       loop(async () => {
-        if (op === "check") return sqlOnly.check(org());
-        if (!(await sqlOnly.consume(org()))) denied++;
+        return op === "check" ? sqlOnly.check(org()) : sqlOnly.consume(org());
       }),
     ]);
   }
