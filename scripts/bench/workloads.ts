@@ -70,12 +70,7 @@ async function measureOp(ctx: BenchContext, level: Level, op: Op, options: { hot
   // The service's own statements without its code (service-sql.ts): check and consume.
   const sqlOnly = op === "increment" ? undefined : await serviceSql(level.pool);
   if (sqlOnly) {
-    steps.push([
-      "service SQL",
-      loop(async () => {
-        return op === "check" ? sqlOnly.check(org()) : sqlOnly.consume(org());
-      }),
-    ]);
+    steps.push(["service SQL", loop(() => (op === "check" ? sqlOnly.check(org()) : sqlOnly.consume(org())))]);
   }
   steps.push([
     "service",
